@@ -1,0 +1,40 @@
+/* Internal helpers shared by every module: errors, logging, params structs. Not installed. */
+#ifndef RP_COMMON_H
+#define RP_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reconpatch/reconpatch.h"
+
+#if defined(__GNUC__)
+#define RP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define RP_PRINTF(a, b)
+#endif
+
+/* Record a failure on this thread and return code, so callers write `return rp__fail(...)`.
+ * The message should start with the public function's name: "rp_bank_add: dim 384 != 1024". */
+int rp__fail(int code, const char *fmt, ...) RP_PRINTF(2, 3);
+/* Called on entry of every public function: clears the thread's last error. */
+void rp__clear_error(void);
+
+/* Log through the user's callback or RP_LOG; cheap when the level is off. */
+void rp__log(int level, const char *fmt, ...) RP_PRINTF(2, 3);
+int rp__log_enabled(int level);
+
+/* Copy a caller's params struct into the library's own (already holding defaults).
+ * Checks struct_size: smaller copies min(size) bytes, larger must have an all-zero tail
+ * (else RP_E_VERSION). fn names the public function for the message. */
+int rp__params_copy(void *dst, size_t dst_size, const void *src, const char *fn);
+/* Validate the size argument of a *_params_init(p, size) call and zero the struct. */
+int rp__params_init(void *params, size_t caller_size, size_t own_size, const char *fn);
+
+/* Number of online CPU cores (at least 1). */
+uint32_t rp__cpu_count(void);
+
+/* Overflow-checked size arithmetic: returns 0 and sets *out, or -1 on overflow. */
+int rp__mul_size(size_t a, size_t b, size_t *out);
+
+#endif
