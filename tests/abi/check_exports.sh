@@ -18,6 +18,9 @@ declared=$(cat "$headers"/*.h | tr '\n' ' ' | grep -o 'RP_API[^;(]*(' | sed 's/(
 for s in $declared; do
   echo "$exported" | grep -qx "$s" || { echo "declared but not exported: $s"; fail=1; }
 done
+for s in $exported; do
+  case "$s" in rp_*) echo "$declared" | grep -qx "$s" || { echo "exported but not declared RP_API: $s"; fail=1; } ;; esac
+done
 n=$(echo "$exported" | grep -c '^rp_' || true)
 [ "$fail" = 0 ] && echo "exports ok: $n rp_* symbols, all declared in the public headers"
 exit $fail
