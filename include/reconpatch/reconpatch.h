@@ -10,5 +10,6 @@
 #include "scorer.h"
 #include "trainer.h"
 #include "metrics.h"
+#include "model.h"
 
 #endif

@@ -14,7 +14,7 @@ for s in $exported; do
     *) echo "non-API symbol exported: $s"; fail=1 ;;
   esac
 done
-declared=$(cat "$headers"/*.h | tr '\n' ' ' | grep -o 'RP_API[^;(]*(' | sed 's/($//; s/.*[ *]//' | sort -u)
+declared=$(cat "$headers"/*.h | grep -v "^ *#" | tr '\n' ' ' | grep -o 'RP_API[^;(]*(' | sed 's/($//; s/.*[ *]//' | sort -u)
 for s in $declared; do
   echo "$exported" | grep -qx "$s" || { echo "declared but not exported: $s"; fail=1; }
 done

@@ -1,0 +1,321 @@
+/* rp-eval: train on each category's normal images, score its test set, report image AUROC, pixel
+ * AUROC and AUPRO the way the field measures them (maps and masks in the network-input geometry).
+ *
+ *   rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1] [--no-crop]
+ *           [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N] [--json OUT.json]
+ *
+ * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <reconpatch/reconpatch.h>
+
+#define MAX_CATEGORIES 32
+
+typedef struct file_list {
+    char **items;
+    size_t count, cap;
+} file_list;
+
+typedef struct category {
+    const char *dir;
+    char name[256];
+    file_list train;
+    file_list test;    /* test image paths */
+    file_list masks;   /* mask path or "" for each test image */
+    uint8_t *labels;   /* 1 = anomalous */
+    double train_seconds, ms_per_image;
+    double image_auroc, pixel_auroc, aupro;
+    int has_masks;
+} category;
+
+typedef struct options {
+    const char *data[MAX_CATEGORIES];
+    int n_data;
+    int32_t method;
+    double coreset;
+    int no_crop, unified, verbose;
+    unsigned mask_threshold;
+    const char *weights, *json;
+    unsigned epochs;
+} options;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "rp-eval: %s: %s (%s)\n", what, rp_last_error_message(), rp_error_name(rp_last_error_code()));
+    exit(1);
+}
+
+static void list_push(file_list *l, const char *s)
+{
+    if (l->count == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->items = realloc(l->items, l->cap * sizeof *l->items);
+        if (!l->items) exit(2);
+    }
+    l->items[l->count++] = strdup(s);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int is_image_name(const char *n)
+{
+    const char *dot = strrchr(n, '.');
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+/* Sorted names of the image files (or of the sub-folders) in dir. */
+static file_list list_dir(const char *dir, int want_dirs)
+{
+    file_list l = {0};
+    DIR *d = opendir(dir);
+    if (!d) return l;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        int isdir = e->d_type == DT_DIR;
+        if (want_dirs ? isdir : (!isdir && is_image_name(e->d_name))) list_push(&l, e->d_name);
+    }
+    closedir(d);
+    if (l.count) qsort(l.items, l.count, sizeof *l.items, cmp_str);
+    return l;
+}
+
+static void load_category(category *c, const char *dir)
+{
+    char path[4096];
+    c->dir = dir;
+    const char *base = strrchr(dir, '/');
+    snprintf(c->name, sizeof c->name, "%s", base && base[1] ? base + 1 : dir);
+    snprintf(path, sizeof path, "%s/train/good", dir);
+    file_list names = list_dir(path, 0);
+    for (size_t i = 0; i < names.count; i++) {
+        snprintf(path, sizeof path, "%s/train/good/%s", dir, names.items[i]);
+        list_push(&c->train, path);
+    }
+    snprintf(path, sizeof path, "%s/test", dir);
+    file_list types = list_dir(path, 1);
+    snprintf(path, sizeof path, "%s/ground_truth", dir);
+    c->has_masks = opendir(path) != NULL;
+    for (size_t t = 0; t < types.count; t++) {
+        snprintf(path, sizeof path, "%s/test/%s", dir, types.items[t]);
+        file_list imgs = list_dir(path, 0);
+        for (size_t i = 0; i < imgs.count; i++) {
+            snprintf(path, sizeof path, "%s/test/%s/%s", dir, types.items[t], imgs.items[i]);
+            list_push(&c->test, path);
+            int good = !strcmp(types.items[t], "good");
+            c->labels = realloc(c->labels, c->test.count);
+            c->labels[c->test.count - 1] = !good;
+            char stem[1024];
+            snprintf(stem, sizeof stem, "%s", imgs.items[i]);
+            char *dot = strrchr(stem, '.');
+            if (dot) *dot = 0;
+            if (good || !c->has_masks) list_push(&c->masks, "");
+            else {
+                snprintf(path, sizeof path, "%s/ground_truth/%s/%s_mask.png", dir, types.items[t], stem);
+                list_push(&c->masks, path);
+            }
+        }
+    }
+    if (!c->train.count || !c->test.count) {
+        fprintf(stderr, "rp-eval: %s: needs train/good and test/* images\n", dir);
+        exit(1);
+    }
+}
+
+static int print_progress(const rp_progress *p, void *ud)
+{
+    (void)ud;
+    static const char *names[] = {"", "features", "train", "coreset", "score"};
+    const char *stage = p->stage >= 1 && p->stage <= 4 ? names[p->stage] : "?";
+    if (p->stage == RP_STAGE_TRAIN)
+        fprintf(stderr, "  %s: epoch %d step %d loss %.5f val %.5f\n", stage, p->epoch, p->step, p->loss, p->val_loss);
+    else
+        fprintf(stderr, "  %s: %lld / %lld\n", stage, (long long)p->done, (long long)p->total);
+    return 0;
+}
+
+static rp_model *train(const options *o, const char *const *paths, uint32_t n)
+{
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    ep.weights_path = o->weights;
+    ep.no_crop = (uint32_t)o->no_crop;
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.coreset_ratio = o->coreset;
+    rp_trainer_params tp;
+    rp_trainer_params_init(&tp, sizeof tp);
+    tp.epochs = o->epochs;
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.method = o->method;
+    p.extractor = &ep;
+    p.bank = &bp;
+    p.trainer = &tp;
+    rp_model *m;
+    if (rp_train(paths, n, &p, o->verbose ? print_progress : NULL, NULL, &m)) die("training failed");
+    return m;
+}
+
+static void evaluate(const options *o, const rp_model *m, category *c)
+{
+    const rp_scorer *scorer = rp_model_scorer(m);
+    rp_scorer_info info;
+    info.struct_size = sizeof info;
+    if (rp_scorer_get_info(scorer, &info, sizeof info)) die("rp_scorer_get_info");
+    size_t side = info.input_size, npix = side * side;
+    size_t n = c->test.count;
+    float *scores = malloc(n * sizeof(float));
+    float **maps = calloc(n, sizeof *maps);
+    uint8_t **masks = calloc(n, sizeof *masks);
+    double t0 = now();
+    for (size_t i = 0; i < n; i++) {
+        rp_image *img;
+        if (rp_image_load_file(c->test.items[i], NULL, &img)) die(c->test.items[i]);
+        maps[i] = malloc(npix * sizeof(float));
+        rp_score_result r;
+        r.struct_size = sizeof r;
+        if (rp_scorer_score(scorer, img, &r, maps[i], npix, NULL, 0)) die(c->test.items[i]);
+        scores[i] = (float)r.score;
+        rp_image_free(img);
+    }
+    c->ms_per_image = (now() - t0) * 1000.0 / (double)n;
+    if (rp_metric_auroc(scores, c->labels, n, &c->image_auroc)) die("image AUROC");
+    c->pixel_auroc = c->aupro = -1;
+    if (c->has_masks) {
+        for (size_t i = 0; i < n; i++) {
+            if (!c->masks.items[i][0]) continue;
+            rp_image *mask;
+            if (rp_image_load_file(c->masks.items[i], NULL, &mask)) die(c->masks.items[i]);
+            masks[i] = malloc(npix);
+            if (rp_scorer_mask_to_input(scorer, mask, o->mask_threshold, masks[i], npix)) die(c->masks.items[i]);
+            rp_image_free(mask);
+        }
+        if (rp_metric_pixel_auroc((const float *const *)maps, (const uint8_t *const *)masks, (uint32_t)n,
+                                  (uint32_t)side, (uint32_t)side, &c->pixel_auroc))
+            die("pixel AUROC");
+        if (rp_metric_aupro((const float *const *)maps, (const uint8_t *const *)masks, (uint32_t)n, (uint32_t)side,
+                            (uint32_t)side, 0, &c->aupro))
+            die("AUPRO");
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(maps[i]);
+        free(masks[i]);
+    }
+    free(maps);
+    free(masks);
+    free(scores);
+}
+
+static void json_metric(FILE *f, const char *key, double v)
+{
+    if (v < 0) fprintf(f, "\"%s\": null", key);
+    else fprintf(f, "\"%s\": %.6f", key, v);
+}
+
+static void write_json(const options *o, category *cats, int n)
+{
+    FILE *f = fopen(o->json, "w");
+    if (!f) {
+        fprintf(stderr, "rp-eval: cannot write %s: %s\n", o->json, strerror(errno));
+        exit(1);
+    }
+    fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"coreset\": %g, \"no_crop\": %s, \"categories\": {",
+            o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", o->unified ? "true" : "false", o->coreset,
+            o->no_crop ? "true" : "false");
+    for (int i = 0; i < n; i++) {
+        category *c = &cats[i];
+        fprintf(f, "%s\n  \"%s\": {", i ? "," : "", c->name);
+        json_metric(f, "image_auroc", c->image_auroc);
+        fprintf(f, ", ");
+        json_metric(f, "pixel_auroc", c->pixel_auroc);
+        fprintf(f, ", ");
+        json_metric(f, "aupro", c->aupro);
+        fprintf(f, ", \"n_train\": %zu, \"n_test\": %zu, \"train_seconds\": %.3f, \"ms_per_image\": %.3f}",
+                c->train.count, c->test.count, c->train_seconds, c->ms_per_image);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(f, "\n}, \"peak_rss_mb\": %.1f}\n", ru.ru_maxrss / 1024.0);
+    fclose(f);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
+                    "               [--no-crop] [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N]\n"
+                    "               [--verbose] [--json OUT.json]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    options o = {.method = RP_METHOD_RECONPATCH, .coreset = 0.1, .mask_threshold = 127};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--data") && v && o.n_data < MAX_CATEGORIES) o.data[o.n_data++] = v, i++;
+        else if (!strcmp(a, "--method") && v) {
+            if (!strcmp(v, "patchcore")) o.method = RP_METHOD_PATCHCORE;
+            else if (!strcmp(v, "reconpatch")) o.method = RP_METHOD_RECONPATCH;
+            else usage();
+            i++;
+        } else if (!strcmp(a, "--coreset") && v) o.coreset = atof(v), i++;
+        else if (!strcmp(a, "--mask-threshold") && v) o.mask_threshold = (unsigned)atoi(v), i++;
+        else if (!strcmp(a, "--weights") && v) o.weights = v, i++;
+        else if (!strcmp(a, "--json") && v) o.json = v, i++;
+        else if (!strcmp(a, "--epochs") && v) o.epochs = (unsigned)atoi(v), i++;
+        else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
+        else if (!strcmp(a, "--unified")) o.unified = 1;
+        else if (!strcmp(a, "--verbose")) o.verbose = 1;
+        else usage();
+    }
+    if (!o.n_data || o.coreset <= 0 || o.coreset > 1 || o.mask_threshold > 254) usage();
+    category cats[MAX_CATEGORIES];
+    memset(cats, 0, sizeof cats);
+    for (int i = 0; i < o.n_data; i++) load_category(&cats[i], o.data[i]);
+
+    if (o.unified) {
+        file_list all = {0};
+        for (int i = 0; i < o.n_data; i++)
+            for (size_t j = 0; j < cats[i].train.count; j++) list_push(&all, cats[i].train.items[j]);
+        double t0 = now();
+        rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count);
+        double secs = now() - t0;
+        for (int i = 0; i < o.n_data; i++) {
+            cats[i].train_seconds = secs;
+            evaluate(&o, m, &cats[i]);
+        }
+        rp_model_free(m);
+    } else {
+        for (int i = 0; i < o.n_data; i++) {
+            double t0 = now();
+            rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count);
+            cats[i].train_seconds = now() - t0;
+            evaluate(&o, m, &cats[i]);
+            rp_model_free(m);
+        }
+    }
+    printf("%-16s %10s %11s %8s %8s %7s %9s %9s\n", "category", "image_AUROC", "pixel_AUROC", "AUPRO", "n_train",
+           "n_test", "train_s", "ms/image");
+    for (int i = 0; i < o.n_data; i++) {
+        category *c = &cats[i];
+        printf("%-16s %10.4f %11.4f %8.4f %8zu %7zu %9.1f %9.1f\n", c->name, c->image_auroc, c->pixel_auroc,
+               c->aupro, c->train.count, c->test.count, c->train_seconds, c->ms_per_image);
+    }
+    if (o.json) write_json(&o, cats, o.n_data);
+    return 0;
+}

@@ -1,0 +1,278 @@
+/* rp_bank: a growable buffer of patch vectors, reduced to a greedy coreset at freeze and then
+ * searched with exact kNN. See include/reconpatch/bank.h and docs/memory-bank.md. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bank/coreset.h"
+#include "bank/knn.h"
+#include "common/common.h"
+
+#define DEFAULT_RATIO 0.1
+#define DEFAULT_PROJECTION_DIM 128u
+#define MAX_DIM (1u << 20)
+
+struct rp_bank {
+    rp_bank_params params; /* defaults resolved */
+    float *data;           /* size x dim, one buffer grown by rp_bank_add */
+    uint64_t size, capacity;
+    uint64_t *selection;   /* after freeze: picked indices (into the added vectors) in greedy order */
+    uint64_t selection_len;
+    int compacted;         /* selection applied to data (a failed index build can be retried) */
+    rp__knn *index;        /* non-NULL once frozen */
+};
+
+int rp_bank_params_init(rp_bank_params *p, size_t size)
+{
+    rp__clear_error();
+    return rp__params_init(p, size, sizeof *p, "rp_bank_params_init");
+}
+
+static int resolve_params(const rp_bank_params *p, rp_bank_params *out, const char *fn)
+{
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    int st = rp__params_copy(out, sizeof *out, p, fn);
+    if (st) return st;
+    if (out->coreset_ratio == 0.0) out->coreset_ratio = DEFAULT_RATIO;
+    if (!(out->coreset_ratio > 0.0 && out->coreset_ratio <= 1.0))
+        return rp__fail(RP_E_INVALID_ARG, "%s: coreset_ratio %g is not in (0, 1]", fn, out->coreset_ratio);
+    if (out->projection_dim == 0) out->projection_dim = DEFAULT_PROJECTION_DIM;
+    if (out->projection_dim > 65536)
+        return rp__fail(RP_E_INVALID_ARG, "%s: projection_dim %u is over 65536", fn, out->projection_dim);
+    if (out->num_threads == 0) out->num_threads = rp__cpu_count();
+    if (out->seed == 0) out->seed = RP_BANK_DEFAULT_SEED;
+    if (out->dim > MAX_DIM) return rp__fail(RP_E_INVALID_ARG, "%s: dim %u is over %u", fn, out->dim, MAX_DIM);
+    return RP_OK;
+}
+
+int rp_bank_create(const rp_bank_params *p, rp_bank **out)
+{
+    rp__clear_error();
+    if (!out) return rp__fail(RP_E_INVALID_ARG, "rp_bank_create: out is NULL");
+    *out = NULL;
+    if (!p) return rp__fail(RP_E_INVALID_ARG, "rp_bank_create: params is NULL (dim is required)");
+    rp_bank_params resolved;
+    int st = resolve_params(p, &resolved, "rp_bank_create");
+    if (st) return st;
+    if (resolved.dim == 0) return rp__fail(RP_E_INVALID_ARG, "rp_bank_create: params.dim is 0");
+    rp_bank *bank = calloc(1, sizeof *bank);
+    if (!bank) return rp__fail(RP_E_NOMEM, "rp_bank_create: out of memory");
+    bank->params = resolved;
+    *out = bank;
+    return RP_OK;
+}
+
+static int all_finite(const float *v, size_t n, size_t *where)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            *where = i;
+            return 0;
+        }
+    return 1;
+}
+
+int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint32_t dim)
+{
+    rp__clear_error();
+    if (!bank) return rp__fail(RP_E_INVALID_ARG, "rp_bank_add: bank is NULL");
+    if (bank->index || bank->compacted) return rp__fail(RP_E_STATE, "rp_bank_add: the bank is frozen");
+    if (dim != bank->params.dim)
+        return rp__fail(RP_E_SHAPE, "rp_bank_add: dim %u != bank dim %u", dim, bank->params.dim);
+    if (count == 0) return RP_OK;
+    if (!vectors) return rp__fail(RP_E_INVALID_ARG, "rp_bank_add: vectors is NULL with count %llu",
+                                  (unsigned long long)count);
+    size_t floats, needed_bytes;
+    if (count > UINT64_MAX - bank->size || rp__mul_size((size_t)count, dim, &floats) ||
+        rp__mul_size((size_t)(bank->size + count), (size_t)dim * sizeof(float), &needed_bytes))
+        return rp__fail(RP_E_LIMIT, "rp_bank_add: %llu + %llu vectors of %u floats overflow the address space",
+                        (unsigned long long)bank->size, (unsigned long long)count, dim);
+    size_t bad;
+    if (!all_finite(vectors, floats, &bad))
+        return rp__fail(RP_E_INVALID_ARG, "rp_bank_add: vector %zu, element %zu is not finite", bad / dim, bad % dim);
+    if (bank->size + count > bank->capacity) {
+        /* grow geometrically in one buffer; glibc realloc moves large blocks with mremap, no copy */
+        uint64_t cap = bank->capacity ? bank->capacity + bank->capacity / 2 : 4096;
+        if (cap < bank->size + count) cap = bank->size + count;
+        size_t bytes;
+        if (rp__mul_size((size_t)cap, (size_t)dim * sizeof(float), &bytes)) bytes = needed_bytes, cap = bank->size + count;
+        float *grown = realloc(bank->data, bytes);
+        if (!grown)
+            return rp__fail(RP_E_NOMEM, "rp_bank_add: out of memory growing the bank to %llu vectors of %u floats",
+                            (unsigned long long)cap, dim);
+        bank->data = grown;
+        bank->capacity = cap;
+    }
+    memcpy(bank->data + bank->size * dim, vectors, floats * sizeof(float));
+    bank->size += count;
+    return RP_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keep only the selected rows, in their original order, in place (row i moves to a position
+ * <= i, so nothing is overwritten before it is read), then give the tail back. */
+static int compact(rp_bank *bank, const uint64_t *selection, uint64_t m)
+{
+    uint64_t *sorted = malloc(m * sizeof(uint64_t));
+    if (!sorted) return rp__fail(RP_E_NOMEM, "rp_bank_freeze: out of memory");
+    memcpy(sorted, selection, m * sizeof(uint64_t));
+    qsort(sorted, m, sizeof(uint64_t), cmp_u64);
+    const uint32_t dim = bank->params.dim;
+    for (uint64_t i = 0; i < m; i++)
+        if (sorted[i] != i) memmove(bank->data + i * dim, bank->data + sorted[i] * dim, dim * sizeof(float));
+    free(sorted);
+    bank->size = m;
+    float *shrunk = realloc(bank->data, m * dim * sizeof(float));
+    if (shrunk) bank->data = shrunk, bank->capacity = m; /* a failed shrink just keeps the larger block */
+    return RP_OK;
+}
+
+static uint64_t coreset_size(const rp_bank *bank)
+{
+    const uint64_t n = bank->size;
+    uint64_t m = bank->params.coreset_count ? bank->params.coreset_count
+                                            : (uint64_t)floor((double)n * bank->params.coreset_ratio);
+    if (m > n) m = n;
+    return m ? m : 1;
+}
+
+int rp_bank_freeze(rp_bank *bank, rp_progress_fn progress, void *user_data)
+{
+    static const char fn[] = "rp_bank_freeze";
+    rp__clear_error();
+    if (!bank) return rp__fail(RP_E_INVALID_ARG, "%s: bank is NULL", fn);
+    if (bank->index) return rp__fail(RP_E_STATE, "%s: the bank is already frozen", fn);
+    if (bank->size == 0) return rp__fail(RP_E_STATE, "%s: the bank is empty", fn);
+    if (!bank->compacted) {
+        const uint64_t n = bank->size, m = coreset_size(bank);
+        uint64_t *selection = malloc(m * sizeof(uint64_t));
+        if (!selection) return rp__fail(RP_E_NOMEM, "%s: out of memory for %llu indices", fn, (unsigned long long)m);
+        if (m == n) {
+            /* keep everything in place, as PatchCore's sampler does at percentage 1 */
+            for (uint64_t i = 0; i < n; i++) selection[i] = i;
+        } else {
+            int st = rp__coreset_select(bank->data, n, bank->params.dim, m, bank->params.projection_dim,
+                                        bank->params.seed, bank->params.num_threads, progress, user_data, fn,
+                                        selection);
+            if (st) {
+                free(selection);
+                return st;
+            }
+            rp__log(RP_LOG_INFO, "%s: kept %llu of %llu vectors", fn, (unsigned long long)m, (unsigned long long)n);
+            st = compact(bank, selection, m);
+            if (st) {
+                free(selection);
+                return st;
+            }
+        }
+        free(bank->selection);
+        bank->selection = selection;
+        bank->selection_len = m;
+        bank->compacted = 1;
+    }
+    int st = rp__knn_create(bank->data, bank->size, bank->params.dim, fn, &bank->index);
+    if (st) return st; /* selection kept: calling rp_bank_freeze again retries the index only */
+    return RP_OK;
+}
+
+int rp_bank_create_frozen(const float *vectors, uint64_t count, uint32_t dim, const rp_bank_params *p, rp_bank **out)
+{
+    static const char fn[] = "rp_bank_create_frozen";
+    rp__clear_error();
+    if (!out) return rp__fail(RP_E_INVALID_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!vectors || count == 0 || dim == 0)
+        return rp__fail(RP_E_INVALID_ARG, "%s: need vectors, count > 0 and dim > 0 (got count %llu, dim %u)", fn,
+                        (unsigned long long)count, dim);
+    rp_bank_params resolved;
+    int st = resolve_params(p, &resolved, fn);
+    if (st) return st;
+    if (resolved.dim && resolved.dim != dim)
+        return rp__fail(RP_E_SHAPE, "%s: dim %u != params.dim %u", fn, dim, resolved.dim);
+    if (dim > MAX_DIM) return rp__fail(RP_E_INVALID_ARG, "%s: dim %u is over %u", fn, dim, MAX_DIM);
+    resolved.dim = dim;
+    size_t floats, bad;
+    if (rp__mul_size((size_t)count, dim, &floats))
+        return rp__fail(RP_E_LIMIT, "%s: %llu x %u floats overflow the address space", fn, (unsigned long long)count, dim);
+    if (!all_finite(vectors, floats, &bad))
+        return rp__fail(RP_E_INVALID_ARG, "%s: vector %zu, element %zu is not finite", fn, bad / dim, bad % dim);
+    rp_bank *bank = calloc(1, sizeof *bank);
+    if (!bank) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    bank->params = resolved;
+    st = rp_bank_add(bank, vectors, count, dim);
+    if (st == RP_OK) {
+        bank->compacted = 1;
+        st = rp__knn_create(bank->data, bank->size, dim, fn, &bank->index);
+    }
+    if (st) {
+        rp_bank_free(bank); /* keeps the thread's error message */
+        return st;
+    }
+    *out = bank;
+    return RP_OK;
+}
+
+uint64_t rp_bank_size(const rp_bank *bank) { return bank ? bank->size : 0; }
+uint32_t rp_bank_dim(const rp_bank *bank) { return bank ? bank->params.dim : 0; }
+int rp_bank_is_frozen(const rp_bank *bank) { return bank && bank->index ? 1 : 0; }
+
+int rp_bank_get_vectors(const rp_bank *bank, float *out, size_t out_floats)
+{
+    rp__clear_error();
+    if (!bank || !out) return rp__fail(RP_E_INVALID_ARG, "rp_bank_get_vectors: NULL argument");
+    size_t floats = (size_t)bank->size * bank->params.dim;
+    if (out_floats < floats)
+        return rp__fail(RP_E_SHAPE, "rp_bank_get_vectors: out_floats %zu < %llu x %u", out_floats,
+                        (unsigned long long)bank->size, bank->params.dim);
+    if (floats) memcpy(out, bank->data, floats * sizeof(float));
+    return RP_OK;
+}
+
+int rp_bank_get_selection(const rp_bank *bank, uint64_t *indices_out, size_t out_count)
+{
+    rp__clear_error();
+    if (!bank || !indices_out) return rp__fail(RP_E_INVALID_ARG, "rp_bank_get_selection: NULL argument");
+    if (!bank->index) return rp__fail(RP_E_STATE, "rp_bank_get_selection: the bank is not frozen");
+    if (out_count < bank->size)
+        return rp__fail(RP_E_SHAPE, "rp_bank_get_selection: out_count %zu < bank size %llu", out_count,
+                        (unsigned long long)bank->size);
+    for (uint64_t i = 0; i < bank->size; i++) indices_out[i] = bank->selection ? bank->selection[i] : i;
+    return RP_OK;
+}
+
+int rp_bank_search(const rp_bank *bank, const float *queries, uint64_t count, uint32_t k, float *distances_out,
+                   uint64_t *indices_out)
+{
+    static const char fn[] = "rp_bank_search";
+    rp__clear_error();
+    if (!bank) return rp__fail(RP_E_INVALID_ARG, "%s: bank is NULL", fn);
+    if (!bank->index) return rp__fail(RP_E_STATE, "%s: the bank is not frozen (call rp_bank_freeze first)", fn);
+    if (count == 0) return RP_OK;
+    if (!queries) return rp__fail(RP_E_INVALID_ARG, "%s: queries is NULL", fn);
+    if (k == 0 || k > bank->size)
+        return rp__fail(RP_E_INVALID_ARG, "%s: k %u is not in 1..%llu (the bank size)", fn, k,
+                        (unsigned long long)bank->size);
+    if (k > RP__KNN_MAX_K) return rp__fail(RP_E_LIMIT, "%s: k %u is over %u", fn, k, RP__KNN_MAX_K);
+    size_t floats, bad;
+    if (rp__mul_size((size_t)count, bank->params.dim, &floats))
+        return rp__fail(RP_E_LIMIT, "%s: %llu queries overflow the address space", fn, (unsigned long long)count);
+    if (!all_finite(queries, floats, &bad))
+        return rp__fail(RP_E_INVALID_ARG, "%s: query %zu, element %zu is not finite", fn, bad / bank->params.dim,
+                        bad % bank->params.dim);
+    return rp__knn_search(bank->index, queries, count, k, distances_out, indices_out, fn);
+}
+
+void rp_bank_free(rp_bank *bank)
+{
+    if (!bank) return;
+    rp__knn_free(bank->index);
+    free(bank->selection);
+    free(bank->data);
+    free(bank);
+}

@@ -1,0 +1,38 @@
+/* PatchCore's approximate greedy coreset (sampler.py ApproximateGreedyCoresetSampler), exact
+ * semantics, fast: see coreset.c and docs/memory-bank.md. Files: coreset.c (generators and the
+ * pruned greedy loop), coreset_points.c (projection, start distances, distance kernel),
+ * coreset_reference.c (the plain loop the tests compare against). */
+#ifndef RP_BANK_CORESET_H
+#define RP_BANK_CORESET_H
+
+#include <stdint.h>
+
+#include "reconpatch/core.h"
+
+/* PatchCore's number_of_starting_points. */
+#define RP__CORESET_START_POINTS 10u
+
+/* The random projection (projection_dim x dim, row-major, torch.nn.Linear weight layout):
+ * uniform in [-1/sqrt(dim), 1/sqrt(dim)) like torch.nn.Linear's default init, drawn row by row
+ * from the splitmix64 stream seeded with seed. */
+void rp__coreset_projection(uint32_t projection_dim, uint32_t dim, uint64_t seed, float *out);
+
+/* min(10, n) distinct start points: splitmix64 stream seeded with seed ^ RP__CORESET_START_SALT,
+ * each next() % n, skipping repeats. Returns how many were written. */
+#define RP__CORESET_START_SALT 0x5354415254ull /* "START" */
+uint32_t rp__coreset_start_points(uint64_t n, uint64_t seed, uint64_t *out);
+
+/* Pick m of the n row-major vectors (n x dim): indices_out[m] in the order the greedy picks them.
+ * The vectors are projected to projection_dim dims (skipped when dim == projection_dim, as in
+ * PatchCore). progress may be NULL. Returns RP_OK, RP_E_NOMEM, RP_E_BACKEND or RP_E_CANCELLED
+ * (message set, prefixed with fn). */
+int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
+                       uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data, const char *fn,
+                       uint64_t *indices_out);
+
+/* The same selection by the plain loop (every pass recomputes all n distances, one thread, no
+ * progress). For tests: rp__coreset_select must return exactly these indices. */
+int rp__coreset_select_reference(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
+                                 uint64_t seed, const char *fn, uint64_t *indices_out);
+
+#endif

@@ -1,0 +1,203 @@
+/* Projected points for the greedy coreset: projection, norms, PatchCore's starting distances and
+ * the distance kernel. The arithmetic (order of the sums, fused or not) is fixed here once: the
+ * goldens in tests/data/bank were checked against exactly this, and the fast selection and the
+ * reference loop both call these functions. */
+#include "bank/coreset_points.h"
+
+#include <dnnl.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bank/coreset.h"
+#include "common/common.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RP_CORESET_HAVE_AVX512 1
+#endif
+
+int rp__coreset_points_build(const float *vectors, uint64_t n, uint32_t dim, uint32_t pd, uint64_t seed,
+                             const char *fn, rp__coreset_points *out)
+{
+    enum { CHUNK = 4096 };
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->pd = pd;
+    out->norm = malloc((size_t)n * sizeof(float));
+    float *weight = NULL;
+    if (dim != pd) {
+        size_t floats;
+        if (rp__mul_size((size_t)n, pd, &floats) == 0) out->owned = malloc(floats * sizeof(float));
+        weight = malloc((size_t)pd * dim * sizeof(float));
+    }
+    if (!out->norm || (dim != pd && (!out->owned || !weight))) {
+        free(weight);
+        rp__coreset_points_free(out);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory for %llu projected points of %u dims", fn,
+                        (unsigned long long)n, pd);
+    }
+    if (dim == pd) {
+        out->y = vectors; /* PatchCore skips the projection: work on the caller's rows directly */
+    } else {
+        rp__coreset_projection(pd, dim, seed, weight);
+        /* y = X W^T as torch.nn.Linear(bias=False), in 4096-row calls (kept: the goldens were
+         * checked with this blocking) */
+        for (uint64_t r0 = 0; r0 < n; r0 += CHUNK) {
+            const uint64_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
+            dnnl_status_t st = dnnl_sgemm('N', 'T', (dnnl_dim_t)rows, pd, dim, 1.0f, vectors + r0 * dim, dim, weight,
+                                          dim, 0.0f, out->owned + r0 * pd, pd);
+            if (st != dnnl_success) {
+                free(weight);
+                rp__coreset_points_free(out);
+                return rp__fail(RP_E_BACKEND, "%s: oneDNN sgemm failed (status %d) projecting rows %llu..", fn,
+                                (int)st, (unsigned long long)r0);
+            }
+        }
+        out->y = out->owned;
+        free(weight);
+    }
+    const float *y = out->y;
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < (int64_t)n; p++) {
+        const float *row = y + (size_t)p * pd;
+        float sq = 0.0f;
+        for (uint32_t d = 0; d < pd; d++) sq += row[d] * row[d];
+        out->norm[p] = sq;
+    }
+    return RP_OK;
+}
+
+void rp__coreset_points_free(rp__coreset_points *points)
+{
+    free(points->owned);
+    free(points->norm);
+    memset(points, 0, sizeof *points);
+}
+
+/* PatchCore's formula in plain float: -2 a.c first, then |a|^2, then |c|^2. */
+static inline float formula_portable(float dot, float norm_a, float cn)
+{
+    float d2 = (-2.0f * dot + norm_a) + cn;
+    return sqrtf(d2 > 0.0f ? d2 : 0.0f);
+}
+
+void rp__coreset_start_distances(const rp__coreset_points *P, const uint64_t *starts, uint32_t nstart, float *out)
+{
+    const uint32_t pd = P->pd;
+    /* start rows transposed (pd x nstart) so the inner loop runs over the start points */
+    float *ct = malloc((size_t)pd * RP__CORESET_START_POINTS * sizeof(float));
+    float cn[RP__CORESET_START_POINTS];
+    float *local = ct;
+    if (!ct) local = NULL; /* fall through to the row-at-a-time loop below */
+    for (uint32_t s = 0; s < nstart; s++) {
+        cn[s] = P->norm[starts[s]];
+        if (local)
+            for (uint32_t d = 0; d < pd; d++) local[(size_t)d * nstart + s] = P->y[starts[s] * pd + d];
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < (int64_t)P->n; p++) {
+        const float *row = P->y + (size_t)p * pd;
+        float acc[RP__CORESET_START_POINTS] = {0};
+        /* each acc[s] is a plain sequential sum over the dimensions */
+        if (local) {
+            for (uint32_t d = 0; d < pd; d++)
+                for (uint32_t s = 0; s < nstart; s++) acc[s] += row[d] * local[(size_t)d * nstart + s];
+        } else {
+            for (uint32_t s = 0; s < nstart; s++)
+                for (uint32_t d = 0; d < pd; d++) acc[s] += row[d] * P->y[starts[s] * pd + d];
+        }
+        float sum = 0.0f;
+        for (uint32_t s = 0; s < nstart; s++) sum += formula_portable(acc[s], P->norm[p], cn[s]);
+        out[p] = sum / (float)nstart;
+    }
+    free(ct);
+}
+
+/* Portable kernel: one sequential dot product per row. */
+static void distances_portable(const float *rows, const float *norms, uint32_t pd, const uint32_t *idx,
+                               uint32_t count, const float *c, float cn, float *out)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        const float *row = rows + (size_t)idx[i] * pd;
+        float acc = 0.0f;
+        for (uint32_t d = 0; d < pd; d++) acc += row[d] * c[d];
+        out[i] = formula_portable(acc, norms[idx[i]], cn);
+    }
+}
+
+#ifdef RP_CORESET_HAVE_AVX512
+/* AVX-512 kernel. Per row, the dot product is four fused chains (dimension d feeds chain d % 4,
+ * leftover dimensions chain 0), summed as (c0 + c1) + (c2 + c3); then fma(-2, dot, |a|^2) + |c|^2.
+ * One register holds 4 dims of 4 rows, so 16 rows are 4 independent accumulators and each row
+ * is read as 4-float pieces straight from its (randomly placed) row: no transposition. */
+__attribute__((target("avx512f,fma"))) static void distances_avx512(const float *rows, const float *norms,
+                                                                   uint32_t pd, const uint32_t *idx, uint32_t count,
+                                                                   const float *c, float cn, float *out)
+{
+    const uint32_t pd4 = pd & ~3u;
+    for (uint32_t i0 = 0; i0 < count; i0 += 16) {
+        const uint32_t g = count - i0 < 16 ? count - i0 : 16;
+        const float *r[16];
+        for (uint32_t i = 0; i < 16; i++) r[i] = rows + (size_t)idx[i0 + (i < g ? i : 0)] * pd;
+        if (i0 + 16 < count) { /* start fetching the next group's rows */
+            const uint32_t gn = count - i0 - 16 < 16 ? count - i0 - 16 : 16;
+            for (uint32_t i = 0; i < gn; i++) {
+                const char *nr = (const char *)(rows + (size_t)idx[i0 + 16 + i] * pd);
+                for (uint32_t b = 0; b < pd * sizeof(float); b += 64) _mm_prefetch(nr + b, _MM_HINT_T0);
+            }
+        }
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (uint32_t d = 0; d < pd4; d += 4) {
+            const __m512 cv = _mm512_broadcast_f32x4(_mm_loadu_ps(c + d));
+#define RP_FOUR_ROWS(q)                                                                                       \
+    _mm512_insertf32x4(                                                                                       \
+        _mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(_mm_loadu_ps(r[4 * (q)] + d)),          \
+                                              _mm_loadu_ps(r[4 * (q) + 1] + d), 1),                           \
+                           _mm_loadu_ps(r[4 * (q) + 2] + d), 2),                                              \
+        _mm_loadu_ps(r[4 * (q) + 3] + d), 3)
+            acc0 = _mm512_fmadd_ps(RP_FOUR_ROWS(0), cv, acc0);
+            acc1 = _mm512_fmadd_ps(RP_FOUR_ROWS(1), cv, acc1);
+            acc2 = _mm512_fmadd_ps(RP_FOUR_ROWS(2), cv, acc2);
+            acc3 = _mm512_fmadd_ps(RP_FOUR_ROWS(3), cv, acc3);
+#undef RP_FOUR_ROWS
+        }
+        float a[64];
+        _mm512_storeu_ps(a, acc0);
+        _mm512_storeu_ps(a + 16, acc1);
+        _mm512_storeu_ps(a + 32, acc2);
+        _mm512_storeu_ps(a + 48, acc3);
+        for (uint32_t i = 0; i < g; i++) {
+            float *chain = a + 4 * i;
+            for (uint32_t d = pd4; d < pd; d++) chain[0] = fmaf(r[i][d], c[d], chain[0]);
+            const float dot = (chain[0] + chain[1]) + (chain[2] + chain[3]);
+            const float d2 = fmaf(-2.0f, dot, norms[idx[i0 + i]]) + cn;
+            out[i0 + i] = sqrtf(d2 > 0.0f ? d2 : 0.0f);
+        }
+    }
+}
+#endif
+
+rp__coreset_distance_fn rp__coreset_distance_kernel(void)
+{
+#ifdef RP_CORESET_HAVE_AVX512
+    if (__builtin_cpu_supports("avx512f")) return distances_avx512;
+#endif
+    return distances_portable;
+}
+
+double rp__coreset_distance_error_bound(const rp__coreset_points *P)
+{
+    /* |fl(a.c) - a.c| <= gamma(pd + 2) |a||c| for either kernel's summation order, each norm is
+     * off by at most gamma(pd) |a|^2, and the formula rounds twice on values below 4 N^2, where N^2
+     * is the largest squared norm. Summed, with room to spare: (4.5 pd + 32) u N^2. */
+    const double u = FLT_EPSILON / 2.0;
+    float largest = 0.0f;
+    for (uint64_t p = 0; p < P->n; p++) {
+        if (!(P->norm[p] <= FLT_MAX)) return INFINITY; /* overflowed projection: never prune */
+        if (P->norm[p] > largest) largest = P->norm[p];
+    }
+    const double n2 = (double)largest * (1.0 + 2.0 * P->pd * u);
+    return (4.5 * P->pd + 32.0) * u * n2;
+}

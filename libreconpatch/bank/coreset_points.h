@@ -1,0 +1,42 @@
+/* The projected points the greedy coreset works on, and the one distance formula every part of
+ * it uses (the fast selection in coreset.c and the plain reference loop in coreset_reference.c
+ * share these functions, so both see bit-identical distances). docs/memory-bank.md. */
+#ifndef RP_BANK_CORESET_POINTS_H
+#define RP_BANK_CORESET_POINTS_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t n;
+    uint32_t pd;       /* projected dimension */
+    const float *y;    /* n x pd, row-major: the projection, or the input itself when dim == pd */
+    float *norm;       /* n: |y_p|^2 in float, summed in dimension order */
+    float *owned;      /* what to free: y when we projected, NULL when y is the caller's input */
+} rp__coreset_points;
+
+/* Project n x dim vectors to pd dims (skipped when dim == pd) and compute the norms.
+ * Returns RP_OK, RP_E_NOMEM or RP_E_BACKEND (message prefixed with fn). */
+int rp__coreset_points_build(const float *vectors, uint64_t n, uint32_t dim, uint32_t pd, uint64_t seed,
+                             const char *fn, rp__coreset_points *out);
+void rp__coreset_points_free(rp__coreset_points *points);
+
+/* PatchCore's starting distances: out[p] = mean over the start points of |p - start|
+ * (the start points themselves are not selected). */
+void rp__coreset_start_distances(const rp__coreset_points *points, const uint64_t *starts, uint32_t nstart,
+                                 float *out);
+
+/* out[i] = PatchCore's distance sqrt(max(-2 a.c + |a|^2 + |c|^2, 0)) between row idx[i] of rows
+ * (pd floats each, norms[idx[i]] its squared norm) and centre c (squared norm cn). The result for
+ * a pair depends only on the two rows, never on idx order, count or thread. */
+typedef void (*rp__coreset_distance_fn)(const float *rows, const float *norms, uint32_t pd, const uint32_t *idx,
+                                        uint32_t count, const float *c, float cn, float *out);
+
+/* The kernel for this CPU (AVX-512 when available, portable C otherwise), chosen once per
+ * selection so the fast path and the reference agree. */
+rp__coreset_distance_fn rp__coreset_distance_kernel(void);
+
+/* A bound on |computed d^2 - exact d^2| for any pair of these points (see coreset.c): the
+ * rounding of the dot product, of the norms and of the formula, for the largest norm present. */
+double rp__coreset_distance_error_bound(const rp__coreset_points *points);
+
+#endif

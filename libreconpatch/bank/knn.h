@@ -1,0 +1,35 @@
+/* Exact k-nearest-neighbour search over a fixed set of vectors, as blocked matrix products
+ * (oneDNN matmul, bank pre-packed) plus a per-query top-k, with exact re-ranking of the final
+ * candidates. docs/memory-bank.md. */
+#ifndef RP_BANK_KNN_H
+#define RP_BANK_KNN_H
+
+#include <stdint.h>
+
+/* Bank columns per matrix-product block (bounds the per-call scratch). */
+#define RP__KNN_BANK_BLOCK 8192u
+/* Query rows per matrix-product call, fixed so oneDNN can use its packed-weights kernel; the last
+ * block of a call is zero-padded. 196 = 784 / 4: one 224 x 224 image's patches fill 4 blocks. */
+#define RP__KNN_QUERY_BLOCK 196u
+/* Extra approximate candidates kept per query and re-ranked exactly, so near-ties that the
+ * |q|^2 + |b|^2 - 2 q.b formula orders wrongly still come out in the right order. */
+#define RP__KNN_EXTRA_CANDIDATES 8u
+/* Largest k accepted (the per-query candidate list is a sorted array). */
+#define RP__KNN_MAX_K 1024u
+
+typedef struct rp__knn rp__knn;
+
+/* Pack vectors (n x dim, row-major; the caller keeps them alive and unchanged for the index's
+ * lifetime: the exact re-ranking reads them). fn prefixes error messages. */
+int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, const char *fn, rp__knn **out);
+
+/* Thread-safe on a shared index: all scratch is per call. */
+int rp__knn_search(const rp__knn *index, const float *queries, uint64_t count, uint32_t k, float *distances_out,
+                   uint64_t *indices_out, const char *fn);
+
+/* Bytes held by the index beyond the caller's vectors (packed copy, norms). */
+uint64_t rp__knn_bytes(const rp__knn *index);
+
+void rp__knn_free(rp__knn *index);
+
+#endif

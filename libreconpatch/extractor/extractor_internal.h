@@ -1,0 +1,17 @@
+/* Internal entry points of the extractor, for unit tests and benchmarks (not exported). */
+#ifndef RP_EXTRACTOR_INTERNAL_H
+#define RP_EXTRACTOR_INTERNAL_H
+
+#include "backbone/weights.h"
+#include "reconpatch/extractor.h"
+
+/* rp_extractor_create on weights already in memory (params->weights_path is ignored and may be
+ * NULL). allow_bf16_emulation lets tests check bf16 numerics on CPUs without native bf16, where
+ * the public create refuses bf16 because oneDNN would emulate it slower than fp32. */
+int rp__extractor_create_from_weights(const rp_extractor_params *params, const rp__weights *weights,
+                                      int allow_bf16_emulation, rp_extractor **out);
+
+/* oneDNN implementation names picked for the stem (which = 0) and the first 3x3 conv (which = 1). */
+const char *rp__extractor_impl_name(const rp_extractor *extractor, int which);
+
+#endif

@@ -1,0 +1,42 @@
+/* Image -> network input: resize, centre crop, normalise (torchvision's Resize + CenterCrop +
+ * ToTensor + Normalize on a PIL image, or Keras "caffe" preprocessing). See docs/preprocessing.md. */
+#ifndef RP_IMAGE_PREPROCESS_H
+#define RP_IMAGE_PREPROCESS_H
+
+#include <stdint.h>
+
+#include "reconpatch/extractor.h"
+#include "reconpatch/image.h"
+
+/* RP_NORM_TORCHVISION: RGB, v / 255, minus mean, divided by std (ImageNet statistics). */
+#define RP_NORM_TORCHVISION_MEAN_R 0.485f
+#define RP_NORM_TORCHVISION_MEAN_G 0.456f
+#define RP_NORM_TORCHVISION_MEAN_B 0.406f
+#define RP_NORM_TORCHVISION_STD_R 0.229f
+#define RP_NORM_TORCHVISION_STD_G 0.224f
+#define RP_NORM_TORCHVISION_STD_B 0.225f
+/* RP_NORM_CAFFE: BGR order, v in [0, 255] minus the mean, no scaling. */
+#define RP_NORM_CAFFE_MEAN_B 103.939f
+#define RP_NORM_CAFFE_MEAN_G 116.779f
+#define RP_NORM_CAFFE_MEAN_R 123.68f
+
+/* Largest resize side accepted (a guard against absurd sizes, far above any network input). */
+#define RP_PREPROCESS_MAX_SIDE 16384u
+
+/* Offset of a centre crop of `crop` pixels in `resize` pixels: torchvision's
+ * round((resize - crop) / 2.0) with Python's round half to even (33 -> 16, 31 -> 16). */
+uint32_t rp__image_crop_offset(uint32_t resize, uint32_t crop);
+
+/* Write 3 x S x S floats (CHW) to out_chw, S = crop:
+ *   no_crop == 0: resize img to resize x resize (both axes; aspect not kept), then take the
+ *                 centre crop x crop window (crop <= resize);
+ *   no_crop != 0: resize straight to crop x crop (resize is ignored).
+ * The resize is PIL's BILINEAR (antialiased when shrinking), in float. Gray images are replicated
+ * to 3 channels. normalization is RP_NORM_TORCHVISION (RGB planes) or RP_NORM_CAFFE (BGR planes).
+ * Zero sizes are not resolved to defaults here: the caller passes the values it resolved.
+ * Returns RP_OK, RP_E_INVALID_ARG (NULL, zero or inconsistent sizes, unknown normalization) or
+ * RP_E_NOMEM. Thread-safe: it reads img and writes only out_chw. */
+int rp__image_preprocess(const rp_image *img, uint32_t resize, uint32_t crop, int no_crop, int32_t normalization,
+                         float *out_chw);
+
+#endif

@@ -1,0 +1,37 @@
+/* Ground-truth masks into the network-input geometry, so evaluation compares maps and masks the
+ * way the field does (MVTec protocol: the mask is resized and centre-cropped like the image). */
+#include <stdlib.h>
+
+#include "common/common.h"
+#include "image/resample.h"
+#include "scorer/scorer_internal.h"
+
+int rp_scorer_mask_to_input(const rp_scorer *scorer, const rp_image *mask, uint32_t threshold, uint8_t *mask_out,
+                            size_t mask_out_size)
+{
+    rp__clear_error();
+    const char *fn = "rp_scorer_mask_to_input";
+    if (!scorer || !mask || !mask_out) return rp__fail(RP_E_INVALID_ARG, "%s: NULL argument", fn);
+    if (threshold > 254) return rp__fail(RP_E_INVALID_ARG, "%s: threshold %u is above 254", fn, threshold);
+    const rp__scorer_geometry *g = &scorer->geometry;
+    size_t side = g->input_size, npix = side * side;
+    if (mask_out_size < npix)
+        return rp__fail(RP_E_SHAPE, "%s: mask_out holds %zu bytes, %zu needed", fn, mask_out_size, npix);
+    uint32_t channels = rp_image_channels(mask);
+    float *resized = malloc(npix * channels * sizeof(float));
+    if (!resized) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    /* The same PIL-bilinear resampling as the image, then the same crop window. */
+    int rc = rp__image_resample(rp_image_pixels(mask), rp_image_width(mask), rp_image_height(mask), channels,
+                                g->resize, g->resize, g->crop_offset, g->crop_offset, g->input_size, g->input_size,
+                                resized, fn);
+    if (!rc)
+        for (size_t i = 0; i < npix; i++) /* any channel over the threshold marks a defect pixel */
+        {
+            float v = resized[i * channels];
+            for (uint32_t c = 1; c < channels; c++)
+                if (resized[i * channels + c] > v) v = resized[i * channels + c];
+            mask_out[i] = v > (float)threshold ? 1 : 0;
+        }
+    free(resized);
+    return rc;
+}

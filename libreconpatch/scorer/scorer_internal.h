@@ -1,0 +1,69 @@
+/* Internals of the scorer: the handle and the map steps, reachable by unit tests. Not installed. */
+#ifndef RP_SCORER_INTERNAL_H
+#define RP_SCORER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reconpatch/scorer.h"
+
+/* How a map in network-input geometry (input_size^2, the crop) sits in the original image: the
+ * image was resized to resize x resize (both axes) and the crop starts at crop_offset there.
+ * no_crop: resize == input_size and crop_offset == 0. */
+typedef struct rp__scorer_geometry {
+    uint32_t grid_size;
+    uint32_t input_size;
+    uint32_t resize;
+    uint32_t crop_offset;
+} rp__scorer_geometry;
+
+struct rp_scorer {
+    const rp_extractor *extractor; /* borrowed, may be NULL */
+    const rp_embedding *embedding; /* borrowed, may be NULL */
+    const rp_bank *bank;           /* borrowed, frozen */
+    rp__scorer_geometry geometry;
+    uint32_t no_crop;
+    uint32_t feature_dim;          /* patch feature length in */
+    uint32_t bank_dim;             /* compared vector length (embedding out_dim or feature_dim) */
+    uint64_t bank_size;
+    uint32_t reweight_neighbors;   /* resolved b, at most bank_size */
+    double map_sigma;
+    uint32_t num_threads;
+    const float *bank_vectors;     /* bank_size x bank_dim, for the reweighting distances */
+    float *bank_vectors_owned;     /* the scorer's copy when the bank exposes no storage */
+};
+
+/* Bilinear resize of a src_w x src_h map to dst_w x dst_h as torch.nn.functional.interpolate(
+ * mode="bilinear", align_corners=False) (no antialiasing): source coordinate
+ * (d + 0.5) * src / dst - 0.5, clamped to the first pixel below 0 and the last above. */
+void rp__scorer_resize_bilinear(const float *src, uint32_t src_w, uint32_t src_h, float *dst, uint32_t dst_w,
+                                uint32_t dst_h, uint32_t num_threads);
+
+/* Radius of scipy.ndimage.gaussian_filter's kernel: int(truncate * sigma + 0.5), truncate 4. */
+uint32_t rp__scorer_gaussian_radius(double sigma);
+
+/* scipy.ndimage.gaussian_filter(map, sigma) for a float32 width x height map, in place: truncate
+ * 4.0, mode "reflect" (d c b a | a b c d | d c b a), separable, first along the columns (axis 0)
+ * then along the rows, each pass summed in double and stored as float as scipy does.
+ * scratch holds width * height floats. */
+void rp__scorer_gaussian_filter(float *map, uint32_t width, uint32_t height, double sigma, float *scratch,
+                                uint32_t num_threads);
+
+/* An input_size^2 map -> width x height image map: image pixel (u, v) samples the map bilinearly
+ * at crop coordinates ((u + 0.5) * resize / width - 0.5 - crop_offset, likewise for v), clamped
+ * to the map (pixels outside the crop take the nearest border value). */
+void rp__scorer_map_to_image(const float *map, const rp__scorer_geometry *g, uint32_t width, uint32_t height,
+                             float *out, uint32_t num_threads);
+
+/* The whole map step: grid_size^2 patch scores -> input_size^2 smoothed map. scratch holds
+ * input_size^2 floats. */
+void rp__scorer_patch_map(const float *patch_scores, const rp__scorer_geometry *g, double sigma, float *map_out,
+                          float *scratch, uint32_t num_threads);
+
+/* Patch scores and image scores of one image's patch features (already validated). Writes
+ * grid^2 scores to patch_scores and the result fields; returns RP_OK or a failure code with the
+ * message naming fn. */
+int rp__scorer_patch_scores(const rp_scorer *scorer, const float *features, float *patch_scores,
+                            rp_score_result *result, const char *fn);
+
+#endif

@@ -1,0 +1,342 @@
+/* The ReConPatch training loop: split the images into training and validation sets, then for each
+ * step draw a batch of patches across the training images, label it with the target network, take
+ * one AdamW step on the online network's relaxed contrastive loss, and move the target towards the
+ * online network. Validation after each epoch drives early stopping and picks the exported f. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer/trainer_internal.h"
+
+typedef struct loop {
+    rp__trainer_shape shape;
+    rp__trainer_layout layout;
+    rp__trainer_label_cfg labels;
+    double margin;
+    uint32_t batch, val_batch; /* rows per training / validation batch */
+    float *online, *target, *grad, *best_f;
+    rp__trainer_adamw opt;
+    float *x, *scratch, *dz;
+    rp__trainer_acts on, tg;
+    double *w, *zd, *dzd;
+    rp__trainer_ws ws; /* scratch of the O(batch^2) label and loss computations */
+    const float **train_rows, **val_rows;
+    uint32_t n_train, n_val;
+    uint32_t *perm;    /* shuffled order of train_rows */
+    uint32_t *val_idx; /* val_batches x val_batch fixed indices into val_rows */
+} loop;
+
+static void loop_free(loop *L)
+{
+    free(L->online);
+    free(L->target);
+    free(L->grad);
+    free(L->best_f);
+    free(L->opt.m);
+    free(L->opt.v);
+    free(L->x);
+    free(L->scratch);
+    free(L->dz);
+    free(L->on.h);
+    free(L->on.a);
+    free(L->on.z);
+    free(L->tg.h);
+    free(L->tg.a);
+    free(L->tg.z);
+    free(L->w);
+    free(L->zd);
+    free(L->dzd);
+    free(L->train_rows);
+    free(L->val_rows);
+    free(L->perm);
+    free(L->val_idx);
+    rp__trainer_ws_free(&L->ws);
+}
+
+static int alloc_acts(rp__trainer_acts *a, const rp__trainer_shape *s, uint32_t n)
+{
+    a->h = malloc((size_t)n * s->repr_dim * sizeof(float));
+    a->a = s->hidden_dim ? malloc((size_t)n * s->hidden_dim * sizeof(float)) : NULL;
+    a->z = malloc((size_t)n * s->proj_dim * sizeof(float));
+    return a->h && a->z && (a->a || !s->hidden_dim);
+}
+
+static void gather(const float *const *rows, const uint32_t *idx, uint32_t n, uint32_t dim, float *x)
+{
+    for (uint32_t i = 0; i < n; i++) memcpy(x + (size_t)i * dim, rows[idx[i]], dim * sizeof(float));
+}
+
+/* Loss of one batch already gathered in L->x (n rows); with want_grad also fills L->grad. */
+static int batch_loss(loop *L, uint32_t n, int want_grad, double *loss)
+{
+    const rp__trainer_shape *s = &L->shape;
+    size_t nz = (size_t)n * s->proj_dim;
+    /* Pseudo-labels from the target network: plain values, no gradient flows through them. */
+    rp__trainer_forward(s, L->target, L->x, n, &L->tg);
+    int rc = rp__trainer_pseudo_labels(L->tg.z, n, s->proj_dim, &L->labels, L->w, &L->ws);
+    if (rc != RP_OK) return rc;
+    rp__trainer_forward(s, L->online, L->x, n, &L->on);
+    for (size_t i = 0; i < nz; i++) L->zd[i] = L->on.z[i];
+    rc = rp__trainer_loss(L->zd, n, s->proj_dim, L->w, L->margin, loss, want_grad ? L->dzd : NULL, &L->ws);
+    if (rc != RP_OK) return rc;
+    if (!want_grad) return RP_OK;
+    for (size_t i = 0; i < nz; i++) L->dz[i] = (float)L->dzd[i];
+    rp__trainer_backward(s, L->online, L->x, n, &L->on, L->dz, L->grad, L->scratch);
+    rp__trainer_zero_invariant_grads(s, L->grad);
+    return RP_OK;
+}
+
+/* Mean loss over the fixed validation batches. */
+static int validation_loss(loop *L, uint32_t val_batches, uint32_t dim, double *out)
+{
+    double sum = 0.0;
+    for (uint32_t b = 0; b < val_batches; b++) {
+        gather(L->val_rows, L->val_idx + (size_t)b * L->val_batch, L->val_batch, dim, L->x);
+        double l;
+        int rc = batch_loss(L, L->val_batch, 0, &l);
+        if (rc != RP_OK) return rc;
+        sum += l;
+    }
+    *out = sum / val_batches;
+    return RP_OK;
+}
+
+/* Copy f (weights then biases) of the network chosen for export. */
+static void snapshot_f(const loop *L, const rp_trainer_params *p, float *dst)
+{
+    const float *src = p->export_target ? L->target : L->online;
+    memcpy(dst, src + L->layout.w_f, (L->layout.b_f - L->layout.w_f + L->shape.repr_dim) * sizeof(float));
+}
+
+/* Split images (by image, never by patch) and build the row lists and the validation batches. */
+static int split_images(rp_trainer *t, loop *L, rp__trainer_rng *rng, int with_val)
+{
+    uint32_t n_img = t->n_images, n_val_img = 0;
+    uint8_t *is_val = calloc(n_img, 1);
+    uint32_t *order = malloc(n_img * sizeof(uint32_t));
+    if (!is_val || !order) {
+        free(is_val);
+        free(order);
+        return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
+    }
+    if (with_val) {
+        n_val_img = (uint32_t)floor(t->p.val_fraction * n_img + 0.5);
+        if (n_val_img < 1) n_val_img = 1;
+        if (n_val_img > n_img - 1) n_val_img = n_img - 1;
+        for (uint32_t i = 0; i < n_img; i++) order[i] = i;
+        rp__trainer_shuffle(rng, order, n_img);
+        for (uint32_t i = 0; i < n_val_img; i++) is_val[order[i]] = 1;
+    }
+    uint64_t nv = 0, nt = 0;
+    for (uint32_t i = 0; i < n_img; i++) *(is_val[i] ? &nv : &nt) += t->image_patches[i];
+    L->n_train = (uint32_t)nt;
+    L->n_val = (uint32_t)nv;
+    L->train_rows = malloc((nt ? nt : 1) * sizeof(float *));
+    L->val_rows = malloc((nv ? nv : 1) * sizeof(float *));
+    if (L->train_rows && L->val_rows) {
+        uint32_t a = 0, b = 0;
+        for (uint32_t i = 0; i < n_img; i++)
+            for (uint32_t r = 0; r < t->image_patches[i]; r++) {
+                const float *row = t->images[i] + (size_t)r * t->in_dim;
+                if (is_val[i]) L->val_rows[b++] = row;
+                else L->train_rows[a++] = row;
+            }
+    }
+    free(is_val);
+    free(order);
+    if (!L->train_rows || !L->val_rows) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
+    return RP_OK;
+}
+
+/* Fixed validation batches: consecutive slices of shuffled validation rows, reshuffled when used up. */
+static int make_val_batches(loop *L, rp__trainer_rng *rng, uint32_t val_batches)
+{
+    uint32_t *order = malloc(L->n_val * sizeof(uint32_t));
+    L->val_idx = malloc((size_t)val_batches * L->val_batch * sizeof(uint32_t));
+    if (!order || !L->val_idx) {
+        free(order);
+        return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
+    }
+    for (uint32_t i = 0; i < L->n_val; i++) order[i] = i;
+    uint32_t cursor = L->n_val;
+    for (uint32_t b = 0; b < val_batches; b++) {
+        if (cursor + L->val_batch > L->n_val) {
+            rp__trainer_shuffle(rng, order, L->n_val);
+            cursor = 0;
+        }
+        memcpy(L->val_idx + (size_t)b * L->val_batch, order + cursor, L->val_batch * sizeof(uint32_t));
+        cursor += L->val_batch;
+    }
+    free(order);
+    return RP_OK;
+}
+
+static int alloc_loop(loop *L, const rp_trainer_params *p)
+{
+    const rp__trainer_shape *s = &L->shape;
+    size_t np = L->layout.total, B = L->batch;
+    size_t f_count = L->layout.b_f + s->repr_dim;
+    L->online = malloc(np * sizeof(float));
+    L->target = malloc(np * sizeof(float));
+    L->grad = malloc(np * sizeof(float));
+    L->best_f = malloc(f_count * sizeof(float));
+    L->opt.m = calloc(np, sizeof(float));
+    L->opt.v = calloc(np, sizeof(float));
+    L->x = malloc(B * s->in_dim * sizeof(float));
+    L->scratch = malloc(B * (s->repr_dim + s->hidden_dim) * sizeof(float));
+    L->dz = malloc(B * s->proj_dim * sizeof(float));
+    L->w = malloc(B * B * sizeof(double));
+    L->zd = malloc(B * s->proj_dim * sizeof(double));
+    L->dzd = malloc(B * s->proj_dim * sizeof(double));
+    L->perm = malloc((size_t)L->n_train * sizeof(uint32_t));
+    int acts = alloc_acts(&L->on, s, L->batch) & alloc_acts(&L->tg, s, L->batch);
+    if (rp__trainer_ws_init(&L->ws, L->batch, s->proj_dim, p->k) != RP_OK) acts = 0;
+    if (!acts || !L->online || !L->target || !L->grad || !L->best_f || !L->opt.m || !L->opt.v || !L->x ||
+        !L->scratch || !L->dz || !L->w || !L->zd || !L->dzd || !L->perm)
+        return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory for a batch of %zu (%zu parameters)", B, np);
+    return RP_OK;
+}
+
+static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_data)
+{
+    const rp_trainer_params *p = &t->p;
+    if (!t->n_images || !t->in_dim)
+        return rp__fail(RP_E_STATE, "rp_trainer_train: no features added (rp_trainer_add_image_features)");
+    int with_val = p->val_fraction > 0.0;
+    if (with_val && t->n_images < 2)
+        return rp__fail(RP_E_STATE,
+                        "rp_trainer_train: validation by image needs at least 2 images, have %u "
+                        "(or set val_fraction < 0)",
+                        t->n_images);
+
+    L->shape = (rp__trainer_shape){t->in_dim, p->repr_dim, p->proj_dim, p->proj_hidden};
+    rp__trainer_layout_of(&L->shape, &L->layout);
+    L->labels = (rp__trainer_label_cfg){p->sigma, p->k, p->alpha, !p->raw_targets};
+    L->margin = p->margin;
+    rp__trainer_rng rng;
+    rp__trainer_rng_seed(&rng, p->seed);
+
+    int rc = split_images(t, L, &rng, with_val);
+    if (rc != RP_OK) return rc;
+    L->batch = p->batch_size < L->n_train ? p->batch_size : L->n_train;
+    if (L->batch < p->k)
+        return rp__fail(RP_E_STATE, "rp_trainer_train: %u training patches, fewer than k = %u", L->n_train, p->k);
+    if (with_val) {
+        L->val_batch = L->batch < L->n_val ? L->batch : L->n_val;
+        if (L->val_batch < p->k)
+            return rp__fail(RP_E_STATE, "rp_trainer_train: %u validation patches, fewer than k = %u", L->n_val,
+                            p->k);
+    }
+    if ((rc = alloc_loop(L, p)) != RP_OK) return rc;
+    if (with_val && (rc = make_val_batches(L, &rng, p->val_batches)) != RP_OK) return rc;
+
+    uint32_t spe = p->steps_per_epoch;
+    if (!spe) {
+        spe = L->n_train / L->batch;
+        if (spe > RP__TRAINER_DEFAULT_STEPS_CAP) spe = RP__TRAINER_DEFAULT_STEPS_CAP;
+        if (spe < 1) spe = 1;
+    }
+    uint64_t total = (uint64_t)p->epochs * spe;
+    if (p->max_steps && p->max_steps < total) total = p->max_steps;
+    uint32_t epochs = (uint32_t)((total + spe - 1) / spe);
+
+    free(t->hist_train);
+    free(t->hist_val);
+    t->hist_train = malloc(epochs * sizeof(double));
+    t->hist_val = malloc(epochs * sizeof(double));
+    if (!t->hist_train || !t->hist_val) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
+
+    rp__trainer_init_params(&L->shape, &rng, L->online);
+    memcpy(L->target, L->online, L->layout.total * sizeof(float));
+    L->opt.beta1 = 0.9;
+    L->opt.beta2 = 0.999;
+    L->opt.eps = 1e-8;
+    L->opt.weight_decay = p->weight_decay;
+    L->opt.t = 0;
+    for (uint32_t i = 0; i < L->n_train; i++) L->perm[i] = i;
+    uint32_t cursor = L->n_train; /* forces a shuffle before the first batch */
+
+    double best_val = INFINITY, val = NAN;
+    uint32_t since_best = 0;
+    uint64_t step_no = 0;
+    int stop = 0;
+    for (uint32_t e = 0; e < epochs && !stop; e++) {
+        double sum = 0.0;
+        uint32_t steps = 0;
+        for (uint32_t s = 0; s < spe && step_no < total; s++) {
+            if (cursor + L->batch > L->n_train) {
+                rp__trainer_shuffle(&rng, L->perm, L->n_train);
+                cursor = 0;
+            }
+            gather(L->train_rows, L->perm + cursor, L->batch, t->in_dim, L->x);
+            cursor += L->batch;
+            double loss;
+            if ((rc = batch_loss(L, L->batch, 1, &loss)) != RP_OK)
+                return rp__fail(rc, "rp_trainer_train: out of memory for the pseudo-labels of a batch of %u",
+                                L->batch);
+            if (!isfinite(loss))
+                return rp__fail(RP_E_STATE, "rp_trainer_train: loss is %g at epoch %u step %u: lower lr (%g)", loss,
+                                e, s, p->lr);
+            rp__trainer_adamw_step(&L->opt, L->online, L->grad, L->layout.total,
+                                   rp__trainer_cosine_lr(p->lr, p->lr_min, step_no, total));
+            rp__trainer_ema_update(L->target, L->online, L->layout.total, p->ema_momentum);
+            step_no++;
+            steps++;
+            sum += loss;
+
+            int epoch_end = s + 1 == spe || step_no == total;
+            if (epoch_end) {
+                t->hist_train[e] = sum / steps;
+                t->hist_epochs = e + 1;
+                if (with_val) {
+                    if ((rc = validation_loss(L, p->val_batches, t->in_dim, &val)) != RP_OK)
+                        return rp__fail(rc, "rp_trainer_train: out of memory during validation");
+                    if (val < best_val) {
+                        best_val = val;
+                        since_best = 0;
+                        t->best_epoch = (int32_t)e;
+                        snapshot_f(L, p, L->best_f);
+                    } else if (++since_best >= p->patience) {
+                        stop = 1;
+                    }
+                } else {
+                    t->best_epoch = (int32_t)e;
+                }
+                t->hist_val[e] = val;
+                rp__log(RP_LOG_DEBUG, "rp_trainer_train: epoch %u loss %.6f val_loss %.6f", e, t->hist_train[e], val);
+            }
+            if (progress) {
+                rp_progress pr = {sizeof pr, RP_STAGE_TRAIN, (int64_t)step_no, (int64_t)total, (int32_t)e,
+                                  (int32_t)s, loss, val};
+                if (progress(&pr, user_data))
+                    return rp__fail(RP_E_CANCELLED, "rp_trainer_train: cancelled by the progress callback at "
+                                                    "epoch %u step %u",
+                                    e, s);
+            }
+        }
+    }
+    if (!with_val) snapshot_f(L, p, L->best_f);
+    /* Hand the chosen f over to the trainer. */
+    free(t->f_params);
+    t->f_params = L->best_f;
+    L->best_f = NULL;
+    t->trained = 1;
+    return RP_OK;
+}
+
+int rp__trainer_run(rp_trainer *t, rp_progress_fn progress, void *user_data)
+{
+    /* Drop the previous results first: whatever happens below, no stale f is handed out. */
+    t->trained = 0;
+    t->hist_epochs = 0;
+    t->best_epoch = -1;
+    loop L;
+    memset(&L, 0, sizeof L);
+    int old_threads = openblas_get_num_threads();
+    openblas_set_num_threads((int)t->p.num_threads);
+    int rc = train(t, &L, progress, user_data);
+    openblas_set_num_threads(old_threads);
+    loop_free(&L);
+    return rc;
+}

@@ -1,0 +1,179 @@
+/* The public trainer handle: parameters (defaults and validation), the stored patch features, and
+ * the results of the last training (f, loss curves). The loop itself is in train_loop.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer/trainer_internal.h"
+
+#define MAX_DIM (1u << 20)
+#define MAX_HEAD_DIM 65536u
+#define MAX_BATCH 8192u /* the pseudo-label matrices are batch^2 doubles */
+
+int rp_trainer_params_init(rp_trainer_params *p, size_t size)
+{
+    rp__clear_error();
+    return rp__params_init(p, size, sizeof *p, "rp_trainer_params_init");
+}
+
+#define BAD(field, fmt, ...) rp__fail(RP_E_INVALID_ARG, "rp_trainer_create: params." field " " fmt, __VA_ARGS__)
+
+/* Replace zeros by the defaults (negative "means zero" fields by zero) and check every field. */
+static int resolve_params(rp_trainer_params *p)
+{
+    if (!p->repr_dim) p->repr_dim = 512;
+    if (!p->proj_dim) p->proj_dim = 128;
+    if (!p->batch_size) p->batch_size = 512;
+    if (!p->epochs) p->epochs = 20;
+    if (!p->patience) p->patience = 10;
+    if (!p->k) p->k = 5;
+    if (!p->val_batches) p->val_batches = 4;
+    if (!p->num_threads) p->num_threads = rp__cpu_count();
+    if (!p->seed) p->seed = RP_TRAINER_DEFAULT_SEED;
+    if (p->lr == 0.0) p->lr = 3e-4;
+    if (p->weight_decay == 0.0) p->weight_decay = 1e-2;
+    else if (p->weight_decay < 0.0) p->weight_decay = 0.0;
+    if (p->sigma == 0.0) p->sigma = 1.0;
+    if (p->alpha == 0.0) p->alpha = 0.5;
+    else if (p->alpha < 0.0) p->alpha = 0.0;
+    if (p->margin == 0.0) p->margin = 1.0;
+    if (p->ema_momentum == 0.0) p->ema_momentum = 0.9;
+    if (p->val_fraction == 0.0) p->val_fraction = 0.1;
+    else if (p->val_fraction < 0.0) p->val_fraction = 0.0;
+
+    if (p->in_dim > MAX_DIM) return BAD("in_dim", "%u is above %u", p->in_dim, MAX_DIM);
+    if (p->repr_dim > MAX_HEAD_DIM) return BAD("repr_dim", "%u is above %u", p->repr_dim, MAX_HEAD_DIM);
+    if (p->proj_dim > MAX_HEAD_DIM) return BAD("proj_dim", "%u is above %u", p->proj_dim, MAX_HEAD_DIM);
+    if (p->proj_hidden > MAX_HEAD_DIM) return BAD("proj_hidden", "%u is above %u", p->proj_hidden, MAX_HEAD_DIM);
+    if (p->batch_size < 2 || p->batch_size > MAX_BATCH)
+        return BAD("batch_size", "%u is outside 2..%u", p->batch_size, MAX_BATCH);
+    if (p->k < 2 || p->k > p->batch_size)
+        return BAD("k", "%u is outside 2..batch_size (%u)", p->k, p->batch_size);
+    if (p->num_threads > 1024) return BAD("num_threads", "%u is above 1024", p->num_threads);
+    if (!isfinite(p->lr) || p->lr < 0.0) return BAD("lr", "%g is not a positive finite number", p->lr);
+    if (!isfinite(p->lr_min) || p->lr_min < 0.0 || p->lr_min > p->lr)
+        return BAD("lr_min", "%g is outside 0..lr (%g)", p->lr_min, p->lr);
+    if (!isfinite(p->weight_decay) || p->weight_decay * p->lr >= 1.0)
+        return BAD("weight_decay", "%g is not finite or lr * weight_decay >= 1", p->weight_decay);
+    if (!isfinite(p->sigma) || p->sigma < 0.0)
+        return BAD("sigma", "%g is not a positive finite number", p->sigma);
+    if (!isfinite(p->alpha) || p->alpha > 1.0) return BAD("alpha", "%g is outside 0..1", p->alpha);
+    if (!isfinite(p->margin) || p->margin < 0.0)
+        return BAD("margin", "%g is not a positive finite number", p->margin);
+    if (!isfinite(p->ema_momentum) || p->ema_momentum < 0.0 || p->ema_momentum > 1.0)
+        return BAD("ema_momentum", "%g is outside (0, 1]", p->ema_momentum);
+    if (!isfinite(p->val_fraction) || p->val_fraction >= 1.0)
+        return BAD("val_fraction", "%g is not below 1", p->val_fraction);
+    return RP_OK;
+}
+
+int rp_trainer_create(const rp_trainer_params *params, rp_trainer **out)
+{
+    rp__clear_error();
+    if (!out) return rp__fail(RP_E_INVALID_ARG, "rp_trainer_create: out is NULL");
+    *out = NULL;
+    rp_trainer_params p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    int rc = rp__params_copy(&p, sizeof p, params, "rp_trainer_create");
+    if (rc != RP_OK) return rc;
+    if ((rc = resolve_params(&p)) != RP_OK) return rc;
+    rp_trainer *t = calloc(1, sizeof *t);
+    if (!t) return rp__fail(RP_E_NOMEM, "rp_trainer_create: out of memory");
+    t->p = p;
+    t->in_dim = p.in_dim;
+    t->best_epoch = -1;
+    *out = t;
+    return RP_OK;
+}
+
+int rp_trainer_add_image_features(rp_trainer *t, const float *features, uint32_t patches, uint32_t dim)
+{
+    rp__clear_error();
+    if (!t || !features)
+        return rp__fail(RP_E_INVALID_ARG, "rp_trainer_add_image_features: %s is NULL", t ? "features" : "trainer");
+    if (t->busy) return rp__fail(RP_E_STATE, "rp_trainer_add_image_features: called during rp_trainer_train");
+    if (!patches || !dim || dim > MAX_DIM)
+        return rp__fail(RP_E_INVALID_ARG, "rp_trainer_add_image_features: patches %u, dim %u (need >= 1, dim <= %u)",
+                        patches, dim, MAX_DIM);
+    if (t->in_dim && dim != t->in_dim)
+        return rp__fail(RP_E_SHAPE, "rp_trainer_add_image_features: dim %u != trainer in_dim %u", dim, t->in_dim);
+    if (t->n_patches + patches > UINT32_MAX)
+        return rp__fail(RP_E_LIMIT, "rp_trainer_add_image_features: more than 2^32 - 1 patches in total");
+    size_t floats;
+    if (rp__mul_size(patches, dim, &floats) || floats > SIZE_MAX / sizeof(float))
+        return rp__fail(RP_E_LIMIT, "rp_trainer_add_image_features: %u x %u floats overflow", patches, dim);
+    if (t->n_images == t->cap_images) {
+        uint32_t cap = t->cap_images ? t->cap_images * 2 : 64;
+        float **imgs = realloc(t->images, cap * sizeof *imgs);
+        if (imgs) t->images = imgs;
+        uint32_t *counts = imgs ? realloc(t->image_patches, cap * sizeof *counts) : NULL;
+        if (counts) t->image_patches = counts;
+        if (!imgs || !counts)
+            return rp__fail(RP_E_NOMEM, "rp_trainer_add_image_features: out of memory for %u images", cap);
+        t->cap_images = cap;
+    }
+    float *copy = malloc(floats * sizeof(float));
+    if (!copy)
+        return rp__fail(RP_E_NOMEM, "rp_trainer_add_image_features: out of memory for %u x %u floats", patches, dim);
+    memcpy(copy, features, floats * sizeof(float));
+    t->images[t->n_images] = copy;
+    t->image_patches[t->n_images] = patches;
+    t->n_images++;
+    t->n_patches += patches;
+    t->in_dim = dim;
+    return RP_OK;
+}
+
+uint32_t rp_trainer_image_count(const rp_trainer *t) { return t ? t->n_images : 0; }
+uint64_t rp_trainer_patch_count(const rp_trainer *t) { return t ? t->n_patches : 0; }
+
+int rp_trainer_train(rp_trainer *t, rp_progress_fn progress, void *user_data)
+{
+    rp__clear_error();
+    if (!t) return rp__fail(RP_E_INVALID_ARG, "rp_trainer_train: trainer is NULL");
+    if (t->busy) return rp__fail(RP_E_STATE, "rp_trainer_train: already training (called from a callback?)");
+    t->busy = 1;
+    int rc = rp__trainer_run(t, progress, user_data);
+    t->busy = 0;
+    return rc;
+}
+
+int rp_trainer_get_embedding(const rp_trainer *t, rp_embedding **out)
+{
+    rp__clear_error();
+    if (!out) return rp__fail(RP_E_INVALID_ARG, "rp_trainer_get_embedding: out is NULL");
+    *out = NULL;
+    if (!t) return rp__fail(RP_E_INVALID_ARG, "rp_trainer_get_embedding: trainer is NULL");
+    if (!t->trained || t->busy)
+        return rp__fail(RP_E_STATE, "rp_trainer_get_embedding: no completed training (call rp_trainer_train)");
+    uint32_t r = t->p.repr_dim;
+    return rp_embedding_create(t->in_dim, r, t->f_params, t->f_params + (size_t)r * t->in_dim, out);
+}
+
+int rp_trainer_get_history(const rp_trainer *t, double *train_loss_out, double *val_loss_out, uint32_t capacity,
+                           uint32_t *epochs_out, int32_t *best_epoch_out)
+{
+    rp__clear_error();
+    if (epochs_out) *epochs_out = 0;
+    if (best_epoch_out) *best_epoch_out = -1;
+    if (!t) return rp__fail(RP_E_INVALID_ARG, "rp_trainer_get_history: trainer is NULL");
+    uint32_t n = t->hist_epochs < capacity ? t->hist_epochs : capacity;
+    if (train_loss_out && n) memcpy(train_loss_out, t->hist_train, n * sizeof(double));
+    if (val_loss_out && n) memcpy(val_loss_out, t->hist_val, n * sizeof(double));
+    if (epochs_out) *epochs_out = t->hist_epochs;
+    if (best_epoch_out) *best_epoch_out = t->best_epoch;
+    return RP_OK;
+}
+
+void rp_trainer_free(rp_trainer *t)
+{
+    if (!t) return;
+    for (uint32_t i = 0; i < t->n_images; i++) free(t->images[i]);
+    free(t->images);
+    free(t->image_patches);
+    free(t->f_params);
+    free(t->hist_train);
+    free(t->hist_val);
+    free(t);
+}

@@ -1,0 +1,249 @@
+/* The greedy coreset against PatchCore's sampler (tools/gen_bank_goldens.py), and its rules. */
+#include <reconpatch/bank.h>
+
+#include "bank/coreset.h"
+#include "bank_test_data.h"
+#include "rp_test.h"
+
+#include <math.h>
+
+static rp_bank *make_bank(uint32_t dim, uint64_t count, double ratio, uint32_t pd, uint64_t seed, uint32_t threads)
+{
+    rp_bank_params p;
+    ck_assert_int_eq(rp_bank_params_init(&p, sizeof p), RP_OK);
+    p.dim = dim;
+    p.coreset_count = count;
+    p.coreset_ratio = ratio;
+    p.projection_dim = pd;
+    p.seed = seed;
+    p.num_threads = threads;
+    rp_bank *bank = NULL;
+    ck_assert_int_eq(rp_bank_create(&p, &bank), RP_OK);
+    return bank;
+}
+
+/* Freeze a bank of v (n x dim, added in three uneven calls); returns the selection (caller frees). */
+static uint64_t *select_from(const float *v, uint64_t n, uint32_t dim, uint64_t count, double ratio, uint32_t pd,
+                             uint64_t seed, uint32_t threads, uint64_t *m_out)
+{
+    rp_bank *bank = make_bank(dim, count, ratio, pd, seed, threads);
+    uint64_t a = n / 3, b = n / 2;
+    ck_assert_int_eq(rp_bank_add(bank, v, a, dim), RP_OK);
+    ck_assert_int_eq(rp_bank_add(bank, v + a * dim, b - a, dim), RP_OK);
+    ck_assert_int_eq(rp_bank_add(bank, v + b * dim, n - b, dim), RP_OK);
+    ck_assert_uint_eq(rp_bank_size(bank), n);
+    ck_assert_int_eq(rp_bank_freeze(bank, NULL, NULL), RP_OK);
+    uint64_t m = rp_bank_size(bank);
+    uint64_t *sel = malloc(m * sizeof(uint64_t));
+    ck_assert_int_eq(rp_bank_get_selection(bank, sel, m), RP_OK);
+    /* the bank holds exactly the selected rows, in the order they were added */
+    float *kept = malloc((size_t)m * dim * sizeof(float));
+    ck_assert_int_eq(rp_bank_get_vectors(bank, kept, (size_t)m * dim), RP_OK);
+    uint64_t prev = 0;
+    for (uint64_t i = 0; i < m; i++) {
+        uint64_t smallest = UINT64_MAX;
+        for (uint64_t j = 0; j < m; j++)
+            if (sel[j] < smallest && (i == 0 || sel[j] > prev)) smallest = sel[j];
+        ck_assert_uint_lt(smallest, n);
+        ck_assert_int_eq(memcmp(kept + i * dim, v + smallest * dim, dim * sizeof(float)), 0);
+        prev = smallest;
+    }
+    free(kept);
+    rp_bank_free(bank);
+    *m_out = m;
+    return sel;
+}
+
+START_TEST(coreset__matches_patchcore_sampler_goldens)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/data/bank/coreset_cases.txt", rp_test_source_dir());
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char name[64], layout[32];
+    unsigned long long n, seed, data_seed, count;
+    unsigned dim, pd;
+    int cases = 0;
+    while (fscanf(f, "%63s %llu %u %u %llu %llu %llu %31s", name, &n, &dim, &pd, &seed, &data_seed, &count,
+                  layout) == 8) {
+        float *v = bank_test_vectors(n, dim, data_seed, strcmp(layout, "clustered") == 0);
+        uint64_t m;
+        uint64_t *sel = select_from(v, n, dim, count, 0.0, pd, seed, 0, &m);
+        ck_assert_uint_eq(m, count);
+        snprintf(path, sizeof path, "%s/tests/data/bank/coreset_%s.txt", rp_test_source_dir(), name);
+        FILE *g = fopen(path, "r");
+        ck_assert_msg(g != NULL, "cannot open %s", path);
+        for (uint64_t i = 0; i < m; i++) {
+            unsigned long long want;
+            ck_assert_int_eq(fscanf(g, "%llu", &want), 1);
+            ck_assert_msg(sel[i] == want, "%s: pick %llu is %llu, PatchCore picked %llu", name,
+                          (unsigned long long)i, (unsigned long long)sel[i], want);
+        }
+        fclose(g);
+        free(sel);
+        free(v);
+        cases++;
+    }
+    fclose(f);
+    ck_assert_int_ge(cases, 6);
+}
+END_TEST
+
+START_TEST(coreset__same_seed_same_selection_other_seed_differs)
+{
+    const uint64_t n = 3000;
+    const uint32_t dim = 64;
+    float *v = bank_test_vectors(n, dim, 7, 0);
+    uint64_t m1, m2, m3;
+    uint64_t *a = select_from(v, n, dim, 0, 0.05, 32, 42, 0, &m1);
+    uint64_t *b = select_from(v, n, dim, 0, 0.05, 32, 42, 0, &m2);
+    uint64_t *c = select_from(v, n, dim, 0, 0.05, 32, 43, 0, &m3);
+    ck_assert_uint_eq(m1, 150);
+    ck_assert_uint_eq(m2, 150);
+    ck_assert_int_eq(memcmp(a, b, m1 * sizeof(uint64_t)), 0);
+    ck_assert_int_ne(memcmp(a, c, m1 * sizeof(uint64_t)), 0);
+    free(a);
+    free(b);
+    free(c);
+    free(v);
+}
+END_TEST
+
+START_TEST(coreset__thread_count_does_not_change_selection)
+{
+    const uint64_t n = 5003;
+    const uint32_t dim = 48;
+    float *v = bank_test_vectors(n, dim, 8, 1);
+    uint64_t m1, m2, m3;
+    uint64_t *a = select_from(v, n, dim, 400, 0.0, 128, 5, 1, &m1);
+    uint64_t *b = select_from(v, n, dim, 400, 0.0, 128, 5, 2, &m2);
+    uint64_t *c = select_from(v, n, dim, 400, 0.0, 128, 5, 3, &m3);
+    ck_assert_int_eq(memcmp(a, b, m1 * sizeof(uint64_t)), 0);
+    ck_assert_int_eq(memcmp(a, c, m1 * sizeof(uint64_t)), 0);
+    free(a);
+    free(b);
+    free(c);
+    free(v);
+}
+END_TEST
+
+START_TEST(coreset__ratio_and_count_rules)
+{
+    float *v = bank_test_vectors(103, 8, 9, 0);
+    uint64_t m;
+    free(select_from(v, 103, 8, 0, 0.25, 4, 1, 0, &m));
+    ck_assert_uint_eq(m, 25); /* floor(103 * 0.25) */
+    free(select_from(v, 103, 8, 0, 0.0, 4, 1, 0, &m));
+    ck_assert_uint_eq(m, 10); /* default ratio 0.1 */
+    free(select_from(v, 103, 8, 7, 0.9, 4, 1, 0, &m));
+    ck_assert_uint_eq(m, 7); /* count overrides ratio */
+    free(select_from(v, 5, 8, 0, 0.1, 4, 1, 0, &m));
+    ck_assert_uint_eq(m, 1); /* at least one */
+    uint64_t *all = select_from(v, 103, 8, 500, 0.0, 4, 1, 0, &m);
+    ck_assert_uint_eq(m, 103); /* count above the size keeps everything, in order */
+    for (uint64_t i = 0; i < m; i++) ck_assert_uint_eq(all[i], i);
+    free(all);
+    all = select_from(v, 103, 8, 0, 1.0, 4, 1, 0, &m);
+    ck_assert_uint_eq(m, 103);
+    free(all);
+    free(v);
+}
+END_TEST
+
+/* Independent double-precision replay of the greedy rule (no projection: pd == dim): distances
+ * start as the mean distance to the documented start points, and every pick must be (up to
+ * rounding) the farthest point from everything picked before. */
+static double dist_double(const float *a, const float *b, uint32_t dim)
+{
+    double s = 0;
+    for (uint32_t d = 0; d < dim; d++) {
+        double diff = (double)a[d] - b[d];
+        s += diff * diff;
+    }
+    return sqrt(s);
+}
+
+START_TEST(coreset__each_pick_is_farthest_from_previous_picks)
+{
+    const uint64_t n = 600;
+    const uint32_t dim = 32, pd = 32;
+    float *v = bank_test_vectors(n, dim, 10, 0);
+    uint64_t m, starts[RP__CORESET_START_POINTS];
+    uint64_t *sel = select_from(v, n, dim, 40, 0.0, pd, 3, 0, &m);
+    uint32_t ns = rp__coreset_start_points(n, 3, starts);
+    double *mind = malloc(n * sizeof(double));
+    for (uint64_t p = 0; p < n; p++) {
+        double s = 0;
+        for (uint32_t j = 0; j < ns; j++) s += dist_double(v + p * dim, v + starts[j] * dim, dim);
+        mind[p] = s / ns;
+    }
+    for (uint64_t it = 0; it < m; it++) {
+        double best = -1;
+        for (uint64_t p = 0; p < n; p++)
+            if (mind[p] > best) best = mind[p];
+        ck_assert_msg(mind[sel[it]] >= best * (1 - 1e-5), "pick %llu not farthest: %g < %g", (unsigned long long)it,
+                      mind[sel[it]], best);
+        for (uint64_t p = 0; p < n; p++) {
+            double d = dist_double(v + p * dim, v + sel[it] * dim, dim);
+            if (d < mind[p]) mind[p] = d;
+        }
+    }
+    free(mind);
+    free(sel);
+    free(v);
+}
+END_TEST
+
+static int cancel_at_second_report(const rp_progress *pr, void *ud)
+{
+    ck_assert_int_eq(pr->stage, RP_STAGE_CORESET);
+    return ++*(int *)ud >= 2;
+}
+
+START_TEST(coreset__progress_cancel_leaves_bank_open_and_unchanged)
+{
+    const uint64_t n = 4000;
+    float *v = bank_test_vectors(n, 16, 11, 0);
+    rp_bank *bank = make_bank(16, 1000, 0.0, 8, 1, 0);
+    ck_assert_int_eq(rp_bank_add(bank, v, n, 16), RP_OK);
+    int calls = 0;
+    ck_assert_int_eq(rp_bank_freeze(bank, cancel_at_second_report, &calls), RP_E_CANCELLED);
+    ck_assert_int_eq(rp_bank_is_frozen(bank), 0);
+    ck_assert_uint_eq(rp_bank_size(bank), n);
+    float *back = malloc(n * 16 * sizeof(float));
+    ck_assert_int_eq(rp_bank_get_vectors(bank, back, n * 16), RP_OK);
+    ck_assert_int_eq(memcmp(back, v, n * 16 * sizeof(float)), 0);
+    ck_assert_int_eq(rp_bank_freeze(bank, NULL, NULL), RP_OK);
+    ck_assert_uint_eq(rp_bank_size(bank), 1000);
+    free(back);
+    free(v);
+    rp_bank_free(bank);
+}
+END_TEST
+
+START_TEST(coreset__start_points_are_distinct)
+{
+    uint64_t s[RP__CORESET_START_POINTS];
+    ck_assert_uint_eq(rp__coreset_start_points(12, 99, s), 10);
+    for (int i = 0; i < 10; i++) {
+        ck_assert_uint_lt(s[i], 12);
+        for (int j = 0; j < i; j++) ck_assert_uint_ne(s[i], s[j]);
+    }
+    ck_assert_uint_eq(rp__coreset_start_points(4, 99, s), 4);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bank_coreset");
+    TCase *tc = tcase_create("coreset");
+    tcase_add_test(tc, coreset__matches_patchcore_sampler_goldens);
+    tcase_add_test(tc, coreset__same_seed_same_selection_other_seed_differs);
+    tcase_add_test(tc, coreset__thread_count_does_not_change_selection);
+    tcase_add_test(tc, coreset__ratio_and_count_rules);
+    tcase_add_test(tc, coreset__each_pick_is_farthest_from_previous_picks);
+    tcase_add_test(tc, coreset__progress_cancel_leaves_bank_open_and_unchanged);
+    tcase_add_test(tc, coreset__start_points_are_distinct);
+    suite_add_tcase(s, tc);
+    return rp_test_run(s);
+}
