@@ -201,10 +201,10 @@ static int add_reorder(const rp__resnet *net, plan *p, int src, const dnnl_memor
     return rc;
 }
 
-/* Convolution primitive descriptor; src_md NULL means "any". weights_md NULL means "any". */
+/* Convolution primitive descriptor (weights and dst "any"); src_md NULL means "any" too. */
 static dnnl_status_t conv_pd(const rp__resnet *net, const conv_weights *cw, uint32_t batch, uint32_t in_size,
-                             const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *weights_md, int sum,
-                             dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
+                             const dnnl_memory_desc_t *src_md, dnnl_primitive_attr_t attr,
+                             dnnl_primitive_desc_t *pd)
 {
     uint32_t out_size = (in_size + 2 * cw->pad - cw->kernel) / cw->stride + 1;
     dnnl_memory_desc_t src_any, w_any, b_md, dst_any;
@@ -218,9 +218,7 @@ static dnnl_status_t conv_pd(const rp__resnet *net, const conv_weights *cw, uint
     dnnl_convolution_desc_t cd;
     dnnl_status_t st = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                                           src_md ? src_md : &src_any,
-                                                          weights_md ? weights_md : &w_any, &b_md, &dst_any,
-                                                          strides, pad, pad);
-    (void)sum;
+                                                          &w_any, &b_md, &dst_any, strides, pad, pad);
     if (st != dnnl_success) return st;
     return dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
 }
@@ -259,13 +257,10 @@ static int reorder_weights(const rp__resnet *net, const void *src, const dnnl_me
     return RP_OK;
 }
 
-/* Add a conv step reading (src, *cur_md) and writing slot dst. If the primitive wants another src
- * layout, a reorder into slot tmp comes first. With sum, dst must already hold the identity in the
- * primitive's dst layout: the caller checks dst_md_out and arranges that. On return *dst_md_out is
- * the primitive's dst layout. When `query_only`, nothing is added: only dst_md_out is computed. */
-static int add_conv(rp__resnet *net, plan *p, size_t ci, uint32_t in_size, int src,
-                    const dnnl_memory_desc_t *cur_md, int tmp, int dst, int sum, int first_plan,
-                    dnnl_primitive_desc_t *pd_out, const char *fn)
+/* Primitive descriptor of conv ci for input activations in layout cur_md (with a sum post-op when
+ * it closes a residual block). emit_conv then turns it into steps. */
+static int add_conv(rp__resnet *net, plan *p, size_t ci, uint32_t in_size, const dnnl_memory_desc_t *cur_md,
+                    int sum, dnnl_primitive_desc_t *pd_out, const char *fn)
 {
     conv_weights *cw = &net->convs[ci];
     dnnl_primitive_attr_t attr;
@@ -277,14 +272,11 @@ static int add_conv(rp__resnet *net, plan *p, size_t ci, uint32_t in_size, int s
     dnnl_primitive_desc_t pd = NULL;
     /* Prefer the layout the activations already have; the stem takes whatever it likes. */
     dnnl_status_t st = dnnl_unimplemented;
-    if (ci != 0) st = conv_pd(net, cw, p->batch, in_size, cur_md, NULL, sum, attr, &pd);
-    if (st != dnnl_success) st = conv_pd(net, cw, p->batch, in_size, NULL, NULL, sum, attr, &pd);
+    if (ci != 0) st = conv_pd(net, cw, p->batch, in_size, cur_md, attr, &pd);
+    if (st != dnnl_success) st = conv_pd(net, cw, p->batch, in_size, NULL, attr, &pd);
     dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success) return dnnl_fail(st, fn, "convolution descriptor");
     *pd_out = pd;
-    (void)src;
-    (void)tmp;
-    (void)dst;
     return RP_OK;
 }
 
@@ -349,7 +341,7 @@ static int conv_step(rp__resnet *net, plan *p, size_t ci, uint32_t in_size, int 
                      int tmp, int dst, int first_plan, const char *fn)
 {
     dnnl_primitive_desc_t pd;
-    int rc = add_conv(net, p, ci, in_size, src, cur_md, tmp, dst, 0, first_plan, &pd, fn);
+    int rc = add_conv(net, p, ci, in_size, cur_md, 0, &pd, fn);
     if (rc) return rc;
     dnnl_memory_desc_t out = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     rc = emit_conv(net, p, ci, pd, src, cur_md, tmp, dst, first_plan, fn);
@@ -436,8 +428,7 @@ static int build_plan(rp__resnet *net, uint32_t batch, int first_plan, const cha
     size_t ci = 1;
     for (uint32_t stage = 0; stage < net->num_stages; stage++) {
         for (uint32_t b = 0; b < net->blocks[stage]; b++, ci += 4) {
-            conv_weights *c1 = &net->convs[ci], *c2 = &net->convs[ci + 1], *c3 = &net->convs[ci + 2],
-                         *ds = &net->convs[ci + 3];
+            conv_weights *c1 = &net->convs[ci], *c2 = &net->convs[ci + 1], *ds = &net->convs[ci + 3];
             int busy[4] = {x};
             int t1 = free_slot(busy, 1);
             busy[1] = t1;
@@ -463,7 +454,7 @@ static int build_plan(rp__resnet *net, uint32_t batch, int first_plan, const cha
             dnnl_primitive_desc_t pd;
             int busy3[3] = {id, t2, x};
             int tmp3 = free_slot(busy3, 3);
-            if ((rc = add_conv(net, p, ci + 2, s2, t2, &m, tmp3, id, 1, first_plan, &pd, fn))) goto fail;
+            if ((rc = add_conv(net, p, ci + 2, s2, &m, 1, &pd, fn))) goto fail;
             const dnnl_memory_desc_t *want_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
             int out_slot = id;
             if (!dnnl_memory_desc_equal(want_dst, &id_md)) {
@@ -478,7 +469,6 @@ static int build_plan(rp__resnet *net, uint32_t batch, int first_plan, const cha
             rc = emit_conv(net, p, ci + 2, pd, t2, &m, tmp3, out_slot, first_plan, fn);
             dnnl_primitive_desc_destroy(pd);
             if (rc) goto fail;
-            (void)c3;
             cur = out_md;
             x = out_slot;
             size = s2;
