@@ -3,6 +3,7 @@
  *
  *   rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1] [--no-crop]
  *           [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N] [--json OUT.json]
+ *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
 #include <dirent.h>
@@ -41,7 +42,7 @@ typedef struct options {
     double coreset;
     int no_crop, unified, verbose;
     unsigned mask_threshold;
-    const char *weights, *json;
+    const char *weights, *json, *save_model;
     unsigned epochs;
 } options;
 
@@ -253,11 +254,18 @@ static void write_json(const options *o, category *cats, int n)
     fclose(f);
 }
 
+static void save_model(const options *o, const rp_model *m)
+{
+    if (!o->save_model) return;
+    if (rp_model_save(m, o->save_model, NULL)) die(o->save_model);
+    fprintf(stderr, "rp-eval: model saved to %s\n", o->save_model);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
                     "               [--no-crop] [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N]\n"
-                    "               [--verbose] [--json OUT.json]\n");
+                    "               [--verbose] [--json OUT.json] [--save-model MODEL]\n");
     exit(2);
 }
 
@@ -277,6 +285,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--mask-threshold") && v) o.mask_threshold = (unsigned)atoi(v), i++;
         else if (!strcmp(a, "--weights") && v) o.weights = v, i++;
         else if (!strcmp(a, "--json") && v) o.json = v, i++;
+        else if (!strcmp(a, "--save-model") && v) o.save_model = v, i++;
         else if (!strcmp(a, "--epochs") && v) o.epochs = (unsigned)atoi(v), i++;
         else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
         else if (!strcmp(a, "--unified")) o.unified = 1;
@@ -284,6 +293,10 @@ int main(int argc, char **argv)
         else usage();
     }
     if (!o.n_data || o.coreset <= 0 || o.coreset > 1 || o.mask_threshold > 254) usage();
+    if (o.save_model && o.n_data > 1 && !o.unified) {
+        fprintf(stderr, "rp-eval: --save-model needs one --data folder or --unified (one model)\n");
+        return 2;
+    }
     category cats[MAX_CATEGORIES];
     memset(cats, 0, sizeof cats);
     for (int i = 0; i < o.n_data; i++) load_category(&cats[i], o.data[i]);
@@ -295,6 +308,7 @@ int main(int argc, char **argv)
         double t0 = now();
         rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count);
         double secs = now() - t0;
+        save_model(&o, m);
         for (int i = 0; i < o.n_data; i++) {
             cats[i].train_seconds = secs;
             evaluate(&o, m, &cats[i]);
@@ -305,6 +319,7 @@ int main(int argc, char **argv)
             double t0 = now();
             rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count);
             cats[i].train_seconds = now() - t0;
+            save_model(&o, m);
             evaluate(&o, m, &cats[i]);
             rp_model_free(m);
         }

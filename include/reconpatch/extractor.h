@@ -40,7 +40,8 @@ typedef struct rp_extractor_params {
     const char *weights_path; /* .safetensors (torchvision names) or TF.js model.json; copied */
     int32_t output;          /* RP_OUTPUT_*; 0 = RP_OUTPUT_LAYER3 */
     int32_t precision;       /* RP_PRECISION_*; 0 = FP32 */
-    uint32_t num_threads;    /* 0 = one per online CPU core */
+    uint32_t num_threads;    /* OpenMP threads per call; 0 = one per online CPU core.
+                                Export OMP_WAIT_POLICY=passive on shared CPUs (docs/threading.md) */
     uint32_t resize;         /* resize the image to resize x resize; 0 = 256 */
     uint32_t crop;           /* then centre-crop crop x crop; 0 = 224 */
     uint32_t no_crop;        /* non-zero: resize straight to crop x crop, no cropping */
@@ -75,7 +76,9 @@ RP_API int rp_extractor_preprocess(const rp_extractor *extractor, const rp_image
                                    float *input_out, size_t input_out_floats);
 
 /* Network inputs (batch x 3 x S x S, CHW per image) -> layer2 (batch x C2 x H2 x H2) and layer3
- * (batch x C3 x H3 x H3) maps, NCHW. Either output may be NULL. Sizes are element counts. */
+ * (batch x C3 x H3 x H3) maps, NCHW. Either output may be NULL. Sizes are element counts.
+ * The first call with a batch size other than 1 builds that size's oneDNN primitives (a few
+ * hundred ms), kept until rp_extractor_free. On failure the outputs are zeroed. */
 RP_API int rp_extractor_forward(const rp_extractor *extractor, const float *input, uint32_t batch,
                                 float *layer2_out, size_t layer2_floats, float *layer3_out,
                                 size_t layer3_floats);

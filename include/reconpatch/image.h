@@ -49,6 +49,19 @@ RP_API const uint8_t *rp_image_pixels(const rp_image *image);
 
 RP_API void rp_image_free(rp_image *image);
 
+/* ---- heat maps and saving ---------------------------------------------------------------- */
+/* A new RGB image: map (width x height floats, row-major, e.g. rp_score_image's map) coloured
+ * with matplotlib's "jet" colour map over [lo, hi] (values outside are clamped; lo < hi, both
+ * finite) and alpha-blended over the image: out = (1 - alpha) * pixel + alpha * 255 * jet(t),
+ * rounded; a gray image is shown as gray RGB. alpha in [0, 1]. map_floats must equal width *
+ * height (RP_E_SHAPE); a NaN in the map fails with RP_E_INVALID_ARG. The caller frees *out. */
+RP_API int rp_image_overlay_heatmap(const rp_image *image, const float *map, size_t map_floats, float lo,
+                                    float hi, float alpha, rp_image **out);
+/* Write the image to path as an 8-bit PNG (gray or RGB). Atomic: the file appears complete or not
+ * at all (temporary file beside it, fsync, rename); an existing file is replaced only on success.
+ * RP_E_IO names the path and the system error. */
+RP_API int rp_image_save_png(const rp_image *image, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

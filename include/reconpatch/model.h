@@ -1,12 +1,15 @@
 /* libreconpatch: the one-call API for host applications.
  *
  *   rp_train()        normal images in -> a model (extractor settings, trained head, frozen bank)
- *   rp_score_image()  a model and an image -> image score, anomaly map, decision
+ *   rp_score_image()  a model and an image -> image score, anomaly map, decision, defect mask
+ *   rp_model_save() / rp_model_load()   the model as one file (docs/model-format.md)
+ *   rp_model_calibrate*()               decision thresholds from held-out images
  *
  * The lower-level handles (extractor, trainer, bank, scorer) stay public for applications that
  * need them; this layer only wires them together. See docs/pipeline.md.
- * Threads: a model is immutable once rp_train returns it; rp_score_image may run from several
- * threads at once on one model. */
+ * Threads: rp_score_image, rp_model_save and the getters may run from several threads at once on
+ * one model. rp_model_calibrate, rp_model_calibrate_labelled and rp_model_set_thresholds change
+ * the model: they need exclusive use (no other call on that model at the same time). */
 #ifndef RECONPATCH_MODEL_H
 #define RECONPATCH_MODEL_H
 
@@ -26,6 +29,9 @@ typedef struct rp_model rp_model;
 #define RP_METHOD_RECONPATCH 1 /* learned representation f before the bank (default) */
 #define RP_METHOD_PATCHCORE 2  /* patch features go into the bank as they are */
 
+/* The quantile of the normal-image rule when none is given (see rp_calibration_params). */
+#define RP_CALIBRATION_DEFAULT_QUANTILE 0.99
+
 typedef struct rp_train_params {
     uint32_t struct_size;
     int32_t method;                       /* RP_METHOD_*; 0 = RP_METHOD_RECONPATCH */
@@ -35,24 +41,36 @@ typedef struct rp_train_params {
     const rp_scorer_params *scorer;       /* NULL = defaults; geometry is taken from extractor */
     uint32_t batch_size;                  /* images per backbone batch; 0 = 4 */
     uint32_t reserved0;
+    /* Share of the images held out of training and used to calibrate the thresholds with
+     * rp_model_calibrate's rule; 0 = none (the model has no thresholds). In (0, 1): h =
+     * max(1, round(count x fraction)) images, evenly spaced through the list (image i is held out
+     * when floor((i + 1) h / count) > floor(i h / count)); at least one image must remain. */
+    double calibration_fraction;
+    double calibration_quantile;          /* q of that calibration; 0 = 0.99 */
 } rp_train_params;
 
 RP_API int rp_train_params_init(rp_train_params *params, size_t size);
 
 /* Train on normal images given as file paths (PNG or JPEG). progress may be NULL; its stages
- * are RP_STAGE_FEATURES, RP_STAGE_TRAIN (ReConPatch only) and RP_STAGE_CORESET. On failure
- * *out is NULL and the failing path is named in the message. */
+ * are RP_STAGE_FEATURES, RP_STAGE_TRAIN (ReConPatch only), RP_STAGE_CORESET and, with a
+ * calibration share, RP_STAGE_SCORE. On failure *out is NULL and the failing path is named in the
+ * message. */
 RP_API int rp_train(const char *const *paths, uint32_t count, const rp_train_params *params,
                     rp_progress_fn progress, void *user_data, rp_model **out);
 /* The same from decoded images (borrowed for the call). */
 RP_API int rp_train_images(const rp_image *const *images, uint32_t count, const rp_train_params *params,
                            rp_progress_fn progress, void *user_data, rp_model **out);
 
-/* Score one image. result_out (struct_size set by the caller) gets the scores and, when the model
- * has a threshold, the decision; map_out (optional) gets the anomaly map in the image's own
- * geometry: rp_image_width x rp_image_height floats, row-major. */
+/* Score one image. result_out (struct_size set by the caller; may be NULL) gets the scores and
+ * the decision (RP_DECISION_NONE when the model has no image threshold). Optional outputs:
+ *   map_out   the anomaly map in the image's own geometry: rp_image_width x rp_image_height
+ *             floats, row-major (map_floats at least that, else RP_E_SHAPE);
+ *   mask_out  the binary defect mask in the same geometry: 1 where the map is above the model's
+ *             pixel threshold, else 0 (mask_size bytes, at least width x height, else RP_E_SHAPE;
+ *             RP_E_STATE when the model has no pixel threshold).
+ * On failure nothing is written to the outputs. */
 RP_API int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result *result_out,
-                          float *map_out, size_t map_floats);
+                          float *map_out, size_t map_floats, uint8_t *mask_out, size_t mask_size);
 
 /* The parts, owned by the model (valid until rp_model_free). */
 RP_API const rp_extractor *rp_model_extractor(const rp_model *model);
@@ -62,6 +80,103 @@ RP_API const rp_scorer *rp_model_scorer(const rp_model *model);
 RP_API int32_t rp_model_method(const rp_model *model);
 
 RP_API void rp_model_free(rp_model *model);
+
+/* ---- thresholds ------------------------------------------------------------------------- */
+
+#define RP_THRESHOLD_RULE_NONE 0     /* no thresholds */
+#define RP_THRESHOLD_RULE_QUANTILE 1 /* normal images: conformal quantile of scores / map maxima */
+#define RP_THRESHOLD_RULE_F1 2       /* labelled images: F1-optimal image threshold */
+#define RP_THRESHOLD_RULE_USER 3     /* set by rp_model_set_thresholds */
+
+typedef struct rp_model_thresholds {
+    uint32_t struct_size;
+    int32_t rule;                /* RP_THRESHOLD_RULE_*: how they were set (output only) */
+    double image_threshold;      /* anomalous iff image score > this; NaN = none */
+    double pixel_threshold;      /* map pixel is a defect iff its value > this; NaN = none */
+    double quantile;             /* the q used (QUANTILE, and the pixel part of F1); else NaN */
+    double f1;                   /* F1 reached on the calibration set (F1 rule); else NaN */
+    uint32_t calibration_images; /* images the rule used (0 for USER / NONE) */
+    uint32_t reserved0;
+} rp_model_thresholds;
+
+/* Copy the model's thresholds out (struct_size set by the caller; min(size) bytes filled). */
+RP_API int rp_model_get_thresholds(const rp_model *model, rp_model_thresholds *out, size_t size);
+/* Set them by hand: image_threshold and pixel_threshold (NaN removes one; otherwise finite) are
+ * taken, the other fields ignored; the rule becomes RP_THRESHOLD_RULE_USER (NONE if both NaN). */
+RP_API int rp_model_set_thresholds(rp_model *model, const rp_model_thresholds *thresholds);
+
+typedef struct rp_calibration_params {
+    uint32_t struct_size;
+    uint32_t reserved0;
+    double quantile;             /* q in (0, 1); 0 = RP_CALIBRATION_DEFAULT_QUANTILE (0.99) */
+} rp_calibration_params;
+
+RP_API int rp_calibration_params_init(rp_calibration_params *params, size_t size);
+
+/* Thresholds from normal images (docs/pipeline.md, "Thresholds"): with the n images' scores
+ * sorted, s_(1) <= ... <= s_(n), the image threshold is s_(k), k = min(n, ceil((n + 1) q)): a new
+ * normal image from the same distribution is flagged with probability at most 1 - k / (n + 1)
+ * (about 1 - q once n >= q / (1 - q), else 1 / (n + 1)). The pixel threshold is the same rule on
+ * each image's map maximum (in its own geometry), so a new normal image gets an empty mask with the
+ * same probability. params may be NULL. progress (may be NULL): stage RP_STAGE_SCORE.
+ * On failure the model's thresholds are unchanged. */
+RP_API int rp_model_calibrate(rp_model *model, const rp_image *const *images, uint32_t count,
+                              const rp_calibration_params *params, rp_progress_fn progress, void *user_data);
+
+/* Thresholds from labelled images (labels[i]: 0 normal, 1 anomalous; at least one of each): the
+ * image threshold maximises F1 of "score > threshold" over the set, placed halfway between the
+ * highest score called normal and the lowest called anomalous (ties of F1: the higher threshold).
+ * The pixel threshold follows rp_model_calibrate's rule on the normal images. */
+RP_API int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *images, const uint8_t *labels,
+                                       uint32_t count, const rp_calibration_params *params,
+                                       rp_progress_fn progress, void *user_data);
+
+/* ---- the model file (docs/model-format.md) ----------------------------------------------- */
+
+/* The newest model file format version this library reads and the one it writes. It changes
+ * independently of the library version; files with a larger one fail with RP_E_VERSION. */
+#define RP_MODEL_FORMAT_VERSION 1
+
+typedef struct rp_model_save_params {
+    uint32_t struct_size;
+    uint32_t embed_weights;      /* non-zero: the backbone weights go inside the file (as a
+                                    safetensors blob); 0: the file names the weights file */
+    const char *weights_path;    /* referenced mode: the path to record (e.g. relative to the model
+                                    file's folder); NULL = the file the model was built from. Its
+                                    sha256 must match the model's backbone (RP_E_FORMAT). For a
+                                    model loaded with embedded weights, NULL means the path recorded
+                                    in its file (RP_E_STATE if none). */
+} rp_model_save_params;
+
+RP_API int rp_model_save_params_init(rp_model_save_params *params, size_t size);
+
+/* Write the model to path atomically: a temporary file in the same folder, flushed and synced,
+ * then renamed over path (and the folder synced). A crash at any moment leaves either the old
+ * file or the new one, never a mix. The weights file (referenced) or its source (embedded) is
+ * read again and its sha256 checked against the model's. params may be NULL (referenced). */
+RP_API int rp_model_save(const rp_model *model, const char *path, const rp_model_save_params *params);
+
+typedef struct rp_model_load_params {
+    uint32_t struct_size;
+    uint32_t num_threads;        /* extractor and scorer threads; 0 = one per online core */
+    const char *weights_path;    /* referenced weights: use this file instead of the recorded one
+                                    (its sha256 must still match); NULL = the recorded path, taken
+                                    relative to the model file's folder when relative */
+    uint64_t max_bytes;          /* refuse larger model files (RP_E_LIMIT); 0 = 8 GiB */
+} rp_model_load_params;
+
+RP_API int rp_model_load_params_init(rp_model_load_params *params, size_t size);
+
+/* Read a model file and rebuild extractor, embedding, frozen bank and scorer; thresholds come back
+ * too. Newer format versions fail with RP_E_VERSION, damaged files (bad magic, truncation, a
+ * checksum mismatch, inconsistent sizes) with RP_E_FORMAT, referenced weights whose sha256 no
+ * longer matches with RP_E_FORMAT; each message names the file and the problem. params may be
+ * NULL. On failure *out is NULL. */
+RP_API int rp_model_load(const char *path, const rp_model_load_params *params, rp_model **out);
+/* The same from size bytes in memory (borrowed for the call). Relative referenced paths are taken
+ * relative to the current directory. */
+RP_API int rp_model_load_memory(const void *data, size_t size, const rp_model_load_params *params,
+                                rp_model **out);
 
 #ifdef __cplusplus
 }

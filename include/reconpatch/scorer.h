@@ -84,7 +84,19 @@ typedef struct rp_score_result {
     double score_max;            /* the plain maximum of the patch scores (PatchCore's code) */
     double reweight;             /* 1 - exp(|m_test - m*|) / sum_b exp(|m_test - m_b|), in [0, 1) */
     uint64_t max_patch_neighbor; /* bank index of m*, the nearest bank entry of that patch */
+    /* Filled by rp_score_image (model.h) from the model's thresholds; the rp_scorer_* calls know
+     * no thresholds and leave these zero (RP_DECISION_NONE). */
+    int32_t decision;            /* RP_DECISION_*: NONE (no image threshold), NORMAL or ANOMALOUS */
+    uint32_t reserved0;
+    double threshold;            /* the image threshold used: anomalous iff score > threshold;
+                                    NaN from rp_score_image when the model has none */
+    double pixel_threshold;      /* the map threshold of the mask: defect iff map > it; NaN if none */
+    uint64_t mask_pixels;        /* defect pixels written to the mask (0 when no mask was asked) */
 } rp_score_result;
+
+#define RP_DECISION_NONE 0      /* zero, so results of the threshold-free scorer read "no decision" */
+#define RP_DECISION_NORMAL 1
+#define RP_DECISION_ANOMALOUS 2
 
 /* Patch features of one image (grid_size^2 x feature_dim floats, patch (y, x) at row
  * y * grid_size + x, exactly features_floats = grid_size^2 * feature_dim) -> scores.

@@ -78,6 +78,10 @@ const char *rp__resnet_impl_name(const rp__resnet *net, int which);
  * NCHW float, probs is batch x num_classes. Safe to call from several threads at once: primitives
  * for a new batch size are built once under a mutex, activations and oneDNN scratchpads come from a
  * pool of per-call arenas. */
+/* Build (or find) the plan for this batch size without running it; reports how many convs landed
+ * on oneDNN's reference kernels (0 unless something is wrong). */
+int rp__resnet_prepare(const rp__resnet *net, uint32_t batch, uint32_t *reference_kernels, const char *fn);
+
 int rp__resnet_forward(const rp__resnet *net, const float *input, uint32_t batch, float *layer2,
                        float *layer3, float *probs, const char *fn);
 

@@ -10,6 +10,7 @@
 
 #include "backbone/weights.h"
 #include "common/common.h"
+#include "backbone/weights_memory.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "weights_safetensors.c reads little-endian floats in place: port needed for big-endian hosts"
@@ -281,7 +282,15 @@ int rp__weights_load_safetensors(const char *path, rp__weights **out)
     char sha[65];
     int rc = read_file(path, &buf, &size, sha);
     if (rc) return rc;
+    return rp__weights_parse_safetensors(path, buf, size, sha, out);
+}
 
+/* The parser shared with rp__weights_load_safetensors_memory (weights_memory.c). */
+int rp__weights_parse_safetensors(const char *path, uint8_t *buf, uint64_t size, const char sha[65],
+                                  rp__weights **out)
+{
+    *out = NULL;
+    int rc = RP_OK;
     cJSON *root = NULL;
     entry *entries = NULL;
     rp__weights *w = NULL;

@@ -16,8 +16,8 @@
  *   - inside a checked cluster, members with d_p <= |c - s| / 2 (with margins) are skipped;
  *   - points still holding the starting mean distance form the "unassigned" group, pruned with
  *     the averaged bound mean_j |s - start_j| >= 2 d_p;
- *   - the cluster centres are grouped under the first picks ("heads"); a group whose head is far
- *     enough from s is skipped without reading its centres.
+ *   - before reading a 512-byte row, a 64-byte sketch gives a lower bound on the distance
+ *     (coreset_bound.h): most centres and members are ruled out by it alone.
  * Rows are re-ordered by cluster a few times so a cluster's members are read from consecutive
  * memory. docs/memory-bank.md has the margins and the figures. */
 #include "bank/coreset.h"
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/coreset_bound.h"
 #include "bank/coreset_points.h"
 #include "bank/prng.h"
 #include "common/common.h"
@@ -35,8 +36,8 @@
  * cluster (or the unassigned group) holds most points. */
 #define SEGMENT 2048u
 /* Below this many candidate distances per pass, waking a thread team costs more than it saves. */
-#define PARALLEL_MIN_WORK 8192u
-/* First re-ordering of the rows by cluster, then every time the pick count is 4x larger. */
+#define PARALLEL_MIN_WORK 32768u
+/* First re-ordering of the rows by cluster, then every time the pick count doubles. */
 #define FIRST_REORDER 256u
 
 void rp__coreset_projection(uint32_t projection_dim, uint32_t dim, uint64_t seed, float *out)
@@ -60,22 +61,18 @@ uint32_t rp__coreset_start_points(uint64_t n, uint64_t seed, uint64_t *out)
     return count;
 }
 
-/* A piece of a member list to recheck; members with d_p <= keep_below provably cannot move and
- * are not recomputed. */
+/* A piece of a member list to recheck. */
 typedef struct {
     size_t start;
     uint32_t count;
-    float keep_below;
 } segment;
 
-/* The centres of the picks after the first `heads`, filed under their nearest head. */
+/* Sort record for a new cluster's members. */
 typedef struct {
-    uint32_t *ids;  /* cluster (pick) numbers */
-    float *rows;    /* their rows, len x pd */
-    float *norms;
-    uint32_t len, cap;
-    double radius; /* upper bound on the exact distance from the head to any of them */
-} centre_group;
+    uint64_t key; /* distance descending, then original index ascending */
+    uint32_t slot;
+    float dist;
+} member_key;
 
 /* The selection state. Every point sits in exactly one member list: the unassigned group or the
  * cluster of the pick it is closest to. Lists live in one arena (row slot + current distance
@@ -83,8 +80,13 @@ typedef struct {
  * members, so new clusters are appended at the end and the arena is compacted when it fills. */
 typedef struct {
     rp__coreset_points P; /* rows in slot order (re-ordered by cluster now and then) */
+    float *sketch;        /* n x RP__CORESET_SKETCH, slot order */
+    double scale;         /* sqrt of the largest squared norm, for rp__coreset_sketch_below */
     uint32_t *orig;       /* slot -> original index: the output and the tie-breaks use it */
     rp__coreset_distance_fn distances;
+    rp__coreset_filter_fn filter;
+    rp__coreset_scan_fn scan;
+    float filter_alpha, filter_beta; /* see rp__coreset_filter_fn */
     double error; /* bound on |computed d^2 - exact d^2|: rp__coreset_distance_error_bound */
     uint32_t nstart;
     float *start_rows; /* nstart x pd */
@@ -99,23 +101,35 @@ typedef struct {
      * largest distance (first index on ties) is the last entry and the prunable ones a prefix */
     uint32_t unassigned;
 
-    /* clusters, indexed by pick number */
+    /* clusters, indexed by pick number; each list sorted by (d descending, original index), so
+     * its first entry is its farthest member and the members a pick can take are a prefix */
     size_t *start;
     uint32_t *count;
     float *radius;         /* largest member distance, -inf when empty */
     uint32_t *farthest;    /* its member's slot */
     uint32_t *farthest_id; /* and original index (smallest on ties) */
     float *skip_above;     /* skip the cluster when |centre - new pick| (computed) is above this */
-    float *to_new;         /* |centre_j - new pick| (computed), valid for the clusters scanned */
+    float *sketch_skip;    /* ... or when the centre's sketch d^2 to the new pick is above this */
+    float *to_new;         /* |centre_j - new pick| (computed), valid for the candidates */
+    uint32_t *candidates;  /* clusters whose centre distance must be computed this pass */
     uint32_t *active;      /* clusters to check this pass */
+    uint32_t *prefix;      /* and how many of their members */
     segment *segments;
 
-    uint32_t heads;         /* the first `heads` picks head a group of centres each */
-    float *head_rows;       /* heads x pd */
-    float *head_norms;
-    centre_group *group;    /* [heads] */
-    float *group_scratch;   /* distances of one group's centres */
-    uint32_t *identity;     /* 0, 1, 2, ... for reading consecutive rows */
+    float *centre_rows;     /* picked rows, m x pd, in pick order */
+    float *centre_norms;
+    float *centre_sketch;   /* picked sketches in blocks of 16: [block][sketch dim][lane] */
+    float *scratch;         /* m floats */
+    member_key *keys;       /* n records, for sorting a new cluster */
+    size_t *doubt_pos;      /* n: arena positions whose distance must be computed this pass */
+    uint32_t *doubt_slot;   /* n: and their slots */
+
+    /* tournament tree for the next pick: leaves are the clusters 0 .. m-1 and, as leaf m, the
+     * unassigned group (its radius / farthest: its last entry); node i holds the winning leaf of
+     * its subtree, node 1 the overall one. */
+    uint32_t leaves; /* power of two > m */
+    uint32_t *tree;  /* 2 * leaves */
+    uint32_t group_leaf;
 
     float pick_value; /* d of the current pick: the largest distance of all points */
 } greedy;
@@ -145,6 +159,19 @@ static float skip_threshold(float r, double e)
     const double t = sqrt((1.0 + 1e-6) * (4.0 * (double)r * (double)r * (1.0 + 1e-6) + 5.0 * e));
     float f = (float)t;
     if ((double)f < t) f = nextafterf(f, INFINITY);
+    return f;
+}
+
+/* The same test on the sketch bound: skip when the float sketch d^2 is above this, because then
+ * the exact |c - s| >= rp__coreset_sketch_below(...) > 2 exact_above(r). */
+static float sketch_threshold(float r, double e, double scale)
+{
+    if (!(r >= 0.0f)) return -INFINITY;
+    const double reach = 2.0 * exact_above(r, e) * (1.0 + 1e-6);
+    const double t = (reach + 1e-6 * scale) / (1.0 - 1e-5);
+    const double t2 = t * t * (1.0 + 1e-12);
+    float f = (float)t2;
+    if ((double)f < t2) f = nextafterf(f, INFINITY);
     return f;
 }
 
@@ -187,6 +214,33 @@ static double unassigned_threshold(const greedy *g, const float *ys)
 static inline int better(float v, uint32_t id, float best_v, uint32_t best_id)
 {
     return v > best_v || (v == best_v && id < best_id);
+}
+
+static inline uint32_t winner(const greedy *g, uint32_t a, uint32_t b)
+{
+    return better(g->radius[b], g->farthest_id[b], g->radius[a], g->farthest_id[a]) ? b : a;
+}
+
+/* Leaf `leaf` changed its radius / farthest: replay its matches up to the root. */
+static void tree_update(greedy *g, uint32_t leaf)
+{
+    uint32_t i = (leaf + g->leaves) >> 1;
+    for (; i >= 1; i >>= 1) g->tree[i] = winner(g, g->tree[2 * i], g->tree[2 * i + 1]);
+}
+
+/* The unassigned group's leaf: its last entry, or nothing. */
+static void update_group_leaf(greedy *g)
+{
+    const uint32_t leaf = g->group_leaf;
+    if (g->unassigned) {
+        g->farthest[leaf] = g->member[g->unassigned - 1];
+        g->farthest_id[leaf] = g->orig[g->farthest[leaf]];
+        g->radius[leaf] = g->dist[g->unassigned - 1];
+    } else {
+        g->radius[leaf] = -INFINITY;
+        g->farthest[leaf] = g->farthest_id[leaf] = UINT32_MAX;
+    }
+    tree_update(g, leaf);
 }
 
 static int compare_keys(const void *a, const void *b)
@@ -238,66 +292,93 @@ static void reorder_rows(greedy *g, uint64_t clusters, int threads)
     const uint64_t n = g->P.n;
     const uint32_t pd = g->P.pd;
     float *rows = malloc((size_t)n * pd * sizeof(float)), *norms = malloc(n * sizeof(float));
+    float *sketch = aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
     uint32_t *orig = malloc(n * sizeof(uint32_t)), *slot_of = malloc(n * sizeof(uint32_t));
-    if (rows && norms && orig && slot_of) {
+    if (rows && norms && sketch && orig && slot_of) {
         compact_arena(g, clusters); /* now the arena holds every slot exactly once, in [0, n) */
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t i = 0; i < (int64_t)n; i++) {
             const uint32_t p = g->member[i];
             memcpy(rows + (size_t)i * pd, g->P.y + (size_t)p * pd, pd * sizeof(float));
             norms[i] = g->P.norm[p];
+            memcpy(sketch + (size_t)i * RP__CORESET_SKETCH, g->sketch + (size_t)p * RP__CORESET_SKETCH,
+                   RP__CORESET_SKETCH * sizeof(float));
             orig[i] = g->orig[p];
             slot_of[p] = (uint32_t)i;
             g->member[i] = (uint32_t)i;
         }
         for (uint64_t j = 0; j < clusters; j++)
             if (g->count[j]) g->farthest[j] = slot_of[g->farthest[j]];
+        update_group_leaf(g);
         free(g->P.owned);
         free(g->P.norm);
         free(g->orig);
+        free(g->sketch);
         g->P.owned = rows;
         g->P.y = rows;
         g->P.norm = norms;
+        g->sketch = sketch;
         g->orig = orig;
         rows = NULL;
         norms = NULL;
+        sketch = NULL;
         orig = NULL;
     }
     free(rows);
     free(norms);
+    free(sketch);
     free(orig);
     free(slot_of);
 }
 
-/* Distances from the members in the segments to the new pick c, into fresh[] (+inf for the
- * members that provably keep their distance). */
-static void compute_segments(greedy *g, uint32_t nseg, size_t work, const float *c, float cn, int threads)
+/* Distances from the members in the segments to the new pick (slot s), into fresh[]; +inf for
+ * the members the sketches prove cannot get closer. First the sketch filter collects the arena
+ * positions still in doubt (segment by segment), then one kernel call per thread runs over all of
+ * them, so the row prefetching spans cluster boundaries. */
+static void compute_segments(greedy *g, uint32_t nseg, size_t work, uint32_t s, int threads)
 {
     const rp__coreset_points *P = &g->P;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && work >= PARALLEL_MIN_WORK)
-    for (int64_t i = 0; i < (int64_t)nseg; i++) {
-        const segment sg = g->segments[i];
-        uint32_t todo[SEGMENT], pos[SEGMENT], ntodo = 0;
-        float out[SEGMENT];
-        for (uint32_t q = 0; q < sg.count; q++) {
-            if (g->dist[sg.start + q] <= sg.keep_below) {
-                g->fresh[sg.start + q] = INFINITY;
-            } else {
-                todo[ntodo] = g->member[sg.start + q];
-                pos[ntodo++] = q;
+    const float *c = P->y + (size_t)s * P->pd, cn = P->norm[s];
+    const float *cs = g->sketch + (size_t)s * RP__CORESET_SKETCH;
+    const int team = threads > 1 && work >= PARALLEL_MIN_WORK ? threads : 1;
+    size_t ndoubt = 0;
+#pragma omp parallel num_threads(team)
+    {
+        uint32_t pos[SEGMENT];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t i = 0; i < (int64_t)nseg; i++) {
+            const segment sg = g->segments[i];
+            const uint32_t n = g->filter(g->sketch, g->member + sg.start, g->dist + sg.start, sg.count, cs,
+                                         g->filter_alpha, g->filter_beta, pos);
+            for (uint32_t q = 0; q < sg.count; q++) g->fresh[sg.start + q] = INFINITY;
+            size_t at;
+#pragma omp atomic capture
+            {
+                at = ndoubt;
+                ndoubt += n;
+            }
+            for (uint32_t q = 0; q < n; q++) {
+                g->doubt_pos[at + q] = sg.start + pos[q];
+                g->doubt_slot[at + q] = g->member[sg.start + pos[q]];
             }
         }
-        g->distances(P->y, P->norm, P->pd, todo, ntodo, c, cn, out);
-        for (uint32_t q = 0; q < ntodo; q++) g->fresh[sg.start + pos[q]] = out[q];
+        /* implicit barrier: ndoubt is final. The order of the doubtful list depends on the
+         * thread timing, the distance of each (point, pick) pair does not. */
+#pragma omp for schedule(static)
+        for (int64_t q0 = 0; q0 < (int64_t)ndoubt; q0 += SEGMENT) {
+            const uint32_t cnt = (uint32_t)(ndoubt - (size_t)q0 < SEGMENT ? ndoubt - (size_t)q0 : SEGMENT);
+            float out[SEGMENT];
+            g->distances(P->y, P->norm, P->pd, g->doubt_slot + q0, cnt, c, cn, out);
+            for (uint32_t q = 0; q < cnt; q++) g->fresh[g->doubt_pos[q0 + q]] = out[q];
+        }
     }
 }
 
-static uint32_t add_segments(greedy *g, uint32_t nseg, size_t start, size_t count, float keep_below)
+static uint32_t add_segments(greedy *g, uint32_t nseg, size_t start, size_t count)
 {
     for (size_t off = 0; off < count; off += SEGMENT) {
         g->segments[nseg].start = start + off;
         g->segments[nseg].count = (uint32_t)(count - off < SEGMENT ? count - off : SEGMENT);
-        g->segments[nseg].keep_below = keep_below;
         nseg++;
     }
     return nseg;
@@ -331,26 +412,60 @@ static size_t split_list(greedy *g, size_t from, size_t to, float *best_v, uint3
     return w - from;
 }
 
-/* Append a centre to a group; RP_E_NOMEM when it cannot grow. */
-static int group_add(centre_group *grp, uint32_t id, const float *row, float norm, uint32_t pd, double dist)
+/* Split the first `prefix` members of cluster j (the only ones the pick could take): movers to
+ * the end of the arena, the rest stay in order, so the list stays sorted. */
+static void split_cluster(greedy *g, uint32_t j, size_t prefix)
 {
-    if (grp->len == grp->cap) {
-        const uint32_t cap = grp->cap ? grp->cap * 2 : 16;
-        uint32_t *ids = realloc(grp->ids, cap * sizeof(uint32_t));
-        if (ids) grp->ids = ids;
-        float *rows = realloc(grp->rows, (size_t)cap * pd * sizeof(float));
-        if (rows) grp->rows = rows;
-        float *norms = realloc(grp->norms, cap * sizeof(float));
-        if (norms) grp->norms = norms;
-        if (!ids || !rows || !norms) return RP_E_NOMEM;
-        grp->cap = cap;
+    /* walk the prefix backwards and close the kept members up against the untouched rest, so
+     * only the (short) prefix moves; the freed front is reclaimed by compact_arena */
+    const size_t from = g->start[j], to = from + prefix;
+    size_t w = to;
+    for (size_t i = to; i-- > from;) {
+        if (g->fresh[i] < g->dist[i]) {
+            g->member[g->used] = g->member[i];
+            g->dist[g->used] = g->fresh[i];
+            g->used++;
+        } else {
+            w--;
+            g->member[w] = g->member[i];
+            g->dist[w] = g->dist[i];
+        }
     }
-    grp->ids[grp->len] = id;
-    memcpy(grp->rows + (size_t)grp->len * pd, row, pd * sizeof(float));
-    grp->norms[grp->len] = norm;
-    grp->len++;
-    if (dist > grp->radius) grp->radius = dist;
-    return RP_OK;
+    g->start[j] = w;
+    g->count[j] -= (uint32_t)(w - from);
+    if (g->count[j]) {
+        g->radius[j] = g->dist[w];
+        g->farthest[j] = g->member[w];
+        g->farthest_id[j] = g->orig[g->member[w]];
+    } else {
+        g->radius[j] = -INFINITY;
+        g->farthest[j] = g->farthest_id[j] = UINT32_MAX;
+    }
+}
+
+static int compare_member_keys(const void *a, const void *b)
+{
+    const uint64_t x = ((const member_key *)a)->key, y = ((const member_key *)b)->key;
+    return (x > y) - (x < y);
+}
+
+/* Sort arena [from, to) by (d descending, original index ascending). */
+static void sort_list(greedy *g, size_t from, size_t to)
+{
+    const size_t len = to - from;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t bits;
+        const float d = g->dist[from + i] > 0.0f ? g->dist[from + i] : 0.0f;
+        memcpy(&bits, &d, sizeof bits);
+        g->keys[i].key = (uint64_t)(UINT32_MAX - bits) << 32 | g->orig[g->member[from + i]];
+        g->keys[i].slot = g->member[from + i];
+        g->keys[i].dist = g->dist[from + i];
+    }
+    qsort(g->keys, len, sizeof *g->keys, compare_member_keys);
+    for (size_t i = 0; i < len; i++) {
+        g->member[from + i] = g->keys[i].slot;
+        g->dist[from + i] = g->keys[i].dist;
+    }
 }
 
 /* Queue cluster j for checking when its centre is not provably far enough from the new pick. */
@@ -359,63 +474,50 @@ static inline void consider(greedy *g, uint32_t j, uint32_t *nactive)
     if (!(g->to_new[j] > g->skip_above[j])) g->active[(*nactive)++] = j;
 }
 
-/* Which clusters can the new pick (row c) take points from? Fills g->active and g->to_new. */
-static uint32_t scan_centres(greedy *g, uint64_t k, const float *c, float cn)
+/* Which clusters can the new pick (slot s) take points from? Sketch bound first (64 bytes per
+ * centre, all centres), then the computed distance for the centres it cannot rule out. Fills
+ * g->active and g->to_new. */
+static uint32_t scan_centres(greedy *g, uint64_t k, uint32_t s)
 {
     const uint32_t pd = g->P.pd;
-    const uint32_t nheads = k < g->heads ? (uint32_t)k : g->heads;
+    const float *cs = g->sketch + (size_t)s * RP__CORESET_SKETCH;
     uint32_t nactive = 0;
-    if (nheads == 0) return 0;
-    g->distances(g->head_rows, g->head_norms, pd, g->identity, nheads, c, cn, g->to_new);
-    /* every cluster has r <= pick_value, so a centre at (exact) distance >= reach from s is
-     * skipped by its own cluster test: reach >= 2 exact_above(r) for all r <= pick_value */
-    const double reach = 2.0 * exact_above(g->pick_value, g->error) * (1.0 + 1e-6);
-    for (uint32_t h = 0; h < nheads; h++) {
-        consider(g, h, &nactive);
-        const centre_group *grp = &g->group[h];
-        if (grp->len == 0 || exact_below(g->to_new[h], g->error) - grp->radius > reach) continue;
-        g->distances(grp->rows, grp->norms, pd, g->identity, grp->len, c, cn, g->group_scratch);
-        for (uint32_t i = 0; i < grp->len; i++) {
-            g->to_new[grp->ids[i]] = g->group_scratch[i];
-            consider(g, grp->ids[i], &nactive);
-        }
+    const uint32_t ncand = g->scan(g->centre_sketch, g->sketch_skip, k, cs, g->candidates);
+    g->distances(g->centre_rows, g->centre_norms, pd, g->candidates, ncand, g->P.y + (size_t)s * pd,
+                 g->P.norm[s], g->scratch);
+    for (uint32_t i = 0; i < ncand; i++) {
+        g->to_new[g->candidates[i]] = g->scratch[i];
+        consider(g, g->candidates[i], &nactive);
     }
     return nactive;
 }
 
-/* File centre k (row c) as a head or under its nearest head (to_new holds the head distances). */
-static int file_centre(greedy *g, uint64_t k, const float *c, float cn)
+/* Keep pick k's row, norm and sketch with the centres. */
+static void file_centre(greedy *g, uint64_t k, uint32_t s)
 {
     const uint32_t pd = g->P.pd;
-    if (k < g->heads) {
-        memcpy(g->head_rows + k * pd, c, pd * sizeof(float));
-        g->head_norms[k] = cn;
-        return RP_OK;
-    }
-    uint32_t nearest = 0;
-    for (uint32_t h = 1; h < g->heads; h++)
-        if (g->to_new[h] < g->to_new[nearest]) nearest = h;
-    return group_add(&g->group[nearest], (uint32_t)k, c, cn, pd, exact_above(g->to_new[nearest], g->error));
+    memcpy(g->centre_rows + k * pd, g->P.y + (size_t)s * pd, pd * sizeof(float));
+    g->centre_norms[k] = g->P.norm[s];
+    float *blk = g->centre_sketch + (k / 16) * 16 * RP__CORESET_SKETCH;
+    for (uint32_t i = 0; i < RP__CORESET_SKETCH; i++)
+        blk[i * 16 + k % 16] = g->sketch[(size_t)s * RP__CORESET_SKETCH + i];
 }
 
 /* One greedy pass: pick number k (slot s) becomes cluster k; every list the bounds cannot rule
  * out is rechecked against s. */
-static int greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads, const char *fn)
+static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
 {
-    const uint32_t pd = g->P.pd;
     const uint64_t n = g->P.n;
-    const float *c = g->P.y + (size_t)s * pd;
-    const float cn = g->P.norm[s];
     if (g->cap - g->used < n) compact_arena(g, k);
 
-    const uint32_t nactive = scan_centres(g, k, c, cn);
-    if (file_centre(g, k, c, cn)) return rp__fail(RP_E_NOMEM, "%s: out of memory for the coreset centres", fn);
+    const uint32_t nactive = scan_centres(g, k, s);
+    file_centre(g, k, s);
 
     uint32_t nseg = 0;
     size_t work = 0, first = g->unassigned;
     if (g->unassigned) {
         /* the unassigned list is sorted by distance: skip the prefix below the threshold */
-        const double thr = unassigned_threshold(g, c);
+        const double thr = unassigned_threshold(g, g->P.y + (size_t)s * g->P.pd);
         size_t lo = 0, hi = g->unassigned;
         while (lo < hi) {
             const size_t mid = lo + (hi - lo) / 2;
@@ -425,16 +527,27 @@ static int greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads, const cha
                 hi = mid;
         }
         first = lo;
-        nseg = add_segments(g, nseg, first, g->unassigned - first, -1.0f);
+        nseg = add_segments(g, nseg, first, g->unassigned - first);
         work += g->unassigned - first;
     }
     for (uint32_t a = 0; a < nactive; a++) {
+        /* members with d_p <= member_threshold provably stay: only the prefix above it is checked */
         const uint32_t j = g->active[a];
-        nseg = add_segments(g, nseg, g->start[j], g->count[j], member_threshold(g->to_new[j], g->error));
-        work += g->count[j];
+        const float keep_below = member_threshold(g->to_new[j], g->error);
+        size_t lo = 0, hi = g->count[j];
+        while (lo < hi) {
+            const size_t mid = lo + (hi - lo) / 2;
+            if (g->dist[g->start[j] + mid] > keep_below)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        g->prefix[a] = (uint32_t)lo;
+        nseg = add_segments(g, nseg, g->start[j], lo);
+        work += lo;
     }
 
-    compute_segments(g, nseg, work, c, cn, threads);
+    compute_segments(g, nseg, work, s, threads);
 
     /* move the points that got closer to s into cluster k, in list order (deterministic) */
     const size_t new_start = g->used;
@@ -442,47 +555,38 @@ static int greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads, const cha
         float bv;
         uint32_t bs, bi;
         g->unassigned = (uint32_t)(first + split_list(g, first, g->unassigned, &bv, &bs, &bi));
+        update_group_leaf(g);
     }
     for (uint32_t a = 0; a < nactive; a++) {
         const uint32_t j = g->active[a];
-        g->count[j] = (uint32_t)split_list(g, g->start[j], g->start[j] + g->count[j], &g->radius[j],
-                                           &g->farthest[j], &g->farthest_id[j]);
+        split_cluster(g, j, g->prefix[a]);
         g->skip_above[j] = skip_threshold(g->radius[j], g->error);
+        g->sketch_skip[j] = sketch_threshold(g->radius[j], g->error, g->scale);
+        tree_update(g, j);
     }
     g->start[k] = new_start;
     g->count[k] = (uint32_t)(g->used - new_start);
-    float bv = -INFINITY;
-    uint32_t bs = UINT32_MAX, bi = UINT32_MAX;
-    for (size_t i = new_start; i < g->used; i++) {
-        const uint32_t p = g->member[i];
-        if (better(g->dist[i], g->orig[p], bv, bi)) bv = g->dist[i], bs = p, bi = g->orig[p];
-    }
+    sort_list(g, new_start, g->used);
+    const float bv = g->count[k] ? g->dist[new_start] : -INFINITY;
     g->radius[k] = bv;
-    g->farthest[k] = bs;
-    g->farthest_id[k] = bi;
+    g->farthest[k] = g->count[k] ? g->member[new_start] : UINT32_MAX;
+    g->farthest_id[k] = g->count[k] ? g->orig[g->member[new_start]] : UINT32_MAX;
     g->skip_above[k] = skip_threshold(bv, g->error);
+    g->sketch_skip[k] = sketch_threshold(bv, g->error, g->scale);
+    tree_update(g, (uint32_t)k);
 
     if (k + 1 == g->next_reorder) {
         reorder_rows(g, k + 1, threads);
-        g->next_reorder *= 4;
+        g->next_reorder *= 2;
     }
-    return RP_OK;
 }
 
 /* The next pick's slot: the largest distance over all lists, smallest original index on ties. */
-static uint32_t next_pick(greedy *g, uint64_t clusters)
+static uint32_t next_pick(greedy *g)
 {
-    float bv = -INFINITY;
-    uint32_t bs = UINT32_MAX, bi = UINT32_MAX;
-    if (g->unassigned) {
-        bs = g->member[g->unassigned - 1];
-        bv = g->dist[g->unassigned - 1];
-        bi = g->orig[bs];
-    }
-    for (uint64_t j = 0; j < clusters; j++)
-        if (better(g->radius[j], g->farthest_id[j], bv, bi)) bv = g->radius[j], bs = g->farthest[j], bi = g->farthest_id[j];
-    g->pick_value = bv;
-    return bs;
+    const uint32_t leaf = g->tree[1];
+    g->pick_value = g->radius[leaf];
+    return g->farthest[leaf];
 }
 
 static int report(rp_progress_fn progress, void *user_data, uint64_t done, uint64_t total)
@@ -505,63 +609,77 @@ static void greedy_free(greedy *g)
     free(g->radius);
     free(g->farthest);
     free(g->farthest_id);
+    free(g->tree);
     free(g->skip_above);
+    free(g->sketch_skip);
     free(g->to_new);
+    free(g->candidates);
     free(g->active);
+    free(g->prefix);
+    free(g->keys);
+    free(g->doubt_pos);
+    free(g->doubt_slot);
     free(g->segments);
-    if (g->group)
-        for (uint32_t h = 0; h < g->heads; h++) {
-            free(g->group[h].ids);
-            free(g->group[h].rows);
-            free(g->group[h].norms);
-        }
-    free(g->group);
-    free(g->head_rows);
-    free(g->head_norms);
-    free(g->group_scratch);
-    free(g->identity);
+    free(g->sketch);
+    free(g->centre_rows);
+    free(g->centre_norms);
+    free(g->centre_sketch);
+    free(g->scratch);
 }
 
 static int greedy_alloc(greedy *g, uint64_t m, const char *fn)
 {
-    const uint64_t n = g->P.n;
+    const uint64_t n = g->P.n, padded = (m + 15) / 16 * 16;
     const uint32_t pd = g->P.pd;
-    /* about 2 sqrt(m) heads: the head scan and the groups it cannot skip stay both small */
-    g->heads = (uint32_t)(2.0 * sqrt((double)m));
-    if (g->heads < 16) g->heads = 16;
-    if (g->heads > 1024) g->heads = 1024;
     g->cap = 2 * (size_t)n + 64; /* live lists never exceed n, a pass appends at most n */
     g->orig = malloc(n * sizeof(uint32_t));
+    g->sketch = aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
     g->start_rows = malloc((size_t)RP__CORESET_START_POINTS * pd * sizeof(float));
     g->member = malloc(g->cap * sizeof(uint32_t));
     g->dist = malloc(g->cap * sizeof(float));
     g->fresh = malloc(g->cap * sizeof(float));
     g->start = malloc(m * sizeof(size_t));
     g->count = malloc(m * sizeof(uint32_t));
-    g->radius = malloc(m * sizeof(float));
-    g->farthest = malloc(m * sizeof(uint32_t));
-    g->farthest_id = malloc(m * sizeof(uint32_t));
+    for (g->leaves = 1; g->leaves <= m; g->leaves *= 2) {
+    }
+    g->group_leaf = (uint32_t)m;
+    g->tree = malloc(2 * (size_t)g->leaves * sizeof(uint32_t));
+    g->radius = malloc(g->leaves * sizeof(float));
+    g->farthest = malloc(g->leaves * sizeof(uint32_t));
+    g->farthest_id = malloc(g->leaves * sizeof(uint32_t));
     g->skip_above = malloc(m * sizeof(float));
+    g->sketch_skip = malloc(m * sizeof(float));
     g->to_new = malloc(m * sizeof(float));
+    g->candidates = malloc(m * sizeof(uint32_t));
     g->active = malloc(m * sizeof(uint32_t));
+    g->prefix = malloc(m * sizeof(uint32_t));
+    g->keys = malloc(n * sizeof(member_key));
+    g->doubt_pos = malloc(n * sizeof(size_t));
+    g->doubt_slot = malloc(n * sizeof(uint32_t));
     g->segments = malloc(((size_t)m + n / SEGMENT + 4) * sizeof(segment));
-    g->group = calloc(g->heads, sizeof(centre_group));
-    g->head_rows = malloc((size_t)g->heads * pd * sizeof(float));
-    g->head_norms = malloc(g->heads * sizeof(float));
-    g->group_scratch = malloc(m * sizeof(float));
-    g->identity = malloc(m * sizeof(uint32_t));
-    if (!g->orig || !g->start_rows || !g->member || !g->dist || !g->fresh || !g->start || !g->count || !g->radius ||
-        !g->farthest || !g->farthest_id || !g->skip_above || !g->to_new || !g->active || !g->segments || !g->group ||
-        !g->head_rows || !g->head_norms || !g->group_scratch || !g->identity)
+    g->centre_rows = malloc((size_t)m * pd * sizeof(float));
+    g->centre_norms = malloc(m * sizeof(float));
+    g->centre_sketch = aligned_alloc(64, padded * RP__CORESET_SKETCH * sizeof(float));
+    g->scratch = malloc(m * sizeof(float));
+    if (!g->tree || !g->orig || !g->sketch || !g->start_rows || !g->member || !g->dist || !g->fresh || !g->start || !g->count ||
+        !g->radius || !g->farthest || !g->farthest_id || !g->skip_above || !g->sketch_skip || !g->to_new ||
+        !g->candidates || !g->active || !g->prefix || !g->keys || !g->doubt_pos || !g->doubt_slot || !g->segments || !g->centre_rows || !g->centre_norms ||
+        !g->centre_sketch || !g->scratch)
         return rp__fail(RP_E_NOMEM, "%s: out of memory for the coreset of %llu points", fn, (unsigned long long)n);
     for (uint64_t p = 0; p < n; p++) g->orig[p] = (uint32_t)p;
-    for (uint64_t j = 0; j < m; j++) g->identity[j] = (uint32_t)j;
+    memset(g->centre_sketch, 0, padded * RP__CORESET_SKETCH * sizeof(float));
+    for (uint32_t j = 0; j < g->leaves; j++) {
+        g->radius[j] = -INFINITY;
+        g->farthest[j] = g->farthest_id[j] = UINT32_MAX;
+        g->tree[g->leaves + j] = j;
+    }
+    for (uint32_t i = g->leaves - 1; i >= 1; i--) g->tree[i] = winner(g, g->tree[2 * i], g->tree[2 * i + 1]);
     g->next_reorder = FIRST_REORDER;
     return RP_OK;
 }
 
 /* Projection, start distances, the sorted unassigned group. */
-static int greedy_start(greedy *g, uint64_t seed, const char *fn)
+static int greedy_start(greedy *g, uint64_t seed, int threads, const char *fn)
 {
     const uint64_t n = g->P.n;
     const uint32_t pd = g->P.pd;
@@ -575,9 +693,18 @@ static int greedy_start(greedy *g, uint64_t seed, const char *fn)
     rp__coreset_start_distances(&g->P, starts, g->nstart, start_dist);
     init_unassigned(g, start_dist, keys);
     free(keys);
+    update_group_leaf(g);
     g->distances = rp__coreset_distance_kernel();
     g->error = rp__coreset_distance_error_bound(&g->P);
-    return RP_OK;
+    float largest = 0.0f;
+    for (uint64_t p = 0; p < n; p++)
+        if (g->P.norm[p] > largest) largest = g->P.norm[p];
+    g->scale = sqrt((double)largest);
+    g->filter = rp__coreset_filter_kernel();
+    g->scan = rp__coreset_scan_kernel();
+    g->filter_alpha = (float)((1.0 + 1e-6) / (1.0 - 1e-5) * (1.0 + 1e-7));
+    g->filter_beta = (float)((sqrt(g->error) + 1e-6 * g->scale) / (1.0 - 1e-5) * (1.0 + 1e-7));
+    return rp__coreset_sketches(&g->P, threads, fn, g->sketch);
 }
 
 int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
@@ -594,19 +721,19 @@ int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t 
     memset(&g, 0, sizeof g);
     int status = rp__coreset_points_build(vectors, n, dim, projection_dim, seed, fn, &g.P);
     if (status == RP_OK) status = greedy_alloc(&g, m, fn);
-    if (status == RP_OK) status = greedy_start(&g, seed, fn);
+    const int threads = (int)(num_threads ? num_threads : rp__cpu_count());
+    if (status == RP_OK) status = greedy_start(&g, seed, threads, fn);
     if (status == RP_OK) {
-        const int threads = (int)(num_threads ? num_threads : rp__cpu_count());
-        uint32_t selected = next_pick(&g, 0);
+        uint32_t selected = next_pick(&g);
         indices_out[0] = g.orig[selected];
         int stop = report(progress, user_data, 0, m);
-        for (uint64_t it = 1; it < m && !stop && status == RP_OK; it++) {
-            status = greedy_pass(&g, it - 1, selected, threads, fn);
-            selected = next_pick(&g, it);
+        for (uint64_t it = 1; it < m && !stop; it++) {
+            greedy_pass(&g, it - 1, selected, threads);
+            selected = next_pick(&g);
             indices_out[it] = g.orig[selected];
             if ((it & 255) == 0 && report(progress, user_data, it, m)) stop = 1;
         }
-        if (status == RP_OK && (stop || report(progress, user_data, m, m)))
+        if (stop || report(progress, user_data, m, m))
             status = rp__fail(RP_E_CANCELLED, "%s: cancelled by the progress callback", fn);
     }
     greedy_free(&g);

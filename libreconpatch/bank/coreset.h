@@ -24,8 +24,9 @@ uint32_t rp__coreset_start_points(uint64_t n, uint64_t seed, uint64_t *out);
 
 /* Pick m of the n row-major vectors (n x dim): indices_out[m] in the order the greedy picks them.
  * The vectors are projected to projection_dim dims (skipped when dim == projection_dim, as in
- * PatchCore). progress may be NULL. Returns RP_OK, RP_E_NOMEM, RP_E_BACKEND or RP_E_CANCELLED
- * (message set, prefixed with fn). */
+ * PatchCore). progress may be NULL. Returns RP_OK, RP_E_NOMEM, RP_E_BACKEND, RP_E_LIMIT (n above
+ * 2^32 - 2) or RP_E_CANCELLED (message set, prefixed with fn). Same indices as
+ * rp__coreset_select_reference, for any num_threads. */
 int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
                        uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data, const char *fn,
                        uint64_t *indices_out);

@@ -141,10 +141,12 @@ __attribute__((target("avx512f,fma"))) static void distances_avx512(const float 
         const uint32_t g = count - i0 < 16 ? count - i0 : 16;
         const float *r[16];
         for (uint32_t i = 0; i < 16; i++) r[i] = rows + (size_t)idx[i0 + (i < g ? i : 0)] * pd;
-        if (i0 + 16 < count) { /* start fetching the next group's rows */
-            const uint32_t gn = count - i0 - 16 < 16 ? count - i0 - 16 : 16;
+        /* rows are scattered in memory: fetch two groups ahead (the first two up front) */
+        for (uint32_t ahead = i0 == 0 ? 0 : 32; ahead <= 32; ahead += 16) {
+            if (i0 + ahead >= count) break;
+            const uint32_t gn = count - i0 - ahead < 16 ? count - i0 - ahead : 16;
             for (uint32_t i = 0; i < gn; i++) {
-                const char *nr = (const char *)(rows + (size_t)idx[i0 + 16 + i] * pd);
+                const char *nr = (const char *)(rows + (size_t)idx[i0 + ahead + i] * pd);
                 for (uint32_t b = 0; b < pd * sizeof(float); b += 64) _mm_prefetch(nr + b, _MM_HINT_T0);
             }
         }

@@ -2,6 +2,7 @@
  * folds them into a oneDNN network (backbone/resnet_*.c), and chains image preprocessing, the
  * network and PatchCore's patch aggregation. Immutable after creation: every call taking a const
  * rp_extractor * may run on several threads at once (docs/threading.md). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,10 +100,16 @@ static int create_common(const rp_extractor_params *params, const rp__weights *w
     p.weights_path = NULL; /* not kept: the weights are loaded once, here */
     if ((rc = resolve_params(&p, w, fn))) return rc;
     int classifier = p.output == RP_OUTPUT_CLASSIFIER;
-    if ((rc = rp__weights_check_resnet(w, classifier)))
-        return rp__fail(rc, "%s: the weights do not form a ResNet-50 family network: %s", fn,
-                        rp_last_error_message());
+    if ((rc = rp__weights_check_resnet(w, classifier))) {
+        char why[512]; /* copy: rp__fail overwrites the message it would read */
+        snprintf(why, sizeof why, "%s", rp_last_error_message());
+        return rp__fail(rc, "%s: the weights do not form a ResNet-50 family network: %s", fn, why);
+    }
 
+    /* libgomp fixed its wait policy when it was loaded; we can only tell (docs/threading.md). */
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
+        rp__log(RP_LOG_INFO, "%s: OMP_WAIT_POLICY is not set, so idle OpenMP threads spin; on a shared CPU export "
+                             "OMP_WAIT_POLICY=passive before the program starts", fn);
     rp__resnet_spec spec;
     if ((rc = rp__resnet_fold(w, classifier ? 4 : 3, fn, &spec))) return rc;
     rp__resnet_options opt = {.input_size = p.crop,
@@ -161,6 +168,13 @@ int rp__extractor_create_from_weights(const rp_extractor_params *params, const r
     if (!out || !weights) return rp__fail(RP_E_INVALID_ARG, "%s: out or weights is NULL", fn);
     *out = NULL;
     return create_common(params, weights, allow_bf16_emulation, out, fn);
+}
+
+int rp__extractor_prepare_batch(const rp_extractor *e, uint32_t batch, uint32_t *reference_kernels)
+{
+    static const char *fn = "rp__extractor_prepare_batch";
+    if (!e || batch == 0 || batch > MAX_BATCH) return rp__fail(RP_E_INVALID_ARG, "%s: bad extractor or batch %u", fn, batch);
+    return rp__resnet_prepare(e->net, batch, reference_kernels, fn);
 }
 
 const char *rp__extractor_impl_name(const rp_extractor *e, int which)
@@ -335,4 +349,10 @@ int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *im
     free(layer3);
     if (rc) memset(features_out, 0, need * sizeof(float));
     return rc;
+}
+
+/* The resolved params (every default filled in, weights_path NULL), for saving a model. */
+void rp__extractor_get_params(const rp_extractor *e, rp_extractor_params *out)
+{
+    *out = e->params;
 }

@@ -14,4 +14,11 @@ int rp__extractor_create_from_weights(const rp_extractor_params *params, const r
 /* oneDNN implementation names picked for the stem (which = 0) and the first 3x3 conv (which = 1). */
 const char *rp__extractor_impl_name(const rp_extractor *extractor, int which);
 
+/* The resolved params (no zero defaults left; weights_path NULL): what a saved model records. */
+void rp__extractor_get_params(const rp_extractor *extractor, rp_extractor_params *out);
+
+/* Build the extractor's plan for `batch` now (it is otherwise built on first use) and report the
+ * number of convolutions that oneDNN could only run with its reference kernels. */
+int rp__extractor_prepare_batch(const rp_extractor *extractor, uint32_t batch, uint32_t *reference_kernels);
+
 #endif

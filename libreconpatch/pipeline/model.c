@@ -1,15 +1,69 @@
-/* The trained model: its parts, scoring one image, freeing. */
+/* The trained model: scoring one image (scores, map, decision, mask), its parts, its thresholds,
+ * freeing. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pipeline/pipeline_internal.h"
 
 int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result *result_out, float *map_out,
-                   size_t map_floats)
+                   size_t map_floats, uint8_t *mask_out, size_t mask_size)
 {
+    static const char fn[] = "rp_score_image";
     rp__clear_error();
-    if (!model) return rp__fail(RP_E_INVALID_ARG, "rp_score_image: model is NULL");
-    if (!image) return rp__fail(RP_E_INVALID_ARG, "rp_score_image: image is NULL");
-    return rp_scorer_score(model->scorer, image, result_out, NULL, 0, map_out, map_floats);
+    if (!model) return rp__fail(RP_E_INVALID_ARG, "%s: model is NULL", fn);
+    if (!image) return rp__fail(RP_E_INVALID_ARG, "%s: image is NULL", fn);
+    if (result_out && result_out->struct_size < sizeof(uint32_t))
+        return rp__fail(RP_E_INVALID_ARG, "%s: result_out->struct_size is %u (set it to sizeof(rp_score_result))", fn,
+                        result_out->struct_size);
+    const size_t pixels = (size_t)rp_image_width(image) * rp_image_height(image);
+    if (map_out && map_floats < pixels)
+        return rp__fail(RP_E_SHAPE, "%s: map_out holds %zu floats, the %u x %u image needs %zu", fn, map_floats,
+                        rp_image_width(image), rp_image_height(image), pixels);
+    const double pixel_threshold = model->thresholds.pixel_threshold;
+    if (mask_out) {
+        if (mask_size < pixels)
+            return rp__fail(RP_E_SHAPE, "%s: mask_out holds %zu bytes, the %u x %u image needs %zu", fn, mask_size,
+                            rp_image_width(image), rp_image_height(image), pixels);
+        if (isnan(pixel_threshold))
+            return rp__fail(RP_E_STATE, "%s: a mask was asked for but the model has no pixel threshold (calibrate "
+                                        "it with rp_model_calibrate or set one with rp_model_set_thresholds)", fn);
+    }
+    /* The mask needs the map even when the caller does not want it. */
+    float *map = map_out;
+    if (mask_out && !map_out && !(map = malloc((pixels ? pixels : 1) * sizeof *map)))
+        return rp__fail(RP_E_NOMEM, "%s: out of memory for a %zu-pixel map", fn, pixels);
+
+    rp_score_result full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = sizeof full;
+    int rc = rp_scorer_score(model->scorer, image, &full, NULL, 0, map, map ? pixels : 0);
+    if (rc) {
+        char inner[640];
+        snprintf(inner, sizeof inner, "%s", rp_last_error_message());
+        rc = rp__fail(rc, "%s: %s", fn, inner);
+    } else {
+        const double t = model->thresholds.image_threshold;
+        full.threshold = t;
+        full.decision = isnan(t) ? RP_DECISION_NONE : full.score > t ? RP_DECISION_ANOMALOUS : RP_DECISION_NORMAL;
+        full.pixel_threshold = pixel_threshold;
+        if (mask_out) {
+            uint64_t on = 0;
+            for (size_t i = 0; i < pixels; i++) {
+                mask_out[i] = map[i] > pixel_threshold ? 1 : 0;
+                on += mask_out[i];
+            }
+            full.mask_pixels = on;
+        }
+        if (result_out) {
+            size_t n = result_out->struct_size < sizeof full ? result_out->struct_size : sizeof full;
+            memcpy(result_out, &full, n);
+            result_out->struct_size = (uint32_t)n;
+        }
+    }
+    if (map != map_out) free(map);
+    return rc;
 }
 
 const rp_extractor *rp_model_extractor(const rp_model *m) { return m ? m->extractor : NULL; }
@@ -18,6 +72,49 @@ const rp_bank *rp_model_bank(const rp_model *m) { return m ? m->bank : NULL; }
 const rp_scorer *rp_model_scorer(const rp_model *m) { return m ? m->scorer : NULL; }
 int32_t rp_model_method(const rp_model *m) { return m ? m->method : 0; }
 
+int rp_model_get_thresholds(const rp_model *model, rp_model_thresholds *out, size_t size)
+{
+    static const char fn[] = "rp_model_get_thresholds";
+    rp__clear_error();
+    if (!model || !out) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !model ? "model" : "out");
+    if (size < sizeof(uint32_t)) return rp__fail(RP_E_INVALID_ARG, "%s: size %zu is too small", fn, size);
+    rp_model_thresholds t = model->thresholds;
+    t.struct_size = (uint32_t)(size < sizeof t ? size : sizeof t);
+    memset(out, 0, size);
+    memcpy(out, &t, t.struct_size);
+    return RP_OK;
+}
+
+int rp_model_set_thresholds(rp_model *model, const rp_model_thresholds *t)
+{
+    static const char fn[] = "rp_model_set_thresholds";
+    rp__clear_error();
+    if (!model || !t) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !model ? "model" : "thresholds");
+    const size_t need = offsetof(rp_model_thresholds, pixel_threshold) + sizeof t->pixel_threshold;
+    if (t->struct_size < need)
+        return rp__fail(RP_E_INVALID_ARG, "%s: thresholds->struct_size %u is below %zu (set it to "
+                                          "sizeof(rp_model_thresholds))", fn, t->struct_size, need);
+    if (isinf(t->image_threshold) || isinf(t->pixel_threshold))
+        return rp__fail(RP_E_INVALID_ARG, "%s: image_threshold %g / pixel_threshold %g: each must be finite or NaN "
+                                          "(none)", fn, t->image_threshold, t->pixel_threshold);
+    rp_model_thresholds n;
+    memset(&n, 0, sizeof n);
+    n.struct_size = sizeof n;
+    n.image_threshold = t->image_threshold;
+    n.pixel_threshold = t->pixel_threshold;
+    n.rule = isnan(n.image_threshold) && isnan(n.pixel_threshold) ? RP_THRESHOLD_RULE_NONE : RP_THRESHOLD_RULE_USER;
+    n.quantile = n.f1 = NAN;
+    model->thresholds = n;
+    return RP_OK;
+}
+
+void rp__backbone_identity_clear(rp__backbone_identity *id)
+{
+    free(id->weights_path);
+    free(id->embedded);
+    memset(id, 0, sizeof *id);
+}
+
 void rp_model_free(rp_model *m)
 {
     if (!m) return;
@@ -25,5 +122,6 @@ void rp_model_free(rp_model *m)
     rp_bank_free(m->bank);
     rp_embedding_free(m->embedding);
     rp_extractor_free(m->extractor);
+    rp__backbone_identity_clear(&m->backbone);
     free(m);
 }

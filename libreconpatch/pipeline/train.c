@@ -1,5 +1,6 @@
 /* rp_train: normal images -> patch features -> (ReConPatch: trained head f) -> coreset bank -> scorer.
  * Only wiring: every step is one of the public handles, so a host app can reproduce it by hand. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ int rp_train_params_init(rp_train_params *params, size_t size)
 typedef struct image_source {
     const char *const *paths;
     const rp_image *const *images;
-    uint32_t count;
+    const uint32_t *index; /* the images used, as positions in paths / images */
+    uint32_t count;        /* entries in index */
     uint64_t max_pixels;
 } image_source;
 
@@ -72,21 +74,22 @@ static int extract_all(const rp_extractor *ex, const image_source *src, uint32_t
     for (uint32_t first = 0; first < src->count && !rc; first += batch) {
         uint32_t n = src->count - first < batch ? src->count - first : batch;
         for (uint32_t i = 0; i < n && !rc; i++) {
+            const uint32_t at = src->index[first + i];
             if (src->paths) {
-                if (!src->paths[first + i]) {
-                    rc = rp__fail(RP_E_INVALID_ARG, "rp_train: paths[%u] is NULL", first + i);
+                if (!src->paths[at]) {
+                    rc = rp__fail(RP_E_INVALID_ARG, "rp_train: paths[%u] is NULL", at);
                     break;
                 }
-                rc = rp_image_load_file(src->paths[first + i], &lp, &owned[i]);
+                rc = rp_image_load_file(src->paths[at], &lp, &owned[i]);
                 if (rc) {
                     char msg[768];
                     snprintf(msg, sizeof msg, "%s", rp_last_error_message());
-                    rc = rp__fail(rc, "rp_train: image %u (%s): %s", first + i, src->paths[first + i], msg);
+                    rc = rp__fail(rc, "rp_train: image %u (%s): %s", at, src->paths[at], msg);
                 }
                 view[i] = owned[i];
             } else {
-                view[i] = src->images[first + i];
-                if (!view[i]) rc = rp__fail(RP_E_INVALID_ARG, "rp_train: images[%u] is NULL", first + i);
+                view[i] = src->images[at];
+                if (!view[i]) rc = rp__fail(RP_E_INVALID_ARG, "rp_train: images[%u] is NULL", at);
             }
         }
         if (!rc) rc = rp_extractor_patch_features(ex, view, n, features, per_image * n);
@@ -134,8 +137,51 @@ static int embed_into_bank(const rp_trainer *trainer, const rp_embedding *f, rp_
     return rc;
 }
 
-static int train_common(const image_source *src, const rp_train_params *user, rp_progress_fn progress,
-                        void *user_data, rp_model **out)
+/* Which images train and which calibrate (train_params.calibration_fraction): h evenly spaced
+ * images are held out. Fills train_idx / calib_idx (count entries each at most). */
+static int split_images(uint32_t count, double fraction, uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx,
+                        uint32_t *n_calib)
+{
+    uint32_t h = 0;
+    if (fraction > 0.0) {
+        double r = floor((double)count * fraction + 0.5);
+        h = r < 1.0 ? 1u : (uint32_t)r;
+        if (h >= count)
+            return rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_fraction %g holds out %u of %u images: at "
+                                              "least one must remain for training", fraction, h, count);
+    }
+    *n_train = *n_calib = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        int held = h && ((uint64_t)(i + 1) * h) / count > ((uint64_t)i * h) / count;
+        if (held) calib_idx[(*n_calib)++] = i;
+        else train_idx[(*n_train)++] = i;
+    }
+    return RP_OK;
+}
+
+/* Score the held-out images and set the thresholds with rp_model_calibrate's rule. */
+static int calibrate_held_out(rp_model *m, const image_source *src, const uint32_t *calib_idx, uint32_t n_calib,
+                              double q, rp_progress_fn progress, void *user_data)
+{
+    const void **view = malloc((size_t)n_calib * sizeof *view);
+    double *scores = malloc((size_t)n_calib * sizeof *scores), *map_max = malloc((size_t)n_calib * sizeof *map_max);
+    int rc = RP_OK;
+    if (!view || !scores || !map_max) rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory for %u scores", n_calib);
+    for (uint32_t i = 0; !rc && i < n_calib; i++)
+        view[i] = src->paths ? (const void *)src->paths[calib_idx[i]] : (const void *)src->images[calib_idx[i]];
+    if (!rc)
+        rc = rp__model_calibration_scores(m, src->paths ? NULL : (const rp_image *const *)view,
+                                          src->paths ? (const char *const *)view : NULL, n_calib, src->max_pixels,
+                                          progress, user_data, scores, map_max, "rp_train");
+    if (!rc) rc = rp__model_thresholds_from_normals(scores, map_max, n_calib, q, &m->thresholds);
+    free(view);
+    free(scores);
+    free(map_max);
+    return rc;
+}
+
+static int train_common(const char *const *paths, const rp_image *const *images, uint32_t count,
+                        const rp_train_params *user, rp_progress_fn progress, void *user_data, rp_model **out)
 {
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
@@ -149,6 +195,13 @@ static int train_common(const image_source *src, const rp_train_params *user, rp
     if (p.batch_size > MAX_BATCH_IMAGES)
         return rp__fail(RP_E_INVALID_ARG, "rp_train: params.batch_size %u is above %u", p.batch_size,
                         MAX_BATCH_IMAGES);
+    if (!(p.calibration_fraction >= 0.0 && p.calibration_fraction < 1.0))
+        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_fraction %g is not in [0, 1)",
+                        p.calibration_fraction);
+    double q = p.calibration_quantile == 0.0 ? RP_CALIBRATION_DEFAULT_QUANTILE : p.calibration_quantile;
+    if (!(q > 0.0 && q < 1.0))
+        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_quantile %g is not in (0, 1)",
+                        p.calibration_quantile);
 
     /* Extractor: the caller's params, with the cached Keras weights when no file is named. */
     rp_extractor_params ep;
@@ -161,18 +214,24 @@ static int train_common(const image_source *src, const rp_train_params *user, rp
     }
     ep.output = RP_OUTPUT_LAYER3;
 
-    rp_model *m = calloc(1, sizeof *m);
-    if (!m) return rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+    rp_model *m = rp__model_alloc();
+    uint32_t *train_idx = malloc((size_t)count * sizeof *train_idx);
+    uint32_t *calib_idx = malloc((size_t)count * sizeof *calib_idx);
+    rp_trainer *trainer = NULL;
+    if (!m || !train_idx || !calib_idx) {
+        rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+        goto fail;
+    }
+    uint32_t n_train = 0, n_calib = 0;
+    if ((rc = split_images(count, p.calibration_fraction, train_idx, &n_train, calib_idx, &n_calib))) goto fail;
     m->method = p.method;
     progress_ctx pc = {progress, user_data};
-    rp_trainer *trainer = NULL;
 
-    if ((rc = rp_extractor_create(&ep, &m->extractor))) goto fail;
+    if ((rc = rp__model_create_extractor(&ep, &m->extractor, &m->backbone))) goto fail;
     rp_extractor_info info;
     info.struct_size = sizeof info;
     if ((rc = rp_extractor_get_info(m->extractor, &info, sizeof info))) goto fail;
-    image_source s = *src;
-    s.max_pixels = ep.max_pixels;
+    image_source s = {paths, images, train_idx, n_train, ep.max_pixels};
 
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
@@ -194,16 +253,15 @@ static int train_common(const image_source *src, const rp_train_params *user, rp
         trainer = NULL;
     }
     if ((rc = rp_bank_freeze(m->bank, progress, user_data))) goto fail;
-
-    rp_scorer_params sp;
-    rp_scorer_params_init(&sp, sizeof sp);
-    if ((rc = rp__params_copy(&sp, sizeof sp, p.scorer, "rp_train (params.scorer)"))) goto fail;
-    sp.resize = ep.resize; /* same geometry as the extractor (zero = the same default on both sides) */
-    sp.no_crop = ep.no_crop;
-    if ((rc = rp_scorer_create(m->extractor, m->embedding, m->bank, &sp, &m->scorer))) goto fail;
+    if ((rc = rp__model_finish(m, p.scorer, "rp_train (params.scorer)"))) goto fail;
+    if (n_calib && (rc = calibrate_held_out(m, &s, calib_idx, n_calib, q, progress, user_data))) goto fail;
+    free(train_idx);
+    free(calib_idx);
     *out = m;
     return RP_OK;
 fail:
+    free(train_idx);
+    free(calib_idx);
     rp_trainer_free(trainer);
     rp_model_free(m);
     return rc;
@@ -217,8 +275,7 @@ int rp_train(const char *const *paths, uint32_t count, const rp_train_params *pa
     *out = NULL;
     if (!paths) return rp__fail(RP_E_INVALID_ARG, "rp_train: paths is NULL");
     if (!count) return rp__fail(RP_E_INVALID_ARG, "rp_train: count is 0: at least one normal image is needed");
-    image_source src = {paths, NULL, count, 0};
-    return train_common(&src, params, progress, user_data, out);
+    return train_common(paths, NULL, count, params, progress, user_data, out);
 }
 
 int rp_train_images(const rp_image *const *images, uint32_t count, const rp_train_params *params,
@@ -229,6 +286,5 @@ int rp_train_images(const rp_image *const *images, uint32_t count, const rp_trai
     *out = NULL;
     if (!images) return rp__fail(RP_E_INVALID_ARG, "rp_train_images: images is NULL");
     if (!count) return rp__fail(RP_E_INVALID_ARG, "rp_train_images: count is 0: at least one normal image is needed");
-    image_source src = {NULL, images, count, 0};
-    return train_common(&src, params, progress, user_data, out);
+    return train_common(NULL, images, count, params, progress, user_data, out);
 }

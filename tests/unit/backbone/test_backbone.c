@@ -287,6 +287,23 @@ START_TEST(forward__new_batch_size_from_four_threads_is_built_once_and_agrees)
 }
 END_TEST
 
+/* Regression: the batch-1 weight layout forced on batch 8 sent WRN's layer3 1x1 convs to oneDNN's
+ * reference kernel (80 s per call). Plans for other batch sizes must pick real kernels. */
+START_TEST(plans__batch_1_and_8_use_no_reference_kernels)
+{
+    rp__weights *w = random_weights(RP_ARCH_WIDE_RESNET50_2, RP_LAYOUT_TORCHVISION, 1, 1);
+    rp_extractor *e = make(w, 224, RP_OUTPUT_LAYER3, RP_PRECISION_FP32, 2);
+    uint32_t batches[3] = {1, 8, 3};
+    for (int i = 0; i < 3; i++) {
+        uint32_t refs = 99;
+        ck_assert_msg(rp__extractor_prepare_batch(e, batches[i], &refs) == RP_OK, "%s", rp_last_error_message());
+        ck_assert_msg(refs == 0, "batch %u: %u convs on reference kernels", batches[i], refs);
+    }
+    rp_extractor_free(e);
+    rp__weights_free(w);
+}
+END_TEST
+
 /* ---- bf16 ---------------------------------------------------------------------------------------- */
 
 START_TEST(bf16__layer3_within_2e_2_relative_l2_of_fp32)
@@ -458,6 +475,7 @@ int main(void)
     tcase_add_test(tc, forward__batch_of_3_matches_images_one_by_one);
     tcase_add_test(tc, forward__four_threads_at_once_are_bit_identical_to_serial);
     tcase_add_test(tc, forward__new_batch_size_from_four_threads_is_built_once_and_agrees);
+    tcase_add_test(tc, plans__batch_1_and_8_use_no_reference_kernels);
     tcase_add_test(tc, bf16__layer3_within_2e_2_relative_l2_of_fp32);
     tcase_add_test(tc, bf16__refused_with_unsupported_when_the_cpu_lacks_native_bf16);
     tcase_add_test(tc, create__rejects_bad_params_with_clear_codes);

@@ -1,7 +1,10 @@
-/* The greedy coreset against PatchCore's sampler (tools/gen_bank_goldens.py), and its rules. */
+/* The greedy coreset against PatchCore's sampler (tools/gen_bank_goldens.py), against the plain
+ * greedy loop (the pruned selection must be the same index for index), and its rules. */
 #include <reconpatch/bank.h>
 
 #include "bank/coreset.h"
+#include "bank/coreset_bound.h"
+#include "bank/coreset_points.h"
 #include "bank_test_data.h"
 #include "rp_test.h"
 
@@ -194,6 +197,153 @@ START_TEST(coreset__each_pick_is_farthest_from_previous_picks)
 }
 END_TEST
 
+/* Data sets that stress the pruning: clusters, exact duplicates, near-duplicates far from the
+ * origin (where PatchCore's |a|^2 + |b|^2 - 2ab formula loses most digits, so the rounding margins
+ * decide), a constant set, and points on a few lines (many equal distances: tie-breaks). */
+enum layout { UNIFORM, CLUSTERED, DUPLICATES, FAR_NEAR_DUPLICATES, CONSTANT, LINES, LAYOUTS };
+
+static float *layout_vectors(enum layout kind, uint64_t n, uint32_t dim, uint64_t seed)
+{
+    float *v = bank_test_vectors(n, dim, seed, kind == CLUSTERED);
+    uint64_t state = seed * 7 + 1;
+    for (uint64_t r = 0; r < n; r++) {
+        float *row = v + r * dim;
+        switch (kind) {
+        case DUPLICATES: /* every row copies one of the first n / 10 + 1 rows */
+            memcpy(row, v + (rp__prng_next(&state) % (n / 10 + 1)) * dim, dim * sizeof(float));
+            break;
+        case FAR_NEAR_DUPLICATES:
+            for (uint32_t d = 0; d < dim; d++) row[d] = 300.0f + 1e-3f * row[d];
+            break;
+        case CONSTANT:
+            for (uint32_t d = 0; d < dim; d++) row[d] = 0.5f;
+            break;
+        case LINES: /* 4 directions, integer steps: many exactly equal distances */
+            for (uint32_t d = 0; d < dim; d++) row[d] = (float)(r / 4 % 16) * (float)((d + r % 4) % 3);
+            break;
+        default:
+            break;
+        }
+    }
+    return v;
+}
+
+static const char *layout_name(enum layout kind)
+{
+    static const char *names[] = {"uniform", "clustered", "duplicates", "far near-duplicates", "constant", "lines"};
+    return names[kind];
+}
+
+/* rp__coreset_select (with `threads`) == rp__coreset_select_reference, index for index. */
+static void expect_same_as_plain_loop(enum layout kind, uint64_t n, uint32_t dim, uint64_t m, uint32_t pd,
+                                      uint64_t seed, uint32_t threads)
+{
+    float *v = layout_vectors(kind, n, dim, seed);
+    uint64_t *fast = malloc(m * sizeof(uint64_t)), *plain = malloc(m * sizeof(uint64_t));
+    ck_assert_int_eq(rp__coreset_select(v, n, dim, m, pd, seed, threads, NULL, NULL, "test", fast), RP_OK);
+    ck_assert_int_eq(rp__coreset_select_reference(v, n, dim, m, pd, seed, "test", plain), RP_OK);
+    for (uint64_t i = 0; i < m; i++)
+        ck_assert_msg(fast[i] == plain[i],
+                      "%s n=%llu dim=%u pd=%u m=%llu seed=%llu threads=%u: pick %llu is %llu, plain loop %llu",
+                      layout_name(kind), (unsigned long long)n, dim, pd, (unsigned long long)m,
+                      (unsigned long long)seed, threads, (unsigned long long)i, (unsigned long long)fast[i],
+                      (unsigned long long)plain[i]);
+    free(fast);
+    free(plain);
+    free(v);
+}
+
+START_TEST(coreset__pruned_selection_equals_plain_loop_on_every_layout)
+{
+    /* sizes around the 16-row kernel groups, with and without projection (pd < dim, pd == dim,
+     * pd > dim), more than 256 picks so the rows get re-ordered by cluster */
+    for (int kind = 0; kind < LAYOUTS; kind++) {
+        expect_same_as_plain_loop((enum layout)kind, 3001, 48, 400, 16, 11 + kind, 1);
+        expect_same_as_plain_loop((enum layout)kind, 1200, 20, 300, 20, 21 + kind, 2);
+        expect_same_as_plain_loop((enum layout)kind, 517, 6, 517, 9, 31 + kind, 1); /* every point */
+        expect_same_as_plain_loop((enum layout)kind, 33, 130, 17, 128, 41 + kind, 3);
+    }
+}
+END_TEST
+
+START_TEST(coreset__pruned_selection_equals_plain_loop_random_shapes)
+{
+    /* shapes and seeds from a generator: odd dims (kernel tails), tiny n, m from 1 to n */
+    uint64_t state = 2024;
+    for (int trial = 0; trial < 40; trial++) {
+        const enum layout kind = (enum layout)(rp__prng_next(&state) % LAYOUTS);
+        const uint64_t n = 1 + rp__prng_next(&state) % 900;
+        const uint32_t dim = 1 + (uint32_t)(rp__prng_next(&state) % 70);
+        const uint32_t pd = rp__prng_next(&state) % 3 == 0 ? dim : 1 + (uint32_t)(rp__prng_next(&state) % 40);
+        const uint64_t m = 1 + rp__prng_next(&state) % n;
+        expect_same_as_plain_loop(kind, n, dim, m, pd, rp__prng_next(&state), 1 + trial % 3);
+    }
+}
+END_TEST
+
+START_TEST(coreset__thread_count_does_not_change_selection_on_parallel_passes)
+{
+    /* large enough that the early passes run on a thread team */
+    const uint64_t n = 60000, m = 300;
+    const uint32_t dim = 24;
+    float *v = layout_vectors(CLUSTERED, n, dim, 77);
+    uint64_t *a = malloc(m * sizeof(uint64_t)), *b = malloc(m * sizeof(uint64_t));
+    uint64_t *c = malloc(m * sizeof(uint64_t)), *plain = malloc(m * sizeof(uint64_t));
+    ck_assert_int_eq(rp__coreset_select(v, n, dim, m, 16, 5, 1, NULL, NULL, "test", a), RP_OK);
+    ck_assert_int_eq(rp__coreset_select(v, n, dim, m, 16, 5, 2, NULL, NULL, "test", b), RP_OK);
+    ck_assert_int_eq(rp__coreset_select(v, n, dim, m, 16, 5, 4, NULL, NULL, "test", c), RP_OK);
+    ck_assert_int_eq(rp__coreset_select_reference(v, n, dim, m, 16, 5, "test", plain), RP_OK);
+    ck_assert_int_eq(memcmp(a, plain, m * sizeof(uint64_t)), 0);
+    ck_assert_int_eq(memcmp(b, plain, m * sizeof(uint64_t)), 0);
+    ck_assert_int_eq(memcmp(c, plain, m * sizeof(uint64_t)), 0);
+    free(a);
+    free(b);
+    free(c);
+    free(plain);
+    free(v);
+}
+END_TEST
+
+START_TEST(coreset_sketch__is_a_lower_bound_on_every_layout)
+{
+    /* the pruning relies on it: sketch bound <= exact distance between the projected rows, also
+     * for rank-deficient data (lines, constant) where most sketch directions do not exist */
+    for (int kind = 0; kind < LAYOUTS; kind++)
+        for (int shape = 0; shape < 2; shape++) {
+            const uint64_t n = 700;
+            const uint32_t dim = shape ? 40 : 20, pd = shape ? 24 : 20;
+            float *v = layout_vectors((enum layout)kind, n, dim, 3 + kind);
+            rp__coreset_points P;
+            ck_assert_int_eq(rp__coreset_points_build(v, n, dim, pd, 9, "test", &P), RP_OK);
+            float *sk = aligned_alloc(64, n * RP__CORESET_SKETCH * sizeof(float));
+            ck_assert_int_eq(rp__coreset_sketches(&P, 2, "test", sk), RP_OK);
+            float largest = 0.0f;
+            for (uint64_t p = 0; p < n; p++)
+                if (P.norm[p] > largest) largest = P.norm[p];
+            int tight = 0;
+            for (uint64_t p = 0; p < n; p += 3)
+                for (uint64_t q = 1; q < n; q += 7) {
+                    double exact = 0.0;
+                    for (uint32_t d = 0; d < pd; d++) {
+                        const double diff = (double)P.y[p * pd + d] - (double)P.y[q * pd + d];
+                        exact += diff * diff;
+                    }
+                    exact = sqrt(exact);
+                    const float d2 = rp__coreset_sketch_d2(sk + p * RP__CORESET_SKETCH, sk + q * RP__CORESET_SKETCH);
+                    const double below = rp__coreset_sketch_below(d2, sqrt((double)largest));
+                    ck_assert_msg(below <= exact, "%s pd=%u: sketch bound %.9g above the distance %.9g (%llu, %llu)",
+                                  layout_name((enum layout)kind), pd, below, exact, (unsigned long long)p,
+                                  (unsigned long long)q);
+                    tight += below > 0.5 * exact;
+                }
+            if (kind == CLUSTERED) ck_assert_int_gt(tight, 0); /* and it is not trivially 0 */
+            free(sk);
+            rp__coreset_points_free(&P);
+            free(v);
+        }
+}
+END_TEST
+
 static int cancel_at_second_report(const rp_progress *pr, void *ud)
 {
     ck_assert_int_eq(pr->stage, RP_STAGE_CORESET);
@@ -244,6 +394,11 @@ int main(void)
     tcase_add_test(tc, coreset__each_pick_is_farthest_from_previous_picks);
     tcase_add_test(tc, coreset__progress_cancel_leaves_bank_open_and_unchanged);
     tcase_add_test(tc, coreset__start_points_are_distinct);
+    tcase_add_test(tc, coreset_sketch__is_a_lower_bound_on_every_layout);
+    tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_on_every_layout);
+    tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_random_shapes);
+    tcase_add_test(tc, coreset__thread_count_does_not_change_selection_on_parallel_passes);
+    tcase_set_timeout(tc, 0);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }

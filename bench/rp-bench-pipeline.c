@@ -1,0 +1,221 @@
+/* rp-bench-pipeline: where the time goes, stage by stage, on a real category.
+ *
+ *   rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] [--epochs N] [--limit N]
+ *
+ * Training: feature extraction, ReConPatch head training, embedding + coreset selection, with peak
+ * memory. Scoring (each test image of DIR): decode, preprocess, backbone (through layer3), patch
+ * aggregation, embedding, kNN search, map (upsample + smoothing); medians in ms, the kNN's GFLOP/s,
+ * and the whole scoring cost over the backbone alone. Prints one JSON object as its last line.
+ * Links the internal archive to time the stages that the public calls chain together. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <reconpatch/reconpatch.h>
+
+#include "features/aggregate.h"
+#include "scorer/scorer_internal.h"
+
+enum { S_DECODE, S_PRE, S_BACKBONE, S_AGG, S_EMBED, S_KNN, S_MAP, S_TOTAL, N_STAGES };
+static const char *stage_names[N_STAGES] = {"decode", "preprocess", "backbone", "aggregate",
+                                            "embed",  "knn",        "map",      "total"};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "rp-bench-pipeline: %s: %s\n", what, rp_last_error_message());
+    exit(1);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Image files under dir (one level) or under dir's sub-folders (two levels). */
+static void collect(const char *dir, int depth, char ***v, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[4096];
+    size_t first = *n;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_type == DT_DIR) {
+            if (depth > 1) collect(path, depth - 1, v, n);
+        } else if (strstr(e->d_name, ".png") || strstr(e->d_name, ".jpg")) {
+            *v = realloc(*v, (*n + 1) * sizeof **v);
+            (*v)[(*n)++] = strdup(path);
+        }
+    }
+    closedir(d);
+    qsort(*v + first, *n - first, sizeof **v, cmp_str);
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+static double stage_started;
+static int32_t current_stage;
+static double stage_seconds[5];
+
+/* Progress callback that splits rp_train's time by stage. */
+static int split_stages(const rp_progress *p, void *ud)
+{
+    (void)ud;
+    double t = now();
+    if (p->stage != current_stage) {
+        if (current_stage > 0 && current_stage < 5) stage_seconds[current_stage] += t - stage_started;
+        current_stage = p->stage;
+        stage_started = t;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = NULL;
+    int32_t method = RP_METHOD_RECONPATCH;
+    double coreset = 0.1;
+    uint32_t epochs = 0;
+    size_t limit = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(argv[i], "--data")) data = v, i++;
+        else if (!strcmp(argv[i], "--method")) method = strcmp(v, "patchcore") ? RP_METHOD_RECONPATCH : RP_METHOD_PATCHCORE, i++;
+        else if (!strcmp(argv[i], "--coreset")) coreset = atof(v), i++;
+        else if (!strcmp(argv[i], "--epochs")) epochs = (uint32_t)atoi(v), i++;
+        else if (!strcmp(argv[i], "--limit")) limit = (size_t)atol(v), i++;
+        else {
+            fprintf(stderr, "usage: rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] "
+                            "[--epochs N] [--limit N]\n");
+            return 2;
+        }
+    }
+    if (!data) die("--data is required");
+    char path[4096];
+    char **train = NULL, **test = NULL;
+    size_t n_train = 0, n_test = 0;
+    snprintf(path, sizeof path, "%s/train/good", data);
+    collect(path, 1, &train, &n_train);
+    snprintf(path, sizeof path, "%s/test", data);
+    collect(path, 2, &test, &n_test);
+    if (limit && n_test > limit) n_test = limit;
+    if (!n_train || !n_test) die("no images");
+
+    /* ---- training, split by stage ---- */
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.coreset_ratio = coreset;
+    rp_trainer_params tp;
+    rp_trainer_params_init(&tp, sizeof tp);
+    tp.epochs = epochs;
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.method = method;
+    p.bank = &bp;
+    p.trainer = &tp;
+    rp_model *model;
+    double t0 = now();
+    stage_started = t0;
+    if (rp_train((const char *const *)train, (uint32_t)n_train, &p, split_stages, NULL, &model)) die("rp_train");
+    double train_total = now() - t0;
+    if (current_stage > 0 && current_stage < 5) stage_seconds[current_stage] += now() - stage_started;
+    double train_rss = peak_rss_mb();
+
+    /* ---- scoring, stage by stage ---- */
+    const rp_extractor *ex = rp_model_extractor(model);
+    const rp_embedding *emb = rp_model_embedding(model);
+    const rp_bank *bank = rp_model_bank(model);
+    const rp_scorer *scorer = rp_model_scorer(model);
+    rp_extractor_info info;
+    info.struct_size = sizeof info;
+    rp_extractor_get_info(ex, &info, sizeof info);
+    uint32_t side = info.input_size, grid = info.grid_size, patches = grid * grid, dim = info.feature_dim;
+    size_t l2 = (size_t)info.layer2_channels * info.layer2_size * info.layer2_size;
+    size_t l3 = (size_t)info.layer3_channels * info.layer3_size * info.layer3_size;
+    uint32_t bdim = rp_bank_dim(bank);
+    float *input = malloc((size_t)3 * side * side * sizeof(float));
+    float *layer2 = malloc(l2 * sizeof(float)), *layer3 = malloc(l3 * sizeof(float));
+    float *features = malloc((size_t)patches * dim * sizeof(float));
+    float *embedded = malloc((size_t)patches * bdim * sizeof(float));
+    float *dist = malloc(patches * sizeof(float)), *map = malloc((size_t)side * side * sizeof(float));
+    float *scratch = malloc((size_t)side * side * sizeof(float));
+    uint64_t *idx = malloc(patches * sizeof(uint64_t));
+    double *times[N_STAGES];
+    for (int s = 0; s < N_STAGES; s++) times[s] = calloc(n_test, sizeof(double));
+    for (size_t i = 0; i < n_test; i++) {
+        double t[N_STAGES + 1];
+        t[0] = now();
+        rp_image *img;
+        if (rp_image_load_file(test[i], NULL, &img)) die(test[i]);
+        t[1] = now();
+        if (rp_extractor_preprocess(ex, img, input, (size_t)3 * side * side)) die("preprocess");
+        t[2] = now();
+        if (rp_extractor_forward(ex, input, 1, layer2, l2, layer3, l3)) die("forward");
+        t[3] = now();
+        if (rp__features_aggregate(layer2, info.layer2_channels, info.layer2_size, layer3, info.layer3_channels,
+                                   info.layer3_size, 3, dim, features))
+            die("aggregate");
+        t[4] = now();
+        const float *q = features;
+        if (emb) {
+            if (rp_embedding_apply(emb, features, patches, embedded, (size_t)patches * bdim)) die("embed");
+            q = embedded;
+        }
+        t[5] = now();
+        if (rp_bank_search(bank, q, patches, 1, dist, idx)) die("knn");
+        t[6] = now();
+        rp__scorer_patch_map(dist, &scorer->geometry, scorer->map_sigma, map, scratch, 1);
+        t[7] = now();
+        for (int s = 0; s < S_TOTAL; s++) times[s][i] = (t[s + 1] - t[s]) * 1000.0;
+        times[S_TOTAL][i] = (t[7] - t[0]) * 1000.0;
+        rp_image_free(img);
+    }
+    double med[N_STAGES];
+    for (int s = 0; s < N_STAGES; s++) med[s] = median(times[s], n_test);
+    double knn_gflops = 2.0 * patches * (double)rp_bank_size(bank) * bdim / (med[S_KNN] * 1e6);
+
+    printf("training on %zu images (%s, coreset %.3g): %.1f s = features %.1f s + head %.1f s + coreset %.1f s; "
+           "peak RSS %.0f MB\n",
+           n_train, method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", coreset, train_total,
+           stage_seconds[RP_STAGE_FEATURES], stage_seconds[RP_STAGE_TRAIN], stage_seconds[RP_STAGE_CORESET],
+           train_rss);
+    printf("scoring %zu images, median ms per image:\n", n_test);
+    for (int s = 0; s < N_STAGES; s++) printf("  %-10s %8.2f\n", stage_names[s], med[s]);
+    printf("  kNN: %llu x %u bank, %.0f GFLOP/s; whole scoring / backbone = %.2f; peak RSS %.0f MB\n",
+           (unsigned long long)rp_bank_size(bank), bdim, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
+    printf("{\"method\": \"%s\", \"coreset\": %g, \"n_train\": %zu, \"train_s\": %.2f, \"features_s\": %.2f, "
+           "\"head_s\": %.2f, \"coreset_s\": %.2f, \"train_peak_rss_mb\": %.0f",
+           method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", coreset, n_train, train_total,
+           stage_seconds[RP_STAGE_FEATURES], stage_seconds[RP_STAGE_TRAIN], stage_seconds[RP_STAGE_CORESET], train_rss);
+    for (int s = 0; s < N_STAGES; s++) printf(", \"%s_ms\": %.3f", stage_names[s], med[s]);
+    printf(", \"knn_gflops\": %.1f, \"score_over_backbone\": %.3f, \"peak_rss_mb\": %.0f}\n", knn_gflops,
+           med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
+    rp_model_free(model);
+    return 0;
+}

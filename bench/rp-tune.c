@@ -1,0 +1,340 @@
+/* rp-tune: measure method and hyperparameter choices quickly, on cached patch features.
+ *
+ *   rp-tune cache --data DIR --out FILE [--no-crop] [--weights PATH]
+ *       extract the patch features of DIR's train/good and test images once (plus labels and
+ *       masks in the network-input geometry) into FILE;
+ *   rp-tune run --cache FILE [--cache FILE ...] [--method reconpatch|patchcore] [--unified]
+ *               [--coreset R] [--epochs N] [--steps N] [--batch N] [--lr X] [--sigma X] [--k N]
+ *               [--alpha X] [--margin X] [--gamma X] [--repr N] [--proj N] [--export-target] [--raw]
+ *       train (per cache, or one model on all with --unified), build the bank, score the cached test
+ *       features, and print one JSON line per category with image AUROC, pixel AUROC and AUPRO.
+ *
+ * This is how the trainer's defaults were chosen (docs/reconpatch.md). Links the internal archive for
+ * the mask geometry helpers. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <reconpatch/reconpatch.h>
+
+#include "image/preprocess.h"
+#include "image/resample.h"
+
+#define MAGIC 0x43465052u /* "RPFC" */
+
+typedef struct cache {
+    char name[256];
+    uint32_t n_train, n_test, patches, dim, side;
+    float *train, *test;
+    uint8_t *labels, *masks;
+} cache;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "rp-tune: %s: %s\n", what, rp_last_error_message());
+    exit(1);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static char **list_dir(const char *dir, int want_dirs, size_t *n_out)
+{
+    char **v = NULL;
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            if ((e->d_type == DT_DIR) != want_dirs) continue;
+            v = realloc(v, (n + 1) * sizeof *v);
+            v[n++] = strdup(e->d_name);
+        }
+        closedir(d);
+    }
+    if (n) qsort(v, n, sizeof *v, cmp_str);
+    *n_out = n;
+    return v;
+}
+
+static void features_of(const rp_extractor *ex, const char *path, float *out, size_t floats)
+{
+    rp_image *img;
+    if (rp_image_load_file(path, NULL, &img)) die(path);
+    const rp_image *v[1] = {img};
+    if (rp_extractor_patch_features(ex, v, 1, out, floats)) die(path);
+    rp_image_free(img);
+}
+
+static int do_cache(const char *data, const char *out, int no_crop, const char *weights)
+{
+    char wpath[4096];
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    if (!weights) {
+        if (rp_default_weights_path(wpath, sizeof wpath)) die("weights");
+        weights = wpath;
+    }
+    ep.weights_path = weights;
+    ep.no_crop = (uint32_t)no_crop;
+    rp_extractor *ex;
+    if (rp_extractor_create(&ep, &ex)) die("extractor");
+    rp_extractor_info info;
+    info.struct_size = sizeof info;
+    rp_extractor_get_info(ex, &info, sizeof info);
+    uint32_t patches = info.grid_size * info.grid_size, dim = info.feature_dim, side = info.input_size;
+    uint32_t resize = no_crop ? side : 256, off = rp__image_crop_offset(resize, side);
+    size_t per = (size_t)patches * dim;
+    char path[4096];
+    size_t n_train, n_types;
+    snprintf(path, sizeof path, "%s/train/good", data);
+    char **train = list_dir(path, 0, &n_train);
+    snprintf(path, sizeof path, "%s/test", data);
+    char **types = list_dir(path, 1, &n_types);
+    FILE *f = fopen(out, "wb");
+    if (!f) die(out);
+    uint32_t hdr[6] = {MAGIC, (uint32_t)n_train, 0, patches, dim, side};
+    fwrite(hdr, sizeof hdr, 1, f);
+    float *buf = malloc(per * sizeof(float));
+    for (size_t i = 0; i < n_train; i++) {
+        snprintf(path, sizeof path, "%s/train/good/%s", data, train[i]);
+        features_of(ex, path, buf, per);
+        fwrite(buf, sizeof(float), per, f);
+    }
+    uint32_t n_test = 0;
+    uint8_t *labels = NULL, *masks = NULL;
+    float *resampled = malloc((size_t)side * side * 3 * sizeof(float));
+    for (size_t t = 0; t < n_types; t++) {
+        size_t n;
+        snprintf(path, sizeof path, "%s/test/%s", data, types[t]);
+        char **imgs = list_dir(path, 0, &n);
+        for (size_t i = 0; i < n; i++) {
+            snprintf(path, sizeof path, "%s/test/%s/%s", data, types[t], imgs[i]);
+            features_of(ex, path, buf, per);
+            fwrite(buf, sizeof(float), per, f);
+            labels = realloc(labels, n_test + 1);
+            masks = realloc(masks, (size_t)(n_test + 1) * side * side);
+            uint8_t *m = masks + (size_t)n_test * side * side;
+            memset(m, 0, (size_t)side * side);
+            labels[n_test] = strcmp(types[t], "good") != 0;
+            if (labels[n_test]) {
+                char stem[1024];
+                snprintf(stem, sizeof stem, "%s", imgs[i]);
+                char *dot = strrchr(stem, '.');
+                if (dot) *dot = 0;
+                snprintf(path, sizeof path, "%s/ground_truth/%s/%s_mask.png", data, types[t], stem);
+                rp_image *mask;
+                if (!rp_image_load_file(path, NULL, &mask)) {
+                    uint32_t c = rp_image_channels(mask);
+                    if (rp__image_resample(rp_image_pixels(mask), rp_image_width(mask), rp_image_height(mask), c,
+                                           resize, resize, off, off, side, side, resampled, "rp-tune"))
+                        die(path);
+                    for (size_t p = 0; p < (size_t)side * side; p++) m[p] = resampled[p * c] > 127.0f;
+                    rp_image_free(mask);
+                }
+            }
+            n_test++;
+        }
+    }
+    fwrite(labels, 1, n_test, f);
+    fwrite(masks, 1, (size_t)n_test * side * side, f);
+    hdr[2] = n_test;
+    fseek(f, 0, SEEK_SET);
+    fwrite(hdr, sizeof hdr, 1, f);
+    fclose(f);
+    fprintf(stderr, "rp-tune: cached %zu train and %u test images of %s\n", n_train, n_test, data);
+    rp_extractor_free(ex);
+    return 0;
+}
+
+static void load_cache(cache *c, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) die(path);
+    uint32_t hdr[6];
+    if (fread(hdr, sizeof hdr, 1, f) != 1 || hdr[0] != MAGIC) die(path);
+    c->n_train = hdr[1], c->n_test = hdr[2], c->patches = hdr[3], c->dim = hdr[4], c->side = hdr[5];
+    size_t per = (size_t)c->patches * c->dim;
+    c->train = malloc(per * c->n_train * sizeof(float));
+    c->test = malloc(per * c->n_test * sizeof(float));
+    c->labels = malloc(c->n_test);
+    c->masks = malloc((size_t)c->n_test * c->side * c->side);
+    if (fread(c->train, sizeof(float), per * c->n_train, f) != per * c->n_train ||
+        fread(c->test, sizeof(float), per * c->n_test, f) != per * c->n_test ||
+        fread(c->labels, 1, c->n_test, f) != c->n_test ||
+        fread(c->masks, 1, (size_t)c->n_test * c->side * c->side, f) != (size_t)c->n_test * c->side * c->side)
+        die(path);
+    fclose(f);
+    const char *base = strrchr(path, '/');
+    snprintf(c->name, sizeof c->name, "%s", base ? base + 1 : path);
+}
+
+typedef struct run_opts {
+    int32_t method;
+    double coreset;
+    rp_trainer_params tp;
+    int no_crop;
+} run_opts;
+
+/* Train on the given caches' training features; returns the embedding (NULL for PatchCore) and bank. */
+static void train(cache *cs, int n, const run_opts *o, rp_embedding **emb, rp_bank **bank, double *secs)
+{
+    double t0 = now();
+    uint32_t dim = cs[0].dim;
+    size_t per = (size_t)cs[0].patches * dim;
+    *emb = NULL;
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.coreset_ratio = o->coreset;
+    if (o->method == RP_METHOD_RECONPATCH) {
+        rp_trainer *t;
+        if (rp_trainer_create(&o->tp, &t)) die("trainer");
+        for (int c = 0; c < n; c++)
+            for (uint32_t i = 0; i < cs[c].n_train; i++)
+                if (rp_trainer_add_image_features(t, cs[c].train + per * i, cs[c].patches, dim)) die("add");
+        if (rp_trainer_train(t, NULL, NULL)) die("train");
+        if (rp_trainer_get_embedding(t, emb)) die("embedding");
+        rp_trainer_free(t);
+        bp.dim = rp_embedding_out_dim(*emb);
+    } else {
+        bp.dim = dim;
+    }
+    if (rp_bank_create(&bp, bank)) die("bank");
+    float *tmp = *emb ? malloc((size_t)cs[0].patches * bp.dim * sizeof(float)) : NULL;
+    for (int c = 0; c < n; c++)
+        for (uint32_t i = 0; i < cs[c].n_train; i++) {
+            const float *v = cs[c].train + per * i;
+            if (*emb) {
+                if (rp_embedding_apply(*emb, v, cs[c].patches, tmp, (size_t)cs[c].patches * bp.dim)) die("apply");
+                v = tmp;
+            }
+            if (rp_bank_add(*bank, v, cs[c].patches, bp.dim)) die("bank add");
+        }
+    free(tmp);
+    if (rp_bank_freeze(*bank, NULL, NULL)) die("freeze");
+    *secs = now() - t0;
+}
+
+static void evaluate(const cache *c, const rp_embedding *emb, const rp_bank *bank, const run_opts *o, double secs,
+                     const char *mode)
+{
+    rp_scorer_params sp;
+    rp_scorer_params_init(&sp, sizeof sp);
+    uint32_t grid = 1;
+    while (grid * grid < c->patches) grid++;
+    sp.grid_size = grid;
+    sp.input_size = c->side;
+    sp.no_crop = (uint32_t)o->no_crop;
+    rp_scorer *s;
+    if (rp_scorer_create(NULL, emb, bank, &sp, &s)) die("scorer");
+    size_t npix = (size_t)c->side * c->side, per = (size_t)c->patches * c->dim;
+    float *scores = malloc(c->n_test * sizeof(float));
+    float *maps = malloc(npix * c->n_test * sizeof(float));
+    const float **mp = malloc(c->n_test * sizeof *mp);
+    const uint8_t **kp = malloc(c->n_test * sizeof *kp);
+    double t0 = now();
+    for (uint32_t i = 0; i < c->n_test; i++) {
+        rp_score_result r;
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        if (rp_scorer_score_features(s, c->test + per * i, per, &r, NULL, 0, maps + npix * i, npix)) die("score");
+        scores[i] = (float)r.score;
+        mp[i] = maps + npix * i;
+        kp[i] = c->labels[i] ? c->masks + npix * i : NULL;
+    }
+    double score_ms = (now() - t0) * 1000.0 / c->n_test;
+    double iau, pau, pro;
+    if (rp_metric_auroc(scores, c->labels, c->n_test, &iau)) die("auroc");
+    if (rp_metric_pixel_auroc(mp, kp, c->n_test, c->side, c->side, &pau)) die("pixel auroc");
+    if (rp_metric_aupro(mp, kp, c->n_test, c->side, c->side, 0, &pro)) die("aupro");
+    printf("{\"category\": \"%s\", \"method\": \"%s\", \"mode\": \"%s\", \"image_auroc\": %.4f, \"pixel_auroc\": %.4f, "
+           "\"aupro\": %.4f, \"train_s\": %.1f, \"score_ms\": %.1f, \"bank\": %llu}\n",
+           c->name, o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", mode, iau, pau, pro, secs,
+           score_ms, (unsigned long long)rp_bank_size(bank));
+    fflush(stdout);
+    rp_scorer_free(s);
+    free(scores);
+    free(maps);
+    free(mp);
+    free(kp);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) goto usage;
+    if (!strcmp(argv[1], "cache")) {
+        const char *data = NULL, *out = NULL, *w = NULL;
+        int no_crop = 0;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
+            else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+            else if (!strcmp(argv[i], "--weights") && i + 1 < argc) w = argv[++i];
+            else if (!strcmp(argv[i], "--no-crop")) no_crop = 1;
+            else goto usage;
+        }
+        if (!data || !out) goto usage;
+        return do_cache(data, out, no_crop, w);
+    }
+    if (!strcmp(argv[1], "run")) {
+        cache cs[8];
+        int n = 0, unified = 0;
+        run_opts o = {.method = RP_METHOD_RECONPATCH, .coreset = 0.1};
+        rp_trainer_params_init(&o.tp, sizeof o.tp);
+        for (int i = 2; i < argc; i++) {
+            const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+            if (!strcmp(a, "--cache") && n < 8) load_cache(&cs[n++], v), i++;
+            else if (!strcmp(a, "--method")) o.method = !strcmp(v, "patchcore") ? RP_METHOD_PATCHCORE : RP_METHOD_RECONPATCH, i++;
+            else if (!strcmp(a, "--coreset")) o.coreset = atof(v), i++;
+            else if (!strcmp(a, "--epochs")) o.tp.epochs = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--steps")) o.tp.steps_per_epoch = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--batch")) o.tp.batch_size = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--lr")) o.tp.lr = atof(v), i++;
+            else if (!strcmp(a, "--sigma")) o.tp.sigma = atof(v), i++;
+            else if (!strcmp(a, "--k")) o.tp.k = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--alpha")) o.tp.alpha = atof(v), i++;
+            else if (!strcmp(a, "--margin")) o.tp.margin = atof(v), i++;
+            else if (!strcmp(a, "--gamma")) o.tp.ema_momentum = atof(v), i++;
+            else if (!strcmp(a, "--repr")) o.tp.repr_dim = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--proj")) o.tp.proj_dim = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--patience")) o.tp.patience = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--wd")) o.tp.weight_decay = atof(v), i++;
+            else if (!strcmp(a, "--seed")) o.tp.seed = strtoull(v, NULL, 10), i++;
+            else if (!strcmp(a, "--export-target")) o.tp.export_target = 1;
+            else if (!strcmp(a, "--raw")) o.tp.raw_targets = 1;
+            else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
+            else if (!strcmp(a, "--unified")) unified = 1;
+            else goto usage;
+        }
+        if (!n) goto usage;
+        rp_embedding *emb;
+        rp_bank *bank;
+        double secs;
+        if (unified) {
+            train(cs, n, &o, &emb, &bank, &secs);
+            for (int c = 0; c < n; c++) evaluate(&cs[c], emb, bank, &o, secs, "unified");
+            rp_embedding_free(emb);
+            rp_bank_free(bank);
+        } else {
+            for (int c = 0; c < n; c++) {
+                train(&cs[c], 1, &o, &emb, &bank, &secs);
+                evaluate(&cs[c], emb, bank, &o, secs, "separate");
+                rp_embedding_free(emb);
+                rp_bank_free(bank);
+            }
+        }
+        return 0;
+    }
+usage:
+    fprintf(stderr, "usage: rp-tune cache --data DIR --out FILE [--no-crop] [--weights PATH]\n"
+                    "       rp-tune run --cache FILE [...] [--method reconpatch|patchcore] [--unified] [options]\n");
+    return 2;
+}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# make bench: every performance figure the docs quote, each beside its peer where one exists.
+#   1. backbone img/s, ours vs PyTorch, interleaved (bench_backbone.sh)
+#   2. coreset and kNN, ours vs PatchCore's torch sampler (bench_bank.sh)
+#   3. the pipeline on real data, stage by stage (rp-bench-pipeline): scoring cost at 1% and 10%
+#      coreset, kNN GFLOP/s, ReConPatch training time split and peak memory
+#   4. accuracy tables (rp-eval): PatchCore and ReConPatch on bottle and magnetic tile, unified model
+# The host is noisy: compare ratios and medians; OPENBLAS_CORETYPE is left as the environment sets it.
+set -u
+build=${1:-build}
+src=$(cd "$(dirname "$0")/.." && pwd)
+data=${RP_DATA_DIR:-$src/../shared/data}
+out=${BENCH_OUT:-$build/bench-results}
+mkdir -p "$out"
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+echo "OpenBLAS kernel: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset, auto-detected>}; OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+
+echo "== 1. backbone =="
+sh "$src/bench/bench_backbone.sh" "$build" "${ROUNDS:-5}" | tee "$out/backbone.txt"
+
+echo "== 2. memory bank (random data; 20k points for the torch comparison) =="
+sh "$src/bench/bench_bank.sh" "$build" "${BANK_N:-20000}" 3 | tee "$out/bank.txt"
+
+bottle=$data/mvtec_ad/bottle
+tile=$data/magnetic_tile
+if [ ! -d "$bottle" ]; then
+    echo "no evaluation data at $data: skipping the real-data benchmarks"
+    exit 0
+fi
+
+echo "== 3. pipeline stages on bottle =="
+"$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.01 | tee "$out/pipeline_pc1.txt"
+"$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.1 | tee "$out/pipeline_pc10.txt"
+"$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --coreset 0.1 | tee "$out/pipeline_rc10.txt"
+
+echo "== 4. accuracy =="
+eval_run() { name=$1; shift; "$build/examples/rp-eval" "$@" --json "$out/$name.json" | tee "$out/$name.txt"; }
+eval_run patchcore --method patchcore --data "$bottle" --data "$tile"
+eval_run patchcore_nocrop --method patchcore --no-crop --data "$bottle" --data "$tile"
+eval_run reconpatch --method reconpatch --data "$bottle" --data "$tile"
+eval_run reconpatch_nocrop --method reconpatch --no-crop --data "$bottle" --data "$tile"
+eval_run reconpatch_unified --method reconpatch --unified --data "$bottle" --data "$tile"
+echo "results in $out"

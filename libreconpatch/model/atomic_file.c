@@ -1,0 +1,100 @@
+/* Replacing a file atomically: write a temporary file in the same folder, flush and fsync it,
+ * rename it over the target, fsync the folder. A crash at any point leaves the old file or the new
+ * one, never a mix: rename within one file system is atomic, and the fsyncs order the data before
+ * the rename on the disk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "model/model_io.h"
+
+static void writer_free(rp__file_writer *w)
+{
+    free(w->target);
+    free(w->temp);
+    w->target = w->temp = NULL;
+    w->file = NULL;
+}
+
+int rp__file_writer_open(rp__file_writer *w, const char *path, const char *fn)
+{
+    memset(w, 0, sizeof *w);
+    w->fn = fn;
+    size_t n = strlen(path);
+    w->target = strdup(path);
+    w->temp = malloc(n + sizeof ".tmp-XXXXXX");
+    if (!w->target || !w->temp) {
+        writer_free(w);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    }
+    memcpy(w->temp, path, n);
+    memcpy(w->temp + n, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+    int fd = mkstemp(w->temp);
+    if (fd < 0) {
+        int e = errno;
+        writer_free(w);
+        return rp__fail(RP_E_IO, "%s: cannot create a temporary file beside '%s': %s", fn, path, strerror(e));
+    }
+    /* mkstemp makes the file 0600: give it the mode of the file it replaces, else rw-r--r--. */
+    struct stat st;
+    fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
+    w->file = fdopen(fd, "wb");
+    if (!w->file) {
+        close(fd);
+        unlink(w->temp);
+        writer_free(w);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    }
+    return RP_OK;
+}
+
+int rp__file_writer_write(rp__file_writer *w, const void *data, size_t size)
+{
+    if (size && fwrite(data, 1, size, w->file) != size)
+        return rp__fail(RP_E_IO, "%s: writing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+    return RP_OK;
+}
+
+void rp__file_writer_abort(rp__file_writer *w)
+{
+    if (w->file) fclose(w->file);
+    if (w->temp) unlink(w->temp);
+    writer_free(w);
+}
+
+/* fsync the folder holding path, so the rename itself is on the disk. */
+static void sync_folder(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy) return;
+    char *slash = strrchr(copy, '/');
+    const char *dir = ".";
+    if (slash == copy) dir = "/";
+    else if (slash) *slash = '\0', dir = copy;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+int rp__file_writer_commit(rp__file_writer *w)
+{
+    int rc = RP_OK;
+    if (fflush(w->file) != 0 || fsync(fileno(w->file)) != 0)
+        rc = rp__fail(RP_E_IO, "%s: flushing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+    if (fclose(w->file) != 0 && !rc)
+        rc = rp__fail(RP_E_IO, "%s: closing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+    w->file = NULL;
+    if (!rc && rename(w->temp, w->target) != 0)
+        rc = rp__fail(RP_E_IO, "%s: cannot rename '%s' to '%s': %s", w->fn, w->temp, w->target, strerror(errno));
+    if (rc) unlink(w->temp);
+    else sync_folder(w->target);
+    writer_free(w);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* The model file's constants, shared by the writer (model_save.c) and the reader (model_load.c).
+ * docs/model-format.md is the byte-exact description; keep the two in step. */
+#ifndef RP_MODEL_FORMAT_H
+#define RP_MODEL_FORMAT_H
+
+#include <stdint.h>
+
+/* "\x89RPM\r\n\x1a\n": a high byte first (catches 7-bit transfers), CR LF and LF (catch newline
+ * translation), ^Z (stops `type` on Windows). The PNG trick. */
+#define RP__MODEL_MAGIC "\x89RPM\r\n\x1a\n"
+#define RP__MODEL_MAGIC_SIZE 8
+
+/* The file header: fixed at 32 bytes in every format version, so a reader can always check it
+ * and then tell a newer version (RP_E_VERSION) from damage (RP_E_FORMAT). */
+#define RP__MODEL_HEADER_SIZE 32u
+#define RP__MODEL_SECTION_HEAD 16u /* id[4], flags u32, payload length u64 */
+#define RP__MODEL_SECTION_CRC 4u
+
+/* Section flag bit 0: a reader that does not know the section's id may skip it. */
+#define RP__SECTION_OPTIONAL 1u
+
+/* Section ids: four ASCII bytes, stored in this order. */
+#define RP__SEC_MODEL "MODL"     /* method */
+#define RP__SEC_EXTRACTOR "EXTR" /* extractor settings */
+#define RP__SEC_BACKBONE "BKBN"  /* backbone identity and where its weights are */
+#define RP__SEC_WEIGHTS "WGTS"   /* embedded weights: a safetensors file */
+#define RP__SEC_HEAD "HEAD"      /* ReConPatch's representation layer f */
+#define RP__SEC_BANK "BANK"      /* the memory bank vectors */
+#define RP__SEC_SCORER "SCOR"    /* scorer params */
+#define RP__SEC_THRESHOLDS "THRS" /* decision thresholds */
+
+/* BKBN storage values. */
+#define RP__WEIGHTS_REFERENCED 1u
+#define RP__WEIGHTS_EMBEDDED 2u
+
+/* Exact payload sizes of the fixed sections (format version 1). */
+#define RP__MODL_SIZE 8u
+#define RP__EXTR_SIZE 48u
+#define RP__BKBN_FIXED_SIZE 80u /* then path_len bytes of path */
+#define RP__SCOR_SIZE 16u
+#define RP__THRS_SIZE 40u
+
+/* Reader limits: far above any real model, low enough that sizes cannot overflow. */
+#define RP__MODEL_MAX_DIM 65536u
+#define RP__MODEL_MAX_PATH 4096u
+#define RP__MODEL_DEFAULT_MAX_BYTES ((uint64_t)8 << 30)
+
+#endif

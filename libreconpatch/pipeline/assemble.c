@@ -1,0 +1,64 @@
+/* Putting a model together, shared by rp_train and the model file loader: the extractor with its
+ * backbone identity recorded, and the scorer over the finished parts. */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backbone/weights.h"
+#include "extractor/extractor_internal.h"
+#include "pipeline/pipeline_internal.h"
+
+rp_model *rp__model_alloc(void)
+{
+    rp_model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->thresholds.struct_size = sizeof m->thresholds;
+    m->thresholds.rule = RP_THRESHOLD_RULE_NONE;
+    m->thresholds.image_threshold = m->thresholds.pixel_threshold = NAN;
+    m->thresholds.quantile = m->thresholds.f1 = NAN;
+    return m;
+}
+
+int rp__model_create_extractor(const rp_extractor_params *params, rp_extractor **extractor_out,
+                               rp__backbone_identity *identity)
+{
+    *extractor_out = NULL;
+    memset(identity, 0, sizeof *identity);
+    /* The weights are loaded here rather than inside rp_extractor_create so that their identity
+     * (sha256, layout, arch) can be recorded for the model file. */
+    rp__weights *w = NULL;
+    int rc = rp__weights_load(params->weights_path, &w);
+    if (rc) return rc; /* the loader names the file and the problem */
+    rc = rp__extractor_create_from_weights(params, w, 0, extractor_out);
+    if (!rc) {
+        identity->arch = w->arch;
+        identity->layout = w->layout;
+        memcpy(identity->sha256, w->sha256, sizeof identity->sha256);
+        char resolved[PATH_MAX];
+        identity->weights_path = strdup(realpath(params->weights_path, resolved) ? resolved : params->weights_path);
+        if (!identity->weights_path) {
+            rp_extractor_free(*extractor_out);
+            *extractor_out = NULL;
+            rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+        }
+    }
+    rp__weights_free(w);
+    return rc;
+}
+
+int rp__model_finish(rp_model *m, const rp_scorer_params *scorer_params, const char *fn)
+{
+    rp__extractor_get_params(m->extractor, &m->extractor_params);
+    rp_scorer_params sp;
+    rp_scorer_params_init(&sp, sizeof sp);
+    if (scorer_params) {
+        int rc = rp__params_copy(&sp, sizeof sp, scorer_params, fn);
+        if (rc) return rc;
+    }
+    /* The scorer undoes exactly the extractor's preprocessing geometry (resolved values, so a
+     * trained and a loaded model agree even if a default changes). */
+    sp.resize = m->extractor_params.resize;
+    sp.no_crop = m->extractor_params.no_crop;
+    return rp_scorer_create(m->extractor, m->embedding, m->bank, &sp, &m->scorer);
+}

@@ -1,0 +1,161 @@
+/* Calibrating the decision thresholds from held-out images (the rules are in thresholds.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/pipeline_internal.h"
+
+int rp_calibration_params_init(rp_calibration_params *params, size_t size)
+{
+    rp__clear_error();
+    return rp__params_init(params, size, sizeof *params, "rp_calibration_params_init");
+}
+
+static int report(rp_progress_fn progress, void *user_data, int64_t done, int64_t total, const char *fn)
+{
+    if (!progress) return RP_OK;
+    rp_progress p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.stage = RP_STAGE_SCORE;
+    p.done = done;
+    p.total = total;
+    p.epoch = p.step = -1;
+    p.loss = p.val_loss = NAN;
+    if (progress(&p, user_data)) return rp__fail(RP_E_CANCELLED, "%s: cancelled by the progress callback", fn);
+    return RP_OK;
+}
+
+int rp__model_calibration_scores(const rp_model *model, const rp_image *const *images, const char *const *paths,
+                                 uint32_t count, uint64_t max_pixels, rp_progress_fn progress, void *user_data,
+                                 double *scores_out, double *map_max_out, const char *fn)
+{
+    rp_image_load_params lp;
+    rp_image_load_params_init(&lp, sizeof lp);
+    lp.max_pixels = max_pixels;
+    int rc = RP_OK;
+    for (uint32_t i = 0; i < count && !rc; i++) {
+        rp_image *owned = NULL;
+        const rp_image *img = images ? images[i] : NULL;
+        if (!images) {
+            if (!paths[i]) return rp__fail(RP_E_INVALID_ARG, "%s: paths[%u] is NULL", fn, i);
+            if ((rc = rp_image_load_file(paths[i], &lp, &owned))) {
+                char msg[640];
+                snprintf(msg, sizeof msg, "%s", rp_last_error_message());
+                return rp__fail(rc, "%s: calibration image %u (%s): %s", fn, i, paths[i], msg);
+            }
+            img = owned;
+        }
+        if (!img) return rp__fail(RP_E_INVALID_ARG, "%s: images[%u] is NULL", fn, i);
+        /* The map in the image's own geometry: the mask is drawn there, so its maximum is what the
+         * pixel threshold has to clear. */
+        size_t pixels = (size_t)rp_image_width(img) * rp_image_height(img);
+        float *map = malloc((pixels ? pixels : 1) * sizeof *map);
+        rp_score_result r;
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        if (!map) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for the map of image %u", fn, i);
+        else rc = rp_scorer_score(model->scorer, img, &r, NULL, 0, map, pixels);
+        if (!rc) {
+            float top = map[0];
+            for (size_t k = 1; k < pixels; k++)
+                if (map[k] > top) top = map[k];
+            scores_out[i] = r.score;
+            map_max_out[i] = top;
+        } else if (map) {
+            char msg[640];
+            snprintf(msg, sizeof msg, "%s", rp_last_error_message());
+            rc = rp__fail(rc, "%s: scoring calibration image %u: %s", fn, i, msg);
+        }
+        free(map);
+        rp_image_free(owned);
+        if (!rc) rc = report(progress, user_data, i + 1, count, fn);
+    }
+    return rc;
+}
+
+static int resolve_quantile(const rp_calibration_params *user, double *q, const char *fn)
+{
+    rp_calibration_params p;
+    rp_calibration_params_init(&p, sizeof p);
+    int rc = rp__params_copy(&p, sizeof p, user, fn);
+    if (rc) return rc;
+    *q = p.quantile == 0.0 ? RP_CALIBRATION_DEFAULT_QUANTILE : p.quantile;
+    if (!(*q > 0.0 && *q < 1.0))
+        return rp__fail(RP_E_INVALID_ARG, "%s: params.quantile %g is not in (0, 1)", fn, p.quantile);
+    return RP_OK;
+}
+
+static int check_common(const rp_model *model, const rp_image *const *images, uint32_t count, const char *fn)
+{
+    if (!model) return rp__fail(RP_E_INVALID_ARG, "%s: model is NULL", fn);
+    if (!images) return rp__fail(RP_E_INVALID_ARG, "%s: images is NULL", fn);
+    if (!count) return rp__fail(RP_E_INVALID_ARG, "%s: count is 0", fn);
+    for (uint32_t i = 0; i < count; i++)
+        if (!images[i]) return rp__fail(RP_E_INVALID_ARG, "%s: images[%u] is NULL", fn, i);
+    return RP_OK;
+}
+
+int rp_model_calibrate(rp_model *model, const rp_image *const *images, uint32_t count,
+                       const rp_calibration_params *params, rp_progress_fn progress, void *user_data)
+{
+    static const char fn[] = "rp_model_calibrate";
+    rp__clear_error();
+    double q;
+    int rc = check_common(model, images, count, fn);
+    if (!rc) rc = resolve_quantile(params, &q, fn);
+    if (rc) return rc;
+    double *scores = malloc((size_t)count * sizeof *scores), *map_max = malloc((size_t)count * sizeof *map_max);
+    if (!scores || !map_max) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, count);
+    if (!rc)
+        rc = rp__model_calibration_scores(model, images, NULL, count, 0, progress, user_data, scores, map_max, fn);
+    rp_model_thresholds t;
+    if (!rc) rc = rp__model_thresholds_from_normals(scores, map_max, count, q, &t);
+    if (!rc) model->thresholds = t;
+    free(scores);
+    free(map_max);
+    return rc;
+}
+
+int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *images, const uint8_t *labels,
+                                uint32_t count, const rp_calibration_params *params, rp_progress_fn progress,
+                                void *user_data)
+{
+    static const char fn[] = "rp_model_calibrate_labelled";
+    rp__clear_error();
+    double q;
+    int rc = check_common(model, images, count, fn);
+    if (!rc && !labels) rc = rp__fail(RP_E_INVALID_ARG, "%s: labels is NULL", fn);
+    if (!rc) rc = resolve_quantile(params, &q, fn);
+    if (rc) return rc;
+    uint32_t anomalous = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (labels[i] > 1) return rp__fail(RP_E_INVALID_ARG, "%s: labels[%u] is %u, not 0 or 1", fn, i, labels[i]);
+        anomalous += labels[i];
+    }
+    if (anomalous == 0 || anomalous == count)
+        return rp__fail(RP_E_INVALID_ARG, "%s: %u of %u images are labelled anomalous: F1 needs at least one "
+                                          "normal and one anomalous image", fn, anomalous, count);
+    double *scores = malloc((size_t)count * sizeof *scores), *map_max = malloc((size_t)count * sizeof *map_max);
+    double *normal_max = malloc((size_t)count * sizeof *normal_max);
+    if (!scores || !map_max || !normal_max) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, count);
+    if (!rc)
+        rc = rp__model_calibration_scores(model, images, NULL, count, 0, progress, user_data, scores, map_max, fn);
+    rp_model_thresholds t;
+    memset(&t, 0, sizeof t);
+    t.struct_size = sizeof t;
+    t.rule = RP_THRESHOLD_RULE_F1;
+    t.quantile = q;
+    t.calibration_images = count;
+    if (!rc) rc = rp__threshold_f1(scores, labels, count, &t.image_threshold, &t.f1);
+    uint32_t normals = 0;
+    for (uint32_t i = 0; !rc && i < count; i++)
+        if (!labels[i]) normal_max[normals++] = map_max[i];
+    if (!rc) rc = rp__threshold_quantile(normal_max, normals, q, &t.pixel_threshold);
+    if (!rc) model->thresholds = t;
+    free(scores);
+    free(map_max);
+    free(normal_max);
+    return rc;
+}

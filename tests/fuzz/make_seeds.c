@@ -1,0 +1,37 @@
+/* Writes a seed corpus for fuzz_model_load into the folder given as argument: valid model files of
+ * a small random backbone (embedded weights; referenced weights; PatchCore; ReConPatch with
+ * thresholds), so the fuzzer starts from inputs that reach every section's decoder. */
+#include "../unit/model/model_fixture.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+        return 2;
+    }
+    char weights[4096], path[4200];
+    snprintf(weights, sizeof weights, "%s/seed-weights.safetensors", argv[1]);
+    if (fixture_write_weights(weights, 1)) return 1;
+    rp_image *imgs[3];
+    fixture_train_images(imgs, 3);
+    rp_model *pc = fixture_train(weights, RP_METHOD_PATCHCORE, (const rp_image *const *)imgs, 2, 16, 0.01, 0);
+    rp_model *rc = fixture_train(weights, RP_METHOD_RECONPATCH, (const rp_image *const *)imgs, 3, 16, 0.01, 0.34);
+    rp_model_save_params sp;
+    rp_model_save_params_init(&sp, sizeof sp);
+    int err = 0;
+    snprintf(path, sizeof path, "%s/patchcore-referenced.rpm", argv[1]);
+    err |= rp_model_save(pc, path, &sp);
+    snprintf(path, sizeof path, "%s/reconpatch-referenced.rpm", argv[1]);
+    err |= rp_model_save(rc, path, &sp);
+    sp.embed_weights = 1;
+    snprintf(path, sizeof path, "%s/reconpatch-embedded.rpm", argv[1]);
+    err |= rp_model_save(rc, path, &sp);
+    if (err) fprintf(stderr, "save failed: %s\n", rp_last_error_message());
+    unlink(weights); /* the fuzz target never reads referenced weights */
+    rp_model_free(pc);
+    rp_model_free(rc);
+    rp_image_free(imgs[0]);
+    rp_image_free(imgs[1]);
+    rp_image_free(imgs[2]);
+    return err ? 1 : 0;
+}

@@ -1,0 +1,143 @@
+/* Shared by the model unit tests: a small random backbone written as a .safetensors file in a
+ * private temporary folder, the committed bottle images, and small models trained on them, so the
+ * tests need neither the cached weights nor ../shared/data. */
+#ifndef RP_TEST_MODEL_FIXTURE_H
+#define RP_TEST_MODEL_FIXTURE_H
+
+#include <reconpatch/reconpatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backbone/weights.h"
+#include "backbone/weights_memory.h"
+#include "rp_test.h"
+
+/* A reduced-width (1/8) Keras-layout ResNet-50 with seeded random weights, written to path. */
+static inline int fixture_write_weights(const char *path, uint64_t seed)
+{
+    rp__weights *w = NULL;
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    if (rp__weights_random(RP_ARCH_RESNET50, RP_LAYOUT_KERAS, 8, seed, &w)) return -1;
+    int rc = rp__weights_to_safetensors(w, &bytes, &size);
+    rp__weights_free(w);
+    if (rc) return -1;
+    FILE *f = fopen(path, "wb");
+    rc = f && fwrite(bytes, 1, size, f) == size ? 0 : -1;
+    if (f) fclose(f);
+    free(bytes);
+    return rc;
+}
+
+/* examples/data/bottle (committed in the repository). */
+static inline rp_image *fixture_image(const char *relative)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/data/bottle/%s", rp_test_source_dir(), relative);
+    rp_image *img = NULL;
+    if (rp_image_load_file(path, NULL, &img)) {
+        fprintf(stderr, "cannot load %s: %s\n", path, rp_last_error_message());
+        exit(1);
+    }
+    return img;
+}
+
+/* train/good/000.png, 010.png, ... (count of them). */
+static inline void fixture_train_images(rp_image **out, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "train/good/%03u.png", i * 10);
+        out[i] = fixture_image(rel);
+    }
+}
+
+/* A private temporary folder (removed by fixture_remove_dir). */
+static inline void fixture_make_dir(char *dir, size_t size)
+{
+    snprintf(dir, size, "/tmp/rp-model-test-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+static inline void fixture_remove_dir(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Train a small model: PatchCore or ReConPatch (a few trainer steps) on the given images.
+ * feature_dim small keeps the files small. */
+static inline rp_model *fixture_train(const char *weights_path, int32_t method, const rp_image *const *images,
+                                      uint32_t count, uint32_t feature_dim, double coreset_ratio,
+                                      double calibration_fraction)
+{
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    ep.weights_path = weights_path;
+    ep.feature_dim = feature_dim;
+    rp_trainer_params tp;
+    rp_trainer_params_init(&tp, sizeof tp);
+    tp.repr_dim = 32;
+    tp.proj_dim = 16;
+    tp.batch_size = 128;
+    tp.epochs = 2;
+    tp.steps_per_epoch = 3;
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.coreset_ratio = coreset_ratio;
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.method = method;
+    p.extractor = &ep;
+    p.trainer = &tp;
+    p.bank = &bp;
+    p.calibration_fraction = calibration_fraction;
+    rp_model *m = NULL;
+    if (rp_train_images(images, count, &p, NULL, NULL, &m)) {
+        fprintf(stderr, "rp_train_images: %s\n", rp_last_error_message());
+        exit(1);
+    }
+    return m;
+}
+
+static inline int fixture_read_file(const char *path, uint8_t **data, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *data = malloc(n > 0 ? (size_t)n : 1);
+    *size = fread(*data, 1, (size_t)n, f);
+    fclose(f);
+    return *size == (size_t)n ? 0 : -1;
+}
+
+static inline int fixture_write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int rc = fwrite(data, 1, size, f) == size ? 0 : -1;
+    fclose(f);
+    return rc;
+}
+
+/* Run the suite in this process: the models are built once, before, and OpenMP thread pools do
+ * not survive fork. */
+static inline int fixture_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif
