@@ -42,7 +42,7 @@ typedef struct rp_trainer_params {
     uint32_t proj_dim;        /* output of g; 0 = 128 */
     uint32_t proj_hidden;     /* 0 = linear g; else g is linear(proj_hidden)-ReLU-linear */
     uint32_t batch_size;      /* patches per step, drawn across all training images; 0 = 512 */
-    uint32_t epochs;          /* 0 = 20 */
+    uint32_t epochs;          /* 0 = 8 */
     uint32_t steps_per_epoch; /* 0 = min(training patches / batch_size, 50) */
     uint32_t patience;        /* epochs without a better validation loss before stopping; 0 = 10 */
     uint32_t k;               /* contextual neighbourhood size (2 .. batch_size); 0 = 5 */
@@ -56,7 +56,7 @@ typedef struct rp_trainer_params {
     double lr_min;            /* 0 = 0 */
     double weight_decay;      /* AdamW decoupled weight decay; 0 = 1e-2; negative = none */
     double sigma;             /* pairwise similarity exp(-|z'_i - z'_j|^2 / sigma); 0 = 1 */
-    double alpha;             /* w = alpha * pairwise + (1 - alpha) * contextual; 0 = 0.5; negative = 0 */
+    double alpha;             /* w = alpha * pairwise + (1 - alpha) * contextual; 0 = 0.9; negative = 0 */
     double margin;            /* relaxed contrastive margin m; 0 = 1 */
     double ema_momentum;      /* target = gamma * target + (1 - gamma) * online; 0 = 0.9 */
     double val_fraction;      /* share of IMAGES held out for validation; 0 = 0.1; negative = none */

@@ -24,7 +24,7 @@ static int resolve_params(rp_trainer_params *p)
     if (!p->repr_dim) p->repr_dim = 512;
     if (!p->proj_dim) p->proj_dim = 128;
     if (!p->batch_size) p->batch_size = 512;
-    if (!p->epochs) p->epochs = 20;
+    if (!p->epochs) p->epochs = 8;
     if (!p->patience) p->patience = 10;
     if (!p->k) p->k = 5;
     if (!p->val_batches) p->val_batches = 4;
@@ -34,7 +34,7 @@ static int resolve_params(rp_trainer_params *p)
     if (p->weight_decay == 0.0) p->weight_decay = 1e-2;
     else if (p->weight_decay < 0.0) p->weight_decay = 0.0;
     if (p->sigma == 0.0) p->sigma = 1.0;
-    if (p->alpha == 0.0) p->alpha = 0.5;
+    if (p->alpha == 0.0) p->alpha = 0.9;
     else if (p->alpha < 0.0) p->alpha = 0.0;
     if (p->margin == 0.0) p->margin = 1.0;
     if (p->ema_momentum == 0.0) p->ema_momentum = 0.9;
