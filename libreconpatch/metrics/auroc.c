@@ -86,13 +86,8 @@ int rp_metric_pixel_auroc(const float *const *maps, const uint8_t *const *masks,
     size_t per_image = (size_t)width * height, n, bytes;
     if (rp__mul_size(per_image, count, &n) || rp__mul_size(n, sizeof(uint64_t), &bytes))
         return rp__fail(RP_E_LIMIT, "%s: %u maps of %u x %u are too many pixels", fn, count, width, height);
-    for (uint32_t m = 0; m < count; m++) {
-        if (!maps[m]) return rp__fail(RP_E_INVALID_ARG, "%s: maps[%u] is NULL", fn, m);
-        for (size_t p = 0; p < per_image; p++)
-            if (isnan(maps[m][p]))
-                return rp__fail(RP_E_INVALID_ARG, "%s: maps[%u] pixel (%zu, %zu) is NaN", fn, m, p % width,
-                                p / width);
-    }
+    int checked = rp__metrics_check_maps(maps, count, per_image, width, fn);
+    if (checked) return checked;
     uint64_t *items = malloc(bytes);
     if (!items) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu pixels", fn, n);
     uint64_t positives = 0;

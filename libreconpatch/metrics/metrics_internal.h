@@ -48,4 +48,9 @@ typedef struct rp__metrics_trapezoid {
 void rp__metrics_trapezoid_start(rp__metrics_trapezoid *t, double x_limit, double x0, double y0);
 void rp__metrics_trapezoid_add(rp__metrics_trapezoid *t, double x, double y);
 
+/* Every map non-NULL and free of NaN (count maps of per_image floats, rows of width); the message
+ * names fn and the first offending map and pixel. */
+int rp__metrics_check_maps(const float *const *maps, uint32_t count, size_t per_image, uint32_t width,
+                           const char *fn);
+
 #endif
