@@ -123,10 +123,7 @@ int main(void)
         return RP_TEST_SKIP;
     }
     char weights[4096];
-    if (rp_default_weights_path(weights, sizeof weights) != RP_OK) {
-        printf("SKIP: %s\n", rp_last_error_message());
-        return RP_TEST_SKIP;
-    }
+    if (!rp_test_weights_path(weights, sizeof weights)) return RP_TEST_SKIP;
     Suite *s = suite_create("accuracy_bottle");
     TCase *tc = tcase_create("patchcore");
     tcase_set_timeout(tc, 0);

@@ -247,10 +247,7 @@ END_TEST
 int main(void)
 {
     char weights[4096];
-    if (rp_default_weights_path(weights, sizeof weights) != RP_OK) {
-        printf("skipped: %s\n", rp_last_error_message());
-        return RP_TEST_SKIP;
-    }
+    if (!rp_test_weights_path(weights, sizeof weights)) return RP_TEST_SKIP;
     const char *root = rp_test_source_dir();
     for (int i = 0; i < N_TRAIN; i++) {
         snprintf(train_paths[i], sizeof train_paths[i], "%s/examples/data/bottle/train/good/%03d.png", root, i * 10);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <reconpatch/extractor.h>
+
 /* Exit code that meson counts as "skipped". */
 #define RP_TEST_SKIP 77
 
@@ -16,6 +18,15 @@ static inline const char *rp_test_data_dir(void)
 {
     const char *d = getenv("RP_DATA_DIR");
     if (d && access(d, R_OK) == 0) return d;
+    return NULL;
+}
+
+/* The cached Keras ResNet-50 model.json (`make weights`) written to buf, or NULL after printing why
+ * the calling test skips. */
+static inline const char *rp_test_weights_path(char *buf, size_t n)
+{
+    if (rp_default_weights_path(buf, n) == RP_OK) return buf;
+    printf("skip: %s\n", rp_last_error_message());
     return NULL;
 }
 

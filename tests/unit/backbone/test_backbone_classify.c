@@ -7,12 +7,6 @@
 
 static char model_path[4096];
 
-/* The cached Keras ResNet-50 (`make weights`), or NULL when it is not there. */
-static const char *find_model(void)
-{
-    return rp_default_weights_path(model_path, sizeof model_path) == RP_OK ? model_path : NULL;
-}
-
 static rp_extractor *classifier;
 
 typedef struct photo {
@@ -73,11 +67,8 @@ int main(void)
 {
     /* No fork per test: libgomp's thread pool does not survive fork() once OpenMP has run. */
     setenv("CK_FORK", "no", 1);
-    const char *model = find_model();
-    if (!model) {
-        printf("skip: no Keras ResNet-50 under $RP_WEIGHTS_DIR (run tools/fetch_weights.sh)\n");
-        return RP_TEST_SKIP;
-    }
+    const char *model = rp_test_weights_path(model_path, sizeof model_path);
+    if (!model) return RP_TEST_SKIP;
     if (!rp_test_data_dir()) {
         printf("skip: no ../shared/data ($RP_DATA_DIR)\n");
         return RP_TEST_SKIP;
