@@ -21,6 +21,7 @@
 
 #include "image/preprocess.h"
 #include "image/resample.h"
+#include "rp_file_list.h"
 
 #define MAGIC 0x43465052u /* "RPFC" */
 
@@ -42,28 +43,6 @@ static void die(const char *what)
 {
     fprintf(stderr, "rp-tune: %s: %s\n", what, rp_last_error_message());
     exit(1);
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static char **list_dir(const char *dir, int want_dirs, size_t *n_out)
-{
-    char **v = NULL;
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.') continue;
-            if ((e->d_type == DT_DIR) != want_dirs) continue;
-            v = realloc(v, (n + 1) * sizeof *v);
-            v[n++] = strdup(e->d_name);
-        }
-        closedir(d);
-    }
-    if (n) qsort(v, n, sizeof *v, cmp_str);
-    *n_out = n;
-    return v;
 }
 
 static void features_of(const rp_extractor *ex, const char *path, float *out, size_t floats)
@@ -95,11 +74,14 @@ static int do_cache(const char *data, const char *out, int no_crop, const char *
     uint32_t resize = no_crop ? side : 256, off = rp__image_crop_offset(resize, side);
     size_t per = (size_t)patches * dim;
     char path[4096];
-    size_t n_train, n_types;
     snprintf(path, sizeof path, "%s/train/good", data);
-    char **train = list_dir(path, 0, &n_train);
+    file_list train_list = list_dir(path, 0);
+    char **train = train_list.items;
+    size_t n_train = train_list.count;
     snprintf(path, sizeof path, "%s/test", data);
-    char **types = list_dir(path, 1, &n_types);
+    file_list type_list = list_dir(path, 1);
+    char **types = type_list.items;
+    size_t n_types = type_list.count;
     FILE *f = fopen(out, "wb");
     if (!f) die(out);
     uint32_t hdr[6] = {MAGIC, (uint32_t)n_train, 0, patches, dim, side};
@@ -114,9 +96,10 @@ static int do_cache(const char *data, const char *out, int no_crop, const char *
     uint8_t *labels = NULL, *masks = NULL;
     float *resampled = malloc((size_t)side * side * 3 * sizeof(float));
     for (size_t t = 0; t < n_types; t++) {
-        size_t n;
         snprintf(path, sizeof path, "%s/test/%s", data, types[t]);
-        char **imgs = list_dir(path, 0, &n);
+        file_list img_list = list_dir(path, 0);
+        char **imgs = img_list.items;
+        size_t n = img_list.count;
         for (size_t i = 0; i < n; i++) {
             snprintf(path, sizeof path, "%s/test/%s/%s", data, types[t], imgs[i]);
             features_of(ex, path, buf, per);

@@ -16,12 +16,9 @@
 
 #include <reconpatch/reconpatch.h>
 
-#define MAX_CATEGORIES 32
+#include "rp_file_list.h"
 
-typedef struct file_list {
-    char **items;
-    size_t count, cap;
-} file_list;
+#define MAX_CATEGORIES 32
 
 typedef struct category {
     const char *dir;
@@ -57,41 +54,6 @@ static void die(const char *what)
 {
     fprintf(stderr, "rp-eval: %s: %s (%s)\n", what, rp_last_error_message(), rp_error_name(rp_last_error_code()));
     exit(1);
-}
-
-static void list_push(file_list *l, const char *s)
-{
-    if (l->count == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 64;
-        l->items = realloc(l->items, l->cap * sizeof *l->items);
-        if (!l->items) exit(2);
-    }
-    l->items[l->count++] = strdup(s);
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static int is_image_name(const char *n)
-{
-    const char *dot = strrchr(n, '.');
-    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
-}
-
-/* Sorted names of the image files (or of the sub-folders) in dir. */
-static file_list list_dir(const char *dir, int want_dirs)
-{
-    file_list l = {0};
-    DIR *d = opendir(dir);
-    if (!d) return l;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        int isdir = e->d_type == DT_DIR;
-        if (want_dirs ? isdir : (!isdir && is_image_name(e->d_name))) list_push(&l, e->d_name);
-    }
-    closedir(d);
-    if (l.count) qsort(l.items, l.count, sizeof *l.items, cmp_str);
-    return l;
 }
 
 static void load_category(category *c, const char *dir)

@@ -1,0 +1,51 @@
+/* Example helper: sorted image files (or sub-folders) of a folder, for the example and benchmark
+ * programs that walk MVTec-layout data sets. */
+#ifndef RP_EXAMPLES_FILE_LIST_H
+#define RP_EXAMPLES_FILE_LIST_H
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct file_list {
+    char **items;
+    size_t count, cap;
+} file_list;
+
+static void list_push(file_list *l, const char *s)
+{
+    if (l->count == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->items = realloc(l->items, l->cap * sizeof *l->items);
+        if (!l->items) exit(2);
+    }
+    l->items[l->count++] = strdup(s);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int is_image_name(const char *n)
+{
+    const char *dot = strrchr(n, '.');
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+/* Sorted names of the image files (or of the sub-folders) in dir. */
+static file_list list_dir(const char *dir, int want_dirs)
+{
+    file_list l = {0};
+    DIR *d = opendir(dir);
+    if (!d) return l;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        int isdir = e->d_type == DT_DIR;
+        if (want_dirs ? isdir : (!isdir && is_image_name(e->d_name))) list_push(&l, e->d_name);
+    }
+    closedir(d);
+    if (l.count) qsort(l.items, l.count, sizeof *l.items, cmp_str);
+    return l;
+}
+
+#endif
