@@ -1,6 +1,6 @@
 /* rp-tune: measure method and hyperparameter choices quickly, on cached patch features.
  *
- *   rp-tune cache --data DIR --out FILE [--no-crop] [--weights PATH]
+ *   rp-tune cache --data DIR --out FILE [--no-crop | --keep-aspect] [--weights PATH]
  *       extract the patch features of DIR's train/good and test images once (plus labels and
  *       masks in the network-input geometry) into FILE;
  *   rp-tune run --cache FILE [--cache FILE ...] [--method reconpatch|patchcore] [--unified]
@@ -54,7 +54,7 @@ static void features_of(const rp_extractor *ex, const char *path, float *out, si
     rp_image_free(img);
 }
 
-static int do_cache(const char *data, const char *out, int no_crop, const char *weights)
+static int do_cache(const char *data, const char *out, int no_crop, int keep_aspect, const char *weights)
 {
     char wpath[4096];
     rp_extractor_params ep;
@@ -65,13 +65,14 @@ static int do_cache(const char *data, const char *out, int no_crop, const char *
     }
     ep.weights_path = weights;
     ep.no_crop = (uint32_t)no_crop;
+    ep.keep_aspect = (uint32_t)keep_aspect;
     rp_extractor *ex;
     if (rp_extractor_create(&ep, &ex)) die("extractor");
     rp_extractor_info info;
     info.struct_size = sizeof info;
     rp_extractor_get_info(ex, &info, sizeof info);
     uint32_t patches = info.grid_size * info.grid_size, dim = info.feature_dim, side = info.input_size;
-    uint32_t resize = no_crop ? side : 256, off = rp__image_crop_offset(resize, side);
+    const uint32_t resize = 256; /* the extractor's default, which do_cache does not change */
     size_t per = (size_t)patches * dim;
     char path[4096];
     snprintf(path, sizeof path, "%s/train/good", data);
@@ -117,9 +118,12 @@ static int do_cache(const char *data, const char *out, int no_crop, const char *
                 snprintf(path, sizeof path, "%s/ground_truth/%s/%s_mask.png", data, types[t], stem);
                 rp_image *mask;
                 if (!rp_image_load_file(path, NULL, &mask)) {
-                    uint32_t c = rp_image_channels(mask);
-                    if (rp__image_resample(rp_image_pixels(mask), rp_image_width(mask), rp_image_height(mask), c,
-                                           resize, resize, off, off, side, side, resampled, "rp-tune"))
+                    uint32_t c = rp_image_channels(mask), fw, fh, ox, oy;
+                    /* the mask goes through the image's frame (with keep_aspect, its own size's) */
+                    if (rp__image_resize_frame(rp_image_width(mask), rp_image_height(mask), resize, side, no_crop,
+                                               keep_aspect, &fw, &fh, &ox, &oy, "rp-tune") ||
+                        rp__image_resample(rp_image_pixels(mask), rp_image_width(mask), rp_image_height(mask), c,
+                                           fw, fh, ox, oy, side, side, resampled, "rp-tune"))
                         die(path);
                     for (size_t p = 0; p < (size_t)side * side; p++) m[p] = resampled[p * c] > 127.0f;
                     rp_image_free(mask);
@@ -256,16 +260,17 @@ int main(int argc, char **argv)
     if (argc < 2) goto usage;
     if (!strcmp(argv[1], "cache")) {
         const char *data = NULL, *out = NULL, *w = NULL;
-        int no_crop = 0;
+        int no_crop = 0, keep_aspect = 0;
         for (int i = 2; i < argc; i++) {
             if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
             else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
             else if (!strcmp(argv[i], "--weights") && i + 1 < argc) w = argv[++i];
             else if (!strcmp(argv[i], "--no-crop")) no_crop = 1;
+            else if (!strcmp(argv[i], "--keep-aspect")) keep_aspect = 1;
             else goto usage;
         }
-        if (!data || !out) goto usage;
-        return do_cache(data, out, no_crop, w);
+        if (!data || !out || (no_crop && keep_aspect)) goto usage;
+        return do_cache(data, out, no_crop, keep_aspect, w);
     }
     if (!strcmp(argv[1], "run")) {
         cache cs[8];
@@ -317,7 +322,7 @@ int main(int argc, char **argv)
         return 0;
     }
 usage:
-    fprintf(stderr, "usage: rp-tune cache --data DIR --out FILE [--no-crop] [--weights PATH]\n"
+    fprintf(stderr, "usage: rp-tune cache --data DIR --out FILE [--no-crop | --keep-aspect] [--weights PATH]\n"
                     "       rp-tune run --cache FILE [...] [--method reconpatch|patchcore] [--unified] [options]\n");
     return 2;
 }

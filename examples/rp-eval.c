@@ -1,8 +1,9 @@
 /* rp-eval: train on each category's normal images, score its test set, report image AUROC, pixel
  * AUROC and AUPRO the way the field measures them (maps and masks in the network-input geometry).
  *
- *   rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1] [--no-crop]
- *           [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N] [--json OUT.json]
+ *   rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]
+ *           [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N]
+ *           [--json OUT.json]
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
@@ -37,7 +38,7 @@ typedef struct options {
     int n_data;
     int32_t method;
     double coreset;
-    int no_crop, unified, verbose;
+    int no_crop, keep_aspect, unified, verbose;
     unsigned mask_threshold;
     const char *weights, *json, *save_model;
     unsigned epochs;
@@ -116,6 +117,7 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n)
     rp_extractor_params_init(&ep, sizeof ep);
     ep.weights_path = o->weights;
     ep.no_crop = (uint32_t)o->no_crop;
+    ep.keep_aspect = (uint32_t)o->keep_aspect; /* the scorer (and so the masks) follow the extractor */
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.coreset_ratio = o->coreset;
@@ -196,9 +198,10 @@ static void write_json(const options *o, category *cats, int n)
         fprintf(stderr, "rp-eval: cannot write %s: %s\n", o->json, strerror(errno));
         exit(1);
     }
-    fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"coreset\": %g, \"no_crop\": %s, \"categories\": {",
+    fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"coreset\": %g, \"no_crop\": %s, \"keep_aspect\": %s, "
+               "\"categories\": {",
             o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", o->unified ? "true" : "false", o->coreset,
-            o->no_crop ? "true" : "false");
+            o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false");
     for (int i = 0; i < n; i++) {
         category *c = &cats[i];
         fprintf(f, "%s\n  \"%s\": {", i ? "," : "", c->name);
@@ -226,8 +229,8 @@ static void save_model(const options *o, const rp_model *m)
 static void usage(void)
 {
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
-                    "               [--no-crop] [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N]\n"
-                    "               [--verbose] [--json OUT.json] [--save-model MODEL]\n");
+                    "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH]\n"
+                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL]\n");
     exit(2);
 }
 
@@ -250,11 +253,16 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--save-model") && v) o.save_model = v, i++;
         else if (!strcmp(a, "--epochs") && v) o.epochs = (unsigned)atoi(v), i++;
         else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
+        else if (!strcmp(a, "--keep-aspect")) o.keep_aspect = 1;
         else if (!strcmp(a, "--unified")) o.unified = 1;
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
         else usage();
     }
     if (!o.n_data || o.coreset <= 0 || o.coreset > 1 || o.mask_threshold > 254) usage();
+    if (o.no_crop && o.keep_aspect) {
+        fprintf(stderr, "rp-eval: --no-crop and --keep-aspect exclude each other (keep-aspect crops)\n");
+        return 2;
+    }
     if (o.save_model && o.n_data > 1 && !o.unified) {
         fprintf(stderr, "rp-eval: --save-model needs one --data folder or --unified (one model)\n");
         return 2;

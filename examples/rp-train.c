@@ -1,7 +1,10 @@
 /* rp-train: train an anomaly model on normal images and save it to a file for rp-score.
  *
- *   rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop] [--weights PATH]
+ *   rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop | --keep-aspect] [--weights PATH]
  *            [--epochs N] [--embed-weights] [--calibrate F] -o MODEL IMAGE_OR_DIR...
+ *
+ * --keep-aspect resizes each image's shorter side to 256 keeping its aspect ratio before the
+ * 224 centre crop (torchvision Resize(256), the MVTec protocol); the default resizes both sides.
  *
  * --calibrate F holds a share F of the images out of training and sets the model's decision
  * thresholds from their scores (rp_train_params.calibration_fraction), so that rp-score can say
@@ -32,7 +35,7 @@ typedef struct path_list {
 typedef struct options {
     int32_t method;
     double coreset, calibrate;
-    int no_crop, embed_weights;
+    int no_crop, keep_aspect, embed_weights;
     unsigned epochs;
     const char *weights, *output;
     path_list inputs;
@@ -40,8 +43,9 @@ typedef struct options {
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop] [--weights PATH]\n"
-                    "                [--epochs N] [--embed-weights] [--calibrate F] -o MODEL IMAGE_OR_DIR...\n");
+    fprintf(stderr, "usage: rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop | --keep-aspect]\n"
+                    "                [--weights PATH] [--epochs N] [--embed-weights] [--calibrate F]\n"
+                    "                -o MODEL IMAGE_OR_DIR...\n");
     exit(2);
 }
 
@@ -142,6 +146,7 @@ static void parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--weights") && v) o->weights = v, i++;
         else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && v) o->output = v, i++;
         else if (!strcmp(a, "--no-crop")) o->no_crop = 1;
+        else if (!strcmp(a, "--keep-aspect")) o->keep_aspect = 1;
         else if (!strcmp(a, "--embed-weights")) o->embed_weights = 1;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage();
         else if (a[0] == '-' && a[1]) {
@@ -162,6 +167,10 @@ static void parse_args(int argc, char **argv, options *o)
         }
     }
     if (!o->output || !o->inputs.count) usage();
+    if (o->no_crop && o->keep_aspect) {
+        fprintf(stderr, "rp-train: --no-crop and --keep-aspect exclude each other (keep-aspect crops)\n");
+        exit(2);
+    }
     if (o->inputs.count > UINT32_MAX) {
         fprintf(stderr, "rp-train: too many images (%zu)\n", o->inputs.count);
         exit(1);
@@ -262,6 +271,7 @@ int main(int argc, char **argv)
     rp_extractor_params_init(&ep, sizeof ep);
     ep.weights_path = o.weights; /* NULL = the cached Keras ResNet-50 */
     ep.no_crop = (uint32_t)o.no_crop;
+    ep.keep_aspect = (uint32_t)o.keep_aspect;
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.coreset_ratio = o.coreset; /* 0 = the library's default (10%) */

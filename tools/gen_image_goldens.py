@@ -20,6 +20,12 @@ What it writes, and where the expected values come from:
   Resize((R, R)) (PIL BILINEAR) + CenterCrop(C) + ToTensor + Normalize (torchvision mean/std), and
   the Keras "caffe" variant (BGR, minus mean), as float32 CHW .f32 files; listed in
   preprocess/manifest.txt (case, source, resize, crop, no_crop).
+* keep_aspect/: the aspect-keeping resize, from torchvision 0.14 itself (Debian's
+  python3-torchvision): transforms.Resize(R) with an int (shorter side to R, the longer one
+  int(R * long / short)) + CenterCrop(C), then ToTensor + Normalize, and the caffe variant; listed
+  in keep_aspect/manifest.txt with the frame and offsets. Two real magnetic tile images (from
+  ../shared/data) at Resize(256) + CenterCrop(224) are stored as PNGs of PIL's 8-bit result.
+  `--only keep_aspect` regenerates just this folder.
 * fullres/: from ../shared/data (if present): CRC-32 of PIL's decode of the full-resolution bottle
   images, the natural photos and a sample of the magnetic tile images, and PIL's resize 256 + centre crop 224 of the bottle as a PNG (lossless), so the C tests
   can compare without Python.
@@ -351,6 +357,80 @@ def gen_preprocess_cases():
         f.write("\n".join(lines) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# keep_aspect: torchvision's own Resize(int) (shorter side, aspect kept) + CenterCrop on PIL images.
+
+def torchvision_keep_aspect(im, resize, crop):
+    """PIL image -> torchvision Resize(resize) (an int: the shorter side) + CenterCrop(crop).
+    Also returns the frame torchvision resized to and the crop offsets, the latter checked by
+    cutting the window out of the resized frame and comparing with CenterCrop's pixels."""
+    from torchvision import transforms as T
+    frame = T.Resize(resize, interpolation=T.InterpolationMode.BILINEAR)(im)
+    out = T.CenterCrop(crop)(frame)
+    assert out.size == (crop, crop)
+    fw, fh = frame.size
+    ox, oy = crop_offset(fw, crop), crop_offset(fh, crop)
+    assert np.array_equal(np.asarray(frame.crop((ox, oy, ox + crop, oy + crop))), np.asarray(out)), "offsets"
+    return out, (fw, fh, ox, oy)
+
+
+def gen_keep_aspect_cases(data_dir):
+    """keep_aspect/: small synthetic cases as float32 goldens (both normalisations), and two real
+    magnetic tile images at the MVTec protocol (Resize(256), CenterCrop(224)) as PNGs of PIL's
+    8-bit result. Each case is chosen so that an offset rounds half to even."""
+    from torchvision import transforms as T
+    d = os.path.join(OUT, "keep_aspect")
+    os.makedirs(d, exist_ok=True)
+    local = np.random.default_rng(20240711)  # its own stream: the other goldens do not move
+    lines = ["# case source width height resize crop frame_w frame_h off_x off_y; goldens "
+             "<case>_torchvision.f32 / <case>_caffe.f32 (3 x crop x crop), or <case>_pil.png (8-bit crop) "
+             "for sources under the data directory"]
+
+    def noisy(h, w, c):
+        y, x = np.mgrid[0:h, 0:w]
+        base = (x * 5 + y * 3) % 256
+        img = (base[..., None] + local.integers(-50, 51, (h, w, c))).clip(0, 255).astype(np.uint8)
+        return img if c > 1 else img[..., 0]
+
+    cases = [
+        # name, (h, w, channels), resize, crop
+        ("landscape_rgb", (97, 151, 3), 40, 33),   # frame 62 x 40: off_x round(14.5) = 14, off_y round(3.5) = 4
+        ("portrait_gray", (130, 61, 1), 29, 26),   # frame 29 x 61: off_y round(17.5) = 18, off_x round(1.5) = 2
+        ("landscape_up_rgb", (23, 37, 3), 48, 41), # upscale, frame 77 x 48: off_x 18, off_y round(3.5) = 4
+    ]
+    mean, std = TV_MEAN.tolist(), TV_STD.tolist()
+    for name, (h, w, c), resize, crop in cases:
+        arr = noisy(h, w, c)
+        src = f"{name}_src.png"
+        im = Image.fromarray(arr, "L" if c == 1 else "RGB")
+        im.save(os.path.join(d, src))
+        cropped, (fw, fh, ox, oy) = torchvision_keep_aspect(im.convert("RGB"), resize, crop)
+        tv = T.Normalize(mean, std)(T.ToTensor()(cropped)).numpy().astype(np.float32)
+        caffe = normalise(np.asarray(cropped))[1]
+        tv.tofile(os.path.join(d, f"{name}_torchvision.f32"))
+        caffe.tofile(os.path.join(d, f"{name}_caffe.f32"))
+        lines.append(f"{name} {src} {w} {h} {resize} {crop} {fw} {fh} {ox} {oy}")
+        print(f"keep_aspect {name}: {w}x{h} -> frame {fw}x{fh}, offsets ({ox}, {oy})")
+
+    # Real images at the field's protocol; sources stay in the data directory.
+    tiles = ["magnetic_tile/test/uneven/exp2_num_352504.jpg",  # 345 x 256: frame 345 x 256, off_x round(60.5) = 60
+             "magnetic_tile/test/blowhole/exp1_num_54246.jpg"]  # 116 x 278: frame 256 x 613, off_y round(194.5) = 194
+    for rel in tiles:
+        path = os.path.join(data_dir, rel)
+        if not os.path.exists(path):
+            print("no", path, "- keep_aspect tile goldens not regenerated", file=sys.stderr)
+            continue
+        im = Image.open(path)
+        w, h = im.size
+        name = "tile_" + os.path.splitext(os.path.basename(rel))[0]
+        cropped, (fw, fh, ox, oy) = torchvision_keep_aspect(im.convert("L"), 256, 224)
+        cropped.save(os.path.join(d, f"{name}_pil.png"), optimize=True)
+        lines.append(f"{name} {rel} {w} {h} 256 224 {fw} {fh} {ox} {oy}")
+        print(f"keep_aspect {name}: {w}x{h} -> frame {fw}x{fh}, offsets ({ox}, {oy})")
+    with open(os.path.join(d, "manifest.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def gen_fullres(data_dir):
     src_dir = os.path.join(data_dir, "mvtec_ad_fullres", "bottle")
     if not os.path.isdir(src_dir):
@@ -385,7 +465,12 @@ def gen_fullres(data_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default=os.path.join(ROOT, "..", "shared", "data"))
+    ap.add_argument("--only", choices=["keep_aspect"],
+                    help="regenerate one group only (keep_aspect needs python3-torchvision)")
     args = ap.parse_args()
+    if args.only == "keep_aspect":
+        gen_keep_aspect_cases(args.data_dir)
+        return
     for sub in ("decode", "preprocess", "fullres"):
         os.makedirs(os.path.join(OUT, sub), exist_ok=True)
     gen_png_cases()
@@ -396,6 +481,7 @@ def main():
         f.write("\n".join(manifest) + "\n")
     gen_preprocess_cases()
     gen_fullres(args.data_dir)
+    gen_keep_aspect_cases(args.data_dir)
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(OUT) for f in fs)
     print(f"wrote {OUT} ({total / 1024:.0f} KiB)")
 

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Golden data for tests/unit/scorer: patch scores, image scores and anomaly maps by PyTorch + scipy.
 
-Run with Debian's Python (torch, numpy, scipy):  /usr/bin/python3 tools/gen_scorer_goldens.py
-Writes tests/data/scorer/scorer_golden.bin (format: write_golden in tools/gen_metrics_goldens.py).
+Run with Debian's Python (torch, numpy, scipy, torchvision):
+    /usr/bin/python3 tools/gen_scorer_goldens.py [--only keep_aspect]
+Writes tests/data/scorer/scorer_golden.bin and scorer_keep_aspect.bin (format: write_golden in
+tools/gen_metrics_goldens.py); --only keep_aspect writes just the second.
 
 References, step by step (docs/scoring.md describes the same steps):
   patch score   min over the bank of the Euclidean distance, in float64 (torch.cdist without the
@@ -17,6 +19,9 @@ References, step by step (docs/scoring.md describes the same steps):
   map_image     the map put back in the resize x resize frame at the crop offset, the rest of the
                 frame filled with the nearest map border value (np.pad mode="edge"), then
                 F.interpolate(size=(H, W), mode="bilinear", align_corners=False).
+  keep_aspect   the same with the image's own frame: torchvision's Resize(resize) (an int: the
+                shorter side) frame size, CenterCrop's offsets per axis; masks through
+                torchvision Resize + CenterCrop on a float PIL image, then > 127.
 """
 import os
 import sys
@@ -123,7 +128,75 @@ def case_map_steps(rng, out):
     out['c_smooth_dst'] = gaussian_filter(small, sigma=4.0)
 
 
+def keep_aspect_frame(width, height, resize, crop):
+    """torchvision's own Resize(resize) frame (an int: the shorter side, aspect kept) for an image
+    of width x height, and CenterCrop's offsets in it (int(round(...)), half to even)."""
+    from PIL import Image
+    from torchvision import transforms as T
+    fw, fh = T.Resize(resize)(Image.new('L', (width, height))).size
+    return fw, fh, crop_offset(fw, crop), crop_offset(fh, crop)
+
+
+def image_map_keep_aspect(map_input, resize, width, height):
+    """The map put in the image's own keep_aspect frame (fh x fw) at the crop offsets, the rest
+    filled with the nearest map border value, then F.interpolate to height x width."""
+    size = map_input.shape[0]
+    fw, fh, ox, oy = keep_aspect_frame(width, height, resize, size)
+    frame = np.pad(map_input, ((oy, fh - size - oy), (ox, fw - size - ox)), mode='edge')
+    t = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)[None, None])
+    return F.interpolate(t, size=(height, width), mode='bilinear', align_corners=False)[0, 0].numpy()
+
+
+def mask_to_input_keep_aspect(mask, resize, crop, threshold):
+    """torchvision Resize(resize) + CenterCrop(crop) of the mask as a float ('F') PIL image (PIL's
+    BILINEAR in float, no 8-bit rounding: the library's resampling), then value > threshold."""
+    from PIL import Image
+    from torchvision import transforms as T
+    im = Image.fromarray(mask.astype(np.float32), 'F')
+    v = np.asarray(T.CenterCrop(crop)(T.Resize(resize, interpolation=T.InterpolationMode.BILINEAR)(im)))
+    margin = np.abs(v - threshold).min()
+    assert margin > 1e-2, 'a resampled mask value lies within %g of the threshold' % margin
+    return (v > threshold).astype(np.uint8)
+
+
+def case_keep_aspect(out):
+    """keep_aspect: input 80 (grid 10), resize 92 (the shorter side), sigma 2.5; a landscape
+    76 x 50 image (frame 139 x 92, offsets (30, 6): round(29.5) = 30) and a portrait 45 x 77 one
+    (frame 92 x 157, offsets (6, 38): round(38.5) = 38, half to even), their maps and masks."""
+    rng = np.random.default_rng(11)  # its own stream: scorer_golden.bin does not move
+    grid, size, resize = 10, 80, 92
+    patch = rng.gamma(2.0, 1.0, size=grid * grid).astype(np.float32)
+    m = input_map(patch, grid, size, 2.5)
+    out['k_map_input'] = m
+    for name, (w, h) in (('wide', (76, 50)), ('tall', (45, 77))):
+        fw, fh, ox, oy = keep_aspect_frame(w, h, resize, size)
+        out['k_%s_frame' % name] = np.array([w, h, fw, fh, ox, oy], dtype=np.int32)
+        out['k_%s_map_image' % name] = image_map_keep_aspect(m, resize, w, h)
+        # a 0/255 mask: an ellipse and a bar, both touching the part the crop cuts away
+        y, x = np.mgrid[0:h, 0:w]
+        mask = ((((x - 0.3 * w) / (0.22 * w)) ** 2 + ((y - 0.55 * h) / (0.3 * h)) ** 2 < 1) |
+                ((x > 0.7 * w) & (y > 0.1 * h) & (y < 0.25 * h)) | (x < 0.04 * w) | (y > 0.95 * h))
+        mask = mask.astype(np.uint8) * 255
+        out['k_%s_mask' % name] = mask
+        out['k_%s_mask_input' % name] = mask_to_input_keep_aspect(mask, resize, size, 127.0)
+        print('  keep_aspect %s %dx%d: frame %dx%d, offsets (%d, %d), %d mask pixels in the crop' %
+              (name, w, h, fw, fh, ox, oy, int(out['k_%s_mask_input' % name].sum())))
+
+
 def main():
+    if '--only' in sys.argv[1:]:
+        if sys.argv[1:] != ['--only', 'keep_aspect']:
+            sys.exit('usage: gen_scorer_goldens.py [--only keep_aspect]')
+    else:
+        write_main()
+    out = {}
+    case_keep_aspect(out)
+    path = os.path.join(ROOT, 'tests', 'data', 'scorer', 'scorer_keep_aspect.bin')
+    write_golden(path, out)
+    print('wrote %s (%d bytes)' % (path, os.path.getsize(path)))
+
+
+def write_main():
     rng = np.random.default_rng(7)
     out = {}
     case_patchcore(rng, out)

@@ -42,13 +42,16 @@ typedef struct rp_extractor_params {
     int32_t precision;       /* RP_PRECISION_*; 0 = FP32 */
     uint32_t num_threads;    /* OpenMP threads per call; 0 = one per online CPU core.
                                 Export OMP_WAIT_POLICY=passive on shared CPUs (docs/threading.md) */
-    uint32_t resize;         /* resize the image to resize x resize; 0 = 256 */
+    uint32_t resize;         /* resize the image to resize x resize (or its shorter side to
+                                resize with keep_aspect); 0 = 256 */
     uint32_t crop;           /* then centre-crop crop x crop; 0 = 224 */
     uint32_t no_crop;        /* non-zero: resize straight to crop x crop, no cropping */
     int32_t normalization;   /* RP_NORM_*; 0 = the layout's own */
     uint32_t feature_dim;    /* patch feature length after aggregation; 0 = 1024 */
     uint32_t patch_size;     /* neighbourhood for local aggregation; 0 = 3 */
     uint64_t max_pixels;     /* images larger than this fail with RP_E_LIMIT; 0 = default */
+    uint32_t keep_aspect;    /* non-zero: resize the shorter side to `resize` keeping the aspect
+                                ratio (torchvision Resize(int)), then centre-crop; not with no_crop */
 } rp_extractor_params;
 
 RP_API int rp_extractor_params_init(rp_extractor_params *params, size_t size);

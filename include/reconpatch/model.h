@@ -134,8 +134,9 @@ RP_API int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *i
 /* ---- the model file (docs/model-format.md) ----------------------------------------------- */
 
 /* The newest model file format version this library reads and the one it writes. It changes
- * independently of the library version; files with a larger one fail with RP_E_VERSION. */
-#define RP_MODEL_FORMAT_VERSION 1
+ * independently of the library version; files with a larger one fail with RP_E_VERSION.
+ * Version 2 added keep_aspect to the extractor settings; version 1 files still load. */
+#define RP_MODEL_FORMAT_VERSION 2
 
 typedef struct rp_model_save_params {
     uint32_t struct_size;

@@ -34,13 +34,17 @@ typedef struct rp_scorer_params {
                                     at most 64 */
     uint32_t num_threads;        /* threads for the map steps; 0 = one per online CPU core */
     /* The extractor's preprocessing geometry, which rp_extractor_info does not report: set these
-     * to the values of the extractor's params (rp_extractor_params.resize / .no_crop). */
+     * to the values of the extractor's params (rp_extractor_params.resize / .no_crop /
+     * .keep_aspect, the last one at the end of this struct). */
     uint32_t resize;             /* 0 = 256 */
     uint32_t no_crop;            /* non-zero: the image was resized straight to input_size */
     /* Only for a scorer without an extractor (features in, scores out); with an extractor leave
      * them 0 (or equal to the extractor's grid_size / input_size). */
     uint32_t grid_size;          /* patches per side */
     uint32_t input_size;         /* network input side (the crop), the size of map_input */
+    uint32_t keep_aspect;        /* non-zero: resize the shorter side to `resize` keeping the
+                                    aspect ratio (torchvision Resize(int)), then centre-crop;
+                                    not with no_crop */
 } rp_scorer_params;
 
 /* Fill *params with defaults (all zero) and struct_size = min(size, sizeof *params). */
@@ -66,11 +70,16 @@ typedef struct rp_scorer_info {
     uint64_t bank_size;
     double map_sigma;
     uint32_t resize;             /* resolved geometry: the image is resized to resize x resize, */
-    uint32_t crop_offset;        /* and the input_size crop starts at (crop_offset, crop_offset) */
+    uint32_t crop_offset;        /* and the input_size crop starts at (crop_offset, crop_offset);
+                                    with keep_aspect see below */
     uint32_t no_crop;
     uint32_t num_threads;
     uint32_t has_extractor;
     uint32_t has_embedding;
+    uint32_t keep_aspect;        /* non-zero: the shorter side is resized to resize keeping the
+                                    aspect ratio; crop_offset is then the offset along the shorter
+                                    side, the one along the longer side depends on each image's
+                                    size (docs/preprocessing.md) */
 } rp_scorer_info;
 
 RP_API int rp_scorer_get_info(const rp_scorer *scorer, rp_scorer_info *info, size_t size);
@@ -113,7 +122,8 @@ RP_API int rp_scorer_score_features(const rp_scorer *scorer, const float *featur
 /* An image -> scores: the extractor's patch features, then rp_scorer_score_features, and the
  * map also in the image's own geometry (map_image_out: width x height floats, row-major; the
  * centre crop and the resize are undone; pixels outside the crop take the value of the nearest
- * map border pixel). Outputs optional as above. Needs a scorer with an extractor (RP_E_STATE). */
+ * map border pixel). Outputs optional as above. Needs a scorer with an extractor (RP_E_STATE).
+ * With keep_aspect an image whose resized longer side would exceed 16384 fails (RP_E_LIMIT). */
 RP_API int rp_scorer_score(const rp_scorer *scorer, const rp_image *image, rp_score_result *result_out,
                            float *map_input_out, size_t map_input_floats, float *map_image_out,
                            size_t map_image_floats);

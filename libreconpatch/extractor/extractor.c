@@ -59,6 +59,11 @@ static int resolve_params(rp_extractor_params *p, const rp__weights *w, const ch
     if (!p->num_threads) p->num_threads = rp__cpu_count();
     if (p->num_threads > MAX_THREADS)
         return rp__fail(RP_E_INVALID_ARG, "%s: params.num_threads %u is above %u", fn, p->num_threads, MAX_THREADS);
+    if (p->keep_aspect && p->no_crop)
+        return rp__fail(RP_E_INVALID_ARG, "%s: params.keep_aspect and params.no_crop are both set (keep_aspect "
+                                          "resizes the shorter side and then crops; no_crop does not crop)", fn);
+    p->keep_aspect = p->keep_aspect ? 1u : 0u;
+    p->no_crop = p->no_crop ? 1u : 0u;
     if (!p->crop) p->crop = DEFAULT_CROP;
     if (!p->resize) p->resize = DEFAULT_RESIZE;
     if (p->no_crop) p->resize = p->crop;
@@ -224,7 +229,11 @@ static int check_image(const rp_extractor *e, const rp_image *img, const char *f
     if (px > e->params.max_pixels)
         return rp__fail(RP_E_LIMIT, "%s: image %u has %ux%u pixels, above params.max_pixels %llu", fn, index,
                         rp_image_width(img), rp_image_height(img), (unsigned long long)e->params.max_pixels);
-    return RP_OK;
+    /* keep_aspect: a very elongated image can need a frame above the size limit; say so now,
+     * before any image of a batch is processed. */
+    uint32_t fw, fh, ox, oy;
+    return rp__image_resize_frame(rp_image_width(img), rp_image_height(img), e->params.resize, e->params.crop,
+                                  (int)e->params.no_crop, (int)e->params.keep_aspect, &fw, &fh, &ox, &oy, fn);
 }
 
 int rp_extractor_preprocess(const rp_extractor *e, const rp_image *image, float *input_out, size_t input_out_floats)
@@ -240,7 +249,7 @@ int rp_extractor_preprocess(const rp_extractor *e, const rp_image *image, float 
     int rc = check_image(e, image, fn, 0);
     if (!rc)
         rc = rp__image_preprocess(image, e->params.resize, e->params.crop, (int)e->params.no_crop,
-                                  e->params.normalization, input_out);
+                                  (int)e->params.keep_aspect, e->params.normalization, input_out);
     if (rc) memset(input_out, 0, need * sizeof(float)); /* never leave a half-written input behind */
     return rc;
 }
@@ -336,7 +345,7 @@ int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *im
         uint32_t n = count - start < chunk ? count - start : chunk;
         for (uint32_t i = 0; i < n && !rc; i++)
             rc = rp__image_preprocess(images[start + i], e->params.resize, e->params.crop, (int)e->params.no_crop,
-                                      e->params.normalization, input + i * in1);
+                                      (int)e->params.keep_aspect, e->params.normalization, input + i * in1);
         if (!rc) rc = rp__resnet_forward(e->net, input, n, layer2, layer3, NULL, fn);
         for (uint32_t i = 0; i < n && !rc; i++)
             rc = rp__features_aggregate(layer2 + i * l2, e->shape.layer2_channels, e->shape.layer2_size,

@@ -1,5 +1,7 @@
-/* Network input from an image: PIL-compatible bilinear resize of just the centre-crop window,
- * then per-channel normalisation into CHW planes. */
+/* Network input from an image: the resize frame (both axes, or the shorter side keeping the
+ * aspect ratio), a PIL-compatible bilinear resize of just the centre-crop window, then
+ * per-channel normalisation into CHW planes. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "image/image_internal.h"
@@ -37,27 +39,56 @@ static void normalise(const float *hwc, uint32_t channels, size_t plane, int32_t
     }
 }
 
-int rp__image_preprocess(const rp_image *img, uint32_t resize, uint32_t crop, int no_crop, int32_t normalization,
-                         float *out_chw)
+int rp__image_resize_frame(uint32_t width, uint32_t height, uint32_t resize, uint32_t crop, int no_crop,
+                           int keep_aspect, uint32_t *frame_w, uint32_t *frame_h, uint32_t *off_x, uint32_t *off_y,
+                           const char *fn)
+{
+    if (keep_aspect && no_crop)
+        return rp__fail(RP_E_INVALID_ARG, "%s: keep_aspect and no_crop are both set (keep_aspect resizes the shorter "
+                                          "side, then crops; no_crop does not crop)", fn);
+    if (!width || !height) return rp__fail(RP_E_INVALID_ARG, "%s: image size %u x %u", fn, width, height);
+    if (no_crop) resize = crop;
+    if (!crop || !resize || resize > RP_PREPROCESS_MAX_SIDE)
+        return rp__fail(RP_E_INVALID_ARG, "%s: resize %u / crop %u must be 1..%u", fn, resize, crop,
+                        RP_PREPROCESS_MAX_SIDE);
+    if (crop > resize) return rp__fail(RP_E_INVALID_ARG, "%s: crop %u is larger than resize %u", fn, crop, resize);
+    uint32_t w = resize, h = resize;
+    if (keep_aspect && width != height) {
+        const uint32_t shorter = width < height ? width : height, longer = width < height ? height : width;
+        /* torchvision: int(size * long / short), a double division truncated toward zero */
+        const double scaled = floor((double)resize * longer / shorter);
+        if (scaled > RP_PREPROCESS_MAX_SIDE)
+            return rp__fail(RP_E_LIMIT, "%s: keep_aspect resizes the %u x %u image's longer side to %.0f, above %u",
+                            fn, width, height, scaled, RP_PREPROCESS_MAX_SIDE);
+        if (width < height) h = (uint32_t)scaled;
+        else w = (uint32_t)scaled;
+    }
+    *frame_w = w;
+    *frame_h = h;
+    *off_x = rp__image_crop_offset(w, crop);
+    *off_y = rp__image_crop_offset(h, crop);
+    return RP_OK;
+}
+
+int rp__image_preprocess(const rp_image *img, uint32_t resize, uint32_t crop, int no_crop, int keep_aspect,
+                         int32_t normalization, float *out_chw)
 {
     if (!img || !out_chw)
         return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !img ? "image" : "output buffer");
     if (normalization != RP_NORM_TORCHVISION && normalization != RP_NORM_CAFFE)
         return rp__fail(RP_E_INVALID_ARG, "%s: normalization %d is not RP_NORM_TORCHVISION (1) or RP_NORM_CAFFE (2)",
                         fn, normalization);
-    if (no_crop) resize = crop;
-    if (!crop || !resize || resize > RP_PREPROCESS_MAX_SIDE)
-        return rp__fail(RP_E_INVALID_ARG, "%s: resize %u / crop %u must be 1..%u", fn, resize, crop,
-                        RP_PREPROCESS_MAX_SIDE);
-    if (crop > resize)
-        return rp__fail(RP_E_INVALID_ARG, "%s: crop %u is larger than resize %u", fn, crop, resize);
-    uint32_t offset = rp__image_crop_offset(resize, crop);
+    uint32_t frame_w, frame_h, off_x, off_y;
+    int rc = rp__image_resize_frame(img->width, img->height, resize, crop, no_crop, keep_aspect, &frame_w, &frame_h,
+                                    &off_x, &off_y, fn);
+    if (rc) return rc;
 
     size_t plane = (size_t)crop * crop;
     float *hwc = malloc(plane * img->channels * sizeof *hwc);
     if (!hwc) return rp__fail(RP_E_NOMEM, "%s: cannot allocate a %ux%u resize buffer", fn, crop, crop);
-    int rc = rp__image_resample(img->pixels, img->width, img->height, img->channels, resize, resize, offset, offset,
-                                crop, crop, hwc, fn);
+    /* Only the crop window of the resized frame is computed: the same pixels as resize-then-crop. */
+    rc = rp__image_resample(img->pixels, img->width, img->height, img->channels, frame_w, frame_h, off_x, off_y, crop,
+                            crop, hwc, fn);
     if (rc == RP_OK) normalise(hwc, img->channels, plane, normalization, out_chw);
     free(hwc);
     return rc;

@@ -33,9 +33,10 @@
 #define RP__WEIGHTS_REFERENCED 1u
 #define RP__WEIGHTS_EMBEDDED 2u
 
-/* Exact payload sizes of the fixed sections (format version 1). */
+/* Exact payload sizes of the fixed sections (format version 2; EXTR grew by keep_aspect). */
 #define RP__MODL_SIZE 8u
-#define RP__EXTR_SIZE 48u
+#define RP__EXTR_SIZE 52u
+#define RP__EXTR_SIZE_V1 48u /* version 1 files: no keep_aspect, read as 0 */
 #define RP__BKBN_FIXED_SIZE 80u /* then path_len bytes of path */
 #define RP__SCOR_SIZE 16u
 #define RP__THRS_SIZE 40u

@@ -74,7 +74,7 @@ static void id_text(const uint8_t id[4], char out[12])
 }
 
 /* Header and section framing: magic, header CRC, version, total size, every section's CRC. */
-static int split_sections(const uint8_t *d, size_t size, const source *src, sections *out)
+static int split_sections(const uint8_t *d, size_t size, const source *src, sections *out, uint32_t *version_out)
 {
     memset(out, 0, sizeof *out);
     if (size < RP__MODEL_MAGIC_SIZE || memcmp(d, RP__MODEL_MAGIC, RP__MODEL_MAGIC_SIZE) != 0)
@@ -88,6 +88,7 @@ static int split_sections(const uint8_t *d, size_t size, const source *src, sect
                                       "libreconpatch (%s)", src->fn, src->label, version, RP_MODEL_FORMAT_VERSION,
                         rp_version_string());
     if (version == 0) return BAD(src, "model format version 0 does not exist");
+    *version_out = version;
     uint32_t count = rp__le_get_u32(d + 12);
     uint64_t total = rp__le_get_u64(d + 16);
     if (rp__le_get_u32(d + 24) != 0) return BAD(src, "header flags 0x%x: none are defined", rp__le_get_u32(d + 24));
@@ -151,7 +152,7 @@ typedef struct decoded {
     rp_model_thresholds thresholds;
 } decoded;
 
-static int decode(const sections *s, const source *src, decoded *out)
+static int decode(const sections *s, uint32_t version, const source *src, decoded *out)
 {
     memset(out, 0, sizeof *out);
     if (s->model.size != RP__MODL_SIZE) return BAD(src, "section 'MODL' has %llu bytes, not %u",
@@ -161,8 +162,11 @@ static int decode(const sections *s, const source *src, decoded *out)
         return BAD(src, "method %d is not RP_METHOD_RECONPATCH or RP_METHOD_PATCHCORE", out->method);
 
     const uint8_t *e = s->extractor.payload;
-    if (s->extractor.size != RP__EXTR_SIZE)
-        return BAD(src, "section 'EXTR' has %llu bytes, not %u", (unsigned long long)s->extractor.size, RP__EXTR_SIZE);
+    /* Version 1 wrote 48 bytes (no keep_aspect); version 2 appends keep_aspect. */
+    const uint32_t extr_size = version == 1 ? RP__EXTR_SIZE_V1 : RP__EXTR_SIZE;
+    if (s->extractor.size != extr_size)
+        return BAD(src, "section 'EXTR' has %llu bytes, not %u (format version %u)",
+                   (unsigned long long)s->extractor.size, extr_size, version);
     rp_extractor_params *ep = &out->ep;
     rp_extractor_params_init(ep, sizeof *ep);
     ep->arch = (int32_t)rp__le_get_u32(e);
@@ -176,11 +180,13 @@ static int decode(const sections *s, const source *src, decoded *out)
     ep->max_pixels = rp__le_get_u64(e + 32);
     out->grid_size = rp__le_get_u32(e + 40);
     out->input_size = rp__le_get_u32(e + 44);
+    ep->keep_aspect = version == 1 ? 0u : rp__le_get_u32(e + 48);
     ep->output = RP_OUTPUT_LAYER3;
     /* The file stores resolved values: a zero would silently become today's default. */
     if (!ep->precision || !ep->resize || !ep->crop || !ep->normalization || !ep->feature_dim || !ep->patch_size ||
-        !ep->max_pixels || !out->grid_size || !out->input_size || ep->no_crop > 1)
+        !ep->max_pixels || !out->grid_size || !out->input_size || ep->no_crop > 1 || ep->keep_aspect > 1)
         return BAD(src, "section 'EXTR' holds a zero (unresolved) or invalid setting");
+    if (ep->keep_aspect && ep->no_crop) return BAD(src, "section 'EXTR' sets both keep_aspect and no_crop");
 
     const uint8_t *b = s->backbone.payload;
     if (s->backbone.size < RP__BKBN_FIXED_SIZE)
@@ -386,9 +392,10 @@ static int load_common(const uint8_t *data, size_t size, const rp_model_load_par
                         src->label, size, (unsigned long long)max_bytes);
     sections s;
     decoded d;
+    uint32_t version = 0;
     memset(&d, 0, sizeof d);
-    rc = split_sections(data, size, src, &s);
-    if (!rc) rc = decode(&s, src, &d);
+    rc = split_sections(data, size, src, &s, &version);
+    if (!rc) rc = decode(&s, version, src, &d);
     rp_model *m = NULL;
     if (!rc && !(m = rp__model_alloc())) rc = rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
     if (!rc) rc = rebuild(&d, &s, &lp, src, m);

@@ -103,6 +103,7 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     rp__bytes_u64(&s->fields, ep->max_pixels);
     rp__bytes_u32(&s->fields, info.grid_size);
     rp__bytes_u32(&s->fields, info.input_size);
+    rp__bytes_u32(&s->fields, ep->keep_aspect ? 1u : 0u); /* format version 2 */
 
     /* Backbone: identity and either the weights or the path to find them. */
     const char *recorded = NULL;

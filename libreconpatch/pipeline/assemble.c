@@ -60,5 +60,6 @@ int rp__model_finish(rp_model *m, const rp_scorer_params *scorer_params, const c
      * trained and a loaded model agree even if a default changes). */
     sp.resize = m->extractor_params.resize;
     sp.no_crop = m->extractor_params.no_crop;
+    sp.keep_aspect = m->extractor_params.keep_aspect;
     return rp_scorer_create(m->extractor, m->embedding, m->bank, &sp, &m->scorer);
 }

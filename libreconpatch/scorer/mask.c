@@ -1,8 +1,10 @@
 /* Ground-truth masks into the network-input geometry, so evaluation compares maps and masks the
- * way the field does (MVTec protocol: the mask is resized and centre-cropped like the image). */
+ * way the field does (MVTec protocol: the mask is resized and centre-cropped like the image, with
+ * keep_aspect its shorter side resized as the image's was). */
 #include <stdlib.h>
 
 #include "common/common.h"
+#include "image/preprocess.h"
 #include "image/resample.h"
 #include "scorer/scorer_internal.h"
 
@@ -18,12 +20,16 @@ int rp_scorer_mask_to_input(const rp_scorer *scorer, const rp_image *mask, uint3
     if (mask_out_size < npix)
         return rp__fail(RP_E_SHAPE, "%s: mask_out holds %zu bytes, %zu needed", fn, mask_out_size, npix);
     uint32_t channels = rp_image_channels(mask);
+    /* The mask's own frame: with keep_aspect it depends on the mask's (= the image's) size. */
+    uint32_t fw, fh, ox, oy;
+    int rc = rp__image_resize_frame(rp_image_width(mask), rp_image_height(mask), g->resize, g->input_size, 0,
+                                    (int)g->keep_aspect, &fw, &fh, &ox, &oy, fn);
+    if (rc) return rc;
     float *resized = malloc(npix * channels * sizeof(float));
     if (!resized) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     /* The same PIL-bilinear resampling as the image, then the same crop window. */
-    int rc = rp__image_resample(rp_image_pixels(mask), rp_image_width(mask), rp_image_height(mask), channels,
-                                g->resize, g->resize, g->crop_offset, g->crop_offset, g->input_size, g->input_size,
-                                resized, fn);
+    rc = rp__image_resample(rp_image_pixels(mask), rp_image_width(mask), rp_image_height(mask), channels, fw, fh, ox,
+                            oy, g->input_size, g->input_size, resized, fn);
     if (!rc)
         for (size_t i = 0; i < npix; i++) /* any channel over the threshold marks a defect pixel */
         {

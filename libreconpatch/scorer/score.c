@@ -60,9 +60,12 @@ static int score_core(const rp_scorer *s, const float *features, rp_score_result
     rc = rp__scorer_patch_scores(s, features, patch_scores, &result, fn);
     if (rc) goto done;
 
-    /* Nothing below can fail: write the outputs. */
     if (want_map) rp__scorer_patch_map(patch_scores, &s->geometry, s->map_sigma, map, scratch, s->num_threads);
-    if (map_image_out) rp__scorer_map_to_image(map, &s->geometry, width, height, map_image_out, s->num_threads);
+    /* The map back can fail (keep_aspect frame too long) but then writes nothing: it goes first. */
+    if (map_image_out &&
+        (rc = rp__scorer_map_to_image(map, &s->geometry, width, height, map_image_out, s->num_threads, fn)))
+        goto done;
+    /* Nothing below can fail: write the other outputs. */
     if (map_input_out) memcpy(map_input_out, map, map_floats * sizeof *map);
     if (patch_scores_out) memcpy(patch_scores_out, patch_scores, n * sizeof *patch_scores);
     if (result_out) write_result(result_out, &result);
@@ -141,6 +144,5 @@ int rp_scorer_map_to_image(const rp_scorer *s, const float *map_input, size_t ma
         return rp__fail(RP_E_LIMIT, "%s: image size %u x %u overflows", fn, width, height);
     int rc = check_capacity(map_image_floats, need, "map_image_out", fn);
     if (rc) return rc;
-    rp__scorer_map_to_image(map_input, &s->geometry, width, height, map_image_out, s->num_threads);
-    return RP_OK;
+    return rp__scorer_map_to_image(map_input, &s->geometry, width, height, map_image_out, s->num_threads, fn);
 }

@@ -51,7 +51,11 @@ static int resolve_geometry(rp_scorer *s, const rp_scorer_params *p, const char 
     if (g->grid_size == 0 || g->grid_size > MAX_SIDE || g->input_size == 0 || g->input_size > MAX_SIDE)
         return rp__fail(RP_E_INVALID_ARG, "%s: grid_size %u / input_size %u outside 1..%u", fn, g->grid_size,
                         g->input_size, MAX_SIDE);
+    if (p->keep_aspect && p->no_crop)
+        return rp__fail(RP_E_INVALID_ARG, "%s: params.keep_aspect and params.no_crop are both set (keep_aspect "
+                                          "resizes the shorter side and then crops; no_crop does not crop)", fn);
     s->no_crop = p->no_crop ? 1u : 0u;
+    g->keep_aspect = p->keep_aspect ? 1u : 0u;
     if (s->no_crop) {
         g->resize = g->input_size;
         g->crop_offset = 0;
@@ -61,7 +65,7 @@ static int resolve_geometry(rp_scorer *s, const rp_scorer_params *p, const char 
     if (g->resize < g->input_size || g->resize > MAX_SIDE)
         return rp__fail(RP_E_INVALID_ARG, "%s: params.resize %u must be in input_size %u..%u (or set no_crop)", fn,
                         g->resize, g->input_size, MAX_SIDE);
-    g->crop_offset = rp__image_crop_offset(g->resize, g->input_size);
+    g->crop_offset = rp__image_crop_offset(g->resize, g->input_size); /* keep_aspect: the shorter side's */
     return RP_OK;
 }
 
@@ -142,8 +146,9 @@ int rp_scorer_create(const rp_extractor *extractor, const rp_embedding *embeddin
         rp_scorer_free(s);
         return rc;
     }
-    rp__log(RP_LOG_DEBUG, "%s: grid %u, input %u, resize %u (offset %u), features %u -> bank %llu x %u, b %u", fn,
-            s->geometry.grid_size, s->geometry.input_size, s->geometry.resize, s->geometry.crop_offset,
+    rp__log(RP_LOG_DEBUG, "%s: grid %u, input %u, resize %u%s (offset %u), features %u -> bank %llu x %u, b %u", fn,
+            s->geometry.grid_size, s->geometry.input_size, s->geometry.resize,
+            s->geometry.keep_aspect ? " (shorter side, aspect kept)" : "", s->geometry.crop_offset,
             s->feature_dim, (unsigned long long)s->bank_size, s->bank_dim, s->reweight_neighbors);
     *out = s;
     return RP_OK;
@@ -177,6 +182,7 @@ int rp_scorer_get_info(const rp_scorer *s, rp_scorer_info *info, size_t size)
         .num_threads = s->num_threads,
         .has_extractor = s->extractor != NULL,
         .has_embedding = s->embedding != NULL,
+        .keep_aspect = s->geometry.keep_aspect,
     };
     memset(info, 0, size);
     memcpy(info, &full, full.struct_size);

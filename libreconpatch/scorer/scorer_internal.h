@@ -8,13 +8,15 @@
 #include "reconpatch/scorer.h"
 
 /* How a map in network-input geometry (input_size^2, the crop) sits in the original image: the
- * image was resized to resize x resize (both axes) and the crop starts at crop_offset there.
- * no_crop: resize == input_size and crop_offset == 0. */
+ * image was resized to resize x resize (both axes) and the crop starts at crop_offset there;
+ * with keep_aspect the shorter side was resized to resize and the frame and offsets depend on
+ * each image (rp__image_resize_frame). no_crop: resize == input_size and crop_offset == 0. */
 typedef struct rp__scorer_geometry {
     uint32_t grid_size;
     uint32_t input_size;
     uint32_t resize;
-    uint32_t crop_offset;
+    uint32_t crop_offset; /* keep_aspect: along the shorter side */
+    uint32_t keep_aspect;
 } rp__scorer_geometry;
 
 struct rp_scorer {
@@ -49,11 +51,13 @@ uint32_t rp__scorer_gaussian_radius(double sigma);
 void rp__scorer_gaussian_filter(float *map, uint32_t width, uint32_t height, double sigma, float *scratch,
                                 uint32_t num_threads);
 
-/* An input_size^2 map -> width x height image map: image pixel (u, v) samples the map bilinearly
- * at crop coordinates ((u + 0.5) * resize / width - 0.5 - crop_offset, likewise for v), clamped
- * to the map (pixels outside the crop take the nearest border value). */
-void rp__scorer_map_to_image(const float *map, const rp__scorer_geometry *g, uint32_t width, uint32_t height,
-                             float *out, uint32_t num_threads);
+/* An input_size^2 map -> width x height image map: with the image's resize frame fw x fh and
+ * crop offsets (ox, oy) (rp__image_resize_frame), image pixel (u, v) samples the map bilinearly
+ * at crop coordinates ((u + 0.5) * fw / width - 0.5 - ox, likewise for v), clamped to the map
+ * (pixels outside the crop take the nearest border value). Fails only when the frame does
+ * (keep_aspect: RP_E_LIMIT for a too elongated image; message names fn), before writing out. */
+int rp__scorer_map_to_image(const float *map, const rp__scorer_geometry *g, uint32_t width, uint32_t height,
+                            float *out, uint32_t num_threads, const char *fn);
 
 /* The whole map step: grid_size^2 patch scores -> input_size^2 smoothed map. scratch holds
  * input_size^2 floats. */

@@ -35,7 +35,7 @@ class Extractor(Handle):
     """Extractor(weights_path=None, params=None, **fields).
 
     weights_path None means default_weights_path(). fields are rp_extractor_params fields
-    (precision=PRECISION_BF16, resize=256, crop=224, num_threads=2, ...); params may be an
+    (precision=PRECISION_BF16, resize=256, crop=224, keep_aspect=1, num_threads=2, ...); params may be an
     ExtractorParams struct or a dict of them. Immutable: methods may run from several threads.
     """
 
@@ -52,6 +52,7 @@ class Extractor(Handle):
         self._init_handle(out)
         self._resize = p.resize
         self._no_crop = p.no_crop
+        self._keep_aspect = p.keep_aspect
 
     @classmethod
     def _view(cls, ptr, owner):

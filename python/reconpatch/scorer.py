@@ -62,14 +62,15 @@ class Scorer(Handle):
     grid_size and input_size) and embedding (None: PatchCore): it keeps them alive itself, so they
     may be dropped or closed in any order. fields are rp_scorer_params fields
     (reweight_neighbors, map_sigma, num_threads, ...). With an extractor made by this binding,
-    resize and no_crop default to the extractor's. Immutable: scoring may run from several threads.
+    resize, no_crop and keep_aspect default to the extractor's. Immutable: scoring may run from
+    several threads.
     """
 
     _free_name = "rp_scorer_free"
 
     def __init__(self, bank, extractor=None, embedding=None, params=None, **fields):
         if extractor is not None:
-            for name in ("resize", "no_crop"):
+            for name in ("resize", "no_crop", "keep_aspect"):
                 if name not in fields and getattr(extractor, "_" + name, None):
                     fields[name] = getattr(extractor, "_" + name)
         p = make_params(S.ScorerParams, "rp_scorer_params_init", params, **fields)

@@ -37,7 +37,7 @@ _Static_assert(offsetof(rp_progress, loss) == 32 && sizeof(((rp_progress *)0)->l
 _Static_assert(offsetof(rp_progress, val_loss) == 40 && sizeof(((rp_progress *)0)->val_loss) == 8, "rp_progress.val_loss moved or resized");
 
 /* ---- extractor.h */
-_Static_assert(sizeof(rp_extractor_params) == 64, "sizeof(rp_extractor_params) changed");
+_Static_assert(sizeof(rp_extractor_params) == 72, "sizeof(rp_extractor_params) changed");
 _Static_assert(alignof(rp_extractor_params) == 8, "alignof(rp_extractor_params) changed");
 _Static_assert(offsetof(rp_extractor_params, struct_size) == 0 && sizeof(((rp_extractor_params *)0)->struct_size) == 4, "rp_extractor_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_extractor_params, arch) == 4 && sizeof(((rp_extractor_params *)0)->arch) == 4, "rp_extractor_params.arch moved or resized");
@@ -52,6 +52,7 @@ _Static_assert(offsetof(rp_extractor_params, normalization) == 40 && sizeof(((rp
 _Static_assert(offsetof(rp_extractor_params, feature_dim) == 44 && sizeof(((rp_extractor_params *)0)->feature_dim) == 4, "rp_extractor_params.feature_dim moved or resized");
 _Static_assert(offsetof(rp_extractor_params, patch_size) == 48 && sizeof(((rp_extractor_params *)0)->patch_size) == 4, "rp_extractor_params.patch_size moved or resized");
 _Static_assert(offsetof(rp_extractor_params, max_pixels) == 56 && sizeof(((rp_extractor_params *)0)->max_pixels) == 8, "rp_extractor_params.max_pixels moved or resized");
+_Static_assert(offsetof(rp_extractor_params, keep_aspect) == 64 && sizeof(((rp_extractor_params *)0)->keep_aspect) == 4, "rp_extractor_params.keep_aspect moved or resized");
 
 _Static_assert(sizeof(rp_extractor_info) == 48, "sizeof(rp_extractor_info) changed");
 _Static_assert(alignof(rp_extractor_info) == 4, "alignof(rp_extractor_info) changed");
@@ -130,8 +131,9 @@ _Static_assert(offsetof(rp_scorer_params, resize) == 20 && sizeof(((rp_scorer_pa
 _Static_assert(offsetof(rp_scorer_params, no_crop) == 24 && sizeof(((rp_scorer_params *)0)->no_crop) == 4, "rp_scorer_params.no_crop moved or resized");
 _Static_assert(offsetof(rp_scorer_params, grid_size) == 28 && sizeof(((rp_scorer_params *)0)->grid_size) == 4, "rp_scorer_params.grid_size moved or resized");
 _Static_assert(offsetof(rp_scorer_params, input_size) == 32 && sizeof(((rp_scorer_params *)0)->input_size) == 4, "rp_scorer_params.input_size moved or resized");
+_Static_assert(offsetof(rp_scorer_params, keep_aspect) == 36 && sizeof(((rp_scorer_params *)0)->keep_aspect) == 4, "rp_scorer_params.keep_aspect moved or resized");
 
-_Static_assert(sizeof(rp_scorer_info) == 64, "sizeof(rp_scorer_info) changed");
+_Static_assert(sizeof(rp_scorer_info) == 72, "sizeof(rp_scorer_info) changed");
 _Static_assert(alignof(rp_scorer_info) == 8, "alignof(rp_scorer_info) changed");
 _Static_assert(offsetof(rp_scorer_info, struct_size) == 0 && sizeof(((rp_scorer_info *)0)->struct_size) == 4, "rp_scorer_info.struct_size moved or resized");
 _Static_assert(offsetof(rp_scorer_info, grid_size) == 4 && sizeof(((rp_scorer_info *)0)->grid_size) == 4, "rp_scorer_info.grid_size moved or resized");
@@ -147,6 +149,7 @@ _Static_assert(offsetof(rp_scorer_info, no_crop) == 48 && sizeof(((rp_scorer_inf
 _Static_assert(offsetof(rp_scorer_info, num_threads) == 52 && sizeof(((rp_scorer_info *)0)->num_threads) == 4, "rp_scorer_info.num_threads moved or resized");
 _Static_assert(offsetof(rp_scorer_info, has_extractor) == 56 && sizeof(((rp_scorer_info *)0)->has_extractor) == 4, "rp_scorer_info.has_extractor moved or resized");
 _Static_assert(offsetof(rp_scorer_info, has_embedding) == 60 && sizeof(((rp_scorer_info *)0)->has_embedding) == 4, "rp_scorer_info.has_embedding moved or resized");
+_Static_assert(offsetof(rp_scorer_info, keep_aspect) == 64 && sizeof(((rp_scorer_info *)0)->keep_aspect) == 4, "rp_scorer_info.keep_aspect moved or resized");
 
 _Static_assert(sizeof(rp_score_result) == 72, "sizeof(rp_score_result) changed");
 _Static_assert(alignof(rp_score_result) == 8, "alignof(rp_score_result) changed");
@@ -195,7 +198,7 @@ _Static_assert(offsetof(rp_trainer_params, val_fraction) == 128 && sizeof(((rp_t
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (128 fields) as locked\n");
+    printf("layout of 14 public structs (131 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

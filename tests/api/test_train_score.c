@@ -171,6 +171,77 @@ START_TEST(score_image__map_and_mask_have_the_image_geometry)
 }
 END_TEST
 
+/* An image stretched (nearest) from a square test image to w x h pixels. */
+static rp_image *non_square(const rp_image *square, uint32_t w, uint32_t h)
+{
+    uint8_t *px = malloc((size_t)w * h * 3);
+    const uint8_t *src = rp_image_pixels(square);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) px[((size_t)y * w + x) * 3 + c] = src[((y * 256 / h) * 256 + x * 256 / w) * 3 + c];
+    rp_image *img;
+    ck_assert_int_eq(rp_image_from_pixels(px, w, h, 0, RP_PIXEL_RGB8, &img), RP_OK);
+    free(px);
+    return img;
+}
+
+START_TEST(score_image__keep_aspect_map_is_the_input_map_mapped_back)
+{
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    ep.keep_aspect = 1;
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.method = RP_METHOD_PATCHCORE;
+    p.extractor = &ep;
+    rp_model *m = NULL;
+    ck_assert_msg(rp_train(train_list, N_TRAIN, &p, NULL, NULL, &m) == RP_OK, "%s", rp_last_error_message());
+    const rp_scorer *scorer = rp_model_scorer(m);
+    rp_scorer_info info;
+    ck_assert_int_eq(rp_scorer_get_info(scorer, &info, sizeof info), RP_OK);
+    ck_assert_uint_eq(info.keep_aspect, 1); /* rp_train passed it from the extractor to the scorer */
+
+    /* Square images have the default frame: the same bank, the same scores and maps, bit for bit. */
+    for (int i = 0; i < N_TEST; i += 4) {
+        size_t n = 256 * 256;
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        rp_score_result ra = {.struct_size = sizeof ra}, rb = {.struct_size = sizeof rb};
+        ck_assert_int_eq(rp_score_image(m, test_images[i], &ra, a, n, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_score_image(patchcore, test_images[i], &rb, b, n, NULL, 0), RP_OK);
+        ck_assert_msg(memcmp(&ra, &rb, sizeof ra) == 0 && memcmp(a, b, n * sizeof *a) == 0,
+                      "square image %d scores differently with keep_aspect", i);
+        free(a);
+        free(b);
+    }
+
+    /* Non-square images: rp_score_image's map is exactly rp_scorer_map_to_image of the map in
+     * input geometry (each image's own frame), and it differs from the both-axes model's map. */
+    const uint32_t sizes[2][2] = {{300, 200}, {180, 290}};
+    for (int k = 0; k < 2; k++) {
+        const uint32_t w = sizes[k][0], h = sizes[k][1];
+        rp_image *img = non_square(test_images[4], w, h);
+        size_t n = (size_t)w * h;
+        float *map = malloc(n * sizeof *map), *check = malloc(n * sizeof *check), *plain = malloc(n * sizeof *plain);
+        static float map_input[224 * 224];
+        rp_score_result r = {.struct_size = sizeof r}, r2 = {.struct_size = sizeof r2}, r3 = {.struct_size = sizeof r3};
+        ck_assert_int_eq(rp_score_image(m, img, &r, map, n, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_scorer_score(scorer, img, &r2, map_input, 224 * 224, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_scorer_map_to_image(scorer, map_input, 224 * 224, w, h, check, n), RP_OK);
+        ck_assert_double_eq(r.score, r2.score);
+        ck_assert_msg(memcmp(map, check, n * sizeof *map) == 0, "%u x %u: map differs from the mapped-back map", w, h);
+        ck_assert_int_eq(rp_score_image(patchcore, img, &r3, plain, n, NULL, 0), RP_OK);
+        ck_assert_msg(memcmp(map, plain, n * sizeof *map) != 0 && r.score != r3.score,
+                      "%u x %u: keep_aspect made no difference", w, h);
+        fprintf(stderr, "keep_aspect %ux%u: score %.4f (both axes resized: %.4f)\n", w, h, r.score, r3.score);
+        free(map);
+        free(check);
+        free(plain);
+        rp_image_free(img);
+    }
+    rp_model_free(m);
+}
+END_TEST
+
 START_TEST(save_load__public_round_trip_scores_identically)
 {
     char dir[] = "/tmp/rp-train-score-XXXXXX", path[128];
@@ -272,6 +343,7 @@ int main(void)
     tcase_add_test(tc, train_reconpatch__bottle_defects_score_above_every_good_image);
     tcase_add_test(tc, train__calibration_share_sets_the_threshold_from_held_out_images);
     tcase_add_test(tc, score_image__map_and_mask_have_the_image_geometry);
+    tcase_add_test(tc, score_image__keep_aspect_map_is_the_input_map_mapped_back);
     tcase_add_test(tc, save_load__public_round_trip_scores_identically);
     tcase_add_test(tc, train__argument_errors_name_the_problem);
     tcase_add_test(tc, train__progress_cancel_returns_cancelled_and_no_model);

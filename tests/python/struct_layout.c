@@ -48,7 +48,7 @@ int main(void)
     FIELD(rp_extractor_params, resize); FIELD(rp_extractor_params, crop);
     FIELD(rp_extractor_params, no_crop); FIELD(rp_extractor_params, normalization);
     FIELD(rp_extractor_params, feature_dim); FIELD(rp_extractor_params, patch_size);
-    FIELD(rp_extractor_params, max_pixels);
+    FIELD(rp_extractor_params, max_pixels); FIELD(rp_extractor_params, keep_aspect);
     end();
 
     STRUCT(rp_extractor_info);
@@ -71,6 +71,7 @@ int main(void)
     FIELD(rp_scorer_params, map_sigma); FIELD(rp_scorer_params, num_threads);
     FIELD(rp_scorer_params, resize); FIELD(rp_scorer_params, no_crop);
     FIELD(rp_scorer_params, grid_size); FIELD(rp_scorer_params, input_size);
+    FIELD(rp_scorer_params, keep_aspect);
     end();
 
     STRUCT(rp_scorer_info);
@@ -80,6 +81,7 @@ int main(void)
     FIELD(rp_scorer_info, map_sigma); FIELD(rp_scorer_info, resize); FIELD(rp_scorer_info, crop_offset);
     FIELD(rp_scorer_info, no_crop); FIELD(rp_scorer_info, num_threads);
     FIELD(rp_scorer_info, has_extractor); FIELD(rp_scorer_info, has_embedding);
+    FIELD(rp_scorer_info, keep_aspect);
     end();
 
     STRUCT(rp_score_result);

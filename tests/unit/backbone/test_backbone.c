@@ -8,6 +8,7 @@
 #include "backbone_golden.h"
 #include "common/common.h"
 #include "extractor/extractor_internal.h"
+#include "image/preprocess.h"
 #include "rp_test.h"
 
 static rp__weights *random_weights(int32_t arch, int32_t layout, uint32_t divisor, uint64_t seed)
@@ -394,6 +395,11 @@ START_TEST(create__rejects_bad_params_with_clear_codes)
     p.crop = 16, p.no_crop = 1;
     ck_assert_int_eq(rp__extractor_create_from_weights(&p, w, 0, &e), RP_E_INVALID_ARG);
     ck_assert_ptr_null(e);
+    rp_extractor_params_init(&p, sizeof p);
+    p.keep_aspect = 1, p.no_crop = 1;
+    ck_assert_int_eq(rp__extractor_create_from_weights(&p, w, 0, &e), RP_E_INVALID_ARG);
+    ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "params.keep_aspect and params.no_crop are both set"));
     rp__weights_free(w);
 
     /* A full-size resnet50 file asked to be a wide one. */
@@ -423,6 +429,48 @@ START_TEST(forward__rejects_short_buffers_and_wrong_state)
     rp_extractor_free(NULL); /* no-op */
     free(x), free(o3);
     small_net_free(&s);
+}
+END_TEST
+
+/* keep_aspect reaches the preprocessing: the extractor's input is rp__image_preprocess's with
+ * keep_aspect (checked against torchvision in tests/unit/image), different from the default
+ * frame on a non-square image, and a too elongated image fails before anything is computed. */
+START_TEST(preprocess__keep_aspect_extractor_uses_the_aspect_keeping_frame)
+{
+    rp__weights *w = random_weights(RP_ARCH_RESNET50, RP_LAYOUT_KERAS, 8, 3);
+    rp_extractor_params p;
+    rp_extractor_params_init(&p, sizeof p);
+    p.resize = 72, p.crop = 64, p.keep_aspect = 1, p.num_threads = 1;
+    rp_extractor *e = NULL;
+    ck_assert_msg(rp__extractor_create_from_weights(&p, w, 0, &e) == RP_OK, "%s", rp_last_error_message());
+    enum { W = 97, H = 61, N = 3 * 64 * 64 };
+    static uint8_t px[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++) px[i] = (uint8_t)(i * 37 + i / 97);
+    rp_image *img;
+    ck_assert_int_eq(rp_image_from_pixels(px, W, H, 0, RP_PIXEL_RGB8, &img), RP_OK);
+    static float got[N], want[N], square[N];
+    ck_assert_int_eq(rp_extractor_preprocess(e, img, got, N), RP_OK);
+    ck_assert_int_eq(rp__image_preprocess(img, 72, 64, 0, 1, RP_NORM_CAFFE, want), RP_OK);
+    ck_assert_int_eq(rp__image_preprocess(img, 72, 64, 0, 0, RP_NORM_CAFFE, square), RP_OK);
+    ck_assert(memcmp(got, want, sizeof got) == 0);
+    ck_assert(memcmp(got, square, sizeof got) != 0);
+    rp_image_free(img);
+    /* 1 x 300: the longer side would become 72 * 300 = 21600 > 16384 */
+    ck_assert_int_eq(rp_image_from_pixels(px, 1, 300, 0, RP_PIXEL_GRAY8, &img), RP_OK);
+    for (int i = 0; i < N; i++) got[i] = -7.0f;
+    ck_assert_int_eq(rp_extractor_preprocess(e, img, got, N), RP_E_LIMIT);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_extractor_preprocess: keep_aspect resizes the 1 x 300"));
+    ck_assert_float_eq(got[0], 0.0f); /* zeroed, as every failed preprocess leaves it */
+    rp_extractor_info info;
+    ck_assert_int_eq(rp_extractor_get_info(e, &info, sizeof info), RP_OK);
+    size_t nf = (size_t)info.grid_size * info.grid_size * info.feature_dim;
+    float *feats = malloc(nf * sizeof *feats);
+    const rp_image *v[1] = {img};
+    ck_assert_int_eq(rp_extractor_patch_features(e, v, 1, feats, nf), RP_E_LIMIT);
+    free(feats);
+    rp_image_free(img);
+    rp_extractor_free(e);
+    rp__weights_free(w);
 }
 END_TEST
 
@@ -481,6 +529,7 @@ int main(void)
     tcase_add_test(tc, create__rejects_bad_params_with_clear_codes);
     tcase_add_test(tc, forward__rejects_short_buffers_and_wrong_state);
     tcase_add_test(tc, patch_features__ten_images_match_one_by_one);
+    tcase_add_test(tc, preprocess__keep_aspect_extractor_uses_the_aspect_keeping_frame);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }

@@ -29,7 +29,7 @@ static double median_preprocess(const rp_image *img, uint32_t resize, uint32_t c
     double t[RUNS];
     for (int r = 0; r < RUNS; r++) {
         double t0 = now_ms();
-        if (rp__image_preprocess(img, resize, crop, no_crop, RP_NORM_TORCHVISION, out) != RP_OK) {
+        if (rp__image_preprocess(img, resize, crop, no_crop, 0, RP_NORM_TORCHVISION, out) != RP_OK) {
             fprintf(stderr, "%s\n", rp_last_error_message());
             exit(1);
         }

@@ -74,6 +74,20 @@ static inline int img_manifest_count(const char *sub)
     return count;
 }
 
+/* A line of tests/data/images/keep_aspect/manifest.txt: the case, its source (a file beside the
+ * manifest, or a path under the data directory), the source size, resize and crop, and the frame
+ * and crop offsets torchvision used. */
+typedef struct ka_case {
+    char name[128], source[256];
+    unsigned width, height, resize, crop, frame_w, frame_h, off_x, off_y;
+} ka_case;
+
+static inline int ka_parse(const char *line, ka_case *k)
+{
+    return sscanf(line, "%127s %255s %u %u %u %u %u %u %u %u", k->name, k->source, &k->width, &k->height,
+                  &k->resize, &k->crop, &k->frame_w, &k->frame_h, &k->off_x, &k->off_y) == 10;
+}
+
 /* The Check suites of this binary (one file each). */
 Suite *image_decode_suite(void);
 Suite *image_bad_input_suite(void);

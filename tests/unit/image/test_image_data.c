@@ -88,7 +88,7 @@ START_TEST(preprocess__fullres_bottle_matches_pil_within_one_level)
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, std_[3] = {0.229f, 0.224f, 0.225f};
     static const float caffe_mean_rgb[3] = {123.68f, 116.779f, 103.939f};
     for (int32_t norm = RP_NORM_TORCHVISION; norm <= RP_NORM_CAFFE; norm++) {
-        ck_assert_int_eq(rp__image_preprocess(img, 256, S, 0, norm, out), RP_OK);
+        ck_assert_int_eq(rp__image_preprocess(img, 256, S, 0, 0, norm, out), RP_OK);
         double max_levels = 0.0, sum = 0.0;
         int above_half = 0;
         for (int c = 0; c < 3; c++) {
@@ -116,6 +116,50 @@ START_TEST(preprocess__fullres_bottle_matches_pil_within_one_level)
 }
 END_TEST
 
+/* keep_aspect at the field's MVTec protocol (torchvision Resize(256) + CenterCrop(224)) on real
+ * non-square magnetic tile images, against PIL's 8-bit result (tests/data/images/keep_aspect). */
+START_TEST(preprocess__keep_aspect_magnetic_tiles_match_torchvision_within_one_level)
+{
+    char path[1024], line[512];
+    FILE *f = fopen(img_golden_path(path, sizeof path, "keep_aspect", "manifest.txt"), "r");
+    ck_assert_ptr_nonnull(f);
+    enum { S = 224 };
+    static float out[3 * S * S];
+    int checked = 0;
+    while (fgets(line, sizeof line, f)) {
+        ka_case k;
+        if (line[0] == '#' || !ka_parse(line, &k) || strncmp(k.name, "tile_", 5) != 0) continue;
+        rp_image *img = NULL, *pil = NULL;
+        ck_assert_int_eq(rp_image_load_file(in_data(k.source), NULL, &img), RP_OK);
+        ck_assert_uint_eq(rp_image_width(img), k.width);
+        ck_assert_uint_eq(rp_image_height(img), k.height);
+        char golden[200];
+        snprintf(golden, sizeof golden, "%s_pil.png", k.name);
+        ck_assert_int_eq(rp_image_load_file(img_golden_path(path, sizeof path, "keep_aspect", golden), NULL, &pil),
+                         RP_OK);
+        const uint8_t *ref = rp_image_pixels(pil); /* PIL's uint8 crop, gray */
+        ck_assert_int_eq(rp__image_preprocess(img, k.resize, k.crop, 0, 1, RP_NORM_CAFFE, out), RP_OK);
+        double max_levels = 0.0, sum = 0.0;
+        for (int c = 0; c < 3; c++) /* gray replicated: every plane holds the same levels */
+            for (int i = 0; i < S * S; i++) {
+                const float mean = c == 0 ? 103.939f : c == 1 ? 116.779f : 123.68f;
+                double d = fabs((double)out[c * S * S + i] + mean - ref[i]);
+                sum += d;
+                if (d > max_levels) max_levels = d;
+            }
+        printf("%s %ux%u -> frame %ux%u, offsets (%u, %u): max %.3f mean %.3f levels\n", k.source, k.width, k.height,
+               k.frame_w, k.frame_h, k.off_x, k.off_y, max_levels, sum / (3.0 * S * S));
+        ck_assert_double_le(max_levels, 1.001);
+        ck_assert_double_le(sum / (3.0 * S * S), 0.45);
+        rp_image_free(img);
+        rp_image_free(pil);
+        checked++;
+    }
+    fclose(f);
+    ck_assert_int_eq(checked, 2);
+}
+END_TEST
+
 Suite *image_data_suite(void)
 {
     Suite *s = suite_create("data");
@@ -123,6 +167,7 @@ Suite *image_data_suite(void)
     tcase_add_test(tc, decode__real_files_match_pil_crc);
     tcase_add_test(tc, decode__every_data_set_image_loads_without_a_corruption_report);
     tcase_add_test(tc, preprocess__fullres_bottle_matches_pil_within_one_level);
+    tcase_add_test(tc, preprocess__keep_aspect_magnetic_tiles_match_torchvision_within_one_level);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,6 @@
 /* Preprocessing against torchvision-on-PIL goldens: Resize((R, R)) with PIL BILINEAR, CenterCrop,
- * ToTensor + Normalize, and the Keras "caffe" variant (tools/gen_image_goldens.py).
+ * ToTensor + Normalize, and the Keras "caffe" variant (tools/gen_image_goldens.py); keep_aspect
+ * against torchvision's own Resize(R) (shorter side) + CenterCrop, and the frame computation.
  *
  * Tolerance: PIL resizes in 8-bit fixed point and rounds to uint8 after each of its two passes; we
  * keep floats. The rounding of PIL's intermediate (<= 0.5 level, carried through weights summing
@@ -54,7 +55,7 @@ static void check_case(const char *name)
         size_t n;
         float *golden = (float *)img_read_golden("preprocess", golden_name, &n);
         ck_assert_uint_eq(n, floats * sizeof(float));
-        ck_assert_int_eq(rp__image_preprocess(img, resize, crop, (int)no_crop, norms[k], out), RP_OK);
+        ck_assert_int_eq(rp__image_preprocess(img, resize, crop, (int)no_crop, 0, norms[k], out), RP_OK);
         compare_levels(out, golden, crop, norms[k], name);
         free(golden);
     }
@@ -74,6 +75,114 @@ PIL_TEST(nocrop_rgb)
 PIL_TEST(same_size_rgb)
 PIL_TEST(tiny_up_gray)
 PIL_TEST(odd_down_rgb)
+
+/* ---- keep_aspect: torchvision Resize(int) + CenterCrop (tests/data/images/keep_aspect) ---- */
+
+static void check_keep_aspect_case(const char *name)
+{
+    char line[512], path[1024];
+    ck_assert_msg(img_manifest_find("keep_aspect", name, line, sizeof line), "%s not in the manifest", name);
+    ka_case k;
+    ck_assert(ka_parse(line, &k));
+    rp_image *img = NULL;
+    ck_assert_msg(rp_image_load_file(img_golden_path(path, sizeof path, "keep_aspect", k.source), NULL, &img) == RP_OK,
+                  "%s", rp_last_error_message());
+    size_t floats = 3u * k.crop * k.crop;
+    float *out = malloc(floats * sizeof *out);
+    const int32_t norms[2] = {RP_NORM_TORCHVISION, RP_NORM_CAFFE};
+    for (int i = 0; i < 2; i++) {
+        char golden_name[160];
+        snprintf(golden_name, sizeof golden_name, "%s_%s.f32", name, i ? "caffe" : "torchvision");
+        size_t n;
+        float *golden = (float *)img_read_golden("keep_aspect", golden_name, &n);
+        ck_assert_uint_eq(n, floats * sizeof(float));
+        ck_assert_int_eq(rp__image_preprocess(img, k.resize, k.crop, 0, 1, norms[i], out), RP_OK);
+        compare_levels(out, golden, k.crop, norms[i], name);
+        free(golden);
+    }
+    free(out);
+    rp_image_free(img);
+}
+
+#define KEEP_ASPECT_TEST(name)                                                                              \
+    START_TEST(preprocess__keep_aspect_##name##__matches_torchvision_within_one_level)                      \
+    {                                                                                                       \
+        check_keep_aspect_case(#name);                                                                      \
+    }                                                                                                       \
+    END_TEST
+
+KEEP_ASPECT_TEST(landscape_rgb)
+KEEP_ASPECT_TEST(portrait_gray)
+KEEP_ASPECT_TEST(landscape_up_rgb)
+
+START_TEST(resize_frame__keep_aspect_gives_torchvisions_frames_and_offsets)
+{
+    /* Every manifest line (the real tiles too: only their sizes are needed here), including
+     * offsets x.5 that round to even: landscape 62 - 33 = 29 -> 14, portrait 61 - 26 = 35 -> 18,
+     * tile 345 - 224 = 121 -> 60, tile 613 - 224 = 389 -> 194. */
+    char path[1024], line[512];
+    FILE *f = fopen(img_golden_path(path, sizeof path, "keep_aspect", "manifest.txt"), "r");
+    ck_assert_ptr_nonnull(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        ka_case k;
+        if (line[0] == '#' || !ka_parse(line, &k)) continue;
+        uint32_t fw = 0, fh = 0, ox = 0, oy = 0;
+        ck_assert_int_eq(rp__image_resize_frame(k.width, k.height, k.resize, k.crop, 0, 1, &fw, &fh, &ox, &oy, "t"),
+                         RP_OK);
+        ck_assert_msg(fw == k.frame_w && fh == k.frame_h && ox == k.off_x && oy == k.off_y,
+                      "%s: frame %ux%u offsets (%u, %u), torchvision %ux%u (%u, %u)", k.name, fw, fh, ox, oy,
+                      k.frame_w, k.frame_h, k.off_x, k.off_y);
+        n++;
+    }
+    fclose(f);
+    ck_assert_int_eq(n, 5);
+}
+END_TEST
+
+START_TEST(resize_frame__default_and_no_crop_frames_and_square_images)
+{
+    uint32_t fw, fh, ox, oy;
+    /* default: both axes to resize, whatever the aspect */
+    ck_assert_int_eq(rp__image_resize_frame(345, 256, 256, 224, 0, 0, &fw, &fh, &ox, &oy, "t"), RP_OK);
+    ck_assert(fw == 256 && fh == 256 && ox == 16 && oy == 16);
+    /* no_crop: the crop size, offsets 0, resize ignored */
+    ck_assert_int_eq(rp__image_resize_frame(345, 256, 0, 224, 1, 0, &fw, &fh, &ox, &oy, "t"), RP_OK);
+    ck_assert(fw == 224 && fh == 224 && ox == 0 && oy == 0);
+    /* keep_aspect on a square image is the default frame */
+    ck_assert_int_eq(rp__image_resize_frame(900, 900, 256, 224, 0, 1, &fw, &fh, &ox, &oy, "t"), RP_OK);
+    ck_assert(fw == 256 && fh == 256 && ox == 16 && oy == 16);
+    /* int(256 * 1000 / 999) = int(256.256...) = 256: a nearly square image keeps a square frame */
+    ck_assert_int_eq(rp__image_resize_frame(999, 1000, 256, 224, 0, 1, &fw, &fh, &ox, &oy, "t"), RP_OK);
+    ck_assert(fw == 256 && fh == 256);
+    /* a truncation, not a rounding: int(256 * 300 / 200) = 384, int(256 * 301 / 200) = int(385.28) = 385 */
+    ck_assert_int_eq(rp__image_resize_frame(200, 301, 256, 224, 0, 1, &fw, &fh, &ox, &oy, "t"), RP_OK);
+    ck_assert(fw == 256 && fh == 385 && ox == 16 && oy == 80); /* round(80.5) = 80 */
+}
+END_TEST
+
+START_TEST(resize_frame__rejects_keep_aspect_with_no_crop_and_too_long_frames)
+{
+    uint32_t fw = 7, fh = 7, ox = 7, oy = 7;
+    ck_assert_int_eq(rp__image_resize_frame(300, 200, 256, 224, 1, 1, &fw, &fh, &ox, &oy, "caller_fn"),
+                     RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "caller_fn: keep_aspect and no_crop are both set"));
+    /* 1 x 100 pixels: the longer side would become 25600 > 16384 */
+    ck_assert_int_eq(rp__image_resize_frame(1, 100, 256, 224, 0, 1, &fw, &fh, &ox, &oy, "caller_fn"), RP_E_LIMIT);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "1 x 100 image's longer side to 25600, above 16384"));
+    ck_assert_int_eq(rp__image_resize_frame(0, 100, 256, 224, 0, 1, &fw, &fh, &ox, &oy, "caller_fn"),
+                     RP_E_INVALID_ARG);
+    ck_assert(fw == 7 && fh == 7 && ox == 7 && oy == 7); /* nothing written on failure */
+    /* the same limit through the preprocessing, which then writes nothing either */
+    uint8_t px[100] = {0};
+    rp_image *img = NULL;
+    ck_assert_int_eq(rp_image_from_pixels(px, 1, 100, 0, RP_PIXEL_GRAY8, &img), RP_OK);
+    float out[3 * 32 * 32];
+    ck_assert_int_eq(rp__image_preprocess(img, 256, 32, 0, 1, RP_NORM_CAFFE, out), RP_E_LIMIT);
+    ck_assert_int_eq(rp__image_preprocess(img, 64, 32, 0, 1, RP_NORM_CAFFE, out), RP_OK); /* 6400: fine */
+    rp_image_free(img);
+}
+END_TEST
 
 START_TEST(preprocess__every_manifest_case_has_a_named_test) { ck_assert_int_eq(img_manifest_count("preprocess"), 8); }
 END_TEST
@@ -102,8 +211,8 @@ START_TEST(preprocess__gray_equals_the_same_gray_as_rgb)
     ck_assert_int_eq(rp_image_from_pixels(rgb, W, H, 0, RP_PIXEL_RGB8, &c), RP_OK);
     float a[3 * S * S], b[3 * S * S];
     for (int32_t norm = RP_NORM_TORCHVISION; norm <= RP_NORM_CAFFE; norm++) {
-        ck_assert_int_eq(rp__image_preprocess(g, 11, S, 0, norm, a), RP_OK);
-        ck_assert_int_eq(rp__image_preprocess(c, 11, S, 0, norm, b), RP_OK);
+        ck_assert_int_eq(rp__image_preprocess(g, 11, S, 0, 0, norm, a), RP_OK);
+        ck_assert_int_eq(rp__image_preprocess(c, 11, S, 0, 0, norm, b), RP_OK);
         for (int i = 0; i < 3 * S * S; i++) ck_assert_float_eq_tol(a[i], b[i], 1e-5f);
     }
     rp_image_free(g);
@@ -118,11 +227,11 @@ START_TEST(preprocess__constant_image_gives_the_normalised_constant)
     rp_image *img = NULL;
     ck_assert_int_eq(rp_image_from_pixels(px, 7, 5, 0, RP_PIXEL_RGB8, &img), RP_OK);
     float out[3 * 4 * 4];
-    ck_assert_int_eq(rp__image_preprocess(img, 6, 4, 0, RP_NORM_TORCHVISION, out), RP_OK);
+    ck_assert_int_eq(rp__image_preprocess(img, 6, 4, 0, 0, RP_NORM_TORCHVISION, out), RP_OK);
     ck_assert_float_eq_tol(out[0], (200 / 255.0f - 0.485f) / 0.229f, 1e-5f);
     ck_assert_float_eq_tol(out[16], (100 / 255.0f - 0.456f) / 0.224f, 1e-5f);
     ck_assert_float_eq_tol(out[47], (50 / 255.0f - 0.406f) / 0.225f, 1e-5f);
-    ck_assert_int_eq(rp__image_preprocess(img, 6, 4, 0, RP_NORM_CAFFE, out), RP_OK);
+    ck_assert_int_eq(rp__image_preprocess(img, 6, 4, 0, 0, RP_NORM_CAFFE, out), RP_OK);
     ck_assert_float_eq_tol(out[0], 50 - 103.939f, 1e-4f);   /* plane 0 is blue */
     ck_assert_float_eq_tol(out[16], 100 - 116.779f, 1e-4f); /* plane 1 green */
     ck_assert_float_eq_tol(out[47], 200 - 123.68f, 1e-4f);  /* plane 2 red */
@@ -136,17 +245,17 @@ START_TEST(preprocess__rejects_bad_arguments)
     rp_image *img = NULL;
     ck_assert_int_eq(rp_image_from_pixels(px, 4, 4, 0, RP_PIXEL_GRAY8, &img), RP_OK);
     float out[3 * 8 * 8];
-    ck_assert_int_eq(rp__image_preprocess(NULL, 8, 8, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp__image_preprocess(img, 8, 8, 0, RP_NORM_CAFFE, NULL), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp__image_preprocess(img, 8, 8, 0, 0, out), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp__image_preprocess(NULL, 8, 8, 0, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp__image_preprocess(img, 8, 8, 0, 0, RP_NORM_CAFFE, NULL), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp__image_preprocess(img, 8, 8, 0, 0, 0, out), RP_E_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "normalization 0"));
-    ck_assert_int_eq(rp__image_preprocess(img, 8, 0, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp__image_preprocess(img, 0, 8, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp__image_preprocess(img, 6, 8, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp__image_preprocess(img, 8, 0, 0, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp__image_preprocess(img, 0, 8, 0, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp__image_preprocess(img, 6, 8, 0, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "crop 8 is larger than resize 6"));
-    ck_assert_int_eq(rp__image_preprocess(img, 100000, 8, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp__image_preprocess(img, 100000, 8, 0, 0, RP_NORM_CAFFE, out), RP_E_INVALID_ARG);
     /* with no_crop the resize value is irrelevant, even 0 */
-    ck_assert_int_eq(rp__image_preprocess(img, 0, 8, 1, RP_NORM_CAFFE, out), RP_OK);
+    ck_assert_int_eq(rp__image_preprocess(img, 0, 8, 1, 0, RP_NORM_CAFFE, out), RP_OK);
     rp_image_free(img);
 }
 END_TEST
@@ -164,6 +273,12 @@ Suite *image_preprocess_suite(void)
     tcase_add_test(tc, preprocess__tiny_up_gray__matches_pil_within_one_level);
     tcase_add_test(tc, preprocess__odd_down_rgb__matches_pil_within_one_level);
     tcase_add_test(tc, preprocess__every_manifest_case_has_a_named_test);
+    tcase_add_test(tc, preprocess__keep_aspect_landscape_rgb__matches_torchvision_within_one_level);
+    tcase_add_test(tc, preprocess__keep_aspect_portrait_gray__matches_torchvision_within_one_level);
+    tcase_add_test(tc, preprocess__keep_aspect_landscape_up_rgb__matches_torchvision_within_one_level);
+    tcase_add_test(tc, resize_frame__keep_aspect_gives_torchvisions_frames_and_offsets);
+    tcase_add_test(tc, resize_frame__default_and_no_crop_frames_and_square_images);
+    tcase_add_test(tc, resize_frame__rejects_keep_aspect_with_no_crop_and_too_long_frames);
     tcase_add_test(tc, crop_offset__rounds_half_to_even_like_torchvision);
     tcase_add_test(tc, preprocess__gray_equals_the_same_gray_as_rgb);
     tcase_add_test(tc, preprocess__constant_image_gives_the_normalised_constant);

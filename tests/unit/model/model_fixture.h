@@ -73,14 +73,15 @@ static inline void fixture_remove_dir(const char *dir)
 
 /* Train a small model: PatchCore or ReConPatch (a few trainer steps) on the given images.
  * feature_dim small keeps the files small. */
-static inline rp_model *fixture_train(const char *weights_path, int32_t method, const rp_image *const *images,
-                                      uint32_t count, uint32_t feature_dim, double coreset_ratio,
-                                      double calibration_fraction)
+static inline rp_model *fixture_train_with(const char *weights_path, int32_t method, const rp_image *const *images,
+                                           uint32_t count, uint32_t feature_dim, double coreset_ratio,
+                                           double calibration_fraction, uint32_t keep_aspect)
 {
     rp_extractor_params ep;
     rp_extractor_params_init(&ep, sizeof ep);
     ep.weights_path = weights_path;
     ep.feature_dim = feature_dim;
+    ep.keep_aspect = keep_aspect;
     rp_trainer_params tp;
     rp_trainer_params_init(&tp, sizeof tp);
     tp.repr_dim = 32;
@@ -104,6 +105,40 @@ static inline rp_model *fixture_train(const char *weights_path, int32_t method, 
         exit(1);
     }
     return m;
+}
+
+static inline rp_model *fixture_train(const char *weights_path, int32_t method, const rp_image *const *images,
+                                      uint32_t count, uint32_t feature_dim, double coreset_ratio,
+                                      double calibration_fraction)
+{
+    return fixture_train_with(weights_path, method, images, count, feature_dim, coreset_ratio, calibration_fraction,
+                              0);
+}
+
+/* PatchCore with the aspect-keeping resize (extractor params keep_aspect = 1). */
+static inline rp_model *fixture_train_keep_aspect(const char *weights_path, const rp_image *const *images,
+                                                  uint32_t count, uint32_t feature_dim)
+{
+    return fixture_train_with(weights_path, RP_METHOD_PATCHCORE, images, count, feature_dim, 0.1, 0, 1);
+}
+
+/* An RGB image of w x h pixels sampled (nearest) from a square RGB one: a non-square test image. */
+static inline rp_image *fixture_non_square(const rp_image *square, uint32_t w, uint32_t h)
+{
+    const uint32_t side = rp_image_width(square);
+    const uint8_t *src = rp_image_pixels(square);
+    uint8_t *px = malloc((size_t)w * h * 3);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                px[((size_t)y * w + x) * 3 + c] = src[((size_t)(y * side / h) * side + x * side / w) * 3 + c];
+    rp_image *img = NULL;
+    if (rp_image_from_pixels(px, w, h, 0, RP_PIXEL_RGB8, &img)) {
+        fprintf(stderr, "rp_image_from_pixels: %s\n", rp_last_error_message());
+        exit(1);
+    }
+    free(px);
+    return img;
 }
 
 static inline int fixture_read_file(const char *path, uint8_t **data, size_t *size)

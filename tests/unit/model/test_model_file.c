@@ -154,7 +154,7 @@ START_TEST(layout__header_and_sections_follow_the_documented_bytes)
     ck_assert_int_eq(fixture_read_file(path, &d, &size), 0);
     const uint8_t magic[8] = {0x89, 'R', 'P', 'M', 0x0D, 0x0A, 0x1A, 0x0A};
     ck_assert(memcmp(d, magic, 8) == 0);
-    ck_assert_uint_eq(rp__le_get_u32(d + 8), 1);
+    ck_assert_uint_eq(rp__le_get_u32(d + 8), 2);
     ck_assert_uint_eq(rp__le_get_u64(d + 16), size);
     ck_assert_uint_eq(rp__le_get_u32(d + 28), rp__crc32(0, d, 28));
     const char *order[] = {"MODL", "EXTR", "BKBN", "BANK", "SCOR", "THRS"};
@@ -167,8 +167,10 @@ START_TEST(layout__header_and_sections_follow_the_documented_bytes)
         ck_assert_uint_eq(rp__le_get_u32(payload + len), rp__crc32(0, d + pos, 16 + len));
         if (i == 0) ck_assert_int_eq((int32_t)rp__le_get_u32(payload), RP_METHOD_PATCHCORE);
         if (i == 1) {
-            ck_assert_uint_eq(len, 48);
+            ck_assert_uint_eq(len, 52);
             ck_assert_uint_eq(rp__le_get_u32(payload + 8), 256);  /* resize */
+            ck_assert_uint_eq(rp__le_get_u32(payload + 16), 0);   /* no_crop */
+            ck_assert_uint_eq(rp__le_get_u32(payload + 48), 0);   /* keep_aspect (version 2) */
             ck_assert_uint_eq(rp__le_get_u32(payload + 12), 224); /* crop */
             ck_assert_uint_eq(rp__le_get_u32(payload + 24), 64);  /* feature_dim */
             ck_assert_uint_eq(rp__le_get_u32(payload + 28), 3);   /* patch_size */
@@ -371,7 +373,120 @@ START_TEST(version__newer_format_fails_with_version)
     rp__le_put_u32(d + 8, RP_MODEL_FORMAT_VERSION + 1);
     rp__le_put_u32(d + 28, rp__crc32(0, d, 28));
     expect_load_error(d, size, RP_E_VERSION, "version + 1");
-    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "version 2"));
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "version 3"));
+    free(d);
+}
+END_TEST
+
+/* The file rewritten as format version 1 wrote it: EXTR without its last 4 bytes (keep_aspect),
+ * that section's length and CRC, the file size, the version and the header CRC updated. */
+static uint8_t *as_version_1(const uint8_t *d, size_t size, size_t *new_size)
+{
+    uint8_t *out = malloc(size);
+    size_t pos = 32, o = 32;
+    memcpy(out, d, 32);
+    for (uint32_t i = 0, n = rp__le_get_u32(d + 12); i < n; i++) {
+        uint64_t len = rp__le_get_u64(d + pos + 8);
+        const int extr = memcmp(d + pos, "EXTR", 4) == 0;
+        const uint64_t keep = extr ? len - 4 : len;
+        memcpy(out + o, d + pos, 16 + keep);
+        rp__le_put_u64(out + o + 8, keep);
+        rp__le_put_u32(out + o + 16 + keep, rp__crc32(0, out + o, 16 + keep));
+        pos += 16 + len + 4;
+        o += 16 + keep + 4;
+    }
+    rp__le_put_u32(out + 8, 1);
+    rp__le_put_u64(out + 16, o);
+    rp__le_put_u32(out + 28, rp__crc32(0, out, 28));
+    *new_size = o;
+    return out;
+}
+
+START_TEST(version__format_1_file_loads_with_keep_aspect_off)
+{
+    size_t size, n;
+    uint8_t *d = small_file(&size);
+    uint8_t *v1 = as_version_1(d, size, &n);
+    ck_assert_uint_eq(n, size - 4);
+    rp_model *m = NULL;
+    ck_assert_msg(rp_model_load_memory(v1, n, NULL, &m) == RP_OK, "%s", rp_last_error_message());
+    assert_same_model(model_small, m);
+    rp_scorer_info si;
+    ck_assert_int_eq(rp_scorer_get_info(rp_model_scorer(m), &si, sizeof si), RP_OK);
+    ck_assert_uint_eq(si.keep_aspect, 0);
+    rp_model_free(m);
+    /* Each version has its own EXTR size: a 52-byte EXTR in a version 1 file is damage. */
+    rp__le_put_u32(d + 8, 1);
+    rp__le_put_u32(d + 28, rp__crc32(0, d, 28));
+    expect_load_error(d, size, RP_E_FORMAT, "version 1 header over a version 2 body");
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "'EXTR' has 52 bytes, not 48 (format version 1)"));
+    rp__le_put_u32(v1 + 8, 2);
+    rp__le_put_u32(v1 + 28, rp__crc32(0, v1, 28));
+    expect_load_error(v1, n, RP_E_FORMAT, "version 2 header over a version 1 body");
+    free(v1);
+    free(d);
+}
+END_TEST
+
+/* A version 2 EXTR whose keep_aspect (offset 48) is set to value, CRC fixed. */
+static void set_keep_aspect(uint8_t *d, uint32_t value)
+{
+    size_t pos = 32;
+    while (memcmp(d + pos, "EXTR", 4) != 0) pos += 16 + rp__le_get_u64(d + pos + 8) + 4;
+    uint64_t len = rp__le_get_u64(d + pos + 8);
+    rp__le_put_u32(d + pos + 16 + 48, value);
+    rp__le_put_u32(d + pos + 16 + len, rp__crc32(0, d + pos, 16 + len));
+}
+
+START_TEST(round_trip__keep_aspect_is_stored_and_scores_non_square_images_identically)
+{
+    /* Trained with keep_aspect: the file records it, the loaded model scores like the trained
+     * one (bit for bit) on images whose aspect the flag changes, and the flag matters there. */
+    rp_model *m = fixture_train_keep_aspect(weights_path, (const rp_image *const *)train_images, 4, 32);
+    rp_scorer_info si;
+    ck_assert_int_eq(rp_scorer_get_info(rp_model_scorer(m), &si, sizeof si), RP_OK);
+    ck_assert_uint_eq(si.keep_aspect, 1);
+    char path[1024];
+    save_ok(m, in_dir(path, "aspect.rpm"), 0, NULL);
+    uint8_t *d;
+    size_t size;
+    ck_assert_int_eq(fixture_read_file(path, &d, &size), 0);
+    rp_model *loaded = load_ok(path, NULL);
+    ck_assert_int_eq(rp_scorer_get_info(rp_model_scorer(loaded), &si, sizeof si), RP_OK);
+    ck_assert_uint_eq(si.keep_aspect, 1);
+    ck_assert_uint_eq(si.resize, 256);
+
+    rp_image *wide = fixture_non_square(test_images[1], 300, 200), *tall = fixture_non_square(test_images[2], 150, 260);
+    const rp_image *imgs[2] = {wide, tall};
+    for (int i = 0; i < 2; i++) {
+        size_t n = (size_t)rp_image_width(imgs[i]) * rp_image_height(imgs[i]);
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+        rp_score_result ra = {.struct_size = sizeof ra}, rb = {.struct_size = sizeof rb}, rc = {.struct_size = sizeof rc};
+        ck_assert_int_eq(rp_score_image(m, imgs[i], &ra, a, n, NULL, 0), RP_OK);
+        ck_assert_int_eq(rp_score_image(loaded, imgs[i], &rb, b, n, NULL, 0), RP_OK);
+        ck_assert(memcmp(&ra, &rb, sizeof ra) == 0 && memcmp(a, b, n * sizeof *a) == 0);
+        /* the same file with keep_aspect cleared: a different geometry, so other scores */
+        uint8_t *off = malloc(size);
+        memcpy(off, d, size);
+        set_keep_aspect(off, 0);
+        rp_model *plain = NULL;
+        ck_assert_int_eq(rp_model_load_memory(off, size, NULL, &plain), RP_OK);
+        ck_assert_int_eq(rp_score_image(plain, imgs[i], &rc, c, n, NULL, 0), RP_OK);
+        ck_assert_msg(ra.score != rc.score && memcmp(a, c, n * sizeof *a) != 0,
+                      "image %d: keep_aspect made no difference", i);
+        rp_model_free(plain);
+        /* a keep_aspect value other than 0 / 1 is damage */
+        set_keep_aspect(off, 2);
+        expect_load_error(off, size, RP_E_FORMAT, "keep_aspect 2");
+        free(off);
+        free(a);
+        free(b);
+        free(c);
+    }
+    rp_image_free(wide);
+    rp_image_free(tall);
+    rp_model_free(loaded);
+    rp_model_free(m);
     free(d);
 }
 END_TEST
@@ -559,6 +674,8 @@ int main(void)
     tcase_add_test(tc, damage__every_truncation_fails_with_format);
     tcase_add_test(tc, damage__trailing_bytes_and_bad_magic_fail_with_format);
     tcase_add_test(tc, version__newer_format_fails_with_version);
+    tcase_add_test(tc, version__format_1_file_loads_with_keep_aspect_off);
+    tcase_add_test(tc, round_trip__keep_aspect_is_stored_and_scores_non_square_images_identically);
     tcase_add_test(tc, version__unknown_optional_section_is_skipped_unknown_required_one_fails);
     tcase_add_test(tc, load__argument_errors_and_limits);
     tcase_add_test(tc, save__failure_leaves_no_temporary_file);

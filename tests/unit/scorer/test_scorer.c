@@ -1,10 +1,12 @@
 /* Scorer: patch scores, image scores and maps against PyTorch/scipy goldens
- * (tools/gen_scorer_goldens.py), the geometry on analytic cases, threads, and bad inputs. */
+ * (tools/gen_scorer_goldens.py), the geometry on analytic cases, keep_aspect maps and masks
+ * against torchvision's frames, threads, and bad inputs. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 
 #include "common/common.h"
+#include "image/preprocess.h"
 #include "rp_golden.h"
 #include "rp_test.h"
 #include "scorer/scorer_internal.h"
@@ -108,8 +110,8 @@ START_TEST(map_steps__openmp_split_of_large_maps_changes_no_value)
     rp__scorer_gaussian_filter(map4, N, N, 4.0, scratch, 4);
     ck_assert_mem_eq(map1, map4, N * N * sizeof *map1);
     rp__scorer_geometry geo = {.grid_size = 10, .input_size = N, .resize = 340, .crop_offset = 20};
-    rp__scorer_map_to_image(map1, &geo, W, H, img1, 1);
-    rp__scorer_map_to_image(map1, &geo, W, H, img4, 4);
+    ck_assert_int_eq(rp__scorer_map_to_image(map1, &geo, W, H, img1, 1, "test"), RP_OK);
+    ck_assert_int_eq(rp__scorer_map_to_image(map1, &geo, W, H, img4, 4, "test"), RP_OK);
     ck_assert_mem_eq(img1, img4, W * H * sizeof *img1);
     free(map1);
     free(map4);
@@ -278,7 +280,7 @@ START_TEST(map_to_image__constant_map_stays_constant)
     rp__scorer_geometry geo = {.grid_size = 4, .input_size = 16, .resize = 20, .crop_offset = 2};
     float map[16 * 16], out[37 * 23];
     for (int i = 0; i < 16 * 16; i++) map[i] = 2.75f;
-    rp__scorer_map_to_image(map, &geo, 37, 23, out, 1);
+    ck_assert_int_eq(rp__scorer_map_to_image(map, &geo, 37, 23, out, 1, "test"), RP_OK);
     for (int i = 0; i < 37 * 23; i++) ck_assert_float_eq(out[i], 2.75f);
 }
 END_TEST
@@ -291,7 +293,7 @@ START_TEST(map_to_image__ramp_is_exact_inside_the_crop_and_border_valued_outside
     float map[16 * 16], out[20 * 20];
     for (int y = 0; y < 16; y++)
         for (int x = 0; x < 16; x++) map[y * 16 + x] = (float)(3 * x + 100 * y);
-    rp__scorer_map_to_image(map, &geo, 20, 20, out, 1);
+    ck_assert_int_eq(rp__scorer_map_to_image(map, &geo, 20, 20, out, 1, "test"), RP_OK);
     for (int v = 0; v < 20; v++)
         for (int u = 0; u < 20; u++) {
             int x = u - 2, y = v - 2;
@@ -302,7 +304,7 @@ START_TEST(map_to_image__ramp_is_exact_inside_the_crop_and_border_valued_outside
     /* An image twice the frame: a linear ramp stays linear in the image coordinate,
      * value(u) = 3 * ((u + 0.5) / 2 - 0.5 - offset) where that lies inside the crop. */
     float big[40 * 40];
-    rp__scorer_map_to_image(map, &geo, 40, 40, big, 1);
+    ck_assert_int_eq(rp__scorer_map_to_image(map, &geo, 40, 40, big, 1, "test"), RP_OK);
     for (int u = 0; u < 40; u++) {
         double xc = (u + 0.5) / 2.0 - 0.5 - 2.0;
         xc = xc < 0 ? 0 : xc > 15 ? 15 : xc;
@@ -311,8 +313,163 @@ START_TEST(map_to_image__ramp_is_exact_inside_the_crop_and_border_valued_outside
     /* no_crop with the image the size of the map: the identity */
     rp__scorer_geometry same = {.grid_size = 4, .input_size = 16, .resize = 16, .crop_offset = 0};
     float ident[16 * 16];
-    rp__scorer_map_to_image(map, &same, 16, 16, ident, 1);
+    ck_assert_int_eq(rp__scorer_map_to_image(map, &same, 16, 16, ident, 1, "test"), RP_OK);
     ck_assert_mem_eq(ident, map, sizeof map);
+}
+END_TEST
+
+/* ---- keep_aspect: each image's own frame (tools/gen_scorer_goldens.py, scorer_keep_aspect.bin) -- */
+
+#define GOLDEN_KEEP_ASPECT "scorer/scorer_keep_aspect.bin"
+
+/* A features-only scorer with input 80 (grid 10), resize 92 on the shorter side, sigma 2.5. */
+static rp_scorer *keep_aspect_scorer(const rp_bank *bank)
+{
+    rp_scorer_params p;
+    ck_assert_int_eq(rp_scorer_params_init(&p, sizeof p), RP_OK);
+    p.grid_size = 10;
+    p.input_size = 80;
+    p.resize = 92;
+    p.keep_aspect = 1;
+    p.map_sigma = 2.5;
+    p.num_threads = 2;
+    rp_scorer *s = NULL;
+    ck_assert_msg(rp_scorer_create(NULL, NULL, bank, &p, &s) == RP_OK, "%s", rp_last_error_message());
+    return s;
+}
+
+/* Frame golden: width, height, frame_w, frame_h, off_x, off_y as torchvision has them. */
+static void golden_frame(const rp_golden *g, const char *name, int32_t f[6])
+{
+    rp_golden_array a = rp_golden_get(g, name);
+    ck_assert(a.dtype == 'i' && a.count == 6);
+    memcpy(f, a.data, 6 * sizeof *f);
+}
+
+START_TEST(map_to_image__keep_aspect_matches_torch_interpolate_of_the_images_own_frame)
+{
+    rp_golden g = rp_golden_load(GOLDEN_KEEP_ASPECT);
+    float one = 0;
+    rp_bank *bank;
+    ck_assert_int_eq(rp_bank_create_frozen(&one, 1, 1, NULL, &bank), RP_OK);
+    rp_scorer *s = keep_aspect_scorer(bank);
+    rp_scorer_info info;
+    ck_assert_int_eq(rp_scorer_get_info(s, &info, sizeof info), RP_OK);
+    ck_assert_uint_eq(info.keep_aspect, 1);
+    ck_assert_uint_eq(info.resize, 92);
+    ck_assert_uint_eq(info.crop_offset, 6); /* the shorter side's: round((92 - 80) / 2) */
+    float *map = rp_golden_floats(&g, "k_map_input", NULL);
+    const char *names[2] = {"wide", "tall"};
+    for (int i = 0; i < 2; i++) {
+        char key[64];
+        int32_t f[6];
+        snprintf(key, sizeof key, "k_%s_frame", names[i]);
+        golden_frame(&g, key, f);
+        const uint32_t w = (uint32_t)f[0], h = (uint32_t)f[1];
+        uint32_t fw, fh, ox, oy;
+        ck_assert_int_eq(rp__image_resize_frame(w, h, 92, 80, 0, 1, &fw, &fh, &ox, &oy, "t"), RP_OK);
+        ck_assert_msg(fw == (uint32_t)f[2] && fh == (uint32_t)f[3] && ox == (uint32_t)f[4] && oy == (uint32_t)f[5],
+                      "%s: frame %ux%u (%u, %u), torchvision %dx%d (%d, %d)", names[i], fw, fh, ox, oy, f[2], f[3],
+                      f[4], f[5]);
+        snprintf(key, sizeof key, "k_%s_map_image", names[i]);
+        float *want = rp_golden_floats(&g, key, NULL), *got = malloc((size_t)w * h * sizeof *got);
+        ck_assert_int_eq(rp_scorer_map_to_image(s, map, 80 * 80, w, h, got, (size_t)w * h), RP_OK);
+        assert_close(got, want, (size_t)w * h, 1e-5, key);
+        free(want);
+        free(got);
+    }
+    free(map);
+    rp_scorer_free(s);
+    rp_bank_free(bank);
+    rp_golden_free(&g);
+}
+END_TEST
+
+START_TEST(mask_to_input__keep_aspect_matches_torchvision_resize_and_crop_of_the_mask)
+{
+    rp_golden g = rp_golden_load(GOLDEN_KEEP_ASPECT);
+    float one = 0;
+    rp_bank *bank;
+    ck_assert_int_eq(rp_bank_create_frozen(&one, 1, 1, NULL, &bank), RP_OK);
+    rp_scorer *s = keep_aspect_scorer(bank);
+    const char *names[2] = {"wide", "tall"};
+    for (int i = 0; i < 2; i++) {
+        char key[64];
+        int32_t f[6];
+        snprintf(key, sizeof key, "k_%s_frame", names[i]);
+        golden_frame(&g, key, f);
+        snprintf(key, sizeof key, "k_%s_mask", names[i]);
+        size_t n;
+        uint8_t *mask = rp_golden_bytes(&g, key, &n);
+        ck_assert_uint_eq(n, (size_t)f[0] * f[1]);
+        rp_image *img;
+        ck_assert_int_eq(rp_image_from_pixels(mask, (uint32_t)f[0], (uint32_t)f[1], 0, RP_PIXEL_GRAY8, &img), RP_OK);
+        snprintf(key, sizeof key, "k_%s_mask_input", names[i]);
+        uint8_t *want = rp_golden_bytes(&g, key, &n), got[80 * 80];
+        ck_assert_uint_eq(n, sizeof got);
+        ck_assert_int_eq(rp_scorer_mask_to_input(s, img, 127, got, sizeof got), RP_OK);
+        size_t on = 0;
+        for (size_t k = 0; k < sizeof got; k++) {
+            ck_assert_msg(got[k] == want[k], "%s: pixel (%zu, %zu) is %u, torchvision %u", names[i], k % 80, k / 80,
+                          got[k], want[k]);
+            on += got[k];
+        }
+        ck_assert_uint_gt(on, 0);
+        free(mask);
+        free(want);
+        rp_image_free(img);
+    }
+    rp_scorer_free(s);
+    rp_bank_free(bank);
+    rp_golden_free(&g);
+}
+END_TEST
+
+START_TEST(keep_aspect__with_no_crop_is_refused_and_too_long_frames_fail_cleanly)
+{
+    float one = 0;
+    rp_bank *bank;
+    ck_assert_int_eq(rp_bank_create_frozen(&one, 1, 1, NULL, &bank), RP_OK);
+    rp_scorer_params p;
+    rp_scorer_params_init(&p, sizeof p);
+    p.grid_size = 10;
+    p.input_size = 80;
+    p.keep_aspect = 1;
+    p.no_crop = 1;
+    rp_scorer *s = (rp_scorer *)0x1;
+    ck_assert_int_eq(rp_scorer_create(NULL, NULL, bank, &p, &s), RP_E_INVALID_ARG);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(
+        strstr(rp_last_error_message(), "rp_scorer_create: params.keep_aspect and params.no_crop are both set"));
+    /* A caller built before keep_aspect existed (struct_size without it) gets the default. */
+    p.no_crop = 0;
+    p.struct_size = offsetof(rp_scorer_params, keep_aspect);
+    ck_assert_int_eq(rp_scorer_create(NULL, NULL, bank, &p, &s), RP_OK);
+    rp_scorer_info info;
+    ck_assert_int_eq(rp_scorer_get_info(s, &info, sizeof info), RP_OK);
+    ck_assert_uint_eq(info.keep_aspect, 0);
+    /* ... and an info struct of that age is filled only that far */
+    rp_scorer_info old;
+    memset(&old, 0xab, sizeof old);
+    ck_assert_int_eq(rp_scorer_get_info(s, &old, offsetof(rp_scorer_info, keep_aspect)), RP_OK);
+    ck_assert_uint_eq(old.struct_size, offsetof(rp_scorer_info, keep_aspect));
+    ck_assert_uint_eq(old.keep_aspect, 0xababababu);
+    rp_scorer_free(s);
+    /* an image whose longer side would pass 16384: an error, and the output is not touched */
+    s = keep_aspect_scorer(bank);
+    float map[80 * 80], out[1 * 300];
+    for (int i = 0; i < 80 * 80; i++) map[i] = 1.0f;
+    for (int i = 0; i < 300; i++) out[i] = -7.0f;
+    ck_assert_int_eq(rp_scorer_map_to_image(s, map, 80 * 80, 1, 300, out, 300), RP_E_LIMIT);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_scorer_map_to_image: keep_aspect resizes the 1 x 300"));
+    for (int i = 0; i < 300; i++) ck_assert_float_eq(out[i], -7.0f);
+    uint8_t mpx[300] = {0}, mout[80 * 80];
+    rp_image *mask;
+    ck_assert_int_eq(rp_image_from_pixels(mpx, 1, 300, 0, RP_PIXEL_GRAY8, &mask), RP_OK);
+    ck_assert_int_eq(rp_scorer_mask_to_input(s, mask, 127, mout, sizeof mout), RP_E_LIMIT);
+    rp_image_free(mask);
+    rp_scorer_free(s);
+    rp_bank_free(bank);
 }
 END_TEST
 
@@ -496,6 +653,9 @@ int main(void)
     tcase_add_test(tc, map_to_image__matches_torch_interpolate_of_edge_padded_frame);
     tcase_add_test(tc, map_to_image__constant_map_stays_constant);
     tcase_add_test(tc, map_to_image__ramp_is_exact_inside_the_crop_and_border_valued_outside);
+    tcase_add_test(tc, map_to_image__keep_aspect_matches_torch_interpolate_of_the_images_own_frame);
+    tcase_add_test(tc, mask_to_input__keep_aspect_matches_torchvision_resize_and_crop_of_the_mask);
+    tcase_add_test(tc, keep_aspect__with_no_crop_is_refused_and_too_long_frames_fail_cleanly);
     tcase_add_test(tc, score_features__eight_threads_match_single_thread_exactly);
     tcase_add_test(tc, create__rejects_unfit_banks_embeddings_and_params);
     tcase_add_test(tc, score_features__rejects_bad_shapes_and_leaves_outputs_untouched);
