@@ -6,8 +6,12 @@
  * memory. Scoring (each test image of DIR): decode, preprocess, backbone (through layer3), patch
  * aggregation, embedding, kNN search, map (upsample + smoothing); medians in ms, the kNN's GFLOP/s,
  * and the whole scoring cost over the backbone alone. Prints one JSON object as its last line.
- * Links the internal archive to time the stages that the public calls chain together. */
+ * Links the internal archive to time the stages that the public calls chain together. Also says
+ * which kernels ran: oneDNN's version and instruction set (backbone, kNN products), OpenBLAS's
+ * core, and whether the library's own AVX-512 loops (aggregation, kNN scan, map) are used. */
 #include <dirent.h>
+#include <dnnl.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,38 @@
 enum { S_DECODE, S_PRE, S_BACKBONE, S_AGG, S_EMBED, S_KNN, S_MAP, S_TOTAL, N_STAGES };
 static const char *stage_names[N_STAGES] = {"decode", "preprocess", "backbone", "aggregate",
                                             "embed",  "knn",        "map",      "total"};
+
+char *openblas_get_config(void); /* OpenBLAS's own entry points (its cblas.h path varies) */
+char *openblas_get_corename(void);
+
+static const char *dnnl_isa_name(dnnl_cpu_isa_t isa)
+{
+    switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    default: return "other";
+    }
+}
+
+/* One line naming the kernels behind the timed stages. */
+static void print_kernels(void)
+{
+    const dnnl_version_t *v = dnnl_version();
+    printf("kernels: oneDNN %d.%d.%d (%s, %d OpenMP threads), OpenBLAS %s (core %s, OPENBLAS_CORETYPE=%s), "
+           "library AVX-512 loops %s\n",
+           v->major, v->minor, v->patch, dnnl_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads(),
+           openblas_get_config(), openblas_get_corename(),
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset",
+           __builtin_cpu_supports("avx512f") ? "on" : "off (portable loops)");
+}
 
 static double now(void)
 {
@@ -205,6 +241,7 @@ int main(int argc, char **argv)
            n_train, method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", coreset, train_total,
            stage_seconds[RP_STAGE_FEATURES], stage_seconds[RP_STAGE_TRAIN], stage_seconds[RP_STAGE_CORESET],
            train_rss);
+    print_kernels();
     printf("scoring %zu images, median ms per image:\n", n_test);
     for (int s = 0; s < N_STAGES; s++) printf("  %-10s %8.2f\n", stage_names[s], med[s]);
     printf("  kNN: %llu x %u bank, %.0f GFLOP/s; whole scoring / backbone = %.2f; peak RSS %.0f MB\n",

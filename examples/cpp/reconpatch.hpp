@@ -137,6 +137,7 @@ struct TrainOptions {
     double calibration_fraction = 0;       // share held out to set thresholds; 0 = none
     uint32_t epochs = 0;                   // ReConPatch epochs; 0 = the default
     bool no_crop = false;                  // resize straight to the input size
+    bool keep_aspect = false;              // shorter side to 256, keep the aspect ratio, then crop
     rp_progress_fn progress = nullptr;     // optional progress callback
     void *user_data = nullptr;
 };
@@ -219,6 +220,7 @@ private:
         detail::check(rp_extractor_params_init(&ep, sizeof ep));
         ep.weights_path = o.weights.empty() ? nullptr : o.weights.c_str();
         ep.no_crop = o.no_crop ? 1u : 0u;
+        ep.keep_aspect = o.keep_aspect ? 1u : 0u;
         rp_bank_params bp;
         detail::check(rp_bank_params_init(&bp, sizeof bp));
         bp.coreset_ratio = o.coreset_ratio;

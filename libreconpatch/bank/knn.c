@@ -1,21 +1,30 @@
 /* Exact kNN as blocked matrix products: d^2(q, b) = |q|^2 + |b|^2 - 2 q.b, with q.b from a oneDNN
  * matmul whose weights (the bank, one block of RP__KNN_BANK_BLOCK vectors at a time) are packed
- * once into oneDNN's preferred layout. Memory per call is bounded by the query block x bank block
- * product tile, whatever the bank size.
+ * once into oneDNN's preferred layout. Memory per call is bounded by one query block x bank block
+ * product tile per thread, whatever the bank size.
  *
  * The formula loses accuracy when q and b are close (cancellation of two large numbers), so each
  * query keeps k + RP__KNN_EXTRA_CANDIDATES candidates, and their distances are recomputed directly
  * as sqrt(sum (q - b)^2) in double before the final ordering.
  *
- * Thread safety: the index is read-only after creation; every search allocates its own stream,
- * memory objects, oneDNN scratchpad (user scratchpad mode) and tiles. */
+ * Threading: when there are at least as many query blocks as threads (and their tiles fit in
+ * RP__KNN_TILE_BUDGET), each thread takes whole query blocks: product, scan and re-ranking, with
+ * the tile still in its cache and no synchronisation inside oneDNN, which runs single-threaded
+ * when called inside our parallel region. Otherwise blocks run one after the other, each product
+ * threaded by oneDNN and the per-row work by us. Either way every query row goes through the same
+ * operations, so the results do not depend on the thread count.
+ *
+ * Thread safety: the index is read-only after creation; every search allocates its own streams,
+ * memory objects, oneDNN scratchpads (user scratchpad mode) and tiles. */
 #include "bank/knn.h"
 
 #include <dnnl.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/knn_kernels.h"
 #include "common/common.h"
 
 typedef struct {
@@ -140,12 +149,13 @@ int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, const char *f
         status = pack_block(x, b * RP__KNN_BANK_BLOCK, block_width(x, b), md, x->packed[b], fn);
     }
     if (status == RP_OK) {
+        enum { NORM_CHUNK = 1024 };
+        const int64_t chunks = (int64_t)((n + NORM_CHUNK - 1) / NORM_CHUNK);
 #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < (int64_t)n; i++) {
-            const float *v = vectors + (uint64_t)i * dim;
-            float s = 0.0f;
-            for (uint32_t d = 0; d < dim; d++) s += v[d] * v[d];
-            x->norms[i] = s;
+        for (int64_t c = 0; c < chunks; c++) {
+            const uint64_t first = (uint64_t)c * NORM_CHUNK;
+            const uint64_t rows = n - first < NORM_CHUNK ? n - first : NORM_CHUNK;
+            rp__knn_sq_norms(vectors + first * dim, rows, dim, x->norms + first);
         }
     }
     if (status != RP_OK) {
@@ -156,75 +166,20 @@ int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, const char *f
     return RP_OK;
 }
 
-/* Candidates of one query, ascending by (value, index). */
+/* One thread's scratch for searching a query block: the product tile, the zero-padded copy of a
+ * partial block, the query norms, candidate lists, oneDNN scratchpad and stream. */
 typedef struct {
-    float value;
-    uint32_t pad;
-    uint64_t index;
-} candidate;
-
-static void insert_candidate(candidate *list, uint32_t *len, uint32_t cap, float value, uint64_t index)
-{
-    uint32_t i = *len < cap ? (*len)++ : cap - 1; /* a full list drops its worst */
-    while (i > 0 && (list[i - 1].value > value || (list[i - 1].value == value && list[i - 1].index > index))) {
-        list[i] = list[i - 1];
-        i--;
-    }
-    list[i].value = value;
-    list[i].index = index;
-}
-
-/* Fold one product tile (rows x width dots) into each row's candidate list. */
-static void scan_tile(const rp__knn *x, const float *tile, uint64_t rows, uint64_t width, uint64_t first,
-                      const float *qnorm, candidate *lists, uint32_t *lens, uint32_t cap)
-{
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < (int64_t)rows; r++) {
-        const float *dots = tile + (uint64_t)r * width;
-        const float *bn = x->norms + first;
-        candidate *list = lists + (uint64_t)r * cap;
-        uint32_t len = lens[r];
-        float worst = len == cap ? list[cap - 1].value : INFINITY;
-        for (uint64_t j = 0; j < width; j++) {
-            float d2 = qnorm[r] + bn[j] - 2.0f * dots[j];
-            if (d2 < worst) {
-                insert_candidate(list, &len, cap, d2 > 0.0f ? d2 : 0.0f, first + j);
-                if (len == cap) worst = list[cap - 1].value;
-            }
-        }
-        lens[r] = len;
-    }
-}
-
-/* Recompute each candidate's distance directly (no cancellation), order, keep k. */
-static void finish_rows(const rp__knn *x, const float *queries, uint64_t rows, candidate *lists, const uint32_t *lens,
-                        uint32_t cap, uint32_t k, float *distances_out, uint64_t *indices_out)
-{
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < (int64_t)rows; r++) {
-        const float *q = queries + (uint64_t)r * x->dim;
-        candidate *list = lists + (uint64_t)r * cap;
-        candidate exact[RP__KNN_MAX_K + RP__KNN_EXTRA_CANDIDATES];
-        uint32_t len = 0;
-        for (uint32_t c = 0; c < lens[r]; c++) {
-            const float *b = x->vectors + list[c].index * x->dim;
-            double s = 0.0;
-            for (uint32_t d = 0; d < x->dim; d++) {
-                double diff = (double)q[d] - (double)b[d];
-                s += diff * diff;
-            }
-            insert_candidate(exact, &len, cap, (float)sqrt(s), list[c].index);
-        }
-        for (uint32_t i = 0; i < k; i++) {
-            if (distances_out) distances_out[(uint64_t)r * k + i] = exact[i].value;
-            if (indices_out) indices_out[(uint64_t)r * k + i] = exact[i].index;
-        }
-    }
-}
+    float *tile;
+    float *padded;
+    float *qnorm;
+    rp__knn_candidate *lists;
+    uint32_t *lens;
+    void *scratch;
+    dnnl_stream_t stream;
+} worker;
 
 /* tile (RP__KNN_QUERY_BLOCK x width) = q (RP__KNN_QUERY_BLOCK rows) x bank block b^T */
-static int block_product(const rp__knn *x, const float *q, uint64_t b, float *tile, void *scratch,
-                         dnnl_stream_t stream, const char *fn)
+static dnnl_status_t block_product(const rp__knn *x, const float *q, uint64_t b, const worker *w)
 {
     const uint64_t rows = RP__KNN_QUERY_BLOCK;
     const uint64_t width = block_width(x, b);
@@ -236,22 +191,101 @@ static int block_product(const rp__knn *x, const float *q, uint64_t b, float *ti
     if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab);
     if (st == dnnl_success) st = dnnl_memory_create(&src, &src_md, x->engine, (void *)q);
     if (st == dnnl_success) st = dnnl_memory_create(&wei, &kind->weights_md, x->engine, x->packed[b]);
-    if (st == dnnl_success) st = dnnl_memory_create(&dst, &dst_md, x->engine, tile);
-    if (st == dnnl_success) st = dnnl_memory_create(&scr, &kind->scratch_md, x->engine, scratch);
+    if (st == dnnl_success) st = dnnl_memory_create(&dst, &dst_md, x->engine, w->tile);
+    if (st == dnnl_success) st = dnnl_memory_create(&scr, &kind->scratch_md, x->engine, w->scratch);
     if (st == dnnl_success) {
         dnnl_exec_arg_t args[4] = {
             {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scr}};
-        st = dnnl_primitive_execute(kind->matmul, stream, 4, args);
-        if (st == dnnl_success) st = dnnl_stream_wait(stream);
+        st = dnnl_primitive_execute(kind->matmul, w->stream, 4, args);
+        if (st == dnnl_success) st = dnnl_stream_wait(w->stream);
     }
     if (src) dnnl_memory_destroy(src);
     if (wei) dnnl_memory_destroy(wei);
     if (dst) dnnl_memory_destroy(dst);
     if (scr) dnnl_memory_destroy(scr);
-    if (st != dnnl_success)
-        return rp__fail(RP_E_BACKEND, "%s: oneDNN matmul failed (status %d) for %llu queries x bank block %llu", fn,
-                        (int)st, (unsigned long long)rows, (unsigned long long)b);
-    return RP_OK;
+    return st;
+}
+
+/* Bound on |approximate - true| squared distance: |q|^2, |b|^2 and q.b summed in float over dim
+ * terms are each off by at most gamma(dim) times |q|^2, |b|^2 and |q||b| whatever the summation
+ * order, and the formula rounds twice more; with 2 |q||b| <= |q|^2 + |b|^2 that stays below
+ * 2.1 (dim + 8) u (|q|^2 + |b|^2), u = 2^-24. Twice that, for margin. */
+static double formula_error(uint32_t dim, float qnorm, float bnorm)
+{
+    return 4.2 * ((double)dim + 8.0) * 0x1p-24 * ((double)qnorm + (double)bnorm);
+}
+
+/* Recompute one query's candidate distances directly (no cancellation), order, keep k. Once k
+ * exact distances are known, a candidate whose approximate distance minus the formula's error
+ * bound still lies beyond the k-th (by more than float rounding of the square root) cannot enter
+ * the top k, so its exact distance is not computed: the output is the same as re-ranking all. */
+static void finish_row(const rp__knn *x, const float *q, float qnorm, const rp__knn_candidate *list, uint32_t len,
+                       uint32_t cap, uint32_t k, float *distances_out, uint64_t *indices_out)
+{
+    rp__knn_candidate exact[RP__KNN_MAX_K + RP__KNN_EXTRA_CANDIDATES];
+    uint32_t exact_len = 0;
+    for (uint32_t c = 0; c < len; c++) {
+        if (exact_len >= k) {
+            const double kth = exact[k - 1].value;
+            const double lower = (double)list[c].value - formula_error(x->dim, qnorm, x->norms[list[c].index]);
+            if (lower > kth * kth * (1.0 + 0x1p-20)) continue;
+        }
+        const double s = rp__knn_exact_sq(q, x->vectors + list[c].index * x->dim, x->dim);
+        rp__knn_insert(exact, &exact_len, cap, (float)sqrt(s), list[c].index);
+    }
+    for (uint32_t i = 0; i < k; i++) {
+        if (distances_out) distances_out[i] = exact[i].value;
+        if (indices_out) indices_out[i] = exact[i].index;
+    }
+}
+
+/* The k nearest of query rows [q0, q0 + rows). thread_rows: spread the per-row work over threads
+ * (only when the caller runs blocks one at a time). */
+static dnnl_status_t search_block(const rp__knn *x, const worker *w, const float *queries, uint64_t q0, uint64_t rows,
+                                  uint32_t k, uint32_t cap, int thread_rows, float *distances_out,
+                                  uint64_t *indices_out)
+{
+    const uint64_t qb = RP__KNN_QUERY_BLOCK;
+    const float *q = queries + q0 * x->dim;
+    const float *q_full = q;
+    if (rows < qb) {
+        memcpy(w->padded, q, rows * x->dim * sizeof(float));
+        memset(w->padded + rows * x->dim, 0, (qb - rows) * x->dim * sizeof(float));
+        q_full = w->padded;
+    }
+    rp__knn_sq_norms(q, rows, x->dim, w->qnorm);
+    memset(w->lens, 0, rows * sizeof(uint32_t));
+    for (uint64_t b = 0; b < x->nblocks; b++) {
+        const dnnl_status_t st = block_product(x, q_full, b, w);
+        if (st != dnnl_success) return st;
+        const uint64_t width = block_width(x, b);
+#pragma omp parallel for schedule(static) if (thread_rows)
+        for (int64_t r = 0; r < (int64_t)rows; r++)
+            rp__knn_scan_row(w->tile + (uint64_t)r * width, x->norms + b * RP__KNN_BANK_BLOCK, width,
+                             b * RP__KNN_BANK_BLOCK, w->qnorm[r], w->lists + (uint64_t)r * cap, &w->lens[r], cap);
+    }
+#pragma omp parallel for schedule(static) if (thread_rows)
+    for (int64_t r = 0; r < (int64_t)rows; r++) {
+        const uint64_t at = (q0 + (uint64_t)r) * k;
+        finish_row(x, q + (uint64_t)r * x->dim, w->qnorm[r], w->lists + (uint64_t)r * cap, w->lens[r], cap, k,
+                   distances_out ? distances_out + at : NULL, indices_out ? indices_out + at : NULL);
+    }
+    return dnnl_success;
+}
+
+static void free_workers(worker *workers, int count)
+{
+    if (!workers) return;
+    for (int t = 0; t < count; t++) {
+        if (workers[t].stream) dnnl_stream_destroy(workers[t].stream);
+        free(workers[t].tile);
+        free(workers[t].padded);
+        free(workers[t].qnorm);
+        free(workers[t].lists);
+        free(workers[t].lens);
+        free(workers[t].scratch);
+    }
+    free(workers);
 }
 
 int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint32_t k, float *distances_out,
@@ -259,53 +293,74 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
 {
     const uint32_t cap = (uint32_t)(k + RP__KNN_EXTRA_CANDIDATES < x->n ? k + RP__KNN_EXTRA_CANDIDATES : x->n);
     const uint64_t qb = RP__KNN_QUERY_BLOCK;
+    const uint64_t nqb = (count + qb - 1) / qb;
     const uint64_t max_width = x->n < RP__KNN_BANK_BLOCK ? x->n : RP__KNN_BANK_BLOCK;
-    size_t scratch_bytes = x->full.scratch_bytes > x->tail.scratch_bytes ? x->full.scratch_bytes : x->tail.scratch_bytes;
-    float *tile = alloc64(qb * max_width * sizeof(float));
-    float *qnorm = malloc(qb * sizeof(float));
-    float *padded = alloc64(qb * x->dim * sizeof(float)); /* the last, partial query block */
-    candidate *lists = malloc(qb * cap * sizeof(candidate));
-    uint32_t *lens = malloc(qb * sizeof(uint32_t));
-    void *scratch = alloc64(scratch_bytes ? scratch_bytes : 64);
-    dnnl_stream_t stream = NULL;
-    int status = RP_OK;
-    if (!tile || !qnorm || !lists || !lens || !scratch || !padded)
-        status = rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
-    else if (dnnl_stream_create(&stream, x->engine, dnnl_stream_default_flags) != dnnl_success)
-        status = rp__fail(RP_E_BACKEND, "%s: oneDNN stream creation failed", fn);
+    const size_t scratch_bytes =
+        x->full.scratch_bytes > x->tail.scratch_bytes ? x->full.scratch_bytes : x->tail.scratch_bytes;
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    /* whole blocks per thread when every thread gets one and all tiles fit (see the top) */
+    const uint64_t tile_bytes = qb * max_width * sizeof(float);
+    const int team = threads > 1 && nqb >= (uint64_t)threads && (uint64_t)threads * tile_bytes <= RP__KNN_TILE_BUDGET
+                         ? threads
+                         : 1;
 
-    for (uint64_t q0 = 0; status == RP_OK && q0 < count; q0 += qb) {
-        const uint64_t rows = count - q0 < qb ? count - q0 : qb;
-        const float *q = queries + q0 * x->dim;
-        const float *q_full = q;
-        if (rows < qb) {
-            memcpy(padded, q, rows * x->dim * sizeof(float));
-            memset(padded + rows * x->dim, 0, (qb - rows) * x->dim * sizeof(float));
-            q_full = padded;
-        }
-        for (uint64_t r = 0; r < rows; r++) {
-            float s = 0.0f;
-            for (uint32_t d = 0; d < x->dim; d++) s += q[r * x->dim + d] * q[r * x->dim + d];
-            qnorm[r] = s;
-            lens[r] = 0;
-        }
-        for (uint64_t b = 0; status == RP_OK && b < x->nblocks; b++) {
-            status = block_product(x, q_full, b, tile, scratch, stream, fn);
-            if (status == RP_OK)
-                scan_tile(x, tile, rows, block_width(x, b), b * RP__KNN_BANK_BLOCK, qnorm, lists, lens, cap);
-        }
-        if (status == RP_OK)
-            finish_rows(x, q, rows, lists, lens, cap, k, distances_out ? distances_out + q0 * k : NULL,
-                        indices_out ? indices_out + q0 * k : NULL);
+    worker *workers = calloc((size_t)team, sizeof *workers);
+    int status = workers ? RP_OK : rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
+    for (int t = 0; status == RP_OK && t < team; t++) {
+        worker *w = &workers[t];
+        w->tile = alloc64(tile_bytes);
+        w->padded = alloc64(qb * x->dim * sizeof(float));
+        w->qnorm = malloc(qb * sizeof(float));
+        w->lists = malloc(qb * cap * sizeof(rp__knn_candidate));
+        w->lens = malloc(qb * sizeof(uint32_t));
+        w->scratch = alloc64(scratch_bytes ? scratch_bytes : 64);
+        if (!w->tile || !w->padded || !w->qnorm || !w->lists || !w->lens || !w->scratch)
+            status = rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
+        else if (dnnl_stream_create(&w->stream, x->engine, dnnl_stream_default_flags) != dnnl_success)
+            status = rp__fail(RP_E_BACKEND, "%s: oneDNN stream creation failed", fn);
     }
-    if (stream) dnnl_stream_destroy(stream);
-    free(tile);
-    free(qnorm);
-    free(padded);
-    free(lists);
-    free(lens);
-    free(scratch);
-    return status;
+    if (status != RP_OK) {
+        free_workers(workers, team);
+        return status;
+    }
+
+    /* the first failing block, reported on the calling thread (error messages are per thread) */
+    dnnl_status_t failed = dnnl_success;
+    uint64_t failed_block = 0;
+    if (team > 1) {
+#pragma omp parallel num_threads(team)
+        {
+            const worker *w = &workers[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t blk = 0; blk < (int64_t)nqb; blk++) {
+                dnnl_status_t seen;
+#pragma omp atomic read
+                seen = failed;
+                if (seen != dnnl_success) continue;
+                const uint64_t q0 = (uint64_t)blk * qb, rows = count - q0 < qb ? count - q0 : qb;
+                const dnnl_status_t st =
+                    search_block(x, w, queries, q0, rows, k, cap, 0, distances_out, indices_out);
+                if (st != dnnl_success) {
+#pragma omp critical(rp_knn_failure)
+                    if (failed == dnnl_success) {
+                        failed = st;
+                        failed_block = (uint64_t)blk;
+                    }
+                }
+            }
+        }
+    } else {
+        for (uint64_t blk = 0; blk < nqb && failed == dnnl_success; blk++) {
+            const uint64_t q0 = blk * qb, rows = count - q0 < qb ? count - q0 : qb;
+            failed = search_block(x, &workers[0], queries, q0, rows, k, cap, 1, distances_out, indices_out);
+            failed_block = blk;
+        }
+    }
+    free_workers(workers, team);
+    if (failed != dnnl_success)
+        return rp__fail(RP_E_BACKEND, "%s: oneDNN matmul failed (status %d) for query rows %llu.. of %llu", fn,
+                        (int)failed, (unsigned long long)(failed_block * qb), (unsigned long long)count);
+    return RP_OK;
 }
 
 uint64_t rp__knn_bytes(const rp__knn *x)

@@ -9,10 +9,15 @@
 /* Bank columns per matrix-product block (bounds the per-call scratch). */
 #define RP__KNN_BANK_BLOCK 8192u
 /* Query rows per matrix-product call, fixed so oneDNN can use its packed-weights kernel; the last
- * block of a call is zero-padded. 196 = 784 / 4: one 224 x 224 image's patches fill 4 blocks. */
+ * block of a call is zero-padded. 196 = 784 / 4: one 224 x 224 image's patches fill 4 blocks,
+ * which is also the unit of work of a thread (bank/knn.c). */
 #define RP__KNN_QUERY_BLOCK 196u
+/* Most bytes of product tiles one search may hold when threads take whole query blocks (one
+ * tile of RP__KNN_QUERY_BLOCK x bank block floats per thread); beyond it, one tile is shared. */
+#define RP__KNN_TILE_BUDGET (64ull << 20)
 /* Extra approximate candidates kept per query and re-ranked exactly, so near-ties that the
- * |q|^2 + |b|^2 - 2 q.b formula orders wrongly still come out in the right order. */
+ * |q|^2 + |b|^2 - 2 q.b formula orders wrongly still come out in the right order (candidates
+ * provably beyond the k-th by the formula's error bound are skipped: same result, less work). */
 #define RP__KNN_EXTRA_CANDIDATES 8u
 /* Largest k accepted (the per-query candidate list is a sorted array). */
 #define RP__KNN_MAX_K 1024u
