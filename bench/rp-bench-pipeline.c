@@ -1,11 +1,13 @@
 /* rp-bench-pipeline: where the time goes, stage by stage, on a real category.
  *
  *   rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] [--epochs N] [--limit N]
+ *                     [--knn-int8]
  *
  * Training: feature extraction, ReConPatch head training, embedding + coreset selection, with peak
  * memory. Scoring (each test image of DIR): decode, preprocess, backbone (through layer3), patch
  * aggregation, embedding, kNN search, map (upsample + smoothing); medians in ms, the kNN's GFLOP/s,
- * and the whole scoring cost over the backbone alone. Prints one JSON object as its last line.
+ * and the whole scoring cost over the backbone alone. --knn-int8 sets rp_bank_params.knn_int8 (its
+ * GFLOP/s count the int8 multiply-adds the same way as fp32 ones). Prints one JSON object as its last line.
  * Links the internal archive to time the stages that the public calls chain together. Also says
  * which kernels ran: oneDNN's version and instruction set (backbone, kNN products), OpenBLAS's
  * core, and whether the library's own AVX-512 loops (aggregation, kNN scan, map) are used. */
@@ -20,6 +22,7 @@
 
 #include <reconpatch/reconpatch.h>
 
+#include "common/common.h"
 #include "features/aggregate.h"
 #include "scorer/scorer_internal.h"
 
@@ -56,7 +59,7 @@ static void print_kernels(void)
            v->major, v->minor, v->patch, dnnl_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads(),
            openblas_get_config(), openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset",
-           __builtin_cpu_supports("avx512f") ? "on" : "off (portable loops)");
+           rp__cpu_use_avx512() ? "on" : "off (portable loops)");
 }
 
 static double now(void)
@@ -139,6 +142,7 @@ int main(int argc, char **argv)
     double coreset = 0.1;
     uint32_t epochs = 0;
     size_t limit = 0;
+    uint32_t knn_int8 = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--data")) data = v, i++;
@@ -146,9 +150,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--coreset")) coreset = atof(v), i++;
         else if (!strcmp(argv[i], "--epochs")) epochs = (uint32_t)atoi(v), i++;
         else if (!strcmp(argv[i], "--limit")) limit = (size_t)atol(v), i++;
+        else if (!strcmp(argv[i], "--knn-int8")) knn_int8 = 1;
         else {
             fprintf(stderr, "usage: rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] "
-                            "[--epochs N] [--limit N]\n");
+                            "[--epochs N] [--limit N] [--knn-int8]\n");
             return 2;
         }
     }
@@ -167,6 +172,7 @@ int main(int argc, char **argv)
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.coreset_ratio = coreset;
+    bp.knn_int8 = knn_int8;
     rp_trainer_params tp;
     rp_trainer_params_init(&tp, sizeof tp);
     tp.epochs = epochs;
@@ -244,14 +250,15 @@ int main(int argc, char **argv)
     print_kernels();
     printf("scoring %zu images, median ms per image:\n", n_test);
     for (int s = 0; s < N_STAGES; s++) printf("  %-10s %8.2f\n", stage_names[s], med[s]);
-    printf("  kNN: %llu x %u bank, %.0f GFLOP/s; whole scoring / backbone = %.2f; peak RSS %.0f MB\n",
-           (unsigned long long)rp_bank_size(bank), bdim, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
+    printf("  kNN (%s): %llu x %u bank, %.0f GFLOP/s; whole scoring / backbone = %.2f; peak RSS %.0f MB\n",
+           knn_int8 ? "int8" : "fp32", (unsigned long long)rp_bank_size(bank), bdim, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
     printf("{\"method\": \"%s\", \"coreset\": %g, \"n_train\": %zu, \"train_s\": %.2f, \"features_s\": %.2f, "
            "\"head_s\": %.2f, \"coreset_s\": %.2f, \"train_peak_rss_mb\": %.0f",
            method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", coreset, n_train, train_total,
            stage_seconds[RP_STAGE_FEATURES], stage_seconds[RP_STAGE_TRAIN], stage_seconds[RP_STAGE_CORESET], train_rss);
     for (int s = 0; s < N_STAGES; s++) printf(", \"%s_ms\": %.3f", stage_names[s], med[s]);
-    printf(", \"knn_gflops\": %.1f, \"score_over_backbone\": %.3f, \"peak_rss_mb\": %.0f}\n", knn_gflops,
+    printf(", \"knn_int8\": %u, \"knn_gflops\": %.1f, \"score_over_backbone\": %.3f, \"peak_rss_mb\": %.0f}\n",
+           knn_int8, knn_gflops,
            med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
     rp_model_free(model);
     return 0;

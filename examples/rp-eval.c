@@ -3,7 +3,7 @@
  *
  *   rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]
  *           [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N]
- *           [--json OUT.json]
+ *           [--json OUT.json] [--knn-int8]
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
@@ -39,6 +39,7 @@ typedef struct options {
     int32_t method;
     double coreset;
     int no_crop, keep_aspect, unified, verbose;
+    int knn_int8; /* rp_bank_params.knn_int8: int8-ranked nearest-neighbour search */
     unsigned mask_threshold;
     const char *weights, *json, *save_model;
     unsigned epochs;
@@ -121,6 +122,7 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n)
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.coreset_ratio = o->coreset;
+    bp.knn_int8 = (uint32_t)o->knn_int8;
     rp_trainer_params tp;
     rp_trainer_params_init(&tp, sizeof tp);
     tp.epochs = o->epochs;
@@ -199,9 +201,9 @@ static void write_json(const options *o, category *cats, int n)
         exit(1);
     }
     fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"coreset\": %g, \"no_crop\": %s, \"keep_aspect\": %s, "
-               "\"categories\": {",
+               "\"knn_int8\": %s, \"categories\": {",
             o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", o->unified ? "true" : "false", o->coreset,
-            o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false");
+            o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false", o->knn_int8 ? "true" : "false");
     for (int i = 0; i < n; i++) {
         category *c = &cats[i];
         fprintf(f, "%s\n  \"%s\": {", i ? "," : "", c->name);
@@ -230,7 +232,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
                     "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH]\n"
-                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL]\n");
+                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n");
     exit(2);
 }
 
@@ -256,6 +258,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--keep-aspect")) o.keep_aspect = 1;
         else if (!strcmp(a, "--unified")) o.unified = 1;
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
+        else if (!strcmp(a, "--knn-int8")) o.knn_int8 = 1;
         else usage();
     }
     if (!o.n_data || o.coreset <= 0 || o.coreset > 1 || o.mask_threshold > 254) usage();

@@ -24,6 +24,11 @@ typedef struct rp_bank_params {
     uint32_t projection_dim; /* random projection for the approximate greedy coreset; 0 = 128 */
     uint32_t num_threads;    /* 0 = one per online CPU core */
     uint64_t seed;           /* coreset randomness; 0 = RP_BANK_DEFAULT_SEED */
+    uint32_t knn_int8;       /* non-zero: the nearest-neighbour search ranks candidates with int8 products
+                              * (AVX-512 VNNI) and re-ranks the best k + 8 exactly in double; distances
+                              * returned are exact for the candidates found; see docs/memory-bank.md for
+                              * its measured accuracy. RP_E_UNSUPPORTED (at freeze / create_frozen) on a
+                              * CPU without VNNI. A shorter struct (older callers) reads as 0. */
 } rp_bank_params;
 
 /* The seed used when rp_bank_params.seed is 0. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/bank_internal.h"
 #include "bank/coreset.h"
 #include "bank/knn.h"
 #include "common/common.h"
@@ -42,6 +43,7 @@ static int resolve_params(const rp_bank_params *p, rp_bank_params *out, const ch
         return rp__fail(RP_E_INVALID_ARG, "%s: projection_dim %u is over 65536", fn, out->projection_dim);
     if (out->num_threads == 0) out->num_threads = rp__cpu_count();
     if (out->seed == 0) out->seed = RP_BANK_DEFAULT_SEED;
+    out->knn_int8 = out->knn_int8 != 0;
     if (out->dim > MAX_DIM) return rp__fail(RP_E_INVALID_ARG, "%s: dim %u is over %u", fn, out->dim, MAX_DIM);
     return RP_OK;
 }
@@ -176,7 +178,7 @@ int rp_bank_freeze(rp_bank *bank, rp_progress_fn progress, void *user_data)
         bank->selection_len = m;
         bank->compacted = 1;
     }
-    int st = rp__knn_create(bank->data, bank->size, bank->params.dim, fn, &bank->index);
+    int st = rp__knn_create(bank->data, bank->size, bank->params.dim, bank->params.knn_int8 != 0, fn, &bank->index);
     if (st) return st; /* selection kept: calling rp_bank_freeze again retries the index only */
     return RP_OK;
 }
@@ -208,7 +210,7 @@ int rp_bank_create_frozen(const float *vectors, uint64_t count, uint32_t dim, co
     st = rp_bank_add(bank, vectors, count, dim);
     if (st == RP_OK) {
         bank->compacted = 1;
-        st = rp__knn_create(bank->data, bank->size, dim, fn, &bank->index);
+        st = rp__knn_create(bank->data, bank->size, dim, bank->params.knn_int8 != 0, fn, &bank->index);
     }
     if (st) {
         rp_bank_free(bank); /* keeps the thread's error message */
@@ -221,6 +223,7 @@ int rp_bank_create_frozen(const float *vectors, uint64_t count, uint32_t dim, co
 uint64_t rp_bank_size(const rp_bank *bank) { return bank ? bank->size : 0; }
 uint32_t rp_bank_dim(const rp_bank *bank) { return bank ? bank->params.dim : 0; }
 int rp_bank_is_frozen(const rp_bank *bank) { return bank && bank->index ? 1 : 0; }
+int rp__bank_knn_int8(const rp_bank *bank) { return bank && bank->params.knn_int8 ? 1 : 0; }
 
 int rp_bank_get_vectors(const rp_bank *bank, float *out, size_t out_floats)
 {

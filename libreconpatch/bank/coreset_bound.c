@@ -198,7 +198,7 @@ __attribute__((target("avx512f"))) static uint32_t scan_avx512(const float *bloc
 rp__coreset_scan_fn rp__coreset_scan_kernel(void)
 {
 #ifdef RP_CORESET_HAVE_AVX512
-    if (__builtin_cpu_supports("avx512f")) return scan_avx512;
+    if (rp__cpu_use_avx512()) return scan_avx512;
 #endif
     return scan_portable;
 }
@@ -206,7 +206,7 @@ rp__coreset_scan_fn rp__coreset_scan_kernel(void)
 rp__coreset_filter_fn rp__coreset_filter_kernel(void)
 {
 #ifdef RP_CORESET_HAVE_AVX512
-    if (__builtin_cpu_supports("avx512f")) return filter_avx512;
+    if (rp__cpu_use_avx512()) return filter_avx512;
 #endif
     return filter_portable;
 }

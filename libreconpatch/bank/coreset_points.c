@@ -115,15 +115,20 @@ void rp__coreset_start_distances(const rp__coreset_points *P, const uint64_t *st
     free(ct);
 }
 
-/* Portable kernel: one sequential dot product per row. */
+/* Portable twin of the AVX-512 kernel below: the same four fused chains and the same formula. */
 static void distances_portable(const float *rows, const float *norms, uint32_t pd, const uint32_t *idx,
                                uint32_t count, const float *c, float cn, float *out)
 {
+    const uint32_t pd4 = pd & ~3u;
     for (uint32_t i = 0; i < count; i++) {
         const float *row = rows + (size_t)idx[i] * pd;
-        float acc = 0.0f;
-        for (uint32_t d = 0; d < pd; d++) acc += row[d] * c[d];
-        out[i] = formula_portable(acc, norms[idx[i]], cn);
+        float chain[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (uint32_t d = 0; d < pd4; d += 4)
+            for (uint32_t j = 0; j < 4; j++) chain[j] = fmaf(row[d + j], c[d + j], chain[j]);
+        for (uint32_t d = pd4; d < pd; d++) chain[0] = fmaf(row[d], c[d], chain[0]);
+        const float dot = (chain[0] + chain[1]) + (chain[2] + chain[3]);
+        const float d2 = fmaf(-2.0f, dot, norms[idx[i]]) + cn;
+        out[i] = sqrtf(d2 > 0.0f ? d2 : 0.0f);
     }
 }
 
@@ -184,7 +189,7 @@ __attribute__((target("avx512f,fma"))) static void distances_avx512(const float 
 rp__coreset_distance_fn rp__coreset_distance_kernel(void)
 {
 #ifdef RP_CORESET_HAVE_AVX512
-    if (__builtin_cpu_supports("avx512f")) return distances_avx512;
+    if (rp__cpu_use_avx512()) return distances_avx512;
 #endif
     return distances_portable;
 }

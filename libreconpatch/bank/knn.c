@@ -14,16 +14,25 @@
  * threaded by oneDNN and the per-row work by us. Either way every query row goes through the same
  * operations, so the results do not depend on the thread count.
  *
+ * Opt-in int8 mode (rp_bank_params.knn_int8): each bank vector is quantised symmetrically to s8
+ * with its own scale s_b = max|b| / 127 and packed for an s8 x s8 -> s32 matmul (AVX-512 VNNI);
+ * each query row likewise with its own s_q at search time. The approximate distance
+ * |q|^2 + |b|^2 - 2 s_q s_b (Q.B), with exact float norms, only picks each query's
+ * k + RP__KNN_EXTRA_CANDIDATES candidates; all of them are then re-ranked with exact distances
+ * (the fp32 mode's skip by the formula's error bound does not hold for quantised products).
+ *
  * Thread safety: the index is read-only after creation; every search allocates its own streams,
  * memory objects, oneDNN scratchpads (user scratchpad mode) and tiles. */
 #include "bank/knn.h"
 
 #include <dnnl.h>
+#include <dnnl_debug.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/knn_int8.h"
 #include "bank/knn_kernels.h"
 #include "common/common.h"
 
@@ -37,12 +46,14 @@ struct rp__knn {
     const float *vectors;
     uint64_t n;
     uint32_t dim;
+    int int8;               /* products from s8 quantised vectors (see the top) */
     dnnl_engine_t engine;
     matmul_kind full, tail; /* blocks of RP__KNN_BANK_BLOCK columns, and the last, shorter one */
     uint64_t nblocks;
     void **packed;          /* per block: the bank block in the matmul's weights layout */
     size_t packed_bytes_total;
     float *norms;           /* |b|^2 per bank vector */
+    float *scales;          /* int8 mode: s_b per bank vector */
 };
 
 static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
@@ -63,9 +74,10 @@ static int make_matmul(rp__knn *x, uint64_t width, matmul_kind *kind, const char
     dnnl_matmul_desc_t desc;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, dnnl_f32, dnnl_ab);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&wei_md, 2, wei_dims, dnnl_f32, dnnl_format_tag_any);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab);
+    const dnnl_data_type_t in_type = x->int8 ? dnnl_s8 : dnnl_f32, out_type = x->int8 ? dnnl_s32 : dnnl_f32;
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&wei_md, 2, wei_dims, in_type, dnnl_format_tag_any);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, out_type, dnnl_ab);
     if (st == dnnl_success) st = dnnl_matmul_desc_init(&desc, &src_md, &wei_md, NULL, &dst_md);
     if (st == dnnl_success) st = dnnl_primitive_attr_create(&attr);
     /* user scratchpad: each search passes its own, so concurrent searches never share one */
@@ -85,9 +97,10 @@ static int make_matmul(rp__knn *x, uint64_t width, matmul_kind *kind, const char
     return RP_OK;
 }
 
-/* Reorder bank vectors [first, first + width) (dim x width seen as "ba") into the packed layout. */
-static int pack_block(rp__knn *x, uint64_t first, uint64_t width, const dnnl_memory_desc_t *packed_md, void *packed,
-                      const char *fn)
+/* Reorder bank vectors [first, first + width) (dim x width seen as "ba") into the packed layout;
+ * rows: those vectors as floats, or in int8 mode their s8 quantisation. */
+static int pack_block(rp__knn *x, const void *rows, uint64_t first, uint64_t width, const dnnl_memory_desc_t *packed_md,
+                      void *packed, const char *fn)
 {
     dnnl_memory_desc_t user_md;
     dnnl_dims_t dims = {x->dim, (dnnl_dim_t)width};
@@ -95,9 +108,8 @@ static int pack_block(rp__knn *x, uint64_t first, uint64_t width, const dnnl_mem
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_stream_t stream = NULL;
-    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&user_md, 2, dims, dnnl_f32, dnnl_ba);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&from, &user_md, x->engine, (void *)(x->vectors + first * x->dim));
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&user_md, 2, dims, x->int8 ? dnnl_s8 : dnnl_f32, dnnl_ba);
+    if (st == dnnl_success) st = dnnl_memory_create(&from, &user_md, x->engine, (void *)rows);
     if (st == dnnl_success) st = dnnl_memory_create(&to, packed_md, x->engine, packed);
     if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&rpd, &user_md, x->engine, packed_md, x->engine, NULL);
     if (st == dnnl_success) st = dnnl_primitive_create(&reorder, rpd);
@@ -118,19 +130,34 @@ static int pack_block(rp__knn *x, uint64_t first, uint64_t width, const dnnl_mem
     return RP_OK;
 }
 
-int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, const char *fn, rp__knn **out)
+int rp__knn_int8_supported(void)
+{
+    /* VNNI's u8 x s8 dot-product instruction; without it oneDNN's int8 matmul is no faster than fp32 */
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core_vnni) == (unsigned)dnnl_cpu_isa_avx512_core_vnni;
+}
+
+int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, int int8, const char *fn, rp__knn **out)
 {
     *out = NULL;
+    if (int8 && !rp__knn_int8_supported())
+        return rp__fail(RP_E_UNSUPPORTED, "%s: knn_int8 needs AVX-512 VNNI, but oneDNN reports CPU ISA %s", fn,
+                        dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
     rp__knn *x = calloc(1, sizeof *x);
     if (!x) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     x->vectors = vectors;
     x->n = n;
     x->dim = dim;
+    x->int8 = int8 != 0;
     x->nblocks = (n + RP__KNN_BANK_BLOCK - 1) / RP__KNN_BANK_BLOCK;
     x->packed = calloc(x->nblocks, sizeof(void *));
     x->norms = malloc(n * sizeof(float));
+    x->scales = x->int8 ? malloc(n * sizeof(float)) : NULL;
+    /* int8 mode: one block's quantised rows, the reorder's input */
+    int8_t *quantised = x->int8 ? malloc((size_t)block_width(x, 0) * dim) : NULL;
     int status = RP_OK;
-    if (!x->packed || !x->norms) status = rp__fail(RP_E_NOMEM, "%s: out of memory for the kNN index", fn);
+    if (!x->packed || !x->norms || (x->int8 && (!x->scales || !quantised)))
+        status = rp__fail(RP_E_NOMEM, "%s: out of memory for the kNN index", fn);
     if (status == RP_OK && dnnl_engine_create(&x->engine, dnnl_cpu, 0) != dnnl_success)
         status = rp__fail(RP_E_BACKEND, "%s: oneDNN CPU engine creation failed", fn);
     const uint64_t last_width = block_width(x, x->nblocks - 1);
@@ -146,8 +173,16 @@ int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, const char *f
             break;
         }
         x->packed_bytes_total += bytes;
-        status = pack_block(x, b * RP__KNN_BANK_BLOCK, block_width(x, b), md, x->packed[b], fn);
+        const uint64_t first = b * RP__KNN_BANK_BLOCK, width = block_width(x, b);
+        const void *rows = vectors + first * dim;
+        if (x->int8) {
+            for (uint64_t j = 0; j < width; j++)
+                x->scales[first + j] = rp__knn_quantise_row(vectors + (first + j) * dim, dim, quantised + j * dim);
+            rows = quantised;
+        }
+        status = pack_block(x, rows, first, width, md, x->packed[b], fn);
     }
+    free(quantised);
     if (status == RP_OK) {
         enum { NORM_CHUNK = 1024 };
         const int64_t chunks = (int64_t)((n + NORM_CHUNK - 1) / NORM_CHUNK);
@@ -170,6 +205,9 @@ int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, const char *f
  * partial block, the query norms, candidate lists, oneDNN scratchpad and stream. */
 typedef struct {
     float *tile;
+    int32_t *tile_s32;  /* int8 mode: the raw products, scaled into tile */
+    int8_t *quantised;  /* int8 mode: the query block in s8 (zero rows pad a partial block) */
+    float *qscale;      /* int8 mode: s_q per query row */
     float *padded;
     float *qnorm;
     rp__knn_candidate *lists;
@@ -187,11 +225,14 @@ static dnnl_status_t block_product(const rp__knn *x, const float *q, uint64_t b,
     dnnl_memory_desc_t src_md, dst_md;
     dnnl_dims_t src_dims = {(dnnl_dim_t)rows, x->dim}, dst_dims = {(dnnl_dim_t)rows, (dnnl_dim_t)width};
     dnnl_memory_t src = NULL, wei = NULL, dst = NULL, scr = NULL;
-    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, dnnl_f32, dnnl_ab);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab);
-    if (st == dnnl_success) st = dnnl_memory_create(&src, &src_md, x->engine, (void *)q);
+    const dnnl_data_type_t in_type = x->int8 ? dnnl_s8 : dnnl_f32, out_type = x->int8 ? dnnl_s32 : dnnl_f32;
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, out_type, dnnl_ab);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&src, &src_md, x->engine, x->int8 ? (void *)w->quantised : (void *)q);
     if (st == dnnl_success) st = dnnl_memory_create(&wei, &kind->weights_md, x->engine, x->packed[b]);
-    if (st == dnnl_success) st = dnnl_memory_create(&dst, &dst_md, x->engine, w->tile);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&dst, &dst_md, x->engine, x->int8 ? (void *)w->tile_s32 : (void *)w->tile);
     if (st == dnnl_success) st = dnnl_memory_create(&scr, &kind->scratch_md, x->engine, w->scratch);
     if (st == dnnl_success) {
         dnnl_exec_arg_t args[4] = {
@@ -225,7 +266,7 @@ static void finish_row(const rp__knn *x, const float *q, float qnorm, const rp__
     rp__knn_candidate exact[RP__KNN_MAX_K + RP__KNN_EXTRA_CANDIDATES];
     uint32_t exact_len = 0;
     for (uint32_t c = 0; c < len; c++) {
-        if (exact_len >= k) {
+        if (exact_len >= k && !x->int8) {
             const double kth = exact[k - 1].value;
             const double lower = (double)list[c].value - formula_error(x->dim, qnorm, x->norms[list[c].index]);
             if (lower > kth * kth * (1.0 + 0x1p-20)) continue;
@@ -255,14 +296,23 @@ static dnnl_status_t search_block(const rp__knn *x, const worker *w, const float
     }
     rp__knn_sq_norms(q, rows, x->dim, w->qnorm);
     memset(w->lens, 0, rows * sizeof(uint32_t));
+    if (x->int8) {
+        for (uint64_t r = 0; r < rows; r++)
+            w->qscale[r] = rp__knn_quantise_row(q + r * x->dim, x->dim, w->quantised + r * x->dim);
+        memset(w->quantised + rows * x->dim, 0, (qb - rows) * x->dim);
+    }
     for (uint64_t b = 0; b < x->nblocks; b++) {
         const dnnl_status_t st = block_product(x, q_full, b, w);
         if (st != dnnl_success) return st;
         const uint64_t width = block_width(x, b);
 #pragma omp parallel for schedule(static) if (thread_rows)
-        for (int64_t r = 0; r < (int64_t)rows; r++)
+        for (int64_t r = 0; r < (int64_t)rows; r++) {
+            if (x->int8)
+                rp__knn_dequantise_row(w->tile_s32 + (uint64_t)r * width, w->qscale[r],
+                                       x->scales + b * RP__KNN_BANK_BLOCK, width, w->tile + (uint64_t)r * width);
             rp__knn_scan_row(w->tile + (uint64_t)r * width, x->norms + b * RP__KNN_BANK_BLOCK, width,
                              b * RP__KNN_BANK_BLOCK, w->qnorm[r], w->lists + (uint64_t)r * cap, &w->lens[r], cap);
+        }
     }
 #pragma omp parallel for schedule(static) if (thread_rows)
     for (int64_t r = 0; r < (int64_t)rows; r++) {
@@ -279,6 +329,9 @@ static void free_workers(worker *workers, int count)
     for (int t = 0; t < count; t++) {
         if (workers[t].stream) dnnl_stream_destroy(workers[t].stream);
         free(workers[t].tile);
+        free(workers[t].tile_s32);
+        free(workers[t].quantised);
+        free(workers[t].qscale);
         free(workers[t].padded);
         free(workers[t].qnorm);
         free(workers[t].lists);
@@ -314,7 +367,13 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
         w->lists = malloc(qb * cap * sizeof(rp__knn_candidate));
         w->lens = malloc(qb * sizeof(uint32_t));
         w->scratch = alloc64(scratch_bytes ? scratch_bytes : 64);
-        if (!w->tile || !w->padded || !w->qnorm || !w->lists || !w->lens || !w->scratch)
+        if (x->int8) {
+            w->tile_s32 = alloc64(qb * max_width * sizeof(int32_t));
+            w->quantised = alloc64(qb * x->dim);
+            w->qscale = malloc(qb * sizeof(float));
+        }
+        if (!w->tile || !w->padded || !w->qnorm || !w->lists || !w->lens || !w->scratch ||
+            (x->int8 && (!w->tile_s32 || !w->quantised || !w->qscale)))
             status = rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
         else if (dnnl_stream_create(&w->stream, x->engine, dnnl_stream_default_flags) != dnnl_success)
             status = rp__fail(RP_E_BACKEND, "%s: oneDNN stream creation failed", fn);
@@ -365,7 +424,7 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
 
 uint64_t rp__knn_bytes(const rp__knn *x)
 {
-    return x ? x->packed_bytes_total + x->n * sizeof(float) : 0;
+    return x ? x->packed_bytes_total + x->n * sizeof(float) * (x->int8 ? 2 : 1) : 0;
 }
 
 void rp__knn_free(rp__knn *x)
@@ -375,6 +434,7 @@ void rp__knn_free(rp__knn *x)
         for (uint64_t b = 0; b < x->nblocks; b++) free(x->packed[b]);
     free(x->packed);
     free(x->norms);
+    free(x->scales);
     if (x->full.matmul) dnnl_primitive_destroy(x->full.matmul);
     if (x->tail.matmul) dnnl_primitive_destroy(x->tail.matmul);
     if (x->engine) dnnl_engine_destroy(x->engine);

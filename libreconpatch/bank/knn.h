@@ -25,8 +25,12 @@
 typedef struct rp__knn rp__knn;
 
 /* Pack vectors (n x dim, row-major; the caller keeps them alive and unchanged for the index's
- * lifetime: the exact re-ranking reads them). fn prefixes error messages. */
-int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, const char *fn, rp__knn **out);
+ * lifetime: the exact re-ranking reads them). int8: rank candidates with s8 products (needs
+ * rp__knn_int8_supported(), else RP_E_UNSUPPORTED). fn prefixes error messages. */
+int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, int int8, const char *fn, rp__knn **out);
+
+/* 1 when oneDNN reports AVX-512 VNNI (the int8 mode's requirement), else 0. */
+int rp__knn_int8_supported(void);
 
 /* Thread-safe on a shared index: all scratch is per call. */
 int rp__knn_search(const rp__knn *index, const float *queries, uint64_t count, uint32_t k, float *distances_out,

@@ -6,6 +6,8 @@
 
 #include <math.h>
 
+#include "common/common.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define RP_KNN_HAVE_AVX512 1
@@ -163,19 +165,10 @@ __attribute__((target("avx512f"))) static void scan_row_avx512(const float *dots
 }
 #endif
 
-static int have_avx512(void)
-{
-#ifdef RP_KNN_HAVE_AVX512
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
-
 void rp__knn_sq_norms(const float *v, uint64_t rows, uint32_t dim, float *out)
 {
 #ifdef RP_KNN_HAVE_AVX512
-    if (have_avx512()) {
+    if (rp__cpu_use_avx512()) {
         for (uint64_t i = 0; i < rows; i++) out[i] = sq_norm_avx512(v + i * dim, dim);
         return;
     }
@@ -187,7 +180,7 @@ void rp__knn_scan_row(const float *dots, const float *bnorms, uint64_t width, ui
                       rp__knn_candidate *list, uint32_t *len, uint32_t cap)
 {
 #ifdef RP_KNN_HAVE_AVX512
-    if (have_avx512()) {
+    if (rp__cpu_use_avx512()) {
         scan_row_avx512(dots, bnorms, width, first, qnorm, list, len, cap);
         return;
     }
@@ -198,7 +191,7 @@ void rp__knn_scan_row(const float *dots, const float *bnorms, uint64_t width, ui
 double rp__knn_exact_sq(const float *a, const float *b, uint32_t dim)
 {
 #ifdef RP_KNN_HAVE_AVX512
-    if (have_avx512()) return exact_sq_avx512(a, b, dim);
+    if (rp__cpu_use_avx512()) return exact_sq_avx512(a, b, dim);
 #endif
     return exact_sq_portable(a, b, dim);
 }

@@ -34,6 +34,11 @@ int rp__params_init(void *params, size_t caller_size, size_t own_size, const cha
 /* Number of online CPU cores (at least 1). */
 uint32_t rp__cpu_count(void);
 
+/* Whether to run the AVX-512 loops: the CPU has avx512f and RP_DISABLE_AVX512 is unset, empty or "0".
+ * Read once per process (thread-safe). Only loops whose portable twin gives bit-identical results
+ * may ask it: the switch is a testing aid and must not change any output. */
+int rp__cpu_use_avx512(void);
+
 /* Overflow-checked size arithmetic: returns 0 and sets *out, or -1 on overflow. */
 int rp__mul_size(size_t a, size_t b, size_t *out);
 

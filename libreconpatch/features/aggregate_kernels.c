@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "common/common.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define RP_AGG_HAVE_AVX512 1
@@ -243,19 +245,10 @@ __attribute__((target("avx512f"))) static void merge_block_avx512(const float *p
 }
 #endif
 
-static int have_avx512(void)
-{
-#ifdef RP_AGG_HAVE_AVX512
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
-
 void rp__features_pool_bin(const float *map, uint32_t h, uint32_t p, uint64_t start, uint64_t end, float *out)
 {
 #ifdef RP_AGG_HAVE_AVX512
-    if (h <= POOL_MAX_SIDE && have_avx512()) {
+    if (h <= POOL_MAX_SIDE && rp__cpu_use_avx512()) {
         pool_bin_avx512(map, h, p, start, end, out);
         return;
     }
@@ -281,7 +274,7 @@ void rp__features_upsample_plane(const float *in, uint32_t h_in, uint32_t h_out,
                                  const uint32_t *hi, const float *frac, float *rows, float *out)
 {
 #ifdef RP_AGG_HAVE_AVX512
-    if (have_avx512()) {
+    if (rp__cpu_use_avx512()) {
         upsample_plane_avx512(in, h_in, h_out, lo, hi, frac, rows, out);
         return;
     }
@@ -293,7 +286,7 @@ void rp__features_merge_block(const float *planes, uint64_t first_plane, uint64_
                               uint32_t f1, uint32_t feature_dim, uint64_t npix, float *out)
 {
 #ifdef RP_AGG_HAVE_AVX512
-    if (have_avx512()) {
+    if (rp__cpu_use_avx512()) {
         merge_block_avx512(planes, first_plane, stacked, f0, f1, feature_dim, npix, out);
         return;
     }

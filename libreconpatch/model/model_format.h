@@ -26,6 +26,8 @@
 #define RP__SEC_WEIGHTS "WGTS"   /* embedded weights: a safetensors file */
 #define RP__SEC_HEAD "HEAD"      /* ReConPatch's representation layer f */
 #define RP__SEC_BANK "BANK"      /* the memory bank vectors */
+/* BANK flags (u32 at offset 4; reserved, 0, in version 1 files) */
+#define RP__BANK_FLAG_KNN_INT8 1u /* rp_bank_params.knn_int8 */
 #define RP__SEC_SCORER "SCOR"    /* scorer params */
 #define RP__SEC_THRESHOLDS "THRS" /* decision thresholds */
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "backbone/weights_memory.h"
+#include "bank/knn.h"
 #include "extractor/extractor_internal.h"
 #include "model/le_bytes.h"
 #include "model/model_format.h"
@@ -146,6 +147,7 @@ typedef struct decoded {
     const uint8_t *head_floats;
     uint32_t bank_dim;
     uint64_t bank_count;
+    uint32_t bank_flags;
     const uint8_t *bank_floats;
     uint32_t reweight_neighbors;
     double map_sigma;
@@ -237,6 +239,10 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
     if (s->bank.size < 16) return BAD(src, "section 'BANK' is %llu bytes", (unsigned long long)s->bank.size);
     out->bank_dim = rp__le_get_u32(s->bank.payload);
     out->bank_count = rp__le_get_u64(s->bank.payload + 8);
+    out->bank_flags = rp__le_get_u32(s->bank.payload + 4);
+    const uint32_t known_flags = version >= 2 ? RP__BANK_FLAG_KNN_INT8 : 0u;
+    if (out->bank_flags & ~known_flags)
+        return BAD(src, "section 'BANK' has unknown flags 0x%x (format version %u)", out->bank_flags, version);
     if (!out->bank_dim || out->bank_dim > RP__MODEL_MAX_DIM || !out->bank_count)
         return BAD(src, "bank of %llu vectors of dim %u (need at least one, dim 1..%u)",
                    (unsigned long long)out->bank_count, out->bank_dim, RP__MODEL_MAX_DIM);
@@ -365,6 +371,12 @@ static int rebuild(const decoded *d, const sections *s, const rp_model_load_para
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.num_threads = lp->num_threads;
+    bp.knn_int8 = (d->bank_flags & RP__BANK_FLAG_KNN_INT8) != 0;
+    if (bp.knn_int8 && !rp__knn_int8_supported()) {
+        /* the model stays usable on CPUs without VNNI: the fp32 search is the more exact one */
+        rp__log(RP_LOG_WARN, "%s: the model asks for the int8 kNN, which needs AVX-512 VNNI; using fp32", src->fn);
+        bp.knn_int8 = 0;
+    }
     rc = rp_bank_create_frozen(v, d->bank_count, d->bank_dim, &bp, &m->bank);
     free(v);
     if (rc) return rebuild_failed(rc, src, "bank");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backbone/weights_memory.h"
+#include "bank/bank_internal.h"
 #include "model/le_bytes.h"
 #include "model/model_format.h"
 #include "model/model_io.h"
@@ -165,7 +166,7 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     if ((rc = rp_bank_get_vectors(m->bank, p->bank_vectors, bank_floats))) return rc;
     s = add_section(p, RP__SEC_BANK);
     rp__bytes_u32(&s->fields, dim);
-    rp__bytes_u32(&s->fields, 0);
+    rp__bytes_u32(&s->fields, rp__bank_knn_int8(m->bank) ? RP__BANK_FLAG_KNN_INT8 : 0u);
     rp__bytes_u64(&s->fields, count);
     s->floats = p->bank_vectors;
     s->n_floats = bank_floats;

@@ -11,6 +11,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "common/common.h"
 #include "scorer/scorer_internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -201,7 +202,7 @@ void rp__scorer_gaussian_filter(float *map, uint32_t width, uint32_t height, dou
 #ifdef RP_MAP_HAVE_AVX512
     /* the row buffers, one per thread that the rows pass may use */
     const int threads = (size_t)width * height > 65536 ? (int)num_threads : 1;
-    float *ext = radius <= 128 && __builtin_cpu_supports("avx512f")
+    float *ext = radius <= 128 && rp__cpu_use_avx512()
                      ? malloc((size_t)(threads > 0 ? threads : 1) * (width + 2 * radius) * sizeof(float))
                      : NULL;
     if (ext) {

@@ -14,7 +14,7 @@
 #define RP_LAYOUT_LOCKED 1
 
 /* ---- bank.h */
-_Static_assert(sizeof(rp_bank_params) == 40, "sizeof(rp_bank_params) changed");
+_Static_assert(sizeof(rp_bank_params) == 48, "sizeof(rp_bank_params) changed");
 _Static_assert(alignof(rp_bank_params) == 8, "alignof(rp_bank_params) changed");
 _Static_assert(offsetof(rp_bank_params, struct_size) == 0 && sizeof(((rp_bank_params *)0)->struct_size) == 4, "rp_bank_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_bank_params, dim) == 4 && sizeof(((rp_bank_params *)0)->dim) == 4, "rp_bank_params.dim moved or resized");
@@ -23,6 +23,7 @@ _Static_assert(offsetof(rp_bank_params, coreset_count) == 16 && sizeof(((rp_bank
 _Static_assert(offsetof(rp_bank_params, projection_dim) == 24 && sizeof(((rp_bank_params *)0)->projection_dim) == 4, "rp_bank_params.projection_dim moved or resized");
 _Static_assert(offsetof(rp_bank_params, num_threads) == 28 && sizeof(((rp_bank_params *)0)->num_threads) == 4, "rp_bank_params.num_threads moved or resized");
 _Static_assert(offsetof(rp_bank_params, seed) == 32 && sizeof(((rp_bank_params *)0)->seed) == 8, "rp_bank_params.seed moved or resized");
+_Static_assert(offsetof(rp_bank_params, knn_int8) == 40 && sizeof(((rp_bank_params *)0)->knn_int8) == 4, "rp_bank_params.knn_int8 moved or resized");
 
 /* ---- core.h */
 _Static_assert(sizeof(rp_progress) == 48, "sizeof(rp_progress) changed");
@@ -198,7 +199,7 @@ _Static_assert(offsetof(rp_trainer_params, val_fraction) == 128 && sizeof(((rp_t
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (131 fields) as locked\n");
+    printf("layout of 14 public structs (132 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

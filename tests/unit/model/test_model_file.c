@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "bank/bank_internal.h"
+#include "bank/knn.h"
 #include "model/le_bytes.h"
 #include "model_fixture.h"
 
@@ -491,6 +493,61 @@ START_TEST(round_trip__keep_aspect_is_stored_and_scores_non_square_images_identi
 }
 END_TEST
 
+/* Offset of the BANK section's header in a model file. */
+static size_t bank_section_at(const uint8_t *d)
+{
+    size_t pos = 32;
+    while (memcmp(d + pos, "BANK", 4) != 0) pos += 16 + rp__le_get_u64(d + pos + 8) + 4;
+    return pos;
+}
+
+/* The BANK section's flags (offset 4) set to value, CRC fixed. */
+static void set_bank_flags(uint8_t *d, uint32_t value)
+{
+    size_t pos = bank_section_at(d);
+    uint64_t len = rp__le_get_u64(d + pos + 8);
+    rp__le_put_u32(d + pos + 16 + 4, value);
+    rp__le_put_u32(d + pos + 16 + len, rp__crc32(0, d + pos, 16 + len));
+}
+
+START_TEST(round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail)
+{
+    if (!rp__knn_int8_supported()) {
+        fprintf(stderr, "skipping the int8 round trip: no AVX-512 VNNI\n");
+        return;
+    }
+    size_t size, n;
+    uint8_t *d = small_file(&size);
+    ck_assert_int_eq(rp__bank_knn_int8(rp_model_bank(model_small)), 0);
+    set_bank_flags(d, 1);
+    rp_model *m = NULL;
+    ck_assert_msg(rp_model_load_memory(d, size, NULL, &m) == RP_OK, "%s", rp_last_error_message());
+    ck_assert_int_eq(rp__bank_knn_int8(rp_model_bank(m)), 1);
+    /* saved again, the flag is in the file and survives a second load */
+    char path[1024];
+    save_ok(m, in_dir(path, "int8.rpm"), 0, NULL);
+    uint8_t *again;
+    size_t again_size;
+    ck_assert_int_eq(fixture_read_file(path, &again, &again_size), 0);
+    ck_assert_uint_eq(rp__le_get_u32(again + bank_section_at(again) + 16 + 4), 1);
+    rp_model *m2 = load_ok(path, NULL);
+    ck_assert_int_eq(rp__bank_knn_int8(rp_model_bank(m2)), 1);
+    rp_model_free(m2);
+    rp_model_free(m);
+    free(again);
+    /* bits other than knn_int8 are damage; in version 1 the field is reserved (0) */
+    set_bank_flags(d, 2);
+    expect_load_error(d, size, RP_E_FORMAT, "bank flags 2");
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "unknown flags 0x2"));
+    set_bank_flags(d, 0);
+    uint8_t *v1 = as_version_1(d, size, &n);
+    set_bank_flags(v1, 1);
+    expect_load_error(v1, n, RP_E_FORMAT, "bank flag 1 in a version 1 file");
+    free(v1);
+    free(d);
+}
+END_TEST
+
 /* The file with one more section appended (header count, size and CRC updated). */
 static uint8_t *with_extra_section(const uint8_t *d, size_t size, uint32_t flags, size_t *new_size)
 {
@@ -677,6 +734,7 @@ int main(void)
     tcase_add_test(tc, version__format_1_file_loads_with_keep_aspect_off);
     tcase_add_test(tc, round_trip__keep_aspect_is_stored_and_scores_non_square_images_identically);
     tcase_add_test(tc, version__unknown_optional_section_is_skipped_unknown_required_one_fails);
+    tcase_add_test(tc, round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail);
     tcase_add_test(tc, load__argument_errors_and_limits);
     tcase_add_test(tc, save__failure_leaves_no_temporary_file);
     tcase_add_test(tc, save__is_atomic_when_the_process_is_killed);

@@ -1,0 +1,190 @@
+/* rp-knn-accuracy: what the int8 kNN (rp_bank_params.knn_int8) changes on real data.
+ *
+ *   rp-knn-accuracy --cache FILE [--coreset R]
+ *
+ * FILE is a feature cache written by `rp-tune cache` (format in bench/rp-tune.c). Builds a
+ * PatchCore bank from the training features (coreset R, default 0.1), then the same kept vectors
+ * again as an int8 bank, and compares, over every test patch: the nearest-neighbour distance
+ * (share differing by more than 1e-5 relative, largest relative difference, share with another
+ * neighbour index), and, through the scorer: the largest relative difference of an image score,
+ * and image AUROC, pixel AUROC and AUPRO of both. Also the time of each search over all test
+ * patches (one call; the host is shared, so a rough figure). Prints one JSON line. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <reconpatch/reconpatch.h>
+
+#define MAGIC 0x43465052u /* "RPFC", bench/rp-tune.c */
+
+typedef struct cache {
+    uint32_t n_train, n_test, patches, dim, side;
+    float *train, *test;
+    uint8_t *labels, *masks;
+} cache;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "rp-knn-accuracy: %s: %s\n", what, rp_last_error_message());
+    exit(1);
+}
+
+static void *xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "rp-knn-accuracy: out of memory (%zu bytes)\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
+static void load_cache(cache *c, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) die(path);
+    uint32_t hdr[6];
+    if (fread(hdr, sizeof hdr, 1, f) != 1 || hdr[0] != MAGIC) die(path);
+    c->n_train = hdr[1], c->n_test = hdr[2], c->patches = hdr[3], c->dim = hdr[4], c->side = hdr[5];
+    size_t per = (size_t)c->patches * c->dim, npix = (size_t)c->side * c->side;
+    c->train = xmalloc(per * c->n_train * sizeof(float));
+    c->test = xmalloc(per * c->n_test * sizeof(float));
+    c->labels = xmalloc(c->n_test);
+    c->masks = xmalloc(npix * c->n_test);
+    if (fread(c->train, sizeof(float), per * c->n_train, f) != per * c->n_train ||
+        fread(c->test, sizeof(float), per * c->n_test, f) != per * c->n_test ||
+        fread(c->labels, 1, c->n_test, f) != c->n_test || fread(c->masks, 1, npix * c->n_test, f) != npix * c->n_test)
+        die(path);
+    fclose(f);
+}
+
+typedef struct metrics {
+    float *scores; /* per test image */
+    double image_auroc, pixel_auroc, aupro;
+} metrics;
+
+static void evaluate(const cache *c, const rp_bank *bank, metrics *m)
+{
+    rp_scorer_params sp;
+    rp_scorer_params_init(&sp, sizeof sp);
+    uint32_t grid = 1;
+    while (grid * grid < c->patches) grid++;
+    sp.grid_size = grid;
+    sp.input_size = c->side;
+    rp_scorer *s;
+    if (rp_scorer_create(NULL, NULL, bank, &sp, &s)) die("scorer");
+    size_t npix = (size_t)c->side * c->side, per = (size_t)c->patches * c->dim;
+    float *maps = xmalloc(npix * c->n_test * sizeof(float));
+    const float **mp = xmalloc(c->n_test * sizeof *mp);
+    const uint8_t **kp = xmalloc(c->n_test * sizeof *kp);
+    m->scores = xmalloc(c->n_test * sizeof(float));
+    for (uint32_t i = 0; i < c->n_test; i++) {
+        rp_score_result r;
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        if (rp_scorer_score_features(s, c->test + per * i, per, &r, NULL, 0, maps + npix * i, npix)) die("score");
+        m->scores[i] = (float)r.score;
+        mp[i] = maps + npix * i;
+        kp[i] = c->labels[i] ? c->masks + npix * i : NULL;
+    }
+    if (rp_metric_auroc(m->scores, c->labels, c->n_test, &m->image_auroc)) die("auroc");
+    if (rp_metric_pixel_auroc(mp, kp, c->n_test, c->side, c->side, &m->pixel_auroc)) die("pixel auroc");
+    if (rp_metric_aupro(mp, kp, c->n_test, c->side, c->side, 0, &m->aupro)) die("aupro");
+    rp_scorer_free(s);
+    free(maps);
+    free(mp);
+    free(kp);
+}
+
+static double rel(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-30); }
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    double coreset = 0.1;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--cache") && v) path = v, i++;
+        else if (!strcmp(argv[i], "--coreset") && v) coreset = atof(v), i++;
+        else {
+            fprintf(stderr, "usage: rp-knn-accuracy --cache FILE [--coreset R]\n");
+            return 2;
+        }
+    }
+    if (!path) die("--cache is required");
+    cache c;
+    load_cache(&c, path);
+
+    /* the fp32 bank (PatchCore: raw patch features), then its kept vectors as an int8 bank */
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.dim = c.dim;
+    bp.coreset_ratio = coreset;
+    rp_bank *b32, *b8;
+    if (rp_bank_create(&bp, &b32)) die("bank");
+    if (rp_bank_add(b32, c.train, (uint64_t)c.patches * c.n_train, c.dim)) die("bank add");
+    free(c.train);
+    if (rp_bank_freeze(b32, NULL, NULL)) die("freeze");
+    const uint64_t m = rp_bank_size(b32);
+    float *kept = xmalloc((size_t)m * c.dim * sizeof(float));
+    if (rp_bank_get_vectors(b32, kept, (size_t)m * c.dim)) die("get vectors");
+    bp.knn_int8 = 1;
+    if (rp_bank_create_frozen(kept, m, c.dim, &bp, &b8)) die("int8 bank");
+    free(kept);
+
+    /* every test patch's nearest neighbour, both ways */
+    const uint64_t nq = (uint64_t)c.patches * c.n_test;
+    float *d32 = xmalloc(nq * sizeof(float)), *d8 = xmalloc(nq * sizeof(float));
+    uint64_t *i32 = xmalloc(nq * sizeof(uint64_t)), *i8 = xmalloc(nq * sizeof(uint64_t));
+    double t0 = now();
+    if (rp_bank_search(b32, c.test, nq, 1, d32, i32)) die("search fp32");
+    double t1 = now();
+    if (rp_bank_search(b8, c.test, nq, 1, d8, i8)) die("search int8");
+    double t2 = now();
+    uint64_t differ = 0, other_index = 0, int8_closer = 0;
+    double max_patch = 0;
+    for (uint64_t q = 0; q < nq; q++) {
+        const double r = rel(d8[q], d32[q]);
+        differ += r > 1e-5;
+        other_index += i8[q] != i32[q];
+        int8_closer += d8[q] < d32[q]; /* should stay 0: int8 can only miss, not find closer */
+        if (r > max_patch) max_patch = r;
+    }
+
+    metrics m32, m8;
+    evaluate(&c, b32, &m32);
+    evaluate(&c, b8, &m8);
+    double max_image = 0;
+    for (uint32_t i = 0; i < c.n_test; i++) max_image = fmax(max_image, rel(m8.scores[i], m32.scores[i]));
+
+    const char *base = strrchr(path, '/');
+    printf("{\"cache\": \"%s\", \"coreset\": %g, \"bank\": %llu, \"dim\": %u, \"test_patches\": %llu, "
+           "\"share_nn_distance_differs_1e-5\": %.6f, \"share_other_nn_index\": %.6f, \"int8_closer\": %llu, "
+           "\"max_rel_patch_score\": %.3e, \"max_rel_image_score\": %.3e, "
+           "\"fp32\": {\"image_auroc\": %.4f, \"pixel_auroc\": %.4f, \"aupro\": %.4f, \"search_s\": %.2f}, "
+           "\"int8\": {\"image_auroc\": %.4f, \"pixel_auroc\": %.4f, \"aupro\": %.4f, \"search_s\": %.2f}}\n",
+           base ? base + 1 : path, coreset, (unsigned long long)m, c.dim, (unsigned long long)nq,
+           (double)differ / nq, (double)other_index / nq, (unsigned long long)int8_closer, max_patch, max_image,
+           m32.image_auroc, m32.pixel_auroc, m32.aupro, t1 - t0, m8.image_auroc, m8.pixel_auroc, m8.aupro, t2 - t1);
+    free(d32);
+    free(d8);
+    free(i32);
+    free(i8);
+    free(m32.scores);
+    free(m8.scores);
+    free(c.test);
+    free(c.labels);
+    free(c.masks);
+    rp_bank_free(b32);
+    rp_bank_free(b8);
+    return 0;
+}
