@@ -4,7 +4,8 @@
 #   2. coreset and kNN, ours vs PatchCore's torch sampler (bench_bank.sh)
 #   3. the pipeline on real data, stage by stage (rp-bench-pipeline): scoring cost at 1% and 10%
 #      coreset, kNN GFLOP/s, ReConPatch training time split and peak memory
-#   4. accuracy tables (rp-eval): PatchCore and ReConPatch on bottle and magnetic tile, unified model
+#   4. accuracy tables (rp-eval): PatchCore and ReConPatch on bottle and magnetic tile, unified model;
+#      default preprocessing (both axes to 256), no crop, and the aspect-keeping MVTec protocol
 # The host is noisy: compare ratios and medians; OPENBLAS_CORETYPE is left as the environment sets it.
 set -u
 build=${1:-build}
@@ -30,6 +31,7 @@ fi
 
 echo "== 3. pipeline stages on bottle =="
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.01 | tee "$out/pipeline_pc1.txt"
+"$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.01 --knn-int8 | tee "$out/pipeline_pc1_int8.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.1 | tee "$out/pipeline_pc10.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --coreset 0.1 | tee "$out/pipeline_rc10.txt"
 
@@ -40,4 +42,7 @@ eval_run patchcore_nocrop --method patchcore --no-crop --data "$bottle" --data "
 eval_run reconpatch --method reconpatch --data "$bottle" --data "$tile"
 eval_run reconpatch_nocrop --method reconpatch --no-crop --data "$bottle" --data "$tile"
 eval_run reconpatch_unified --method reconpatch --unified --data "$bottle" --data "$tile"
+# bottle is square, so --keep-aspect changes only magnetic tile
+eval_run patchcore_keep_aspect --method patchcore --keep-aspect --data "$tile"
+eval_run reconpatch_keep_aspect --method reconpatch --keep-aspect --data "$tile"
 echo "results in $out"
