@@ -17,13 +17,9 @@
 
 #include <reconpatch/reconpatch.h>
 
-#define MAGIC 0x43465052u /* "RPFC", bench/rp-tune.c */
+#include "rp_feature_cache.h"
 
-typedef struct cache {
-    uint32_t n_train, n_test, patches, dim, side;
-    float *train, *test;
-    uint8_t *labels, *masks;
-} cache;
+typedef rp_feature_cache cache;
 
 static double now(void)
 {
@@ -48,24 +44,7 @@ static void *xmalloc(size_t bytes)
     return p;
 }
 
-static void load_cache(cache *c, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) die(path);
-    uint32_t hdr[6];
-    if (fread(hdr, sizeof hdr, 1, f) != 1 || hdr[0] != MAGIC) die(path);
-    c->n_train = hdr[1], c->n_test = hdr[2], c->patches = hdr[3], c->dim = hdr[4], c->side = hdr[5];
-    size_t per = (size_t)c->patches * c->dim, npix = (size_t)c->side * c->side;
-    c->train = xmalloc(per * c->n_train * sizeof(float));
-    c->test = xmalloc(per * c->n_test * sizeof(float));
-    c->labels = xmalloc(c->n_test);
-    c->masks = xmalloc(npix * c->n_test);
-    if (fread(c->train, sizeof(float), per * c->n_train, f) != per * c->n_train ||
-        fread(c->test, sizeof(float), per * c->n_test, f) != per * c->n_test ||
-        fread(c->labels, 1, c->n_test, f) != c->n_test || fread(c->masks, 1, npix * c->n_test, f) != npix * c->n_test)
-        die(path);
-    fclose(f);
-}
+static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, path, "rp-knn-accuracy"); }
 
 typedef struct metrics {
     float *scores; /* per test image */

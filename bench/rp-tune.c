@@ -22,15 +22,10 @@
 #include "image/preprocess.h"
 #include "image/resample.h"
 #include "rp_file_list.h"
+#include "rp_feature_cache.h"
 
-#define MAGIC 0x43465052u /* "RPFC" */
-
-typedef struct cache {
-    char name[256];
-    uint32_t n_train, n_test, patches, dim, side;
-    float *train, *test;
-    uint8_t *labels, *masks;
-} cache;
+#define MAGIC RP_FEATURE_CACHE_MAGIC
+typedef rp_feature_cache cache;
 
 static double now(void)
 {
@@ -143,27 +138,7 @@ static int do_cache(const char *data, const char *out, int no_crop, int keep_asp
     return 0;
 }
 
-static void load_cache(cache *c, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) die(path);
-    uint32_t hdr[6];
-    if (fread(hdr, sizeof hdr, 1, f) != 1 || hdr[0] != MAGIC) die(path);
-    c->n_train = hdr[1], c->n_test = hdr[2], c->patches = hdr[3], c->dim = hdr[4], c->side = hdr[5];
-    size_t per = (size_t)c->patches * c->dim;
-    c->train = malloc(per * c->n_train * sizeof(float));
-    c->test = malloc(per * c->n_test * sizeof(float));
-    c->labels = malloc(c->n_test);
-    c->masks = malloc((size_t)c->n_test * c->side * c->side);
-    if (fread(c->train, sizeof(float), per * c->n_train, f) != per * c->n_train ||
-        fread(c->test, sizeof(float), per * c->n_test, f) != per * c->n_test ||
-        fread(c->labels, 1, c->n_test, f) != c->n_test ||
-        fread(c->masks, 1, (size_t)c->n_test * c->side * c->side, f) != (size_t)c->n_test * c->side * c->side)
-        die(path);
-    fclose(f);
-    const char *base = strrchr(path, '/');
-    snprintf(c->name, sizeof c->name, "%s", base ? base + 1 : path);
-}
+static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, path, "rp-tune"); }
 
 typedef struct run_opts {
     int32_t method;
