@@ -7,6 +7,7 @@
 #include "bank/coreset_points.h"
 #include "bank_test_data.h"
 #include "rp_test.h"
+#include "rp_test_cpu.h"
 
 #include <math.h>
 
@@ -399,6 +400,7 @@ int main(void)
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_random_shapes);
     tcase_add_test(tc, coreset__thread_count_does_not_change_selection_on_parallel_passes);
     tcase_set_timeout(tc, 0);
+    rp_test_add_cpu_switch_case(tc);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }

@@ -6,6 +6,7 @@
 #include "bank/knn.h"
 #include "bank_test_data.h"
 #include "rp_test.h"
+#include "rp_test_cpu.h"
 
 static rp_bank *frozen(const float *v, uint64_t n, uint32_t dim)
 {
@@ -220,6 +221,7 @@ int main(void)
     tcase_add_test(tc, knn__exact_duplicates_come_back_in_index_order_at_zero);
     tcase_add_test(tc, knn__eight_concurrent_searches_equal_serial);
     tcase_add_test(tc, knn__frozen_by_coreset_searches_its_kept_vectors);
+    rp_test_add_cpu_switch_case(tc);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }

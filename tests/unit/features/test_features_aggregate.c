@@ -5,6 +5,7 @@
 #include "common/common.h"
 #include "features/aggregate.h"
 #include "rp_test.h"
+#include "rp_test_cpu.h"
 
 /* Same inputs as the generator: splitmix64, top 24 bits -> [0, 1), then max(2u - 0.5, 0). */
 static void random_map(uint64_t seed, size_t n, float *out)
@@ -159,6 +160,7 @@ int main(void)
     tcase_add_test(tc, aggregate__full_resnet50_case_is_covered);
     tcase_add_test(tc, aggregate__layer3_bins_are_channel_box_means);
     tcase_add_test(tc, aggregate__rejects_bad_arguments);
+    rp_test_add_cpu_switch_case(tc);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }

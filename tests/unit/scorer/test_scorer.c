@@ -9,6 +9,7 @@
 #include "image/preprocess.h"
 #include "rp_golden.h"
 #include "rp_test.h"
+#include "rp_test_cpu.h"
 #include "scorer/scorer_internal.h"
 
 #define GOLDEN "scorer/scorer_golden.bin"
@@ -659,6 +660,7 @@ int main(void)
     tcase_add_test(tc, score_features__eight_threads_match_single_thread_exactly);
     tcase_add_test(tc, create__rejects_unfit_banks_embeddings_and_params);
     tcase_add_test(tc, score_features__rejects_bad_shapes_and_leaves_outputs_untouched);
+    rp_test_add_cpu_switch_case(tc);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }
