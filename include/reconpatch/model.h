@@ -133,9 +133,10 @@ RP_API int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *i
 
 /* ---- the model file (docs/model-format.md) ----------------------------------------------- */
 
-/* The newest model file format version this library reads and the one it writes. It changes
+/* The newest model file format version this library reads and writes. It changes
  * independently of the library version; files with a larger one fail with RP_E_VERSION.
- * Version 2 added keep_aspect to the extractor settings; version 1 files still load. */
+ * Version 2 added keep_aspect to the extractor settings and the int8 kNN flag to the bank; version 1
+ * files still load, and rp_model_save writes version 1 for models that use neither. */
 #define RP_MODEL_FORMAT_VERSION 2
 
 typedef struct rp_model_save_params {

@@ -43,6 +43,7 @@ typedef struct plan {
     int n;
     float *bank_vectors, *head;  /* owned copies */
     uint8_t *weights_blob;       /* owned when serialised here */
+    uint32_t version;            /* the file's format version */
 } plan;
 
 static section *add_section(plan *p, const char *id)
@@ -87,6 +88,10 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     info.struct_size = sizeof info;
     int rc = rp_extractor_get_info(m->extractor, &info, sizeof info);
     if (rc) return rc;
+    /* The oldest format that holds everything this model uses, so that libraries from before
+     * keep_aspect and the int8 kNN still read the models that use neither. */
+    const int bank_int8 = rp__bank_knn_int8(m->bank);
+    p->version = ep->keep_aspect || bank_int8 ? 2u : 1u;
 
     section *s = add_section(p, RP__SEC_MODEL);
     rp__bytes_i32(&s->fields, m->method);
@@ -104,7 +109,7 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     rp__bytes_u64(&s->fields, ep->max_pixels);
     rp__bytes_u32(&s->fields, info.grid_size);
     rp__bytes_u32(&s->fields, info.input_size);
-    rp__bytes_u32(&s->fields, ep->keep_aspect ? 1u : 0u); /* format version 2 */
+    if (p->version >= 2) rp__bytes_u32(&s->fields, ep->keep_aspect ? 1u : 0u);
 
     /* Backbone: identity and either the weights or the path to find them. */
     const char *recorded = NULL;
@@ -166,7 +171,7 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     if ((rc = rp_bank_get_vectors(m->bank, p->bank_vectors, bank_floats))) return rc;
     s = add_section(p, RP__SEC_BANK);
     rp__bytes_u32(&s->fields, dim);
-    rp__bytes_u32(&s->fields, rp__bank_knn_int8(m->bank) ? RP__BANK_FLAG_KNN_INT8 : 0u);
+    rp__bytes_u32(&s->fields, bank_int8 ? RP__BANK_FLAG_KNN_INT8 : 0u); /* reserved, 0, in version 1 */
     rp__bytes_u64(&s->fields, count);
     s->floats = p->bank_vectors;
     s->n_floats = bank_floats;
@@ -229,7 +234,7 @@ static int write_plan(rp__file_writer *fw, const plan *p)
     for (int i = 0; i < p->n; i++) total += RP__MODEL_SECTION_HEAD + payload_size(&p->sec[i]) + RP__MODEL_SECTION_CRC;
     uint8_t header[RP__MODEL_HEADER_SIZE];
     memcpy(header, RP__MODEL_MAGIC, RP__MODEL_MAGIC_SIZE);
-    rp__le_put_u32(header + 8, RP_MODEL_FORMAT_VERSION);
+    rp__le_put_u32(header + 8, p->version);
     rp__le_put_u32(header + 12, (uint32_t)p->n);
     rp__le_put_u64(header + 16, total);
     rp__le_put_u32(header + 24, 0); /* flags: none defined */

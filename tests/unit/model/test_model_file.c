@@ -156,7 +156,7 @@ START_TEST(layout__header_and_sections_follow_the_documented_bytes)
     ck_assert_int_eq(fixture_read_file(path, &d, &size), 0);
     const uint8_t magic[8] = {0x89, 'R', 'P', 'M', 0x0D, 0x0A, 0x1A, 0x0A};
     ck_assert(memcmp(d, magic, 8) == 0);
-    ck_assert_uint_eq(rp__le_get_u32(d + 8), 2);
+    ck_assert_uint_eq(rp__le_get_u32(d + 8), 1); /* uses nothing of version 2 */
     ck_assert_uint_eq(rp__le_get_u64(d + 16), size);
     ck_assert_uint_eq(rp__le_get_u32(d + 28), rp__crc32(0, d, 28));
     const char *order[] = {"MODL", "EXTR", "BKBN", "BANK", "SCOR", "THRS"};
@@ -169,10 +169,9 @@ START_TEST(layout__header_and_sections_follow_the_documented_bytes)
         ck_assert_uint_eq(rp__le_get_u32(payload + len), rp__crc32(0, d + pos, 16 + len));
         if (i == 0) ck_assert_int_eq((int32_t)rp__le_get_u32(payload), RP_METHOD_PATCHCORE);
         if (i == 1) {
-            ck_assert_uint_eq(len, 52);
+            ck_assert_uint_eq(len, 48); /* version 1: no keep_aspect */
             ck_assert_uint_eq(rp__le_get_u32(payload + 8), 256);  /* resize */
             ck_assert_uint_eq(rp__le_get_u32(payload + 16), 0);   /* no_crop */
-            ck_assert_uint_eq(rp__le_get_u32(payload + 48), 0);   /* keep_aspect (version 2) */
             ck_assert_uint_eq(rp__le_get_u32(payload + 12), 224); /* crop */
             ck_assert_uint_eq(rp__le_get_u32(payload + 24), 64);  /* feature_dim */
             ck_assert_uint_eq(rp__le_get_u32(payload + 28), 3);   /* patch_size */
@@ -380,52 +379,59 @@ START_TEST(version__newer_format_fails_with_version)
 }
 END_TEST
 
-/* The file rewritten as format version 1 wrote it: EXTR without its last 4 bytes (keep_aspect),
- * that section's length and CRC, the file size, the version and the header CRC updated. */
-static uint8_t *as_version_1(const uint8_t *d, size_t size, size_t *new_size)
+/* The file rewritten in another format version: EXTR is 48 bytes in version 1 and 52 in version 2
+ * (keep_aspect appended, 0 here); that section's length and CRC, the file size, the version and the
+ * header CRC are updated. Nothing else differs between the two versions' layouts. */
+static uint8_t *as_version(const uint8_t *d, size_t size, uint32_t version, size_t *new_size)
 {
-    uint8_t *out = malloc(size);
+    const uint64_t extr_len = version == 1 ? 48 : 52;
+    uint8_t *out = calloc(1, size + 4);
     size_t pos = 32, o = 32;
     memcpy(out, d, 32);
     for (uint32_t i = 0, n = rp__le_get_u32(d + 12); i < n; i++) {
         uint64_t len = rp__le_get_u64(d + pos + 8);
-        const int extr = memcmp(d + pos, "EXTR", 4) == 0;
-        const uint64_t keep = extr ? len - 4 : len;
-        memcpy(out + o, d + pos, 16 + keep);
-        rp__le_put_u64(out + o + 8, keep);
-        rp__le_put_u32(out + o + 16 + keep, rp__crc32(0, out + o, 16 + keep));
+        const uint64_t new_len = memcmp(d + pos, "EXTR", 4) == 0 ? extr_len : len;
+        memcpy(out + o, d + pos, 16 + (new_len < len ? new_len : len));
+        rp__le_put_u64(out + o + 8, new_len);
+        rp__le_put_u32(out + o + 16 + new_len, rp__crc32(0, out + o, 16 + new_len));
         pos += 16 + len + 4;
-        o += 16 + keep + 4;
+        o += 16 + new_len + 4;
     }
-    rp__le_put_u32(out + 8, 1);
+    rp__le_put_u32(out + 8, version);
     rp__le_put_u64(out + 16, o);
     rp__le_put_u32(out + 28, rp__crc32(0, out, 28));
     *new_size = o;
     return out;
 }
 
-START_TEST(version__format_1_file_loads_with_keep_aspect_off)
+START_TEST(version__model_without_version_2_options_is_written_as_format_1)
 {
     size_t size, n;
     uint8_t *d = small_file(&size);
-    uint8_t *v1 = as_version_1(d, size, &n);
-    ck_assert_uint_eq(n, size - 4);
+    /* Neither keep_aspect nor the int8 kNN: the oldest format, readable by older libraries. */
+    ck_assert_uint_eq(rp__le_get_u32(d + 8), 1);
     rp_model *m = NULL;
-    ck_assert_msg(rp_model_load_memory(v1, n, NULL, &m) == RP_OK, "%s", rp_last_error_message());
+    ck_assert_msg(rp_model_load_memory(d, size, NULL, &m) == RP_OK, "%s", rp_last_error_message());
     assert_same_model(model_small, m);
     rp_scorer_info si;
     ck_assert_int_eq(rp_scorer_get_info(rp_model_scorer(m), &si, sizeof si), RP_OK);
     ck_assert_uint_eq(si.keep_aspect, 0);
     rp_model_free(m);
-    /* Each version has its own EXTR size: a 52-byte EXTR in a version 1 file is damage. */
-    rp__le_put_u32(d + 8, 1);
-    rp__le_put_u32(d + 28, rp__crc32(0, d, 28));
-    expect_load_error(d, size, RP_E_FORMAT, "version 1 header over a version 2 body");
+    /* The same model as version 2 (keep_aspect 0) loads the same. */
+    uint8_t *v2 = as_version(d, size, 2, &n);
+    ck_assert_uint_eq(n, size + 4);
+    ck_assert_msg(rp_model_load_memory(v2, n, NULL, &m) == RP_OK, "%s", rp_last_error_message());
+    assert_same_model(model_small, m);
+    rp_model_free(m);
+    /* Each version has its own EXTR size: a header that disagrees with the body is damage. */
+    rp__le_put_u32(v2 + 8, 1);
+    rp__le_put_u32(v2 + 28, rp__crc32(0, v2, 28));
+    expect_load_error(v2, n, RP_E_FORMAT, "version 1 header over a version 2 body");
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "'EXTR' has 52 bytes, not 48 (format version 1)"));
-    rp__le_put_u32(v1 + 8, 2);
-    rp__le_put_u32(v1 + 28, rp__crc32(0, v1, 28));
-    expect_load_error(v1, n, RP_E_FORMAT, "version 2 header over a version 1 body");
-    free(v1);
+    rp__le_put_u32(d + 8, 2);
+    rp__le_put_u32(d + 28, rp__crc32(0, d, 28));
+    expect_load_error(d, size, RP_E_FORMAT, "version 2 header over a version 1 body");
+    free(v2);
     free(d);
 }
 END_TEST
@@ -453,6 +459,7 @@ START_TEST(round_trip__keep_aspect_is_stored_and_scores_non_square_images_identi
     uint8_t *d;
     size_t size;
     ck_assert_int_eq(fixture_read_file(path, &d, &size), 0);
+    ck_assert_uint_eq(rp__le_get_u32(d + 8), 2); /* keep_aspect needs version 2 */
     rp_model *loaded = load_ok(path, NULL);
     ck_assert_int_eq(rp_scorer_get_info(rp_model_scorer(loaded), &si, sizeof si), RP_OK);
     ck_assert_uint_eq(si.keep_aspect, 1);
@@ -516,9 +523,10 @@ START_TEST(round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail)
         fprintf(stderr, "skipping the int8 round trip: no AVX-512 VNNI\n");
         return;
     }
-    size_t size, n;
-    uint8_t *d = small_file(&size);
+    size_t v1_size, size;
+    uint8_t *v1 = small_file(&v1_size);
     ck_assert_int_eq(rp__bank_knn_int8(rp_model_bank(model_small)), 0);
+    uint8_t *d = as_version(v1, v1_size, 2, &size);
     set_bank_flags(d, 1);
     rp_model *m = NULL;
     ck_assert_msg(rp_model_load_memory(d, size, NULL, &m) == RP_OK, "%s", rp_last_error_message());
@@ -529,6 +537,7 @@ START_TEST(round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail)
     uint8_t *again;
     size_t again_size;
     ck_assert_int_eq(fixture_read_file(path, &again, &again_size), 0);
+    ck_assert_uint_eq(rp__le_get_u32(again + 8), 2); /* the flag needs version 2 */
     ck_assert_uint_eq(rp__le_get_u32(again + bank_section_at(again) + 16 + 4), 1);
     rp_model *m2 = load_ok(path, NULL);
     ck_assert_int_eq(rp__bank_knn_int8(rp_model_bank(m2)), 1);
@@ -539,10 +548,8 @@ START_TEST(round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail)
     set_bank_flags(d, 2);
     expect_load_error(d, size, RP_E_FORMAT, "bank flags 2");
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "unknown flags 0x2"));
-    set_bank_flags(d, 0);
-    uint8_t *v1 = as_version_1(d, size, &n);
     set_bank_flags(v1, 1);
-    expect_load_error(v1, n, RP_E_FORMAT, "bank flag 1 in a version 1 file");
+    expect_load_error(v1, v1_size, RP_E_FORMAT, "bank flag 1 in a version 1 file");
     free(v1);
     free(d);
 }
@@ -731,7 +738,7 @@ int main(void)
     tcase_add_test(tc, damage__every_truncation_fails_with_format);
     tcase_add_test(tc, damage__trailing_bytes_and_bad_magic_fail_with_format);
     tcase_add_test(tc, version__newer_format_fails_with_version);
-    tcase_add_test(tc, version__format_1_file_loads_with_keep_aspect_off);
+    tcase_add_test(tc, version__model_without_version_2_options_is_written_as_format_1);
     tcase_add_test(tc, round_trip__keep_aspect_is_stored_and_scores_non_square_images_identically);
     tcase_add_test(tc, version__unknown_optional_section_is_skipped_unknown_required_one_fails);
     tcase_add_test(tc, round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail);
