@@ -70,6 +70,11 @@ typedef struct rp_extractor_info {
     uint32_t feature_dim;                  /* patch vector length, e.g. 1024 */
     uint32_t grid_size;                    /* patches per side, e.g. 28: grid_size^2 per image */
     uint32_t num_threads;
+    /* The preprocessing geometry, resolved (0 replaced by the default): what rp_scorer_params
+     * needs to map scores back onto the image. Appended fields (docs/ABI.md). */
+    uint32_t resize;      /* e.g. 256 */
+    uint32_t no_crop;     /* 0 or 1 */
+    uint32_t keep_aspect; /* 0 or 1 */
 } rp_extractor_info;
 
 RP_API int rp_extractor_get_info(const rp_extractor *extractor, rp_extractor_info *info, size_t size);

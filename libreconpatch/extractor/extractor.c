@@ -213,6 +213,9 @@ int rp_extractor_get_info(const rp_extractor *e, rp_extractor_info *info, size_t
         .feature_dim = e->params.feature_dim,
         .grid_size = e->shape.layer2_size,
         .num_threads = e->params.num_threads,
+        .resize = e->params.resize,
+        .no_crop = e->params.no_crop ? 1u : 0u,
+        .keep_aspect = e->params.keep_aspect ? 1u : 0u,
     };
     memset(info, 0, size);
     memcpy(info, &full, full.struct_size);

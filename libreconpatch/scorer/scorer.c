@@ -69,6 +69,25 @@ static int resolve_geometry(rp_scorer *s, const rp_scorer_params *p, const char 
     return RP_OK;
 }
 
+/* With an extractor, the scorer's resize / no_crop / keep_aspect must be the extractor's: otherwise
+ * the maps would be put back onto the image with another geometry than the patches came from. */
+static int check_extractor_geometry(const rp_scorer *s, const rp_extractor *extractor, const char *fn)
+{
+    if (!extractor) return RP_OK;
+    rp_extractor_info info;
+    int rc = rp_extractor_get_info(extractor, &info, sizeof info);
+    if (rc) return rp__fail(rc, "%s: rp_extractor_get_info failed", fn);
+    const rp__scorer_geometry *g = &s->geometry;
+    const int same = s->no_crop == info.no_crop && g->keep_aspect == info.keep_aspect &&
+                     (s->no_crop || g->resize == info.resize);
+    if (!same)
+        return rp__fail(RP_E_INVALID_ARG,
+                        "%s: params.resize %u / no_crop %u / keep_aspect %u differ from the extractor's %u / %u / %u "
+                        "(copy them from rp_extractor_get_info)",
+                        fn, g->resize, s->no_crop, g->keep_aspect, info.resize, info.no_crop, info.keep_aspect);
+    return RP_OK;
+}
+
 /* Feature length -> (embedding) -> bank dim must chain. */
 static int check_dims(const rp_scorer *s, const char *fn)
 {
@@ -140,6 +159,7 @@ int rp_scorer_create(const rp_extractor *extractor, const rp_embedding *embeddin
 
     rc = resolve_shapes(s, extractor, &p, fn);
     if (!rc) rc = resolve_geometry(s, &p, fn);
+    if (!rc) rc = check_extractor_geometry(s, extractor, fn);
     if (!rc) rc = check_dims(s, fn);
     if (!rc) rc = load_bank_vectors(s, fn);
     if (rc) {

@@ -48,7 +48,8 @@ class ExtractorInfo(_Struct):
     _fields_ = [("struct_size", u32), ("arch", i32), ("layout", i32), ("precision", i32),
                 ("input_size", u32), ("layer2_channels", u32), ("layer2_size", u32),
                 ("layer3_channels", u32), ("layer3_size", u32), ("feature_dim", u32),
-                ("grid_size", u32), ("num_threads", u32)]
+                ("grid_size", u32), ("num_threads", u32), ("resize", u32), ("no_crop", u32),
+                ("keep_aspect", u32)]
 
 
 # bank.h

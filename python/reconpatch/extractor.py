@@ -50,9 +50,6 @@ class Extractor(Handle):
         out = new_handle_ptr(_lib.rp_extractor)
         check(_lib.lib.rp_extractor_create(ctypes.byref(p), ctypes.byref(out)))
         self._init_handle(out)
-        self._resize = p.resize
-        self._no_crop = p.no_crop
-        self._keep_aspect = p.keep_aspect
 
     @classmethod
     def _view(cls, ptr, owner):

@@ -61,18 +61,19 @@ class Scorer(Handle):
     The scorer borrows bank (frozen), extractor (None: a features-only scorer, which then needs
     grid_size and input_size) and embedding (None: PatchCore): it keeps them alive itself, so they
     may be dropped or closed in any order. fields are rp_scorer_params fields
-    (reweight_neighbors, map_sigma, num_threads, ...). With an extractor made by this binding,
-    resize, no_crop and keep_aspect default to the extractor's. Immutable: scoring may run from
+    (reweight_neighbors, map_sigma, num_threads, ...). With an extractor and no params
+    struct, resize, no_crop and keep_aspect default to the extractor's (rp_extractor_get_info). Immutable: scoring may run from
     several threads.
     """
 
     _free_name = "rp_scorer_free"
 
     def __init__(self, bank, extractor=None, embedding=None, params=None, **fields):
-        if extractor is not None:
+        if extractor is not None and params is None:
+            # The scorer must use the extractor's geometry; the library reports it, resolved.
+            info = extractor.info
             for name in ("resize", "no_crop", "keep_aspect"):
-                if name not in fields and getattr(extractor, "_" + name, None):
-                    fields[name] = getattr(extractor, "_" + name)
+                fields.setdefault(name, getattr(info, name))
         p = make_params(S.ScorerParams, "rp_scorer_params_init", params, **fields)
         out = new_handle_ptr(_lib.rp_scorer)
         with Uses([extractor, embedding, bank]) as (ep, fp, bp):

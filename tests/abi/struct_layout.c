@@ -55,7 +55,7 @@ _Static_assert(offsetof(rp_extractor_params, patch_size) == 48 && sizeof(((rp_ex
 _Static_assert(offsetof(rp_extractor_params, max_pixels) == 56 && sizeof(((rp_extractor_params *)0)->max_pixels) == 8, "rp_extractor_params.max_pixels moved or resized");
 _Static_assert(offsetof(rp_extractor_params, keep_aspect) == 64 && sizeof(((rp_extractor_params *)0)->keep_aspect) == 4, "rp_extractor_params.keep_aspect moved or resized");
 
-_Static_assert(sizeof(rp_extractor_info) == 48, "sizeof(rp_extractor_info) changed");
+_Static_assert(sizeof(rp_extractor_info) == 60, "sizeof(rp_extractor_info) changed");
 _Static_assert(alignof(rp_extractor_info) == 4, "alignof(rp_extractor_info) changed");
 _Static_assert(offsetof(rp_extractor_info, struct_size) == 0 && sizeof(((rp_extractor_info *)0)->struct_size) == 4, "rp_extractor_info.struct_size moved or resized");
 _Static_assert(offsetof(rp_extractor_info, arch) == 4 && sizeof(((rp_extractor_info *)0)->arch) == 4, "rp_extractor_info.arch moved or resized");
@@ -69,6 +69,9 @@ _Static_assert(offsetof(rp_extractor_info, layer3_size) == 32 && sizeof(((rp_ext
 _Static_assert(offsetof(rp_extractor_info, feature_dim) == 36 && sizeof(((rp_extractor_info *)0)->feature_dim) == 4, "rp_extractor_info.feature_dim moved or resized");
 _Static_assert(offsetof(rp_extractor_info, grid_size) == 40 && sizeof(((rp_extractor_info *)0)->grid_size) == 4, "rp_extractor_info.grid_size moved or resized");
 _Static_assert(offsetof(rp_extractor_info, num_threads) == 44 && sizeof(((rp_extractor_info *)0)->num_threads) == 4, "rp_extractor_info.num_threads moved or resized");
+_Static_assert(offsetof(rp_extractor_info, resize) == 48 && sizeof(((rp_extractor_info *)0)->resize) == 4, "rp_extractor_info.resize moved or resized");
+_Static_assert(offsetof(rp_extractor_info, no_crop) == 52 && sizeof(((rp_extractor_info *)0)->no_crop) == 4, "rp_extractor_info.no_crop moved or resized");
+_Static_assert(offsetof(rp_extractor_info, keep_aspect) == 56 && sizeof(((rp_extractor_info *)0)->keep_aspect) == 4, "rp_extractor_info.keep_aspect moved or resized");
 
 /* ---- image.h */
 _Static_assert(sizeof(rp_image_load_params) == 16, "sizeof(rp_image_load_params) changed");
@@ -199,7 +202,7 @@ _Static_assert(offsetof(rp_trainer_params, val_fraction) == 128 && sizeof(((rp_t
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (132 fields) as locked\n");
+    printf("layout of 14 public structs (135 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

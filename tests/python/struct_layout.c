@@ -58,6 +58,8 @@ int main(void)
     FIELD(rp_extractor_info, layer2_size); FIELD(rp_extractor_info, layer3_channels);
     FIELD(rp_extractor_info, layer3_size); FIELD(rp_extractor_info, feature_dim);
     FIELD(rp_extractor_info, grid_size); FIELD(rp_extractor_info, num_threads);
+    FIELD(rp_extractor_info, resize); FIELD(rp_extractor_info, no_crop);
+    FIELD(rp_extractor_info, keep_aspect);
     end();
 
     STRUCT(rp_bank_params);

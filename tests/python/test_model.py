@@ -187,3 +187,16 @@ def test_model__save_and_load_give_the_same_scores(patchcore, serial_scores, tmp
     with pytest.raises(rp.ReconpatchError) as info:
         rp.Model.load(damaged)
     assert info.value.code == errors.E_FORMAT and str(damaged) in info.value.message
+
+
+def test_model__scorer_takes_the_extractors_geometry_and_refuses_another(weights):
+    vectors = np.random.default_rng(5).normal(size=(64, 1024)).astype(np.float32)
+    with rp.Extractor(keep_aspect=1) as ex, rp.Bank.from_vectors(vectors) as bank:
+        info = ex.info
+        assert (info.resize, info.no_crop, info.keep_aspect) == (256, 0, 1)
+        with rp.Scorer(bank, extractor=ex) as scorer:
+            assert (scorer.info.resize, scorer.info.keep_aspect) == (256, 1)
+        with pytest.raises(rp.ReconpatchError) as refused:
+            rp.Scorer(bank, extractor=ex, keep_aspect=0)
+        assert refused.value.code == errors.E_INVALID_ARG
+        assert "keep_aspect 0 differ from the extractor's 256 / 0 / 1" in str(refused.value)

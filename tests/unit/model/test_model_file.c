@@ -500,6 +500,56 @@ START_TEST(round_trip__keep_aspect_is_stored_and_scores_non_square_images_identi
 }
 END_TEST
 
+/* A scorer over the model's extractor and bank, made with params p; returns the error code. */
+static int scorer_over(const rp_model *m, const rp_scorer_params *p)
+{
+    rp_scorer *s = NULL;
+    int rc = rp_scorer_create(rp_model_extractor(m), rp_model_embedding(m), rp_model_bank(m), p, &s);
+    rp_scorer_free(s);
+    return rc;
+}
+
+START_TEST(geometry__extractor_reports_it_and_a_scorer_must_match_it)
+{
+    rp_model *m = fixture_train_keep_aspect(weights_path, (const rp_image *const *)train_images, 4, 32);
+    rp_extractor_info ei = {.struct_size = sizeof ei};
+    ck_assert_int_eq(rp_extractor_get_info(rp_model_extractor(m), &ei, sizeof ei), RP_OK);
+    ck_assert_uint_eq(ei.resize, 256);
+    ck_assert_uint_eq(ei.no_crop, 0);
+    ck_assert_uint_eq(ei.keep_aspect, 1);
+    ck_assert_int_eq(rp_extractor_get_info(rp_model_extractor(model_pc), &ei, sizeof ei), RP_OK);
+    ck_assert_uint_eq(ei.keep_aspect, 0);
+    /* An old caller's shorter struct ends before the appended fields: nothing written past it. */
+    uint8_t old[64];
+    memset(old, 0xAB, sizeof old);
+    ((rp_extractor_info *)old)->struct_size = 48;
+    ck_assert_int_eq(rp_extractor_get_info(rp_model_extractor(m), (rp_extractor_info *)old, 48), RP_OK);
+    for (int i = 48; i < 64; i++) ck_assert_uint_eq(old[i], 0xAB);
+
+    rp_scorer_params p;
+    rp_scorer_params_init(&p, sizeof p);
+    p.keep_aspect = 1;
+    ck_assert_msg(scorer_over(m, &p) == RP_OK, "%s", rp_last_error_message());
+    /* Any other geometry than the extractor's would map the scores back wrongly: refused. */
+    p.keep_aspect = 0;
+    ck_assert_int_eq(scorer_over(m, &p), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(),
+                                 "params.resize 256 / no_crop 0 / keep_aspect 0 differ from the extractor's "
+                                 "256 / 0 / 1"));
+    p.keep_aspect = 1;
+    p.resize = 288;
+    ck_assert_int_eq(scorer_over(m, &p), RP_E_INVALID_ARG);
+    p.resize = 0;
+    p.keep_aspect = 0;
+    p.no_crop = 1;
+    ck_assert_int_eq(scorer_over(model_pc, &p), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "no_crop 1"));
+    p.no_crop = 0;
+    ck_assert_int_eq(scorer_over(model_pc, &p), RP_OK);
+    rp_model_free(m);
+}
+END_TEST
+
 /* Offset of the BANK section's header in a model file. */
 static size_t bank_section_at(const uint8_t *d)
 {
@@ -739,6 +789,7 @@ int main(void)
     tcase_add_test(tc, damage__trailing_bytes_and_bad_magic_fail_with_format);
     tcase_add_test(tc, version__newer_format_fails_with_version);
     tcase_add_test(tc, version__model_without_version_2_options_is_written_as_format_1);
+    tcase_add_test(tc, geometry__extractor_reports_it_and_a_scorer_must_match_it);
     tcase_add_test(tc, round_trip__keep_aspect_is_stored_and_scores_non_square_images_identically);
     tcase_add_test(tc, version__unknown_optional_section_is_skipped_unknown_required_one_fails);
     tcase_add_test(tc, round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail);
