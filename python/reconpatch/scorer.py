@@ -61,9 +61,9 @@ class Scorer(Handle):
     The scorer borrows bank (frozen), extractor (None: a features-only scorer, which then needs
     grid_size and input_size) and embedding (None: PatchCore): it keeps them alive itself, so they
     may be dropped or closed in any order. fields are rp_scorer_params fields
-    (reweight_neighbors, map_sigma, num_threads, ...). With an extractor and no params
-    struct, resize, no_crop and keep_aspect default to the extractor's (rp_extractor_get_info). Immutable: scoring may run from
-    several threads.
+    (reweight_neighbors, map_sigma, num_threads, ...). With an extractor and no params struct,
+    resize, no_crop and keep_aspect default to the extractor's (rp_extractor_get_info).
+    Immutable: scoring may run from several threads.
     """
 
     _free_name = "rp_scorer_free"
