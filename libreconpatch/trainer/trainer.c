@@ -37,7 +37,7 @@ static int resolve_params(rp_trainer_params *p)
     if (p->alpha == 0.0) p->alpha = 0.9;
     else if (p->alpha < 0.0) p->alpha = 0.0;
     if (p->margin == 0.0) p->margin = 1.0;
-    if (p->ema_momentum == 0.0) p->ema_momentum = 0.9;
+    if (p->ema_momentum == 0.0) p->ema_momentum = 0.995;
     if (p->val_fraction == 0.0) p->val_fraction = 0.1;
     else if (p->val_fraction < 0.0) p->val_fraction = 0.0;
 
