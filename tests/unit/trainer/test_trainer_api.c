@@ -91,6 +91,32 @@ START_TEST(params__defaults_fill_struct_size)
 }
 END_TEST
 
+/* f trained on the test features with the small params and the given EMA momentum. */
+static float *f_with_momentum(double momentum)
+{
+    rp_trainer_params p;
+    small_params(&p);
+    p.ema_momentum = momentum;
+    rp_trainer *t = filled_trainer(&p);
+    ck_assert_int_eq(rp_trainer_train(t, NULL, NULL), RP_OK);
+    float *f = trained_f(t, p.repr_dim);
+    rp_trainer_free(t);
+    return f;
+}
+
+START_TEST(params__default_ema_momentum_is_the_documented_0_995)
+{
+    /* The default is not visible in the struct (0 = default), so compare what it trains. */
+    const size_t n = (size_t)(DIM + 1) * 16;
+    float *by_default = f_with_momentum(0.0), *explicit_value = f_with_momentum(0.995), *old = f_with_momentum(0.9);
+    ck_assert_msg(memcmp(by_default, explicit_value, n * sizeof(float)) == 0, "default != ema_momentum 0.995");
+    ck_assert_msg(memcmp(by_default, old, n * sizeof(float)) != 0, "ema_momentum made no difference");
+    free(by_default);
+    free(explicit_value);
+    free(old);
+}
+END_TEST
+
 /* Case i of the bad-params table: sets one bad field and returns its name (NULL past the end). */
 static const char *set_bad_field(rp_trainer_params *p, int i)
 {
@@ -307,6 +333,7 @@ int main(void)
     Suite *s = suite_create("trainer_api");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, params__defaults_fill_struct_size);
+    tcase_add_test(tc, params__default_ema_momentum_is_the_documented_0_995);
     tcase_add_test(tc, create__rejects_bad_params_naming_the_field);
     tcase_add_test(tc, add__rejects_null_empty_and_dim_mismatch);
     tcase_add_test(tc, train__needs_features_two_images_and_a_batch);
