@@ -1,6 +1,7 @@
 /* Writes a seed corpus for fuzz_model_load into the folder given as argument: valid model files of
  * a small random backbone (embedded weights; referenced weights; PatchCore; ReConPatch with
- * thresholds), so the fuzzer starts from inputs that reach every section's decoder. */
+ * thresholds; a keep_aspect model, which is written as format version 2, the others as version 1),
+ * so the fuzzer starts from inputs that reach every section's decoder in both versions. */
 #include "../unit/model/model_fixture.h"
 
 int main(int argc, char **argv)
@@ -16,6 +17,7 @@ int main(int argc, char **argv)
     fixture_train_images(imgs, 3);
     rp_model *pc = fixture_train(weights, RP_METHOD_PATCHCORE, (const rp_image *const *)imgs, 2, 16, 0.01, 0);
     rp_model *rc = fixture_train(weights, RP_METHOD_RECONPATCH, (const rp_image *const *)imgs, 3, 16, 0.01, 0.34);
+    rp_model *aspect = fixture_train_keep_aspect(weights, (const rp_image *const *)imgs, 2, 16);
     rp_model_save_params sp;
     rp_model_save_params_init(&sp, sizeof sp);
     int err = 0;
@@ -23,6 +25,8 @@ int main(int argc, char **argv)
     err |= rp_model_save(pc, path, &sp);
     snprintf(path, sizeof path, "%s/reconpatch-referenced.rpm", argv[1]);
     err |= rp_model_save(rc, path, &sp);
+    snprintf(path, sizeof path, "%s/patchcore-keep-aspect-v2.rpm", argv[1]);
+    err |= rp_model_save(aspect, path, &sp);
     sp.embed_weights = 1;
     snprintf(path, sizeof path, "%s/reconpatch-embedded.rpm", argv[1]);
     err |= rp_model_save(rc, path, &sp);
@@ -30,6 +34,7 @@ int main(int argc, char **argv)
     unlink(weights); /* the fuzz target never reads referenced weights */
     rp_model_free(pc);
     rp_model_free(rc);
+    rp_model_free(aspect);
     rp_image_free(imgs[0]);
     rp_image_free(imgs[1]);
     rp_image_free(imgs[2]);
