@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bilinear.h"
 #include "common/common.h"
 #include "features/aggregate_kernels.h"
 
@@ -70,7 +71,7 @@ int rp__features_aggregate(const float *layer2, uint32_t c2, uint32_t h2, const 
                         (unsigned long long)max_planes, h2, h2);
     }
     uint32_t *hi = lo + h2;
-    rp__features_bilinear_taps(h3, h2, lo, hi, frac);
+    for (uint32_t d = 0; d < h2; d++) rp__bilinear_tap(d, h3, h2, &lo[d], &hi[d], &frac[d]);
 
 #pragma omp parallel num_threads(threads)
     {

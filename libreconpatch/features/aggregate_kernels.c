@@ -256,20 +256,6 @@ void rp__features_pool_bin(const float *map, uint32_t h, uint32_t p, uint64_t st
     pool_bin_portable(map, h, p, start, end, out);
 }
 
-void rp__features_bilinear_taps(uint32_t in, uint32_t out, uint32_t *lo, uint32_t *hi, float *frac)
-{
-    const float scale = (float)in / (float)out;
-    for (uint32_t d = 0; d < out; d++) {
-        float src = scale * ((float)d + 0.5f) - 0.5f;
-        if (src < 0) src = 0;
-        uint32_t i0 = (uint32_t)src;
-        if (i0 > in - 1) i0 = in - 1;
-        lo[d] = i0;
-        hi[d] = i0 + 1 < in ? i0 + 1 : in - 1;
-        frac[d] = src - (float)i0;
-    }
-}
-
 void rp__features_upsample_plane(const float *in, uint32_t h_in, uint32_t h_out, const uint32_t *lo,
                                  const uint32_t *hi, const float *frac, float *rows, float *out)
 {

@@ -22,10 +22,7 @@ static inline void rp__features_adaptive_bin(uint64_t i, uint64_t in_len, uint64
  * ((j % p^2) / p - pad, (j % p^2) % p - pad), the (C, p, p) order of torch.nn.Unfold. */
 void rp__features_pool_bin(const float *map, uint32_t h, uint32_t p, uint64_t start, uint64_t end, float *out);
 
-/* torch's bilinear source taps for align_corners=False (lo, hi, frac: out entries each). */
-void rp__features_bilinear_taps(uint32_t in, uint32_t out, uint32_t *lo, uint32_t *hi, float *frac);
-
-/* One h_in x h_in plane to h_out x h_out: wy0 * (wx0 * r0[lo] + wx1 * r0[hi]) + wy1 * (same on
+/* One h_in x h_in plane to h_out x h_out, with the taps of rp__bilinear_tap (common/bilinear.h): wy0 * (wx0 * r0[lo] + wx1 * r0[hi]) + wy1 * (same on
  * r1), computed as rows = each source row interpolated along x (h_in x h_out scratch), then
  * rows combined along y: the same operations as the one-line formula. */
 void rp__features_upsample_plane(const float *in, uint32_t h_in, uint32_t h_out, const uint32_t *lo,

@@ -11,6 +11,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "common/bilinear.h"
 #include "common/common.h"
 #include "scorer/scorer_internal.h"
 
@@ -18,19 +19,6 @@
 #include <immintrin.h>
 #define RP_MAP_HAVE_AVX512 1
 #endif
-
-/* PyTorch's source index for align_corners=False: negative values clamp to 0. */
-static void source_index(uint32_t d, uint32_t src, uint32_t dst, uint32_t *i0, uint32_t *i1, float *frac)
-{
-    const float scale = (float)src / (float)dst;
-    float s = ((float)d + 0.5f) * scale - 0.5f;
-    if (s < 0.0f) s = 0.0f;
-    uint32_t lo = (uint32_t)s;
-    if (lo > src - 1) lo = src - 1;
-    *i0 = lo;
-    *i1 = lo + 1 < src ? lo + 1 : src - 1;
-    *frac = s - (float)lo;
-}
 
 /* Per output pixel, the textbook formula; used when the row buffer cannot be allocated. */
 static void resize_direct(const float *src, uint32_t src_w, uint32_t src_h, float *dst, uint32_t dst_w,
@@ -40,11 +28,11 @@ static void resize_direct(const float *src, uint32_t src_w, uint32_t src_h, floa
     for (uint32_t y = 0; y < dst_h; y++) {
         uint32_t y0, y1;
         float fy;
-        source_index(y, src_h, dst_h, &y0, &y1, &fy);
+        rp__bilinear_tap(y, src_h, dst_h, &y0, &y1, &fy);
         for (uint32_t x = 0; x < dst_w; x++) {
             uint32_t x0, x1;
             float fx;
-            source_index(x, src_w, dst_w, &x0, &x1, &fx);
+            rp__bilinear_tap(x, src_w, dst_w, &x0, &x1, &fx);
             const float top = (1.0f - fx) * src[(size_t)y0 * src_w + x0] + fx * src[(size_t)y0 * src_w + x1];
             const float bottom = (1.0f - fx) * src[(size_t)y1 * src_w + x0] + fx * src[(size_t)y1 * src_w + x1];
             dst[(size_t)y * dst_w + x] = (1.0f - fy) * top + fy * bottom;
@@ -64,7 +52,7 @@ void rp__scorer_resize_bilinear(const float *src, uint32_t src_w, uint32_t src_h
     for (uint32_t x = 0; x < dst_w; x++) {
         uint32_t x0, x1;
         float fx;
-        source_index(x, src_w, dst_w, &x0, &x1, &fx);
+        rp__bilinear_tap(x, src_w, dst_w, &x0, &x1, &fx);
         for (uint32_t sy = 0; sy < src_h; sy++) {
             const float *s = src + (size_t)sy * src_w;
             rows[(size_t)sy * dst_w + x] = (1.0f - fx) * s[x0] + fx * s[x1];
@@ -74,7 +62,7 @@ void rp__scorer_resize_bilinear(const float *src, uint32_t src_w, uint32_t src_h
     for (uint32_t y = 0; y < dst_h; y++) {
         uint32_t y0, y1;
         float fy;
-        source_index(y, src_h, dst_h, &y0, &y1, &fy);
+        rp__bilinear_tap(y, src_h, dst_h, &y0, &y1, &fy);
         const float *top = rows + (size_t)y0 * dst_w, *bottom = rows + (size_t)y1 * dst_w;
         float *out = dst + (size_t)y * dst_w;
         const float wy0 = 1.0f - fy;
