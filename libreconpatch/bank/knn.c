@@ -208,7 +208,7 @@ typedef struct {
     int32_t *tile_s32;  /* int8 mode: the raw products, scaled into tile */
     int8_t *quantised;  /* int8 mode: the query block in s8 (zero rows pad a partial block) */
     float *qscale;      /* int8 mode: s_q per query row */
-    float *padded;
+    float *padded;      /* fp32 mode: a partial query block, zero-padded to full size */
     float *qnorm;
     rp__knn_candidate *lists;
     uint32_t *lens;
@@ -289,7 +289,7 @@ static dnnl_status_t search_block(const rp__knn *x, const worker *w, const float
     const uint64_t qb = RP__KNN_QUERY_BLOCK;
     const float *q = queries + q0 * x->dim;
     const float *q_full = q;
-    if (rows < qb) {
+    if (rows < qb && !x->int8) { /* int8 mode multiplies w->quantised, padded below */
         memcpy(w->padded, q, rows * x->dim * sizeof(float));
         memset(w->padded + rows * x->dim, 0, (qb - rows) * x->dim * sizeof(float));
         q_full = w->padded;
@@ -362,18 +362,19 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
     for (int t = 0; status == RP_OK && t < team; t++) {
         worker *w = &workers[t];
         w->tile = alloc64(tile_bytes);
-        w->padded = alloc64(qb * x->dim * sizeof(float));
         w->qnorm = malloc(qb * sizeof(float));
         w->lists = malloc(qb * cap * sizeof(rp__knn_candidate));
         w->lens = malloc(qb * sizeof(uint32_t));
         w->scratch = alloc64(scratch_bytes ? scratch_bytes : 64);
-        if (x->int8) {
+        if (!x->int8) {
+            w->padded = alloc64(qb * x->dim * sizeof(float));
+        } else {
             w->tile_s32 = alloc64(qb * max_width * sizeof(int32_t));
             w->quantised = alloc64(qb * x->dim);
             w->qscale = malloc(qb * sizeof(float));
         }
-        if (!w->tile || !w->padded || !w->qnorm || !w->lists || !w->lens || !w->scratch ||
-            (x->int8 && (!w->tile_s32 || !w->quantised || !w->qscale)))
+        if (!w->tile || !w->qnorm || !w->lists || !w->lens || !w->scratch ||
+            (x->int8 ? !w->tile_s32 || !w->quantised || !w->qscale : !w->padded))
             status = rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
         else if (dnnl_stream_create(&w->stream, x->engine, dnnl_stream_default_flags) != dnnl_success)
             status = rp__fail(RP_E_BACKEND, "%s: oneDNN stream creation failed", fn);

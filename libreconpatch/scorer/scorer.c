@@ -19,10 +19,11 @@ int rp_scorer_params_init(rp_scorer_params *params, size_t size)
     return rp__params_init(params, size, sizeof *params, "rp_scorer_params_init");
 }
 
-/* Patch grid, input size and feature length: from the extractor, or from params without one. */
-static int resolve_shapes(rp_scorer *s, const rp_extractor *extractor, const rp_scorer_params *p, const char *fn)
+/* Patch grid, input size and feature length: from the extractor (its info, ex), or from params
+ * without one. */
+static int resolve_shapes(rp_scorer *s, const rp_extractor_info *ex, const rp_scorer_params *p, const char *fn)
 {
-    if (!extractor) {
+    if (!ex) {
         if (!p->grid_size || !p->input_size)
             return rp__fail(RP_E_INVALID_ARG,
                             "%s: without an extractor params.grid_size (%u) and params.input_size (%u) are required",
@@ -32,16 +33,13 @@ static int resolve_shapes(rp_scorer *s, const rp_extractor *extractor, const rp_
         s->feature_dim = s->embedding ? rp_embedding_in_dim(s->embedding) : rp_bank_dim(s->bank);
         return RP_OK;
     }
-    rp_extractor_info info;
-    int rc = rp_extractor_get_info(extractor, &info, sizeof info);
-    if (rc) return rp__fail(rc, "%s: rp_extractor_get_info failed", fn);
-    if ((p->grid_size && p->grid_size != info.grid_size) || (p->input_size && p->input_size != info.input_size))
+    if ((p->grid_size && p->grid_size != ex->grid_size) || (p->input_size && p->input_size != ex->input_size))
         return rp__fail(RP_E_INVALID_ARG,
                         "%s: params.grid_size %u / input_size %u differ from the extractor's %u / %u (leave them 0)",
-                        fn, p->grid_size, p->input_size, info.grid_size, info.input_size);
-    s->geometry.grid_size = info.grid_size;
-    s->geometry.input_size = info.input_size;
-    s->feature_dim = info.feature_dim;
+                        fn, p->grid_size, p->input_size, ex->grid_size, ex->input_size);
+    s->geometry.grid_size = ex->grid_size;
+    s->geometry.input_size = ex->input_size;
+    s->feature_dim = ex->feature_dim;
     return RP_OK;
 }
 
@@ -71,20 +69,17 @@ static int resolve_geometry(rp_scorer *s, const rp_scorer_params *p, const char 
 
 /* With an extractor, the scorer's resize / no_crop / keep_aspect must be the extractor's: otherwise
  * the maps would be put back onto the image with another geometry than the patches came from. */
-static int check_extractor_geometry(const rp_scorer *s, const rp_extractor *extractor, const char *fn)
+static int check_extractor_geometry(const rp_scorer *s, const rp_extractor_info *ex, const char *fn)
 {
-    if (!extractor) return RP_OK;
-    rp_extractor_info info;
-    int rc = rp_extractor_get_info(extractor, &info, sizeof info);
-    if (rc) return rp__fail(rc, "%s: rp_extractor_get_info failed", fn);
+    if (!ex) return RP_OK;
     const rp__scorer_geometry *g = &s->geometry;
-    const int same = s->no_crop == info.no_crop && g->keep_aspect == info.keep_aspect &&
-                     (s->no_crop || g->resize == info.resize);
+    const int same = s->no_crop == ex->no_crop && g->keep_aspect == ex->keep_aspect &&
+                     (s->no_crop || g->resize == ex->resize);
     if (!same)
         return rp__fail(RP_E_INVALID_ARG,
                         "%s: params.resize %u / no_crop %u / keep_aspect %u differ from the extractor's %u / %u / %u "
                         "(copy them from rp_extractor_get_info)",
-                        fn, g->resize, s->no_crop, g->keep_aspect, info.resize, info.no_crop, info.keep_aspect);
+                        fn, g->resize, s->no_crop, g->keep_aspect, ex->resize, ex->no_crop, ex->keep_aspect);
     return RP_OK;
 }
 
@@ -157,9 +152,16 @@ int rp_scorer_create(const rp_extractor *extractor, const rp_embedding *embeddin
     }
     s->reweight_neighbors = (uint64_t)b > s->bank_size ? (uint32_t)s->bank_size : b;
 
-    rc = resolve_shapes(s, extractor, &p, fn);
+    rp_extractor_info info = {.struct_size = sizeof info};
+    const rp_extractor_info *ex = NULL;
+    if (extractor) {
+        rc = rp_extractor_get_info(extractor, &info, sizeof info);
+        if (rc) rc = rp__fail(rc, "%s: rp_extractor_get_info failed", fn);
+        ex = &info;
+    }
+    if (!rc) rc = resolve_shapes(s, ex, &p, fn);
     if (!rc) rc = resolve_geometry(s, &p, fn);
-    if (!rc) rc = check_extractor_geometry(s, extractor, fn);
+    if (!rc) rc = check_extractor_geometry(s, ex, fn);
     if (!rc) rc = check_dims(s, fn);
     if (!rc) rc = load_bank_vectors(s, fn);
     if (rc) {
