@@ -37,15 +37,15 @@ static void compare_levels(const float *out, const float *golden, uint32_t side,
     ck_assert_msg(mean <= MAX_MEAN_LEVELS, "%s: mean diff %.4f levels", what, mean);
 }
 
-static void check_case(const char *name)
+/* Preprocess the golden folder's source image (resize, crop, no_crop, keep_aspect) with both
+ * normalisations and compare each with its golden NAME_{torchvision,caffe}.f32. */
+static void compare_with_goldens(const char *folder, const char *name, const char *source, uint32_t resize,
+                                 uint32_t crop, int no_crop, int keep_aspect)
 {
-    char line[512], src[128], path[1024];
-    ck_assert_msg(img_manifest_find("preprocess", name, line, sizeof line), "%s not in the manifest", name);
-    unsigned resize, crop, no_crop;
-    ck_assert_int_eq(sscanf(line, "%*s %127s %u %u %u", src, &resize, &crop, &no_crop), 4);
+    char path[1024];
     rp_image *img = NULL;
-    ck_assert_msg(rp_image_load_file(img_golden_path(path, sizeof path, "preprocess", src), NULL, &img) == RP_OK,
-                  "%s", rp_last_error_message());
+    ck_assert_msg(rp_image_load_file(img_golden_path(path, sizeof path, folder, source), NULL, &img) == RP_OK, "%s",
+                  rp_last_error_message());
     size_t floats = 3u * crop * crop;
     float *out = malloc(floats * sizeof *out);
     const int32_t norms[2] = {RP_NORM_TORCHVISION, RP_NORM_CAFFE};
@@ -53,14 +53,23 @@ static void check_case(const char *name)
         char golden_name[160];
         snprintf(golden_name, sizeof golden_name, "%s_%s.f32", name, k ? "caffe" : "torchvision");
         size_t n;
-        float *golden = (float *)img_read_golden("preprocess", golden_name, &n);
+        float *golden = (float *)img_read_golden(folder, golden_name, &n);
         ck_assert_uint_eq(n, floats * sizeof(float));
-        ck_assert_int_eq(rp__image_preprocess(img, resize, crop, (int)no_crop, 0, norms[k], out), RP_OK);
+        ck_assert_int_eq(rp__image_preprocess(img, resize, crop, no_crop, keep_aspect, norms[k], out), RP_OK);
         compare_levels(out, golden, crop, norms[k], name);
         free(golden);
     }
     free(out);
     rp_image_free(img);
+}
+
+static void check_case(const char *name)
+{
+    char line[512], src[128];
+    ck_assert_msg(img_manifest_find("preprocess", name, line, sizeof line), "%s not in the manifest", name);
+    unsigned resize, crop, no_crop;
+    ck_assert_int_eq(sscanf(line, "%*s %127s %u %u %u", src, &resize, &crop, &no_crop), 4);
+    compare_with_goldens("preprocess", name, src, resize, crop, (int)no_crop, 0);
 }
 
 #define PIL_TEST(name)                                                                                      \
@@ -80,28 +89,11 @@ PIL_TEST(odd_down_rgb)
 
 static void check_keep_aspect_case(const char *name)
 {
-    char line[512], path[1024];
+    char line[512];
     ck_assert_msg(img_manifest_find("keep_aspect", name, line, sizeof line), "%s not in the manifest", name);
     ka_case k;
     ck_assert(ka_parse(line, &k));
-    rp_image *img = NULL;
-    ck_assert_msg(rp_image_load_file(img_golden_path(path, sizeof path, "keep_aspect", k.source), NULL, &img) == RP_OK,
-                  "%s", rp_last_error_message());
-    size_t floats = 3u * k.crop * k.crop;
-    float *out = malloc(floats * sizeof *out);
-    const int32_t norms[2] = {RP_NORM_TORCHVISION, RP_NORM_CAFFE};
-    for (int i = 0; i < 2; i++) {
-        char golden_name[160];
-        snprintf(golden_name, sizeof golden_name, "%s_%s.f32", name, i ? "caffe" : "torchvision");
-        size_t n;
-        float *golden = (float *)img_read_golden("keep_aspect", golden_name, &n);
-        ck_assert_uint_eq(n, floats * sizeof(float));
-        ck_assert_int_eq(rp__image_preprocess(img, k.resize, k.crop, 0, 1, norms[i], out), RP_OK);
-        compare_levels(out, golden, k.crop, norms[i], name);
-        free(golden);
-    }
-    free(out);
-    rp_image_free(img);
+    compare_with_goldens("keep_aspect", name, k.source, k.resize, k.crop, 0, 1);
 }
 
 #define KEEP_ASPECT_TEST(name)                                                                              \
