@@ -22,6 +22,9 @@
 
 #include <reconpatch/reconpatch.h>
 
+#define RP_BENCH_PROGRAM "rp-bench-pipeline"
+#include "rp_bench_util.h"
+
 #include "common/common.h"
 #include "features/aggregate.h"
 #include "scorer/scorer_internal.h"
@@ -60,19 +63,6 @@ static void print_kernels(void)
            openblas_get_config(), openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset",
            rp__cpu_use_avx512() ? "on" : "off (portable loops)");
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "rp-bench-pipeline: %s: %s\n", what, rp_last_error_message());
-    exit(1);
 }
 
 static int cmp_d(const void *a, const void *b)

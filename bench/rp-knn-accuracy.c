@@ -17,22 +17,12 @@
 
 #include <reconpatch/reconpatch.h>
 
+#define RP_BENCH_PROGRAM "rp-knn-accuracy"
+#include "rp_bench_util.h"
+
 #include "rp_feature_cache.h"
 
 typedef rp_feature_cache cache;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "rp-knn-accuracy: %s: %s\n", what, rp_last_error_message());
-    exit(1);
-}
 
 static void *xmalloc(size_t bytes)
 {
@@ -44,7 +34,7 @@ static void *xmalloc(size_t bytes)
     return p;
 }
 
-static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, path, "rp-knn-accuracy"); }
+static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, path, RP_BENCH_PROGRAM); }
 
 typedef struct metrics {
     float *scores; /* per test image */

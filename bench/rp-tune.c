@@ -19,6 +19,9 @@
 
 #include <reconpatch/reconpatch.h>
 
+#define RP_BENCH_PROGRAM "rp-tune"
+#include "rp_bench_util.h"
+
 #include "image/preprocess.h"
 #include "image/resample.h"
 #include "rp_file_list.h"
@@ -26,19 +29,6 @@
 
 #define MAGIC RP_FEATURE_CACHE_MAGIC
 typedef rp_feature_cache cache;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "rp-tune: %s: %s\n", what, rp_last_error_message());
-    exit(1);
-}
 
 static void features_of(const rp_extractor *ex, const char *path, float *out, size_t floats)
 {
@@ -138,7 +128,7 @@ static int do_cache(const char *data, const char *out, int no_crop, int keep_asp
     return 0;
 }
 
-static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, path, "rp-tune"); }
+static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, path, RP_BENCH_PROGRAM); }
 
 typedef struct run_opts {
     int32_t method;
