@@ -3,7 +3,6 @@
  * image AUROC, pixel AUROC and AUPRO with the masks resized and cropped like the images.
  * Thresholds sit a little under the measured figures (docs/results.md): 1.000 / 0.985 / 0.945.
  * Needs ../shared/data and the cached weights: skipped (exit 77) without them. */
-#include <dirent.h>
 #include <reconpatch/reconpatch.h>
 #include <stdint.h>
 
@@ -13,33 +12,13 @@
 
 static char *files[MAX_FILES];
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Sorted image paths in dir; returns their count. */
-static size_t list_images(const char *dir, char **out, size_t cap)
-{
-    DIR *d = opendir(dir);
-    size_t n = 0;
-    if (!d) return 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < cap) {
-        if (!strstr(e->d_name, ".png")) continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        out[n++] = strdup(path);
-    }
-    closedir(d);
-    qsort(out, n, sizeof *out, cmp_str);
-    return n;
-}
-
 START_TEST(patchcore_bottle__reaches_published_accuracy)
 {
     const char *data = rp_test_data_dir();
     char dir[2048], path[4096];
     snprintf(dir, sizeof dir, "%s/mvtec_ad/bottle", data);
     snprintf(path, sizeof path, "%s/train/good", dir);
-    size_t n_train = list_images(path, files, MAX_FILES);
+    size_t n_train = rp_test_list_pngs(path, files, MAX_FILES);
     ck_assert_uint_eq(n_train, 209);
 
     rp_bank_params bp;
@@ -67,7 +46,7 @@ START_TEST(patchcore_bottle__reaches_published_accuracy)
     for (size_t t = 0; t < 4; t++) {
         char *names[64];
         snprintf(path, sizeof path, "%s/test/%s", dir, types[t]);
-        size_t k = list_images(path, names, 64);
+        size_t k = rp_test_list_pngs(path, names, 64);
         for (size_t i = 0; i < k; i++, n++) {
             rp_image *img;
             ck_assert_int_eq(rp_image_load_file(names[i], NULL, &img), RP_OK);

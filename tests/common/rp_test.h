@@ -3,6 +3,7 @@
 #define RP_TEST_H
 
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,46 @@ static inline const char *rp_test_path(char *buf, size_t n, const char *a, const
 {
     snprintf(buf, n, "%s/%s", a, b);
     return buf;
+}
+
+static inline int rp_test_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The first `cap` PNG files of dir in sorted order, as malloc'd "dir/name" paths in paths[]
+ * (the caller frees them); returns how many. A folder that cannot be read fails the test. */
+static inline size_t rp_test_list_pngs(const char *dir, char **paths, size_t cap)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot open %s", dir);
+    char **names = NULL;
+    size_t n = 0, room = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".png") != 0) continue;
+        if (n == room) {
+            room = room ? 2 * room : 256;
+            names = realloc(names, room * sizeof *names);
+            ck_assert_ptr_nonnull(names);
+        }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (n) qsort(names, n, sizeof *names, rp_test_cmp_str);
+    const size_t kept = n < cap ? n : cap;
+    for (size_t i = 0; i < n; i++) {
+        if (i < kept) {
+            const size_t bytes = strlen(dir) + 1 + strlen(names[i]) + 1;
+            paths[i] = malloc(bytes);
+            ck_assert_ptr_nonnull(paths[i]);
+            snprintf(paths[i], bytes, "%s/%s", dir, names[i]);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return kept;
 }
 
 /* Run a suite and return the process exit code (0 ok, 1 failure). */

@@ -4,7 +4,6 @@
  * gives exactly the features path's results, the image-geometry map is the input map mapped back,
  * and the scores separate defects (image AUROC, pixel AUROC against the ground-truth masks).
  * Skips (exit 77) without the weights ($RP_WEIGHTS_DIR) or the data ($RP_DATA_DIR). */
-#include <dirent.h>
 #include <reconpatch/reconpatch.h>
 
 #include "rp_test.h"
@@ -13,28 +12,6 @@
 #define TEST_PER_FOLDER 6
 
 static char model_path[4096];
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* The first `limit` PNG names of a folder in sorted order; returns how many. */
-static int list_pngs(const char *dir, char names[][64], int limit)
-{
-    DIR *d = opendir(dir);
-    ck_assert_msg(d != NULL, "cannot open %s", dir);
-    char *all[512];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 512)
-        if (strstr(e->d_name, ".png")) all[n++] = strdup(e->d_name);
-    closedir(d);
-    qsort(all, (size_t)n, sizeof all[0], cmp_str);
-    int kept = n < limit ? n : limit;
-    for (int i = 0; i < n; i++) {
-        if (i < kept) snprintf(names[i], 64, "%s", all[i]);
-        free(all[i]);
-    }
-    return kept;
-}
 
 static rp_image *load(const char *path)
 {
@@ -54,9 +31,9 @@ START_TEST(score__real_bottle_images_separate_defects_and_match_features_path)
     const size_t per_image = (size_t)grid * grid * dim;
 
     /* bank: patch features of the first TRAIN_IMAGES normal images, 10 % coreset */
-    char dir[2048], path[2048 + 64], names[64][64];
+    char dir[2048], *paths[64];
     snprintf(dir, sizeof dir, "%s/mvtec_ad/bottle/train/good", data_dir);
-    const int ntrain = list_pngs(dir, names, TRAIN_IMAGES);
+    const int ntrain = (int)rp_test_list_pngs(dir, paths, TRAIN_IMAGES);
     ck_assert_int_eq(ntrain, TRAIN_IMAGES);
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
@@ -65,8 +42,8 @@ START_TEST(score__real_bottle_images_separate_defects_and_match_features_path)
     ck_assert_int_eq(rp_bank_create(&bp, &bank), RP_OK);
     float *feats = malloc(per_image * sizeof *feats);
     for (int i = 0; i < ntrain; i++) {
-        snprintf(path, sizeof path, "%s/%.63s", dir, names[i]);
-        rp_image *img = load(path);
+        rp_image *img = load(paths[i]);
+        free(paths[i]);
         const rp_image *one = img;
         ck_assert_msg(rp_extractor_patch_features(extractor, &one, 1, feats, per_image) == RP_OK, "%s",
                       rp_last_error_message());
@@ -92,9 +69,9 @@ START_TEST(score__real_bottle_images_separate_defects_and_match_features_path)
     float *map_check = NULL;
     for (int f = 0; f < 4; f++) {
         snprintf(dir, sizeof dir, "%s/mvtec_ad/bottle/test/%s", data_dir, folders[f]);
-        const int count = list_pngs(dir, names, TEST_PER_FOLDER);
+        const int count = (int)rp_test_list_pngs(dir, paths, TEST_PER_FOLDER);
         for (int i = 0; i < count; i++, n++) {
-            snprintf(path, sizeof path, "%s/%.63s", dir, names[i]);
+            const char *path = paths[i];
             rp_image *img = load(path);
             width = rp_image_width(img);
             height = rp_image_height(img);
@@ -127,7 +104,8 @@ START_TEST(score__real_bottle_images_separate_defects_and_match_features_path)
             masks[n] = NULL;
             if (f > 0) {
                 char mask_path[4096 + 128], stem[64];
-                snprintf(stem, sizeof stem, "%.*s", (int)(strlen(names[i]) - 4), names[i]);
+                const char *name = strrchr(path, '/') + 1;
+                snprintf(stem, sizeof stem, "%.*s", (int)(strlen(name) - 4), name);
                 snprintf(mask_path, sizeof mask_path, "%s/mvtec_ad/bottle/ground_truth/%s/%s_mask.png", data_dir,
                          folders[f], stem);
                 rp_image *m = load(mask_path);
@@ -138,6 +116,7 @@ START_TEST(score__real_bottle_images_separate_defects_and_match_features_path)
                 rp_image_free(m);
             }
             rp_image_free(img);
+            free(paths[i]);
         }
     }
     double image_auroc, pixel_auroc, aupro;
