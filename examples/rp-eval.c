@@ -73,7 +73,9 @@ static void load_category(category *c, const char *dir)
     snprintf(path, sizeof path, "%s/test", dir);
     file_list types = list_dir(path, 1);
     snprintf(path, sizeof path, "%s/ground_truth", dir);
-    c->has_masks = opendir(path) != NULL;
+    DIR *gt = opendir(path);
+    c->has_masks = gt != NULL;
+    if (gt) closedir(gt);
     for (size_t t = 0; t < types.count; t++) {
         snprintf(path, sizeof path, "%s/test/%s", dir, types.items[t]);
         file_list imgs = list_dir(path, 0);
