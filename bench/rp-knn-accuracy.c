@@ -18,61 +18,11 @@
 #include <reconpatch/reconpatch.h>
 
 #define RP_BENCH_PROGRAM "rp-knn-accuracy"
-#include "rp_bench_util.h"
-
-#include "rp_feature_cache.h"
+#include "rp_cache_eval.h"
 
 typedef rp_feature_cache cache;
 
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "rp-knn-accuracy: out of memory (%zu bytes)\n", bytes);
-        exit(1);
-    }
-    return p;
-}
-
 static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, path, RP_BENCH_PROGRAM); }
-
-typedef struct metrics {
-    float *scores; /* per test image */
-    double image_auroc, pixel_auroc, aupro;
-} metrics;
-
-static void evaluate(const cache *c, const rp_bank *bank, metrics *m)
-{
-    rp_scorer_params sp;
-    rp_scorer_params_init(&sp, sizeof sp);
-    uint32_t grid = 1;
-    while (grid * grid < c->patches) grid++;
-    sp.grid_size = grid;
-    sp.input_size = c->side;
-    rp_scorer *s;
-    if (rp_scorer_create(NULL, NULL, bank, &sp, &s)) die("scorer");
-    size_t npix = (size_t)c->side * c->side, per = (size_t)c->patches * c->dim;
-    float *maps = xmalloc(npix * c->n_test * sizeof(float));
-    const float **mp = xmalloc(c->n_test * sizeof *mp);
-    const uint8_t **kp = xmalloc(c->n_test * sizeof *kp);
-    m->scores = xmalloc(c->n_test * sizeof(float));
-    for (uint32_t i = 0; i < c->n_test; i++) {
-        rp_score_result r;
-        memset(&r, 0, sizeof r);
-        r.struct_size = sizeof r;
-        if (rp_scorer_score_features(s, c->test + per * i, per, &r, NULL, 0, maps + npix * i, npix)) die("score");
-        m->scores[i] = (float)r.score;
-        mp[i] = maps + npix * i;
-        kp[i] = c->labels[i] ? c->masks + npix * i : NULL;
-    }
-    if (rp_metric_auroc(m->scores, c->labels, c->n_test, &m->image_auroc)) die("auroc");
-    if (rp_metric_pixel_auroc(mp, kp, c->n_test, c->side, c->side, &m->pixel_auroc)) die("pixel auroc");
-    if (rp_metric_aupro(mp, kp, c->n_test, c->side, c->side, 0, &m->aupro)) die("aupro");
-    rp_scorer_free(s);
-    free(maps);
-    free(mp);
-    free(kp);
-}
 
 static double rel(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-30); }
 
@@ -104,7 +54,7 @@ int main(int argc, char **argv)
     free(c.train);
     if (rp_bank_freeze(b32, NULL, NULL)) die("freeze");
     const uint64_t m = rp_bank_size(b32);
-    float *kept = xmalloc((size_t)m * c.dim * sizeof(float));
+    float *kept = rp_cache_eval_alloc((size_t)m * c.dim * sizeof(float));
     if (rp_bank_get_vectors(b32, kept, (size_t)m * c.dim)) die("get vectors");
     bp.knn_int8 = 1;
     if (rp_bank_create_frozen(kept, m, c.dim, &bp, &b8)) die("int8 bank");
@@ -112,8 +62,8 @@ int main(int argc, char **argv)
 
     /* every test patch's nearest neighbour, both ways */
     const uint64_t nq = (uint64_t)c.patches * c.n_test;
-    float *d32 = xmalloc(nq * sizeof(float)), *d8 = xmalloc(nq * sizeof(float));
-    uint64_t *i32 = xmalloc(nq * sizeof(uint64_t)), *i8 = xmalloc(nq * sizeof(uint64_t));
+    float *d32 = rp_cache_eval_alloc(nq * sizeof(float)), *d8 = rp_cache_eval_alloc(nq * sizeof(float));
+    uint64_t *i32 = rp_cache_eval_alloc(nq * sizeof(uint64_t)), *i8 = rp_cache_eval_alloc(nq * sizeof(uint64_t));
     double t0 = now();
     if (rp_bank_search(b32, c.test, nq, 1, d32, i32)) die("search fp32");
     double t1 = now();
@@ -129,9 +79,9 @@ int main(int argc, char **argv)
         if (r > max_patch) max_patch = r;
     }
 
-    metrics m32, m8;
-    evaluate(&c, b32, &m32);
-    evaluate(&c, b8, &m8);
+    rp_cache_eval m32, m8;
+    rp_cache_evaluate(&c, NULL, b32, &m32);
+    rp_cache_evaluate(&c, NULL, b8, &m8);
     double max_image = 0;
     for (uint32_t i = 0; i < c.n_test; i++) max_image = fmax(max_image, rel(m8.scores[i], m32.scores[i]));
 

@@ -20,12 +20,11 @@
 #include <reconpatch/reconpatch.h>
 
 #define RP_BENCH_PROGRAM "rp-tune"
-#include "rp_bench_util.h"
+#include "rp_cache_eval.h"
 
 #include "image/preprocess.h"
 #include "image/resample.h"
 #include "rp_file_list.h"
-#include "rp_feature_cache.h"
 
 #define MAGIC RP_FEATURE_CACHE_MAGIC
 typedef rp_feature_cache cache;
@@ -134,7 +133,6 @@ typedef struct run_opts {
     int32_t method;
     double coreset;
     rp_trainer_params tp;
-    int no_crop;
 } run_opts;
 
 /* Train on the given caches' training features; returns the embedding (NULL for PatchCore) and bank. */
@@ -176,48 +174,18 @@ static void train(cache *cs, int n, const run_opts *o, rp_embedding **emb, rp_ba
     *secs = now() - t0;
 }
 
+/* One JSON line: the category's metrics with this model. */
 static void evaluate(const cache *c, const rp_embedding *emb, const rp_bank *bank, const run_opts *o, double secs,
                      const char *mode)
 {
-    rp_scorer_params sp;
-    rp_scorer_params_init(&sp, sizeof sp);
-    uint32_t grid = 1;
-    while (grid * grid < c->patches) grid++;
-    sp.grid_size = grid;
-    sp.input_size = c->side;
-    sp.no_crop = (uint32_t)o->no_crop;
-    rp_scorer *s;
-    if (rp_scorer_create(NULL, emb, bank, &sp, &s)) die("scorer");
-    size_t npix = (size_t)c->side * c->side, per = (size_t)c->patches * c->dim;
-    float *scores = malloc(c->n_test * sizeof(float));
-    float *maps = malloc(npix * c->n_test * sizeof(float));
-    const float **mp = malloc(c->n_test * sizeof *mp);
-    const uint8_t **kp = malloc(c->n_test * sizeof *kp);
-    double t0 = now();
-    for (uint32_t i = 0; i < c->n_test; i++) {
-        rp_score_result r;
-        memset(&r, 0, sizeof r);
-        r.struct_size = sizeof r;
-        if (rp_scorer_score_features(s, c->test + per * i, per, &r, NULL, 0, maps + npix * i, npix)) die("score");
-        scores[i] = (float)r.score;
-        mp[i] = maps + npix * i;
-        kp[i] = c->labels[i] ? c->masks + npix * i : NULL;
-    }
-    double score_ms = (now() - t0) * 1000.0 / c->n_test;
-    double iau, pau, pro;
-    if (rp_metric_auroc(scores, c->labels, c->n_test, &iau)) die("auroc");
-    if (rp_metric_pixel_auroc(mp, kp, c->n_test, c->side, c->side, &pau)) die("pixel auroc");
-    if (rp_metric_aupro(mp, kp, c->n_test, c->side, c->side, 0, &pro)) die("aupro");
+    rp_cache_eval e;
+    rp_cache_evaluate(c, emb, bank, &e);
     printf("{\"category\": \"%s\", \"method\": \"%s\", \"mode\": \"%s\", \"image_auroc\": %.4f, \"pixel_auroc\": %.4f, "
            "\"aupro\": %.4f, \"train_s\": %.1f, \"score_ms\": %.1f, \"bank\": %llu}\n",
-           c->name, o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", mode, iau, pau, pro, secs,
-           score_ms, (unsigned long long)rp_bank_size(bank));
+           c->name, o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", mode, e.image_auroc, e.pixel_auroc,
+           e.aupro, secs, e.score_ms, (unsigned long long)rp_bank_size(bank));
     fflush(stdout);
-    rp_scorer_free(s);
-    free(scores);
-    free(maps);
-    free(mp);
-    free(kp);
+    free(e.scores);
 }
 
 int main(int argc, char **argv)
@@ -263,7 +231,6 @@ int main(int argc, char **argv)
             else if (!strcmp(a, "--seed")) o.tp.seed = strtoull(v, NULL, 10), i++;
             else if (!strcmp(a, "--export-target")) o.tp.export_target = 1;
             else if (!strcmp(a, "--raw")) o.tp.raw_targets = 1;
-            else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
             else if (!strcmp(a, "--unified")) unified = 1;
             else goto usage;
         }
