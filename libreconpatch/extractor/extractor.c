@@ -59,9 +59,8 @@ static int resolve_params(rp_extractor_params *p, const rp__weights *w, const ch
     if (!p->num_threads) p->num_threads = rp__cpu_count();
     if (p->num_threads > MAX_THREADS)
         return rp__fail(RP_E_INVALID_ARG, "%s: params.num_threads %u is above %u", fn, p->num_threads, MAX_THREADS);
-    if (p->keep_aspect && p->no_crop)
-        return rp__fail(RP_E_INVALID_ARG, "%s: params.keep_aspect and params.no_crop are both set (keep_aspect "
-                                          "resizes the shorter side and then crops; no_crop does not crop)", fn);
+    int rc = rp__image_check_crop_mode((int)p->no_crop, (int)p->keep_aspect, 1, fn);
+    if (rc) return rc;
     p->keep_aspect = p->keep_aspect ? 1u : 0u;
     p->no_crop = p->no_crop ? 1u : 0u;
     if (!p->crop) p->crop = DEFAULT_CROP;

@@ -39,13 +39,22 @@ static void normalise(const float *hwc, uint32_t channels, size_t plane, int32_t
     }
 }
 
+int rp__image_check_crop_mode(int no_crop, int keep_aspect, int params, const char *fn)
+{
+    if (!(keep_aspect && no_crop)) return RP_OK;
+    const char *p = params ? "params." : "";
+    return rp__fail(RP_E_INVALID_ARG,
+                    "%s: %skeep_aspect and %sno_crop are both set (keep_aspect resizes the shorter side and then "
+                    "crops; no_crop does not crop)",
+                    fn, p, p);
+}
+
 int rp__image_resize_frame(uint32_t width, uint32_t height, uint32_t resize, uint32_t crop, int no_crop,
                            int keep_aspect, uint32_t *frame_w, uint32_t *frame_h, uint32_t *off_x, uint32_t *off_y,
                            const char *fn)
 {
-    if (keep_aspect && no_crop)
-        return rp__fail(RP_E_INVALID_ARG, "%s: keep_aspect and no_crop are both set (keep_aspect resizes the shorter "
-                                          "side, then crops; no_crop does not crop)", fn);
+    int rc = rp__image_check_crop_mode(no_crop, keep_aspect, 0, fn);
+    if (rc) return rc;
     if (!width || !height) return rp__fail(RP_E_INVALID_ARG, "%s: image size %u x %u", fn, width, height);
     if (no_crop) resize = crop;
     if (!crop || !resize || resize > RP_PREPROCESS_MAX_SIDE)

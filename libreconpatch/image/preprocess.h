@@ -27,6 +27,11 @@
  * round((resize - crop) / 2.0) with Python's round half to even (33 -> 16, 31 -> 16). */
 uint32_t rp__image_crop_offset(uint32_t resize, uint32_t crop);
 
+/* keep_aspect and no_crop exclude each other (keep_aspect resizes the shorter side and then
+ * crops; no_crop does not crop): RP_E_INVALID_ARG naming fn and the fields ("params." + name when
+ * params is non-zero), else RP_OK. The one check the extractor, the scorer and the frame share. */
+int rp__image_check_crop_mode(int no_crop, int keep_aspect, int params, const char *fn);
+
 /* The resized frame a width x height image goes through, and where the crop x crop window sits
  * in it (the one place this geometry is computed: preprocessing, map back and masks use it):
  *   default:      both sides resized to resize (aspect not kept); off = round((resize - crop) / 2);

@@ -49,9 +49,8 @@ static int resolve_geometry(rp_scorer *s, const rp_scorer_params *p, const char 
     if (g->grid_size == 0 || g->grid_size > MAX_SIDE || g->input_size == 0 || g->input_size > MAX_SIDE)
         return rp__fail(RP_E_INVALID_ARG, "%s: grid_size %u / input_size %u outside 1..%u", fn, g->grid_size,
                         g->input_size, MAX_SIDE);
-    if (p->keep_aspect && p->no_crop)
-        return rp__fail(RP_E_INVALID_ARG, "%s: params.keep_aspect and params.no_crop are both set (keep_aspect "
-                                          "resizes the shorter side and then crops; no_crop does not crop)", fn);
+    int rc = rp__image_check_crop_mode((int)p->no_crop, (int)p->keep_aspect, 1, fn);
+    if (rc) return rc;
     s->no_crop = p->no_crop ? 1u : 0u;
     g->keep_aspect = p->keep_aspect ? 1u : 0u;
     if (s->no_crop) {
