@@ -5,6 +5,8 @@
 #ifndef RP_CACHE_EVAL_H
 #define RP_CACHE_EVAL_H
 
+#include <math.h>
+
 #include "rp_bench_util.h"
 #include "rp_feature_cache.h"
 
@@ -50,8 +52,14 @@ static inline void rp_cache_evaluate(const rp_feature_cache *c, const rp_embeddi
     }
     out->score_ms = (now() - t0) * 1000.0 / (c->n_test ? c->n_test : 1);
     if (rp_metric_auroc(out->scores, c->labels, c->n_test, &out->image_auroc)) die("auroc");
-    if (rp_metric_pixel_auroc(mp, kp, c->n_test, c->side, c->side, &out->pixel_auroc)) die("pixel auroc");
-    if (rp_metric_aupro(mp, kp, c->n_test, c->side, c->side, 0, &out->aupro)) die("aupro");
+    /* Image-level categories (no ground_truth/ folder) cache all-zero masks: no pixel metrics. */
+    int any_mask = 0;
+    for (size_t p = 0; p < npix * c->n_test && !any_mask; p++) any_mask = c->masks[p] != 0;
+    out->pixel_auroc = out->aupro = NAN;
+    if (any_mask) {
+        if (rp_metric_pixel_auroc(mp, kp, c->n_test, c->side, c->side, &out->pixel_auroc)) die("pixel auroc");
+        if (rp_metric_aupro(mp, kp, c->n_test, c->side, c->side, 0, &out->aupro)) die("aupro");
+    }
     rp_scorer_free(s);
     free(maps);
     free(mp);
