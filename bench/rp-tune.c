@@ -5,9 +5,15 @@
  *       masks in the network-input geometry) into FILE;
  *   rp-tune run --cache FILE [--cache FILE ...] [--method reconpatch|patchcore] [--unified]
  *               [--coreset R] [--epochs N] [--steps N] [--batch N] [--lr X] [--sigma X] [--k N]
- *               [--alpha X] [--margin X] [--gamma X] [--repr N] [--proj N] [--export-target] [--raw]
+ *               [--alpha X] [--margin X] [--gamma X] [--repr-dim N] [--proj N] [--export-target] [--raw] [--uncentered]
+ *               [--sampler uniform|aligned] [--window N] [--feature-dim N] [--pca N] [--trace FILE]
  *       train (per cache, or one model on all with --unified), build the bank, score the cached test
  *       features, and print one JSON line per category with image AUROC, pixel AUROC and AUPRO.
+ *       --feature-dim N pools the cached features to N values (PatchCore's own reduction, the
+ *       adaptive average pooling of the aggregation: for N dividing the cached dimension this is
+ *       exactly what the extractor gives with feature_dim N); --pca N replaces the learned head by
+ *       PCA onto N components fitted on the training patches; --trace FILE writes one CSV line per
+ *       training step (losses, pseudo-label statistics; slow: a validation pass every step).
  *
  * This is how the trainer's defaults were chosen (docs/reconpatch.md). Links the internal archive for
  * the mask geometry helpers. */
@@ -22,7 +28,9 @@
 #define RP_BENCH_PROGRAM "rp-tune"
 #include "rp_cache_eval.h"
 
+#include "features/aggregate_kernels.h"
 #include "image/preprocess.h"
+#include "trainer/trainer_internal.h"
 #include "image/resample.h"
 #include "rp_file_list.h"
 
@@ -131,9 +139,76 @@ static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, pa
 
 typedef struct run_opts {
     int32_t method;
+    uint32_t pca_dim; /* non-zero: PCA onto this many components instead of the learned head */
     double coreset;
     rp_trainer_params tp;
+    FILE *trace; /* per-step CSV of the training, or NULL */
 } run_opts;
+
+/* Pool each cached feature vector to out_dim values with the aggregation's adaptive average
+ * pooling bins (PyTorch adaptive_avg_pool1d), in place. */
+static void pool_features(float *v, uint64_t rows, uint32_t dim, uint32_t out_dim)
+{
+    float *tmp = malloc(out_dim * sizeof(float));
+    if (!tmp) die("pool");
+    for (uint64_t r = 0; r < rows; r++) {
+        const float *in = v + r * dim;
+        for (uint32_t i = 0; i < out_dim; i++) {
+            uint64_t first, last;
+            rp__features_adaptive_bin(i, dim, out_dim, &first, &last);
+            double sum = 0.0;
+            for (uint64_t c = first; c < last; c++) sum += in[c];
+            tmp[i] = (float)(sum / (double)(last - first));
+        }
+        memcpy(v + r * out_dim, tmp, out_dim * sizeof(float));
+    }
+    free(tmp);
+}
+
+static void pool_cache(cache *c, uint32_t out_dim)
+{
+    if (!out_dim || out_dim == c->dim) return;
+    if (out_dim > c->dim) {
+        fprintf(stderr, "rp-tune: --feature-dim %u is above the cached %u\n", out_dim, c->dim);
+        exit(2);
+    }
+    pool_features(c->train, (uint64_t)c->n_train * c->patches, c->dim, out_dim);
+    pool_features(c->test, (uint64_t)c->n_test * c->patches, c->dim, out_dim);
+    c->dim = out_dim;
+}
+
+static void trace_step(const rp__trainer_step_stats *s, void *user_data)
+{
+    fprintf((FILE *)user_data, "%llu,%u,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n",
+            (unsigned long long)s->step, s->epoch, s->lr, s->loss, s->val_loss, s->val_loss_frozen,
+            s->share_w_half, s->mean_w, s->nn_same_position, s->nn_near_position, s->nn_same_image);
+    fflush((FILE *)user_data);
+}
+
+/* PCA fitted on the training patches of the given caches. */
+static rp_embedding *fit_pca(cache *cs, int n, uint32_t out_dim)
+{
+    const uint32_t dim = cs[0].dim;
+    uint64_t rows = 0;
+    for (int c = 0; c < n; c++) rows += (uint64_t)cs[c].n_train * cs[c].patches;
+    const float *x = cs[0].train;
+    float *joined = NULL;
+    if (n > 1) {
+        joined = malloc(rows * dim * sizeof(float));
+        if (!joined) die("pca");
+        uint64_t at = 0;
+        for (int c = 0; c < n; c++) {
+            size_t floats = (size_t)cs[c].n_train * cs[c].patches * dim;
+            memcpy(joined + at, cs[c].train, floats * sizeof(float));
+            at += floats;
+        }
+        x = joined;
+    }
+    rp_embedding *e;
+    if (rp_embedding_fit_pca(x, rows, dim, out_dim, &e)) die("pca");
+    free(joined);
+    return e;
+}
 
 /* Train on the given caches' training features; returns the embedding (NULL for PatchCore) and bank. */
 static void train(cache *cs, int n, const run_opts *o, rp_embedding **emb, rp_bank **bank, double *secs)
@@ -145,9 +220,17 @@ static void train(cache *cs, int n, const run_opts *o, rp_embedding **emb, rp_ba
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.coreset_ratio = o->coreset;
-    if (o->method == RP_METHOD_RECONPATCH) {
+    if (o->pca_dim) {
+        *emb = fit_pca(cs, n, o->pca_dim);
+        bp.dim = o->pca_dim;
+    } else if (o->method == RP_METHOD_RECONPATCH) {
         rp_trainer *t;
         if (rp_trainer_create(&o->tp, &t)) die("trainer");
+        if (o->trace) {
+            fprintf(o->trace, "step,epoch,lr,loss,val_loss,val_loss_frozen_labels,share_w_above_half,mean_w,"
+                              "nn_same_position,nn_near_position,nn_same_image\n");
+            rp__trainer_set_observer(t, trace_step, o->trace);
+        }
         for (int c = 0; c < n; c++)
             for (uint32_t i = 0; i < cs[c].n_train; i++)
                 if (rp_trainer_add_image_features(t, cs[c].train + per * i, cs[c].patches, dim)) die("add");
@@ -180,10 +263,18 @@ static void evaluate(const cache *c, const rp_embedding *emb, const rp_bank *ban
 {
     rp_cache_eval e;
     rp_cache_evaluate(c, emb, bank, &e);
-    printf("{\"category\": \"%s\", \"method\": \"%s\", \"mode\": \"%s\", \"image_auroc\": %.4f, \"pixel_auroc\": %.4f, "
-           "\"aupro\": %.4f, \"train_s\": %.1f, \"score_ms\": %.1f, \"bank\": %llu}\n",
-           c->name, o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", mode, e.image_auroc, e.pixel_auroc,
-           e.aupro, secs, e.score_ms, (unsigned long long)rp_bank_size(bank));
+    char pixel[64], pro[64];
+    /* JSON has no NaN: categories without masks report null pixel metrics. */
+    snprintf(pixel, sizeof pixel, isnan(e.pixel_auroc) ? "null" : "%.4f", e.pixel_auroc);
+    snprintf(pro, sizeof pro, isnan(e.aupro) ? "null" : "%.4f", e.aupro);
+    const char *method = o->pca_dim ? "pca" : o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch";
+    printf("{\"category\": \"%s\", \"method\": \"%s\", \"mode\": \"%s\", \"feature_dim\": %u, \"bank_dim\": %u, "
+           "\"sampler\": \"%s\", \"centered\": %d, \"seed\": %llu, \"image_auroc\": %.4f, \"pixel_auroc\": %s, \"aupro\": %s, "
+           "\"train_s\": %.1f, \"score_ms\": %.1f, \"bank\": %llu}\n",
+           c->name, method, mode, c->dim, rp_bank_dim(bank), o->tp.sampler == RP_SAMPLER_ALIGNED ? "aligned" : "uniform",
+           o->tp.target_centering != RP_TARGETS_UNCENTERED,
+           (unsigned long long)o->tp.seed, e.image_auroc, pixel, pro, secs, e.score_ms,
+           (unsigned long long)rp_bank_size(bank));
     fflush(stdout);
     free(e.scores);
 }
@@ -208,6 +299,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "run")) {
         cache cs[8];
         int n = 0, unified = 0;
+        uint32_t feature_dim = 0;
         run_opts o = {.method = RP_METHOD_RECONPATCH, .coreset = 0.1};
         rp_trainer_params_init(&o.tp, sizeof o.tp);
         for (int i = 2; i < argc; i++) {
@@ -224,17 +316,31 @@ int main(int argc, char **argv)
             else if (!strcmp(a, "--alpha")) o.tp.alpha = atof(v), i++;
             else if (!strcmp(a, "--margin")) o.tp.margin = atof(v), i++;
             else if (!strcmp(a, "--gamma")) o.tp.ema_momentum = atof(v), i++;
-            else if (!strcmp(a, "--repr")) o.tp.repr_dim = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--repr") || !strcmp(a, "--repr-dim")) o.tp.repr_dim = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--feature-dim")) feature_dim = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--pca")) o.pca_dim = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--window")) o.tp.sampler_window = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--sampler")) {
+                if (!strcmp(v, "aligned")) o.tp.sampler = RP_SAMPLER_ALIGNED;
+                else if (!strcmp(v, "uniform")) o.tp.sampler = RP_SAMPLER_UNIFORM;
+                else goto usage;
+                i++;
+            } else if (!strcmp(a, "--trace")) {
+                if (!(o.trace = fopen(v, "w"))) die(v);
+                i++;
+            }
             else if (!strcmp(a, "--proj")) o.tp.proj_dim = (uint32_t)atoi(v), i++;
             else if (!strcmp(a, "--patience")) o.tp.patience = (uint32_t)atoi(v), i++;
             else if (!strcmp(a, "--wd")) o.tp.weight_decay = atof(v), i++;
             else if (!strcmp(a, "--seed")) o.tp.seed = strtoull(v, NULL, 10), i++;
             else if (!strcmp(a, "--export-target")) o.tp.export_target = 1;
             else if (!strcmp(a, "--raw")) o.tp.raw_targets = 1;
+            else if (!strcmp(a, "--uncentered")) o.tp.target_centering = RP_TARGETS_UNCENTERED;
             else if (!strcmp(a, "--unified")) unified = 1;
             else goto usage;
         }
         if (!n) goto usage;
+        for (int c = 0; c < n; c++) pool_cache(&cs[c], feature_dim);
         rp_embedding *emb;
         rp_bank *bank;
         double secs;
@@ -251,6 +357,7 @@ int main(int argc, char **argv)
                 rp_bank_free(bank);
             }
         }
+        if (o.trace) fclose(o.trace);
         return 0;
     }
 usage:

@@ -27,6 +27,12 @@ RP_API int rp_embedding_get(const rp_embedding *embedding, float *weight_out, si
                             float *bias_out, size_t bias_floats);
 RP_API void rp_embedding_free(rp_embedding *embedding);
 
+/* PCA fitted on count x dim row-major features: a new embedding f(x) = V^T (x - mean) onto the
+ * out_dim principal directions of largest variance (each direction's sign set so that its
+ * largest-magnitude entry is positive). The untrained baseline of a learned head of the same size. */
+RP_API int rp_embedding_fit_pca(const float *features, uint64_t count, uint32_t dim, uint32_t out_dim,
+                                rp_embedding **out);
+
 /* ---- the trainer ------------------------------------------------------------------------ *
  * Learns f (and a projection g used only for training) on the patch features of normal images with
  * ReConPatch's relaxed contrastive loss. Add each training image's patch features, train, then take
@@ -60,7 +66,24 @@ typedef struct rp_trainer_params {
     double margin;            /* relaxed contrastive margin m; 0 = 1 */
     double ema_momentum;      /* target = gamma * target + (1 - gamma) * online; 0 = 0.995 */
     double val_fraction;      /* share of IMAGES held out for validation; 0 = 0.1; negative = none */
+    uint32_t sampler;         /* how a batch is drawn: RP_SAMPLER_*; 0 = RP_SAMPLER_UNIFORM */
+    uint32_t sampler_window;  /* RP_SAMPLER_ALIGNED: window side in patches; 0 = 4 */
+    uint32_t target_centering; /* RP_TARGETS_*: subtract the batch mean of z' before the labels;
+                                  0 = RP_TARGETS_CENTERED */
+    uint32_t reserved0;       /* must be 0 */
 } rp_trainer_params;
+
+/* Pseudo-labels from the target outputs z': with the batch mean subtracted first (CENTERED), or as
+ * they are (UNCENTERED, the behaviour before centring was added). */
+#define RP_TARGETS_CENTERED 1
+#define RP_TARGETS_UNCENTERED 2
+
+/* Batch samplers. UNIFORM: batch_size patches drawn across all training patches. ALIGNED: the same
+ * window of sampler_window x sampler_window patch positions in batch_size / window^2 different
+ * images, so a batch holds the same part of the product seen in many images (the contextual
+ * pseudo-labels then find corresponding patches as neighbours). ALIGNED needs square patch grids. */
+#define RP_SAMPLER_UNIFORM 1
+#define RP_SAMPLER_ALIGNED 2
 
 #define RP_TRAINER_DEFAULT_SEED 0x7EC0A7C4ull
 

@@ -154,6 +154,19 @@ int rp__trainer_contextual_sim(const uint32_t *nbr, uint32_t n, uint32_t k, doub
     return RP_OK;
 }
 
+/* Subtract the mean row. The loss sees only differences z_i - z_j, so the labels should too: without
+ * this, a shift common to all outputs (a bias the loss cannot see, or the mean of non-negative
+ * features) changes the cosine of every pair after L2 normalisation. */
+static void center_rows(double *z, uint32_t n, uint32_t dim)
+{
+    for (uint32_t c = 0; c < dim; c++) {
+        double mean = 0.0;
+        for (uint32_t i = 0; i < n; i++) mean += z[(size_t)i * dim + c];
+        mean /= n;
+        for (uint32_t i = 0; i < n; i++) z[(size_t)i * dim + c] -= mean;
+    }
+}
+
 int rp__trainer_pseudo_labels(const float *zt, uint32_t n, uint32_t dim, const rp__trainer_label_cfg *cfg,
                               double *w, rp__trainer_ws *caller_ws)
 {
@@ -162,6 +175,7 @@ int rp__trainer_pseudo_labels(const float *zt, uint32_t n, uint32_t dim, const r
     size_t nn = (size_t)n * n;
     double *z = ws->z;
     for (size_t i = 0; i < (size_t)n * dim; i++) z[i] = zt[i];
+    if (cfg->center) center_rows(z, n, dim);
     if (cfg->normalize) rp__trainer_l2_normalize(z, n, dim);
     int rc = rp__trainer_sq_dists(z, n, dim, ws->d2, ws);
     if (rc == RP_OK) rc = rp__trainer_knn(ws->d2, n, cfg->k, ws->nbr);

@@ -25,6 +25,15 @@ typedef struct loop {
     uint32_t n_train, n_val;
     uint32_t *perm;    /* shuffled order of train_rows */
     uint32_t *val_idx; /* val_batches x val_batch fixed indices into val_rows */
+    uint32_t *batch_idx;  /* the current batch: indices into train_rows */
+    /* Where each training row came from: image (among the training images) and grid position.
+     * Training images are contiguous in train_rows: image i starts at img_start[i]. */
+    uint32_t *row_img, *row_pos, *img_start, *img_patches, *img_order;
+    uint32_t n_train_img;
+    /* Diagnostics only (an observer is set): the initial target and its labels of the fixed
+     * validation batches. */
+    float *target0;
+    double *val_w0;
 } loop;
 
 static void loop_free(loop *L)
@@ -51,6 +60,14 @@ static void loop_free(loop *L)
     free(L->val_rows);
     free(L->perm);
     free(L->val_idx);
+    free(L->batch_idx);
+    free(L->row_img);
+    free(L->row_pos);
+    free(L->img_start);
+    free(L->img_patches);
+    free(L->img_order);
+    free(L->target0);
+    free(L->val_w0);
     rp__trainer_ws_free(&L->ws);
 }
 
@@ -67,18 +84,28 @@ static void gather(const float *const *rows, const uint32_t *idx, uint32_t n, ui
     for (uint32_t i = 0; i < n; i++) memcpy(x + (size_t)i * dim, rows[idx[i]], dim * sizeof(float));
 }
 
-/* Loss of one batch already gathered in L->x (n rows); with want_grad also fills L->grad. */
-static int batch_loss(loop *L, uint32_t n, int want_grad, double *loss)
+/* Pseudo-labels of the batch in L->x (n rows) from the given target parameters, into L->w. */
+static int batch_labels(loop *L, const float *target, uint32_t n)
+{
+    /* Plain values: no gradient flows through them. */
+    rp__trainer_forward(&L->shape, target, L->x, n, &L->tg);
+    return rp__trainer_pseudo_labels(L->tg.z, n, L->shape.proj_dim, &L->labels, L->w, &L->ws);
+}
+
+/* Loss of one batch already gathered in L->x (n rows); with want_grad also fills L->grad. The labels
+ * come from the moving target, or are the given matrix w (n x n) when it is not NULL. */
+static int batch_loss_with(loop *L, uint32_t n, const double *w, int want_grad, double *loss)
 {
     const rp__trainer_shape *s = &L->shape;
     size_t nz = (size_t)n * s->proj_dim;
-    /* Pseudo-labels from the target network: plain values, no gradient flows through them. */
-    rp__trainer_forward(s, L->target, L->x, n, &L->tg);
-    int rc = rp__trainer_pseudo_labels(L->tg.z, n, s->proj_dim, &L->labels, L->w, &L->ws);
-    if (rc != RP_OK) return rc;
+    int rc = RP_OK;
+    if (!w) {
+        if ((rc = batch_labels(L, L->target, n)) != RP_OK) return rc;
+        w = L->w;
+    }
     rp__trainer_forward(s, L->online, L->x, n, &L->on);
     for (size_t i = 0; i < nz; i++) L->zd[i] = L->on.z[i];
-    rc = rp__trainer_loss(L->zd, n, s->proj_dim, L->w, L->margin, loss, want_grad ? L->dzd : NULL, &L->ws);
+    rc = rp__trainer_loss(L->zd, n, s->proj_dim, w, L->margin, loss, want_grad ? L->dzd : NULL, &L->ws);
     if (rc != RP_OK) return rc;
     if (!want_grad) return RP_OK;
     for (size_t i = 0; i < nz; i++) L->dz[i] = (float)L->dzd[i];
@@ -87,19 +114,30 @@ static int batch_loss(loop *L, uint32_t n, int want_grad, double *loss)
     return RP_OK;
 }
 
-/* Mean loss over the fixed validation batches. */
-static int validation_loss(loop *L, uint32_t val_batches, uint32_t dim, double *out)
+static int batch_loss(loop *L, uint32_t n, int want_grad, double *loss)
+{
+    return batch_loss_with(L, n, NULL, want_grad, loss);
+}
+
+/* Mean loss over the fixed validation batches; with frozen, against the initial target's labels. */
+static int validation_loss_of(loop *L, uint32_t val_batches, uint32_t dim, int frozen, double *out)
 {
     double sum = 0.0;
+    const size_t vb2 = (size_t)L->val_batch * L->val_batch;
     for (uint32_t b = 0; b < val_batches; b++) {
         gather(L->val_rows, L->val_idx + (size_t)b * L->val_batch, L->val_batch, dim, L->x);
         double l;
-        int rc = batch_loss(L, L->val_batch, 0, &l);
+        int rc = batch_loss_with(L, L->val_batch, frozen ? L->val_w0 + vb2 * b : NULL, 0, &l);
         if (rc != RP_OK) return rc;
         sum += l;
     }
     *out = sum / val_batches;
     return RP_OK;
+}
+
+static int validation_loss(loop *L, uint32_t val_batches, uint32_t dim, double *out)
+{
+    return validation_loss_of(L, val_batches, dim, 0, out);
 }
 
 /* Copy f (weights then biases) of the network chosen for export. */
@@ -134,18 +172,38 @@ static int split_images(rp_trainer *t, loop *L, rp__trainer_rng *rng, int with_v
     L->n_val = (uint32_t)nv;
     L->train_rows = malloc((nt ? nt : 1) * sizeof(float *));
     L->val_rows = malloc((nv ? nv : 1) * sizeof(float *));
-    if (L->train_rows && L->val_rows) {
-        uint32_t a = 0, b = 0;
-        for (uint32_t i = 0; i < n_img; i++)
+    L->row_img = malloc((nt ? nt : 1) * sizeof(uint32_t));
+    L->row_pos = malloc((nt ? nt : 1) * sizeof(uint32_t));
+    L->img_start = malloc(n_img * sizeof(uint32_t));
+    L->img_patches = malloc(n_img * sizeof(uint32_t));
+    L->img_order = malloc(n_img * sizeof(uint32_t));
+    int ok = L->train_rows && L->val_rows && L->row_img && L->row_pos && L->img_start && L->img_patches &&
+             L->img_order;
+    if (ok) {
+        uint32_t a = 0, b = 0, ti = 0;
+        for (uint32_t i = 0; i < n_img; i++) {
+            if (!is_val[i]) {
+                L->img_start[ti] = a;
+                L->img_patches[ti] = t->image_patches[i];
+                L->img_order[ti] = ti;
+            }
             for (uint32_t r = 0; r < t->image_patches[i]; r++) {
                 const float *row = t->images[i] + (size_t)r * t->in_dim;
-                if (is_val[i]) L->val_rows[b++] = row;
-                else L->train_rows[a++] = row;
+                if (is_val[i]) {
+                    L->val_rows[b++] = row;
+                } else {
+                    L->row_img[a] = ti;
+                    L->row_pos[a] = r;
+                    L->train_rows[a++] = row;
+                }
             }
+            if (!is_val[i]) ti++;
+        }
+        L->n_train_img = ti;
     }
     free(is_val);
     free(order);
-    if (!L->train_rows || !L->val_rows) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
+    if (!ok) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
     return RP_OK;
 }
 
@@ -190,11 +248,112 @@ static int alloc_loop(loop *L, const rp_trainer_params *p)
     L->zd = malloc(B * s->proj_dim * sizeof(double));
     L->dzd = malloc(B * s->proj_dim * sizeof(double));
     L->perm = malloc((size_t)L->n_train * sizeof(uint32_t));
+    L->batch_idx = malloc(B * sizeof(uint32_t));
     int acts = alloc_acts(&L->on, s, L->batch) & alloc_acts(&L->tg, s, L->batch);
     if (rp__trainer_ws_init(&L->ws, L->batch, s->proj_dim, p->k) != RP_OK) acts = 0;
     if (!acts || !L->online || !L->target || !L->grad || !L->best_f || !L->opt.m || !L->opt.v || !L->x ||
-        !L->scratch || !L->dz || !L->w || !L->zd || !L->dzd || !L->perm)
+        !L->scratch || !L->dz || !L->w || !L->zd || !L->dzd || !L->perm || !L->batch_idx)
         return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory for a batch of %zu (%zu parameters)", B, np);
+    return RP_OK;
+}
+
+/* Side of the square patch grid shared by every training image, or 0 if there is none. */
+static uint32_t common_grid(const loop *L)
+{
+    uint32_t p = L->n_train_img ? L->img_patches[0] : 0, g = 0;
+    while ((g + 1) * (g + 1) <= p) g++;
+    if (!g || g * g != p) return 0;
+    for (uint32_t i = 1; i < L->n_train_img; i++)
+        if (L->img_patches[i] != p) return 0;
+    return g;
+}
+
+/* UNIFORM: the next slice of a shuffled order of all training rows, reshuffled when used up. */
+static void uniform_batch(loop *L, rp__trainer_rng *rng, uint32_t *cursor)
+{
+    if (*cursor + L->batch > L->n_train) {
+        rp__trainer_shuffle(rng, L->perm, L->n_train);
+        *cursor = 0;
+    }
+    memcpy(L->batch_idx, L->perm + *cursor, L->batch * sizeof(uint32_t));
+    *cursor += L->batch;
+}
+
+/* ALIGNED: one random window of w x w grid positions, taken from distinct random images until the
+ * batch is full; if the images run out first, the next round uses a new window (so no row repeats). */
+static void aligned_batch(loop *L, rp__trainer_rng *rng, uint32_t grid, uint32_t window)
+{
+    const uint32_t w = window < grid ? window : grid;
+    uint32_t filled = 0, taken = L->n_train_img;
+    uint32_t y0 = 0, x0 = 0;
+    while (filled < L->batch) {
+        if (taken == L->n_train_img) { /* a new round: a new window, every image available again */
+            y0 = rp__trainer_rng_below(rng, grid - w + 1);
+            x0 = rp__trainer_rng_below(rng, grid - w + 1);
+            taken = 0;
+        }
+        /* Partial Fisher-Yates: a uniformly chosen image not yet used in this round. */
+        uint32_t j = taken + rp__trainer_rng_below(rng, L->n_train_img - taken);
+        uint32_t img = L->img_order[j];
+        L->img_order[j] = L->img_order[taken];
+        L->img_order[taken++] = img;
+        for (uint32_t dy = 0; dy < w && filled < L->batch; dy++)
+            for (uint32_t dx = 0; dx < w && filled < L->batch; dx++)
+                L->batch_idx[filled++] = L->img_start[img] + (y0 + dy) * grid + x0 + dx;
+    }
+}
+
+/* Statistics of the labels in L->w and the neighbour lists in L->ws.nbr of the current batch. */
+static void label_stats(const loop *L, uint32_t grid, rp__trainer_step_stats *st)
+{
+    const uint32_t n = L->batch, k = L->labels.k;
+    uint64_t half = 0, same_pos = 0, near_pos = 0, same_img = 0;
+    double wsum = 0.0;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < n; j++)
+            if (j != i) {
+                double w = L->w[(size_t)i * n + j];
+                wsum += w;
+                half += w > 0.5;
+            }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t ri = L->batch_idx[i];
+        for (uint32_t a = 1; a < k; a++) { /* entry 0 is i itself */
+            uint32_t rj = L->batch_idx[L->ws.nbr[(size_t)i * k + a]];
+            if (L->row_img[rj] == L->row_img[ri]) {
+                same_img++;
+                continue;
+            }
+            uint32_t pi = L->row_pos[ri], pj = L->row_pos[rj];
+            same_pos += pi == pj;
+            if (grid) {
+                int dy = (int)(pi / grid) - (int)(pj / grid), dx = (int)(pi % grid) - (int)(pj % grid);
+                near_pos += dy >= -1 && dy <= 1 && dx >= -1 && dx <= 1;
+            }
+        }
+    }
+    const double pairs = (double)n * (n - 1), nbrs = (double)n * (k - 1);
+    st->share_w_half = half / pairs;
+    st->mean_w = wsum / pairs;
+    st->nn_same_position = same_pos / nbrs;
+    st->nn_near_position = grid ? near_pos / nbrs : NAN;
+    st->nn_same_image = same_img / nbrs;
+}
+
+/* Diagnostics: keep the initial target and label the validation batches with it once. */
+static int freeze_initial_labels(loop *L, uint32_t val_batches, uint32_t dim)
+{
+    const size_t vb2 = (size_t)L->val_batch * L->val_batch;
+    L->target0 = malloc(L->layout.total * sizeof(float));
+    L->val_w0 = malloc(vb2 * val_batches * sizeof(double));
+    if (!L->target0 || !L->val_w0) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory (diagnostics)");
+    memcpy(L->target0, L->target, L->layout.total * sizeof(float));
+    for (uint32_t b = 0; b < val_batches; b++) {
+        gather(L->val_rows, L->val_idx + (size_t)b * L->val_batch, L->val_batch, dim, L->x);
+        int rc = batch_labels(L, L->target0, L->val_batch);
+        if (rc != RP_OK) return rc;
+        memcpy(L->val_w0 + vb2 * b, L->w, vb2 * sizeof(double));
+    }
     return RP_OK;
 }
 
@@ -212,7 +371,8 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
 
     L->shape = (rp__trainer_shape){t->in_dim, p->repr_dim, p->proj_dim, p->proj_hidden};
     rp__trainer_layout_of(&L->shape, &L->layout);
-    L->labels = (rp__trainer_label_cfg){p->sigma, p->k, p->alpha, !p->raw_targets};
+    L->labels = (rp__trainer_label_cfg){p->sigma, p->k, p->alpha, !p->raw_targets,
+                                        p->target_centering == RP_TARGETS_CENTERED};
     L->margin = p->margin;
     rp__trainer_rng rng;
     rp__trainer_rng_seed(&rng, p->seed);
@@ -228,6 +388,11 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
             return rp__fail(RP_E_STATE, "rp_trainer_train: %u validation patches, fewer than k = %u", L->n_val,
                             p->k);
     }
+    const uint32_t grid = common_grid(L);
+    if (p->sampler == RP_SAMPLER_ALIGNED && !grid)
+        return rp__fail(RP_E_STATE, "rp_trainer_train: the aligned sampler needs every image's patches on one "
+                                    "square grid (first image: %u patches)",
+                        L->n_train_img ? L->img_patches[0] : 0);
     if ((rc = alloc_loop(L, p)) != RP_OK) return rc;
     if (with_val && (rc = make_val_batches(L, &rng, p->val_batches)) != RP_OK) return rc;
 
@@ -249,6 +414,7 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
 
     rp__trainer_init_params(&L->shape, &rng, L->online);
     memcpy(L->target, L->online, L->layout.total * sizeof(float));
+    if (t->observer && with_val && (rc = freeze_initial_labels(L, p->val_batches, t->in_dim)) != RP_OK) return rc;
     L->opt.beta1 = 0.9;
     L->opt.beta2 = 0.999;
     L->opt.eps = 1e-8;
@@ -265,12 +431,9 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
         double sum = 0.0;
         uint32_t steps = 0;
         for (uint32_t s = 0; s < spe && step_no < total; s++) {
-            if (cursor + L->batch > L->n_train) {
-                rp__trainer_shuffle(&rng, L->perm, L->n_train);
-                cursor = 0;
-            }
-            gather(L->train_rows, L->perm + cursor, L->batch, t->in_dim, L->x);
-            cursor += L->batch;
+            if (p->sampler == RP_SAMPLER_ALIGNED) aligned_batch(L, &rng, grid, p->sampler_window);
+            else uniform_batch(L, &rng, &cursor);
+            gather(L->train_rows, L->batch_idx, L->batch, t->in_dim, L->x);
             double loss;
             if ((rc = batch_loss(L, L->batch, 1, &loss)) != RP_OK)
                 return rp__fail(rc, "rp_trainer_train: out of memory for the pseudo-labels of a batch of %u",
@@ -278,9 +441,19 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
             if (!isfinite(loss))
                 return rp__fail(RP_E_STATE, "rp_trainer_train: loss is %g at epoch %u step %u: lower lr (%g)", loss,
                                 e, s, p->lr);
-            rp__trainer_adamw_step(&L->opt, L->online, L->grad, L->layout.total,
-                                   rp__trainer_cosine_lr(p->lr, p->lr_min, step_no, total));
+            rp__trainer_step_stats st = {.step = step_no, .epoch = e, .loss = loss, .val_loss = NAN,
+                                         .val_loss_frozen = NAN};
+            if (t->observer) label_stats(L, grid, &st);
+            st.lr = rp__trainer_cosine_lr(p->lr, p->lr_min, step_no, total);
+            rp__trainer_adamw_step(&L->opt, L->online, L->grad, L->layout.total, st.lr);
             rp__trainer_ema_update(L->target, L->online, L->layout.total, p->ema_momentum);
+            if (t->observer) {
+                if (with_val && ((rc = validation_loss(L, p->val_batches, t->in_dim, &st.val_loss)) != RP_OK ||
+                                 (rc = validation_loss_of(L, p->val_batches, t->in_dim, 1, &st.val_loss_frozen)) !=
+                                     RP_OK))
+                    return rp__fail(rc, "rp_trainer_train: out of memory during validation");
+                t->observer(&st, t->observer_data);
+            }
             step_no++;
             steps++;
             sum += loss;

@@ -39,6 +39,9 @@ static int resolve_params(rp_trainer_params *p)
     if (p->margin == 0.0) p->margin = 1.0;
     if (p->ema_momentum == 0.0) p->ema_momentum = 0.995;
     if (p->val_fraction == 0.0) p->val_fraction = 0.1;
+    if (!p->sampler) p->sampler = RP_SAMPLER_UNIFORM;
+    if (!p->sampler_window) p->sampler_window = 4;
+    if (!p->target_centering) p->target_centering = RP_TARGETS_CENTERED;
     else if (p->val_fraction < 0.0) p->val_fraction = 0.0;
 
     if (p->in_dim > MAX_DIM) return BAD("in_dim", "%u is above %u", p->in_dim, MAX_DIM);
@@ -62,6 +65,13 @@ static int resolve_params(rp_trainer_params *p)
         return BAD("margin", "%g is not a positive finite number", p->margin);
     if (!isfinite(p->ema_momentum) || p->ema_momentum < 0.0 || p->ema_momentum > 1.0)
         return BAD("ema_momentum", "%g is outside (0, 1]", p->ema_momentum);
+    if (p->sampler != RP_SAMPLER_UNIFORM && p->sampler != RP_SAMPLER_ALIGNED)
+        return BAD("sampler", "%u is not RP_SAMPLER_UNIFORM (1) or RP_SAMPLER_ALIGNED (2)", p->sampler);
+    if (p->target_centering != RP_TARGETS_CENTERED && p->target_centering != RP_TARGETS_UNCENTERED)
+        return BAD("target_centering", "%u is not RP_TARGETS_CENTERED (1) or RP_TARGETS_UNCENTERED (2)",
+                   p->target_centering);
+    if (p->reserved0) return BAD("reserved0", "%u is not 0", p->reserved0);
+    if (p->sampler_window > 1024) return BAD("sampler_window", "%u is above 1024", p->sampler_window);
     if (!isfinite(p->val_fraction) || p->val_fraction >= 1.0)
         return BAD("val_fraction", "%g is not below 1", p->val_fraction);
     return RP_OK;
@@ -176,4 +186,10 @@ void rp_trainer_free(rp_trainer *t)
     free(t->hist_train);
     free(t->hist_val);
     free(t);
+}
+
+void rp__trainer_set_observer(rp_trainer *t, rp__trainer_observer fn, void *user_data)
+{
+    t->observer = fn;
+    t->observer_data = user_data;
 }

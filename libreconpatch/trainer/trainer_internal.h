@@ -122,6 +122,7 @@ typedef struct rp__trainer_label_cfg {
     uint32_t k;    /* contextual neighbourhood size */
     double alpha;  /* w = alpha * w_p + (1 - alpha) * w_c */
     int normalize; /* non-zero: L2-normalise z' rows before both similarities */
+    int center;    /* non-zero: subtract the batch mean of z' first (before any normalisation) */
 } rp__trainer_label_cfg;
 
 /* The mixed pseudo-label matrix w [n x n] from the target outputs zt [n x dim] (float). */
@@ -148,6 +149,26 @@ void rp__trainer_adamw_step(rp__trainer_adamw *opt, float *params, const float *
 /* Cosine annealing (PyTorch CosineAnnealingLR, closed form): the learning rate of step t of T. */
 double rp__trainer_cosine_lr(double lr_max, double lr_min, uint64_t t, uint64_t total);
 
+/* ---- diagnostics: what one training step looked like (bench/rp-tune --trace) ------------- *
+ * Costly extras (a validation pass every step, labels of the frozen initial target) are computed
+ * only while an observer is set; a training without one runs exactly as before. */
+typedef struct rp__trainer_step_stats {
+    uint64_t step;            /* 0-based */
+    uint32_t epoch;
+    double lr;                /* learning rate of this step */
+    double loss;              /* training loss of the step's batch (labels from the moving target) */
+    double val_loss;          /* validation loss after the step, labels from the moving target */
+    double val_loss_frozen;   /* validation loss after the step, labels from the initial target */
+    double share_w_half;      /* share of the batch's pairs (i != j) with w > 0.5 */
+    double mean_w;            /* mean w over those pairs */
+    double nn_same_position;  /* share of the k-1 batch neighbours (self excluded) that are the same
+                                 grid position of another image */
+    double nn_near_position;  /* ... within one grid cell (Chebyshev distance <= 1) of another image */
+    double nn_same_image;     /* ... from the same image */
+} rp__trainer_step_stats;
+typedef void (*rp__trainer_observer)(const rp__trainer_step_stats *stats, void *user_data);
+void rp__trainer_set_observer(rp_trainer *t, rp__trainer_observer fn, void *user_data);
+
 /* ---- the public handle ---------------------------------------------------------------- */
 struct rp_trainer {
     rp_trainer_params p; /* defaults resolved, validated */
@@ -167,6 +188,8 @@ struct rp_trainer {
     double *hist_train, *hist_val;
     uint32_t hist_epochs;
     int32_t best_epoch;
+    rp__trainer_observer observer; /* diagnostics, NULL normally */
+    void *observer_data;
 };
 
 /* The training loop (train_loop.c): fills the result fields, or returns an error with trained = 0. */

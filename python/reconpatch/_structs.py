@@ -90,7 +90,9 @@ class TrainerParams(_Struct):
                 ("patience", u32), ("k", u32), ("val_batches", u32), ("raw_targets", u32),
                 ("export_target", u32), ("num_threads", u32), ("seed", u64), ("max_steps", u64),
                 ("lr", f64), ("lr_min", f64), ("weight_decay", f64), ("sigma", f64), ("alpha", f64),
-                ("margin", f64), ("ema_momentum", f64), ("val_fraction", f64)]
+                ("margin", f64), ("ema_momentum", f64), ("val_fraction", f64),
+                ("sampler", u32), ("sampler_window", u32),
+                ("target_centering", u32), ("reserved0", u32)]
 
 
 # model.h

@@ -170,7 +170,7 @@ _Static_assert(offsetof(rp_score_result, pixel_threshold) == 56 && sizeof(((rp_s
 _Static_assert(offsetof(rp_score_result, mask_pixels) == 64 && sizeof(((rp_score_result *)0)->mask_pixels) == 8, "rp_score_result.mask_pixels moved or resized");
 
 /* ---- trainer.h */
-_Static_assert(sizeof(rp_trainer_params) == 136, "sizeof(rp_trainer_params) changed");
+_Static_assert(sizeof(rp_trainer_params) == 152, "sizeof(rp_trainer_params) changed");
 _Static_assert(alignof(rp_trainer_params) == 8, "alignof(rp_trainer_params) changed");
 _Static_assert(offsetof(rp_trainer_params, struct_size) == 0 && sizeof(((rp_trainer_params *)0)->struct_size) == 4, "rp_trainer_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_trainer_params, in_dim) == 4 && sizeof(((rp_trainer_params *)0)->in_dim) == 4, "rp_trainer_params.in_dim moved or resized");
@@ -196,13 +196,17 @@ _Static_assert(offsetof(rp_trainer_params, alpha) == 104 && sizeof(((rp_trainer_
 _Static_assert(offsetof(rp_trainer_params, margin) == 112 && sizeof(((rp_trainer_params *)0)->margin) == 8, "rp_trainer_params.margin moved or resized");
 _Static_assert(offsetof(rp_trainer_params, ema_momentum) == 120 && sizeof(((rp_trainer_params *)0)->ema_momentum) == 8, "rp_trainer_params.ema_momentum moved or resized");
 _Static_assert(offsetof(rp_trainer_params, val_fraction) == 128 && sizeof(((rp_trainer_params *)0)->val_fraction) == 8, "rp_trainer_params.val_fraction moved or resized");
+_Static_assert(offsetof(rp_trainer_params, sampler) == 136 && sizeof(((rp_trainer_params *)0)->sampler) == 4, "rp_trainer_params.sampler moved or resized");
+_Static_assert(offsetof(rp_trainer_params, sampler_window) == 140 && sizeof(((rp_trainer_params *)0)->sampler_window) == 4, "rp_trainer_params.sampler_window moved or resized");
+_Static_assert(offsetof(rp_trainer_params, target_centering) == 144 && sizeof(((rp_trainer_params *)0)->target_centering) == 4, "rp_trainer_params.target_centering moved or resized");
+_Static_assert(offsetof(rp_trainer_params, reserved0) == 148 && sizeof(((rp_trainer_params *)0)->reserved0) == 4, "rp_trainer_params.reserved0 moved or resized");
 
 #endif
 
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (135 fields) as locked\n");
+    printf("layout of 14 public structs (139 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

@@ -106,6 +106,8 @@ int main(void)
     FIELD(rp_trainer_params, lr_min); FIELD(rp_trainer_params, weight_decay);
     FIELD(rp_trainer_params, sigma); FIELD(rp_trainer_params, alpha); FIELD(rp_trainer_params, margin);
     FIELD(rp_trainer_params, ema_momentum); FIELD(rp_trainer_params, val_fraction);
+    FIELD(rp_trainer_params, sampler); FIELD(rp_trainer_params, sampler_window);
+    FIELD(rp_trainer_params, target_centering); FIELD(rp_trainer_params, reserved0);
     end();
 
     STRUCT(rp_train_params);

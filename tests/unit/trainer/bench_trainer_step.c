@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < B; i++)
         for (uint32_t d = 0; d < s.in_dim; d++)
             x[(size_t)i * s.in_dim + d] = (float)(sin((i % 16 + 1) * (d + 1) * 0.37) + 0.3 * (rp__trainer_rng_uniform(&rng) - 0.5));
-    rp__trainer_label_cfg cfg = {1.0, 5, 0.5, 1};
+    rp__trainer_label_cfg cfg = {1.0, 5, 0.5, 1, 0};
     rp__trainer_ws ws;
     if (rp__trainer_ws_init(&ws, B, s.proj_dim, cfg.k)) return 1;
     double *t[PHASES];

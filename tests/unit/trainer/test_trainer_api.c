@@ -12,7 +12,8 @@ _Static_assert(offsetof(rp_trainer_params, num_threads) == 52, "rp_trainer_param
 _Static_assert(offsetof(rp_trainer_params, seed) == 56, "rp_trainer_params layout changed");
 _Static_assert(offsetof(rp_trainer_params, lr) == 72, "rp_trainer_params layout changed");
 _Static_assert(offsetof(rp_trainer_params, val_fraction) == 128, "rp_trainer_params layout changed");
-_Static_assert(sizeof(rp_trainer_params) == 136, "rp_trainer_params layout changed");
+_Static_assert(offsetof(rp_trainer_params, sampler) == 136, "rp_trainer_params layout changed");
+_Static_assert(sizeof(rp_trainer_params) == 152, "rp_trainer_params layout changed");
 
 #define IMAGES 8
 #define PATCHES 64

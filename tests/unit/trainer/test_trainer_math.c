@@ -217,7 +217,7 @@ START_TEST(similarity__matrices_match_torch_with_exact_ties)
     float *zf = to_float(z, (size_t)n * dim);
     double *w = malloc((size_t)n * n * sizeof(double));
     rp__trainer_label_cfg cfg = {golden_scalar(g, "sigma"), (uint32_t)golden_scalar(g, "k"), golden_scalar(g, "alpha"),
-                                 1};
+                                 1, 0};
     ck_assert_int_eq(rp__trainer_pseudo_labels(zf, n, dim, &cfg, w, NULL), RP_OK);
     assert_close("w mixed", w, golden_get(g, "w", (size_t)n * n), (size_t)n * n, 1e-5, 1e-1);
     free(zf);
