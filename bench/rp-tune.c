@@ -6,7 +6,8 @@
  *   rp-tune run --cache FILE [--cache FILE ...] [--method reconpatch|patchcore] [--unified]
  *               [--coreset R] [--epochs N] [--steps N] [--batch N] [--lr X] [--sigma X] [--k N]
  *               [--alpha X] [--margin X] [--gamma X] [--repr-dim N] [--proj N] [--export-target] [--raw] [--uncentered]
- *               [--sampler uniform|aligned] [--window N] [--feature-dim N] [--pca N] [--trace FILE]
+ *               [--sampler uniform|aligned] [--window N] [--feature-dim N] [--pca N] [--trace FILE] [--train-only]
+ *               [--val-batches N] [--threads N]
  *       train (per cache, or one model on all with --unified), build the bank, score the cached test
  *       features, and print one JSON line per category with image AUROC, pixel AUROC and AUPRO.
  *       --feature-dim N pools the cached features to N values (PatchCore's own reduction, the
@@ -143,6 +144,7 @@ typedef struct run_opts {
     double coreset;
     rp_trainer_params tp;
     FILE *trace; /* per-step CSV of the training, or NULL */
+    int train_only; /* stop after training the head (with --trace: the curves are the result) */
 } run_opts;
 
 /* Pool each cached feature vector to out_dim values with the aggregation's adaptive average
@@ -238,6 +240,11 @@ static void train(cache *cs, int n, const run_opts *o, rp_embedding **emb, rp_ba
         if (rp_trainer_get_embedding(t, emb)) die("embedding");
         rp_trainer_free(t);
         bp.dim = rp_embedding_out_dim(*emb);
+        if (o->train_only) {
+            *bank = NULL;
+            *secs = now() - t0;
+            return;
+        }
     } else {
         bp.dim = dim;
     }
@@ -261,6 +268,10 @@ static void train(cache *cs, int n, const run_opts *o, rp_embedding **emb, rp_ba
 static void evaluate(const cache *c, const rp_embedding *emb, const rp_bank *bank, const run_opts *o, double secs,
                      const char *mode)
 {
+    if (!bank) {
+        printf("{\"category\": \"%s\", \"train_s\": %.1f}\n", c->name, secs);
+        return;
+    }
     rp_cache_eval e;
     rp_cache_evaluate(c, emb, bank, &e);
     char pixel[64], pro[64];
@@ -335,6 +346,9 @@ int main(int argc, char **argv)
             else if (!strcmp(a, "--seed")) o.tp.seed = strtoull(v, NULL, 10), i++;
             else if (!strcmp(a, "--export-target")) o.tp.export_target = 1;
             else if (!strcmp(a, "--raw")) o.tp.raw_targets = 1;
+            else if (!strcmp(a, "--train-only")) o.train_only = 1;
+            else if (!strcmp(a, "--val-batches")) o.tp.val_batches = (uint32_t)atoi(v), i++;
+            else if (!strcmp(a, "--threads")) o.tp.num_threads = (uint32_t)atoi(v), i++;
             else if (!strcmp(a, "--uncentered")) o.tp.target_centering = RP_TARGETS_UNCENTERED;
             else if (!strcmp(a, "--unified")) unified = 1;
             else goto usage;

@@ -3,7 +3,8 @@
  *
  *   rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]
  *           [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N]
- *           [--json OUT.json] [--knn-int8]
+ *           [--json OUT.json] [--knn-int8] [--repr-dim N] [--feature-dim N] [--pca N]
+ *           [--sampler uniform|aligned]   (rp_model_options.h)
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
@@ -18,6 +19,7 @@
 #include <reconpatch/reconpatch.h>
 
 #include "rp_file_list.h"
+#include "rp_model_options.h"
 
 #define MAX_CATEGORIES 32
 
@@ -43,6 +45,7 @@ typedef struct options {
     unsigned mask_threshold;
     const char *weights, *json, *save_model;
     unsigned epochs;
+    rp_model_options model; /* --repr-dim, --feature-dim, --pca, --sampler */
 } options;
 
 static double now(void)
@@ -131,6 +134,7 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n)
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
     p.method = o->method;
+    rp_model_options_apply(&o->model, &p.method, &ep, &tp);
     p.extractor = &ep;
     p.bank = &bp;
     p.trainer = &tp;
@@ -204,7 +208,7 @@ static void write_json(const options *o, category *cats, int n)
     }
     fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"coreset\": %g, \"no_crop\": %s, \"keep_aspect\": %s, "
                "\"knn_int8\": %s, \"categories\": {",
-            o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", o->unified ? "true" : "false", o->coreset,
+            rp_model_options_method_name(o->model.pca_dim ? RP_METHOD_PCA : o->method), o->unified ? "true" : "false", o->coreset,
             o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false", o->knn_int8 ? "true" : "false");
     for (int i = 0; i < n; i++) {
         category *c = &cats[i];
@@ -234,7 +238,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
                     "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH]\n"
-                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n");
+                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n"
+                    "               " RP_MODEL_OPTIONS_USAGE "\n");
     exit(2);
 }
 
@@ -261,7 +266,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--unified")) o.unified = 1;
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
         else if (!strcmp(a, "--knn-int8")) o.knn_int8 = 1;
-        else usage();
+        else if (!rp_model_options_parse("rp-eval", argv, argc, &i, &o.model)) usage();
     }
     if (!o.n_data || o.coreset <= 0 || o.coreset > 1 || o.mask_threshold > 254) usage();
     if (o.no_crop && o.keep_aspect) {

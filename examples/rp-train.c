@@ -1,7 +1,8 @@
 /* rp-train: train an anomaly model on normal images and save it to a file for rp-score.
  *
  *   rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop | --keep-aspect] [--weights PATH]
- *            [--epochs N] [--embed-weights] [--calibrate F] -o MODEL IMAGE_OR_DIR...
+ *            [--epochs N] [--embed-weights] [--calibrate F] [--repr-dim N] [--feature-dim N] [--pca N]
+ *            [--sampler uniform|aligned] -o MODEL IMAGE_OR_DIR...   (rp_model_options.h)
  *
  * --keep-aspect resizes each image's shorter side to 256 keeping its aspect ratio before the
  * 224 centre crop (torchvision Resize(256), the MVTec protocol); the default resizes both sides.
@@ -25,6 +26,7 @@
 
 #include <reconpatch/reconpatch.h>
 
+#include "rp_model_options.h"
 #include "rp_omp_policy.h"
 
 typedef struct path_list {
@@ -39,12 +41,14 @@ typedef struct options {
     unsigned epochs;
     const char *weights, *output;
     path_list inputs;
+    rp_model_options model; /* --repr-dim, --feature-dim, --pca, --sampler */
 } options;
 
 static void usage(void)
 {
     fprintf(stderr, "usage: rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop | --keep-aspect]\n"
                     "                [--weights PATH] [--epochs N] [--embed-weights] [--calibrate F]\n"
+                    "                " RP_MODEL_OPTIONS_USAGE "\n"
                     "                -o MODEL IMAGE_OR_DIR...\n");
     exit(2);
 }
@@ -148,6 +152,7 @@ static void parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--no-crop")) o->no_crop = 1;
         else if (!strcmp(a, "--keep-aspect")) o->keep_aspect = 1;
         else if (!strcmp(a, "--embed-weights")) o->embed_weights = 1;
+        else if (rp_model_options_parse("rp-train", argv, argc, &i, &o->model)) continue;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage();
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "rp-train: unknown option %s\n", a);
@@ -281,12 +286,13 @@ int main(int argc, char **argv)
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
     p.method = o.method;
+    rp_model_options_apply(&o.model, &p.method, &ep, &tp);
     p.extractor = &ep;
     p.bank = &bp;
     p.trainer = &tp;
     p.calibration_fraction = o.calibrate;
 
-    fprintf(stderr, "rp-train: %s on %zu images -> %s\n", o.method == RP_METHOD_PATCHCORE ? "PatchCore" : "ReConPatch",
+    fprintf(stderr, "rp-train: %s on %zu images -> %s\n", p.method == RP_METHOD_PATCHCORE ? "PatchCore" : p.method == RP_METHOD_PCA ? "PCA" : "ReConPatch",
             o.inputs.count, o.output);
     progress_state ps = {.tty = isatty(STDERR_FILENO)};
     double t0 = now();

@@ -19,6 +19,7 @@ Conventions shared with the C code (docs/reconpatch.md):
 """
 import math
 import os
+import sys
 
 import numpy as np
 import torch
@@ -82,7 +83,9 @@ def contextual(nbr, k):
     return c, qe, (qe + qe.T) / 2
 
 
-def pseudo_labels(zt, sigma, k, alpha, normalize=True):
+def pseudo_labels(zt, sigma, k, alpha, normalize=True, center=False):
+    if center:
+        zt = zt - zt.mean(dim=0, keepdim=True)
     zn = zt / zt.norm(dim=1, keepdim=True) if normalize else zt
     d2 = sq_dists(zn)
     wp = torch.exp(-d2 / sigma)
@@ -218,12 +221,112 @@ def ties_case():
     return out
 
 
+def centered_case():
+    """Pseudo-labels from batch-centred target outputs: rows share a large common offset (as the
+    outputs of non-negative features through a random head do), which dominates the cosine of
+    every pair unless the batch mean is subtracted first."""
+    gen = torch.Generator().manual_seed(11)
+    z = torch.randn(24, 8, generator=gen) + 4.0 * torch.randn(1, 8, generator=gen)
+    z = z.float().double()
+    k = 5
+    lab = pseudo_labels(z, 1.0, k, 0.9, center=True)
+    assert boundary_gap(sq_dists((z - z.mean(0)) / (z - z.mean(0)).norm(dim=1, keepdim=True)), k) > 1e-3
+    out = dict(n=24, dim=8, k=k, sigma=1.0, alpha=0.9, z=z)
+    for key in ('nbr', 'w'):
+        out[key] = lab[key]
+    return out
+
+
+def pca_case():
+    """PCA of 300 x 24 float32 rows with well-separated variances (so every eigenvector is defined
+    to far below float rounding): numpy's eigh of the float64 covariance, components by decreasing
+    eigenvalue, each signed so that its largest-magnitude entry is positive; bias = -W mean."""
+    rng = np.random.default_rng(5)
+    dim, count, out_dim = 24, 300, 6
+    basis, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    scales = 2.0 ** -np.arange(dim) * 8.0
+    x = (rng.standard_normal((count, dim)) * scales) @ basis.T + rng.standard_normal(dim) * 3.0
+    x = x.astype(np.float32).astype(np.float64)
+    mean = x.mean(axis=0)
+    cov = (x - mean).T @ (x - mean)
+    vals, vecs = np.linalg.eigh(cov)
+    order = np.argsort(vals)[::-1][:out_dim]
+    w = vecs[:, order].T
+    for i in range(out_dim):
+        if w[i, np.argmax(np.abs(w[i]))] < 0:
+            w[i] = -w[i]
+    return dict(count=count, dim=dim, out_dim=out_dim, x=x, weight=w, bias=-w @ mean)
+
+
+M64 = (1 << 64) - 1
+
+
+class Xoshiro256:
+    """xoshiro256** seeded by splitmix64, as the trainer's rng.c (an independent port)."""
+
+    def __init__(self, seed):
+        self.s = []
+        x = seed
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & M64
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+            self.s.append(z ^ (z >> 31))
+
+    def next(self):
+        s = self.s
+        rotl = lambda v, k: ((v << k) | (v >> (64 - k))) & M64
+        result = (rotl((s[1] * 5) & M64, 7) * 9) & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+        return result
+
+    def below(self, n):
+        return ((self.next() >> 32) * n) >> 32
+
+
+def sampler_case():
+    """Batches of the aligned sampler, written from its documented rule (trainer_internal.h):
+    a uniform window of w x w positions, distinct images without replacement, a new window and all
+    images again once they are used up. Small sizes so that rounds wrap inside one batch."""
+    seed, n_images, grid, window, n, batches = 99, 5, 6, 2, 28, 4
+    rng = Xoshiro256(seed)
+    order = list(range(n_images))
+    out = []
+    for _ in range(batches):
+        idx, taken = [], n_images
+        while len(idx) < n:
+            if taken == n_images:
+                y0, x0, taken = rng.below(grid - window + 1), rng.below(grid - window + 1), 0
+            j = taken + rng.below(n_images - taken)
+            order[j], order[taken] = order[taken], order[j]
+            img = order[taken]
+            taken += 1
+            for dy in range(window):
+                for dx in range(window):
+                    if len(idx) < n:
+                        idx.append(img * grid * grid + (y0 + dy) * grid + x0 + dx)
+        assert len(set(idx[:n_images * window * window])) == min(n, n_images * window * window)  # one round: distinct
+        out.extend(idx)
+    return dict(seed=seed, n_images=n_images, grid=grid, window=window, n=n, batches=batches, idx=out)
+
+
 def main():
+    """Write every golden, or only the cases named on the command line (linear mlp ties centered
+    pca sampler). Regenerating linear and mlp with another PyTorch build changes the last digits of
+    some float64 values (BLAS summation order), far inside the tests' tolerances."""
     torch.set_default_dtype(torch.float64)
     os.makedirs(OUT, exist_ok=True)
-    write(os.path.join(OUT, 'linear.txt'), linear_case())
-    write(os.path.join(OUT, 'mlp.txt'), mlp_case())
-    write(os.path.join(OUT, 'ties.txt'), ties_case())
+    cases = dict(linear=linear_case, mlp=mlp_case, ties=ties_case, centered=centered_case, pca=pca_case,
+                 sampler=sampler_case)
+    for name in sys.argv[1:] or cases:
+        write(os.path.join(OUT, name + '.txt'), cases[name]())
 
 
 if __name__ == '__main__':

@@ -28,6 +28,8 @@ typedef struct rp_model rp_model;
 
 #define RP_METHOD_RECONPATCH 1 /* learned representation f before the bank (default) */
 #define RP_METHOD_PATCHCORE 2  /* patch features go into the bank as they are */
+#define RP_METHOD_PCA 3        /* PCA onto trainer.repr_dim components before the bank (untrained
+                                  baseline of the head; model format version 3) */
 
 /* The quantile of the normal-image rule when none is given (see rp_calibration_params). */
 #define RP_CALIBRATION_DEFAULT_QUANTILE 0.99
@@ -136,8 +138,9 @@ RP_API int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *i
 /* The newest model file format version this library reads and writes. It changes
  * independently of the library version; files with a larger one fail with RP_E_VERSION.
  * Version 2 added keep_aspect to the extractor settings and the int8 kNN flag to the bank; version 1
- * files still load, and rp_model_save writes version 1 for models that use neither. */
-#define RP_MODEL_FORMAT_VERSION 2
+ * files still load, and rp_model_save writes version 1 for models that use neither. Version 3 added
+ * RP_METHOD_PCA (written only for PCA models). */
+#define RP_MODEL_FORMAT_VERSION 3
 
 typedef struct rp_model_save_params {
     uint32_t struct_size;

@@ -125,6 +125,10 @@ RP_API int rp_trainer_get_embedding(const rp_trainer *trainer, rp_embedding **ou
 RP_API int rp_trainer_get_history(const rp_trainer *trainer, double *train_loss_out, double *val_loss_out,
                                   uint32_t capacity, uint32_t *epochs_out, int32_t *best_epoch_out);
 
+/* PCA on the features added so far, instead of training: a new embedding as rp_embedding_fit_pca
+ * gives for all of them, with out_dim components (0 = the params' repr_dim). The caller frees it. */
+RP_API int rp_trainer_fit_pca(const rp_trainer *trainer, uint32_t out_dim, rp_embedding **out);
+
 RP_API void rp_trainer_free(rp_trainer *trainer);
 
 #ifdef __cplusplus

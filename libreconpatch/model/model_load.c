@@ -160,8 +160,10 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
     if (s->model.size != RP__MODL_SIZE) return BAD(src, "section 'MODL' has %llu bytes, not %u",
                                                    (unsigned long long)s->model.size, RP__MODL_SIZE);
     out->method = (int32_t)rp__le_get_u32(s->model.payload);
-    if (out->method != RP_METHOD_RECONPATCH && out->method != RP_METHOD_PATCHCORE)
-        return BAD(src, "method %d is not RP_METHOD_RECONPATCH or RP_METHOD_PATCHCORE", out->method);
+    if (out->method != RP_METHOD_RECONPATCH && out->method != RP_METHOD_PATCHCORE &&
+        !(out->method == RP_METHOD_PCA && version >= 3))
+        return BAD(src, "method %d is not RP_METHOD_RECONPATCH, RP_METHOD_PATCHCORE or (format 3) RP_METHOD_PCA",
+                   out->method);
 
     const uint8_t *e = s->extractor.payload;
     /* Version 1 wrote 48 bytes (no keep_aspect); version 2 appends keep_aspect. */
@@ -220,7 +222,7 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
     memcpy(out->recorded_path, b + RP__BKBN_FIXED_SIZE, path_len);
     out->recorded_path[path_len] = '\0';
 
-    if ((out->method == RP_METHOD_RECONPATCH) != s->head.present)
+    if ((out->method != RP_METHOD_PATCHCORE) != s->head.present)
         return BAD(src, "method %d but section 'HEAD' is %s", out->method, s->head.present ? "present" : "missing");
     if (s->head.present) {
         if (s->head.size < 8) return BAD(src, "section 'HEAD' is %llu bytes", (unsigned long long)s->head.size);

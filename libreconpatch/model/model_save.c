@@ -91,7 +91,7 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     /* The oldest format that holds everything this model uses, so that libraries from before
      * keep_aspect and the int8 kNN still read the models that use neither. */
     const int bank_int8 = rp__bank_knn_int8(m->bank);
-    p->version = ep->keep_aspect || bank_int8 ? 2u : 1u;
+    p->version = m->method == RP_METHOD_PCA ? 3u : ep->keep_aspect || bank_int8 ? 2u : 1u;
 
     section *s = add_section(p, RP__SEC_MODEL);
     rp__bytes_i32(&s->fields, m->method);

@@ -188,9 +188,9 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     int rc = rp__params_copy(&p, sizeof p, user, "rp_train");
     if (rc) return rc;
     if (!p.method) p.method = RP_METHOD_RECONPATCH;
-    if (p.method != RP_METHOD_RECONPATCH && p.method != RP_METHOD_PATCHCORE)
-        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.method %d is not RP_METHOD_RECONPATCH (1) or "
-                                          "RP_METHOD_PATCHCORE (2)", p.method);
+    if (p.method != RP_METHOD_RECONPATCH && p.method != RP_METHOD_PATCHCORE && p.method != RP_METHOD_PCA)
+        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.method %d is not RP_METHOD_RECONPATCH (1), "
+                                          "RP_METHOD_PATCHCORE (2) or RP_METHOD_PCA (3)", p.method);
     if (!p.batch_size) p.batch_size = DEFAULT_BATCH_IMAGES;
     if (p.batch_size > MAX_BATCH_IMAGES)
         return rp__fail(RP_E_INVALID_ARG, "rp_train: params.batch_size %u is above %u", p.batch_size,
@@ -244,8 +244,12 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     } else {
         if ((rc = rp_trainer_create(p.trainer, &trainer))) goto fail;
         if ((rc = extract_all(m->extractor, &s, p.batch_size, sink_trainer, trainer, &pc))) goto fail;
-        if ((rc = rp_trainer_train(trainer, progress, user_data))) goto fail;
-        if ((rc = rp_trainer_get_embedding(trainer, &m->embedding))) goto fail;
+        if (p.method == RP_METHOD_PCA) { /* the trainer only holds the features: fit, do not train */
+            if ((rc = rp_trainer_fit_pca(trainer, 0, &m->embedding))) goto fail;
+        } else {
+            if ((rc = rp_trainer_train(trainer, progress, user_data))) goto fail;
+            if ((rc = rp_trainer_get_embedding(trainer, &m->embedding))) goto fail;
+        }
         bp.dim = rp_embedding_out_dim(m->embedding);
         if ((rc = rp_bank_create(&bp, &m->bank))) goto fail;
         if ((rc = embed_into_bank(trainer, m->embedding, m->bank))) goto fail;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/common.h"
+#include "trainer/trainer_internal.h"
 
 /* LAPACK, Fortran calling convention (OpenBLAS exports it; no LAPACKE header needed). */
 extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
@@ -18,19 +18,43 @@ extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
 
 #define PCA_BLOCK_ROWS 2048u
 
+/* The rows to fit: n_parts arrays of rows[i] x dim floats each (one per image, or one in all). */
+typedef struct pca_rows {
+    const float *const *parts;
+    const uint32_t *rows;
+    uint32_t n_parts;
+    uint64_t count; /* sum of rows */
+} pca_rows;
+
+static void column_mean(const pca_rows *x, uint32_t dim, double *mean)
+{
+    for (uint32_t p = 0; p < x->n_parts; p++)
+        for (uint64_t r = 0; r < x->rows[p]; r++)
+            for (uint32_t c = 0; c < dim; c++) mean[c] += x->parts[p][r * dim + c];
+    for (uint32_t c = 0; c < dim; c++) mean[c] /= (double)x->count;
+}
+
 /* Upper triangle of sum_r (x_r - mean)(x_r - mean)^T into cov (dim x dim, row-major). */
-static int covariance(const float *x, uint64_t count, uint32_t dim, const double *mean, double *cov)
+static int covariance(const pca_rows *x, uint32_t dim, const double *mean, double *cov)
 {
     double *block = malloc((size_t)PCA_BLOCK_ROWS * dim * sizeof(double));
     if (!block) return RP_E_NOMEM;
     memset(cov, 0, (size_t)dim * dim * sizeof(double));
-    for (uint64_t r0 = 0; r0 < count; r0 += PCA_BLOCK_ROWS) {
-        uint32_t rows = count - r0 < PCA_BLOCK_ROWS ? (uint32_t)(count - r0) : PCA_BLOCK_ROWS;
-        for (uint32_t r = 0; r < rows; r++)
+    uint32_t filled = 0;
+    for (uint32_t p = 0; p <= x->n_parts; p++) {
+        const uint64_t rows = p < x->n_parts ? x->rows[p] : 0;
+        for (uint64_t r = 0; r <= rows; r++) {
+            const int last = p == x->n_parts;
+            if (filled == PCA_BLOCK_ROWS || (last && filled)) {
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)filled, 1.0, block, (int)dim, 1.0,
+                            cov, (int)dim);
+                filled = 0;
+            }
+            if (r == rows) break;
             for (uint32_t c = 0; c < dim; c++)
-                block[(size_t)r * dim + c] = (double)x[(r0 + r) * dim + c] - mean[c];
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)rows, 1.0, block, (int)dim, 1.0, cov,
-                    (int)dim);
+                block[(size_t)filled * dim + c] = (double)x->parts[p][r * dim + c] - mean[c];
+            filled++;
+        }
     }
     free(block);
     return RP_OK;
@@ -61,17 +85,12 @@ static int eigen(double *a, uint32_t dim, double *w)
     return info ? RP_E_BACKEND : RP_OK;
 }
 
-int rp_embedding_fit_pca(const float *features, uint64_t count, uint32_t dim, uint32_t out_dim, rp_embedding **out)
+static int fit(const pca_rows *x, uint32_t dim, uint32_t out_dim, const char *fn, rp_embedding **out)
 {
-    rp__clear_error();
-    if (!out) return rp__fail(RP_E_INVALID_ARG, "rp_embedding_fit_pca: out is NULL");
-    *out = NULL;
-    if (!features) return rp__fail(RP_E_INVALID_ARG, "rp_embedding_fit_pca: features is NULL");
     if (!dim || dim > 16384 || !out_dim || out_dim > dim)
-        return rp__fail(RP_E_INVALID_ARG, "rp_embedding_fit_pca: out_dim %u must be in 1..dim (%u), dim <= 16384",
-                        out_dim, dim);
-    if (count < 2) return rp__fail(RP_E_INVALID_ARG, "rp_embedding_fit_pca: %llu rows, need at least 2",
-                                   (unsigned long long)count);
+        return rp__fail(RP_E_INVALID_ARG, "%s: out_dim %u must be in 1..dim (%u), dim <= 16384", fn, out_dim, dim);
+    if (x->count < 2)
+        return rp__fail(RP_E_INVALID_ARG, "%s: %llu rows, need at least 2", fn, (unsigned long long)x->count);
     double *mean = calloc(dim, sizeof(double));
     double *cov = malloc((size_t)dim * dim * sizeof(double));
     double *eigval = malloc(dim * sizeof(double));
@@ -79,10 +98,8 @@ int rp_embedding_fit_pca(const float *features, uint64_t count, uint32_t dim, ui
     float *bias = malloc(out_dim * sizeof(float));
     int rc = mean && cov && eigval && weight && bias ? RP_OK : RP_E_NOMEM;
     if (rc == RP_OK) {
-        for (uint64_t r = 0; r < count; r++)
-            for (uint32_t c = 0; c < dim; c++) mean[c] += features[r * dim + c];
-        for (uint32_t c = 0; c < dim; c++) mean[c] /= (double)count;
-        rc = covariance(features, count, dim, mean, cov);
+        column_mean(x, dim, mean);
+        rc = covariance(x, dim, mean, cov);
     }
     if (rc == RP_OK) rc = eigen(cov, dim, eigval);
     if (rc == RP_OK) {
@@ -109,7 +126,38 @@ int rp_embedding_fit_pca(const float *features, uint64_t count, uint32_t dim, ui
     free(eigval);
     free(weight);
     free(bias);
-    if (rc == RP_E_NOMEM) return rp__fail(rc, "rp_embedding_fit_pca: out of memory for a %u x %u covariance", dim, dim);
-    if (rc == RP_E_BACKEND) return rp__fail(rc, "rp_embedding_fit_pca: LAPACK dsyevd failed");
+    if (rc == RP_E_NOMEM) return rp__fail(rc, "%s: out of memory for a %u x %u covariance", fn, dim, dim);
+    if (rc == RP_E_BACKEND) return rp__fail(rc, "%s: LAPACK dsyevd failed", fn);
     return rc;
+}
+
+int rp_embedding_fit_pca(const float *features, uint64_t count, uint32_t dim, uint32_t out_dim, rp_embedding **out)
+{
+    rp__clear_error();
+    if (!out) return rp__fail(RP_E_INVALID_ARG, "rp_embedding_fit_pca: out is NULL");
+    *out = NULL;
+    if (!features) return rp__fail(RP_E_INVALID_ARG, "rp_embedding_fit_pca: features is NULL");
+    /* Split into parts of at most UINT32_MAX rows so that any count fits the part layout. */
+    const uint64_t part = UINT32_MAX;
+    const uint64_t n_parts = count / part + 1;
+    if (n_parts > 64) return rp__fail(RP_E_LIMIT, "rp_embedding_fit_pca: %llu rows", (unsigned long long)count);
+    const float *parts[64];
+    uint32_t rows[64];
+    for (uint64_t i = 0; i < n_parts; i++) {
+        parts[i] = features + i * part * dim;
+        rows[i] = (uint32_t)(i + 1 < n_parts ? part : count - i * part);
+    }
+    pca_rows x = {parts, rows, (uint32_t)n_parts, count};
+    return fit(&x, dim, out_dim, "rp_embedding_fit_pca", out);
+}
+
+int rp_trainer_fit_pca(const rp_trainer *t, uint32_t out_dim, rp_embedding **out)
+{
+    rp__clear_error();
+    if (!out) return rp__fail(RP_E_INVALID_ARG, "rp_trainer_fit_pca: out is NULL");
+    *out = NULL;
+    if (!t) return rp__fail(RP_E_INVALID_ARG, "rp_trainer_fit_pca: trainer is NULL");
+    if (!t->n_images) return rp__fail(RP_E_STATE, "rp_trainer_fit_pca: no features added");
+    pca_rows x = {(const float *const *)t->images, t->image_patches, t->n_images, t->n_patches};
+    return fit(&x, t->in_dim, out_dim ? out_dim : t->p.repr_dim, "rp_trainer_fit_pca", out);
 }

@@ -279,30 +279,6 @@ static void uniform_batch(loop *L, rp__trainer_rng *rng, uint32_t *cursor)
     *cursor += L->batch;
 }
 
-/* ALIGNED: one random window of w x w grid positions, taken from distinct random images until the
- * batch is full; if the images run out first, the next round uses a new window (so no row repeats). */
-static void aligned_batch(loop *L, rp__trainer_rng *rng, uint32_t grid, uint32_t window)
-{
-    const uint32_t w = window < grid ? window : grid;
-    uint32_t filled = 0, taken = L->n_train_img;
-    uint32_t y0 = 0, x0 = 0;
-    while (filled < L->batch) {
-        if (taken == L->n_train_img) { /* a new round: a new window, every image available again */
-            y0 = rp__trainer_rng_below(rng, grid - w + 1);
-            x0 = rp__trainer_rng_below(rng, grid - w + 1);
-            taken = 0;
-        }
-        /* Partial Fisher-Yates: a uniformly chosen image not yet used in this round. */
-        uint32_t j = taken + rp__trainer_rng_below(rng, L->n_train_img - taken);
-        uint32_t img = L->img_order[j];
-        L->img_order[j] = L->img_order[taken];
-        L->img_order[taken++] = img;
-        for (uint32_t dy = 0; dy < w && filled < L->batch; dy++)
-            for (uint32_t dx = 0; dx < w && filled < L->batch; dx++)
-                L->batch_idx[filled++] = L->img_start[img] + (y0 + dy) * grid + x0 + dx;
-    }
-}
-
 /* Statistics of the labels in L->w and the neighbour lists in L->ws.nbr of the current batch. */
 static void label_stats(const loop *L, uint32_t grid, rp__trainer_step_stats *st)
 {
@@ -431,7 +407,10 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
         double sum = 0.0;
         uint32_t steps = 0;
         for (uint32_t s = 0; s < spe && step_no < total; s++) {
-            if (p->sampler == RP_SAMPLER_ALIGNED) aligned_batch(L, &rng, grid, p->sampler_window);
+            if (p->sampler == RP_SAMPLER_ALIGNED) {
+                rp__trainer_sampler sm = {L->n_train_img, grid, L->img_start, L->img_order};
+                rp__trainer_sample_aligned(&sm, &rng, p->sampler_window, L->batch, L->batch_idx);
+            }
             else uniform_batch(L, &rng, &cursor);
             gather(L->train_rows, L->batch_idx, L->batch, t->in_dim, L->x);
             double loss;

@@ -149,6 +149,22 @@ void rp__trainer_adamw_step(rp__trainer_adamw *opt, float *params, const float *
 /* Cosine annealing (PyTorch CosineAnnealingLR, closed form): the learning rate of step t of T. */
 double rp__trainer_cosine_lr(double lr_max, double lr_min, uint64_t t, uint64_t total);
 
+/* ---- the aligned batch sampler (sampler.c) ------------------------------------------------ */
+typedef struct rp__trainer_sampler {
+    uint32_t n_images;          /* training images */
+    uint32_t grid;              /* side of every image's square patch grid */
+    const uint32_t *img_start;  /* row index of each image's first patch (patches row-major) */
+    uint32_t *img_order;        /* n_images scratch entries, a permutation of 0..n_images-1 */
+} rp__trainer_sampler;
+/* One batch of n row indices: a random window of w x w grid positions (w = min(window, grid),
+ * top-left uniform over the grid) taken from distinct images chosen uniformly without replacement,
+ * w^2 rows per image in row-major window order (the last image's block may be cut short). When
+ * every image has been used, the next round draws a new window and starts over with all images
+ * (rows repeat in a batch only when it needs more than one round, batch > images x w^2, and the
+ * windows overlap). */
+void rp__trainer_sample_aligned(rp__trainer_sampler *s, rp__trainer_rng *rng, uint32_t window, uint32_t n,
+                                uint32_t *idx);
+
 /* ---- diagnostics: what one training step looked like (bench/rp-tune --trace) ------------- *
  * Costly extras (a validation pass every step, labels of the frozen initial target) are computed
  * only while an observer is set; a training without one runs exactly as before. */

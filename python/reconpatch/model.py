@@ -23,7 +23,8 @@ THRESHOLD_RULE_F1 = 2
 THRESHOLD_RULE_USER = 3
 METHOD_RECONPATCH = 1
 METHOD_PATCHCORE = 2
-_METHODS = {"reconpatch": METHOD_RECONPATCH, "patchcore": METHOD_PATCHCORE}
+METHOD_PCA = 3
+_METHODS = {"reconpatch": METHOD_RECONPATCH, "patchcore": METHOD_PATCHCORE, "pca": METHOD_PCA}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
@@ -68,7 +69,8 @@ class Model(Handle):
         """Train on normal images.
 
         images     a folder, or a list of paths, Images or uint8 ndarrays (RGB)
-        method     "reconpatch" (learned head, default) or "patchcore"
+        method     "reconpatch" (learned head, default), "patchcore" or "pca" (PCA onto
+                   trainer["repr_dim"] components, the untrained baseline of the head)
         progress   progress(ProgressInfo) -> True to cancel; raising cancels and re-raises
         extractor, trainer, bank, scorer: dicts of the rp_*_params fields (or the structs), e.g.
                    extractor={"precision": PRECISION_BF16}, bank={"coreset_ratio": 0.1}

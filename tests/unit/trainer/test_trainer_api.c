@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "golden_text.h"
 #include "rp_test.h"
 
 /* The params layout is ABI: fields are only ever appended (ctypes bindings mirror it). */
@@ -137,6 +138,10 @@ static const char *set_bad_field(rp_trainer_params *p, int i)
     case 12: p->proj_dim = 1u << 20; return "proj_dim";
     case 13: p->weight_decay = INFINITY; return "weight_decay";
     case 14: p->num_threads = 100000; return "num_threads";
+    case 15: p->sampler = 3; return "sampler";
+    case 16: p->sampler_window = 5000; return "sampler_window";
+    case 17: p->target_centering = 3; return "target_centering";
+    case 18: p->reserved0 = 1; return "reserved0";
     default: return NULL;
     }
 }
@@ -158,6 +163,88 @@ START_TEST(create__rejects_bad_params_naming_the_field)
                       rp_last_error_message(), want);
     }
     ck_assert_int_eq(rp_trainer_create(NULL, NULL), RP_E_INVALID_ARG);
+}
+END_TEST
+
+/* PCA against numpy (tools/gen_trainer_goldens.py): the contiguous fit and the trainer's fit over
+ * the same rows split into images agree with it, and bad arguments are refused. */
+START_TEST(pca__matches_numpy_contiguous_and_per_image)
+{
+    golden_file *g = golden_load("pca.txt");
+    uint32_t count = (uint32_t)golden_scalar(g, "count"), dim = (uint32_t)golden_scalar(g, "dim"),
+             out_dim = (uint32_t)golden_scalar(g, "out_dim");
+    const double *x = golden_get(g, "x", (size_t)count * dim);
+    const double *want_w = golden_get(g, "weight", (size_t)out_dim * dim), *want_b = golden_get(g, "bias", out_dim);
+    float *xf = malloc(sizeof(float) * count * dim), *w = malloc(sizeof(float) * out_dim * (dim + 1));
+    for (size_t i = 0; i < (size_t)count * dim; i++) xf[i] = (float)x[i];
+    rp_trainer_params p;
+    rp_trainer_params_init(&p, sizeof p);
+    p.repr_dim = out_dim;
+    rp_trainer *t = NULL;
+    ck_assert_int_eq(rp_trainer_create(&p, &t), RP_OK);
+    for (uint32_t r = 0; r < count; r += 50) /* 6 "images" of 50 rows */
+        ck_assert_int_eq(rp_trainer_add_image_features(t, xf + (size_t)r * dim, 50, dim), RP_OK);
+    for (int via_trainer = 0; via_trainer < 2; via_trainer++) {
+        rp_embedding *e = NULL;
+        if (via_trainer) ck_assert_int_eq(rp_trainer_fit_pca(t, 0, &e), RP_OK);
+        else ck_assert_int_eq(rp_embedding_fit_pca(xf, count, dim, out_dim, &e), RP_OK);
+        ck_assert_uint_eq(rp_embedding_in_dim(e), dim);
+        ck_assert_uint_eq(rp_embedding_out_dim(e), out_dim);
+        ck_assert_int_eq(rp_embedding_get(e, w, (size_t)out_dim * dim, w + (size_t)out_dim * dim, out_dim), RP_OK);
+        for (size_t i = 0; i < (size_t)out_dim * dim; i++)
+            ck_assert_msg(fabs(w[i] - want_w[i]) < 1e-6, "weight %zu: %g != %g", i, w[i], want_w[i]);
+        for (uint32_t i = 0; i < out_dim; i++)
+            ck_assert_msg(fabs(w[(size_t)out_dim * dim + i] - want_b[i]) < 1e-5 * (1 + fabs(want_b[i])),
+                          "bias %u: %g != %g", i, w[(size_t)out_dim * dim + i], want_b[i]);
+        rp_embedding_free(e);
+    }
+    rp_embedding *e = (rp_embedding *)0x1;
+    ck_assert_int_eq(rp_embedding_fit_pca(xf, count, dim, dim + 1, &e), RP_E_INVALID_ARG);
+    ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "out_dim"));
+    ck_assert_int_eq(rp_embedding_fit_pca(xf, 1, dim, 2, &e), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_embedding_fit_pca(NULL, count, dim, 2, &e), RP_E_INVALID_ARG);
+    rp_trainer_free(t);
+    ck_assert_int_eq(rp_trainer_create(&p, &t), RP_OK);
+    ck_assert_int_eq(rp_trainer_fit_pca(t, 0, &e), RP_E_STATE);
+    rp_trainer_free(t);
+    free(xf);
+    free(w);
+    golden_free(g);
+}
+END_TEST
+
+/* The aligned sampler trains (on a square 8 x 8 grid per image) and differs from uniform sampling;
+ * a grid that is not square is refused with RP_E_STATE. */
+START_TEST(train__aligned_sampler_trains_and_needs_square_grids)
+{
+    rp_trainer_params p;
+    small_params(&p);
+    p.sampler = RP_SAMPLER_ALIGNED;
+    p.sampler_window = 2;
+    rp_trainer *t = filled_trainer(&p);
+    ck_assert_msg(rp_trainer_train(t, NULL, NULL) == RP_OK, "%s", rp_last_error_message());
+    float *aligned = trained_f(t, 16);
+    rp_trainer_free(t);
+    small_params(&p);
+    t = filled_trainer(&p);
+    ck_assert_int_eq(rp_trainer_train(t, NULL, NULL), RP_OK);
+    float *uniform = trained_f(t, 16);
+    rp_trainer_free(t);
+    ck_assert(memcmp(aligned, uniform, sizeof(float) * (DIM + 1) * 16) != 0);
+    free(aligned);
+    free(uniform);
+
+    small_params(&p);
+    p.sampler = RP_SAMPLER_ALIGNED;
+    ck_assert_int_eq(rp_trainer_create(&p, &t), RP_OK);
+    float *f = make_features();
+    for (int i = 0; i < IMAGES; i++)
+        ck_assert_int_eq(rp_trainer_add_image_features(t, f + (size_t)i * PATCHES * DIM, PATCHES - 1, DIM), RP_OK);
+    free(f);
+    ck_assert_int_eq(rp_trainer_train(t, NULL, NULL), RP_E_STATE);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "square grid"));
+    rp_trainer_free(t);
 }
 END_TEST
 
@@ -342,6 +429,8 @@ int main(void)
     tcase_add_test(tc, train__cancel_from_callback_leaves_trainer_reusable);
     tcase_add_test(tc, train__reports_every_step_and_lowers_the_loss);
     tcase_add_test(tc, train__early_stopping_follows_patience);
+    tcase_add_test(tc, pca__matches_numpy_contiguous_and_per_image);
+    tcase_add_test(tc, train__aligned_sampler_trains_and_needs_square_grids);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }

@@ -226,6 +226,60 @@ START_TEST(similarity__matrices_match_torch_with_exact_ties)
 }
 END_TEST
 
+/* Labels from batch-centred targets: the neighbour lists exactly, w to float accuracy. */
+START_TEST(similarity__centred_labels_match_torch)
+{
+    golden_file *g = golden_load("centered.txt");
+    uint32_t n = (uint32_t)golden_scalar(g, "n"), dim = (uint32_t)golden_scalar(g, "dim"),
+             k = (uint32_t)golden_scalar(g, "k");
+    float *zf = to_float(golden_get(g, "z", (size_t)n * dim), (size_t)n * dim);
+    double *w = malloc((size_t)n * n * sizeof(double));
+    rp__trainer_ws ws;
+    ck_assert_int_eq(rp__trainer_ws_init(&ws, n, dim, k), RP_OK);
+    rp__trainer_label_cfg cfg = {golden_scalar(g, "sigma"), k, golden_scalar(g, "alpha"), 1, 1};
+    ck_assert_int_eq(rp__trainer_pseudo_labels(zf, n, dim, &cfg, w, &ws), RP_OK);
+    const double *nbr = golden_get(g, "nbr", (size_t)n * k);
+    for (size_t i = 0; i < (size_t)n * k; i++) ck_assert_uint_eq(ws.nbr[i], (uint32_t)nbr[i]);
+    assert_close("w centred", w, golden_get(g, "w", (size_t)n * n), (size_t)n * n, 1e-6, 1e-2);
+    /* Without centring the common offset dominates: the labels differ. */
+    double *w_raw = malloc((size_t)n * n * sizeof(double));
+    cfg.center = 0;
+    ck_assert_int_eq(rp__trainer_pseudo_labels(zf, n, dim, &cfg, w_raw, &ws), RP_OK);
+    double diff = 0;
+    for (size_t i = 0; i < (size_t)n * n; i++) diff = fmax(diff, fabs(w_raw[i] - w[i]));
+    ck_assert_msg(diff > 0.1, "centring changed w by only %g", diff);
+    rp__trainer_ws_free(&ws);
+    free(zf);
+    free(w);
+    free(w_raw);
+    golden_free(g);
+}
+END_TEST
+
+/* The aligned sampler against the generator's own implementation of its documented rule. */
+START_TEST(sampler__aligned_batches_match_the_documented_rule)
+{
+    golden_file *g = golden_load("sampler.txt");
+    uint32_t n_images = (uint32_t)golden_scalar(g, "n_images"), grid = (uint32_t)golden_scalar(g, "grid"),
+             window = (uint32_t)golden_scalar(g, "window"), n = (uint32_t)golden_scalar(g, "n"),
+             batches = (uint32_t)golden_scalar(g, "batches");
+    const double *want = golden_get(g, "idx", (size_t)n * batches);
+    uint32_t start[16], order[16], idx[256];
+    ck_assert(n_images <= 16 && n <= 256);
+    for (uint32_t i = 0; i < n_images; i++) start[i] = i * grid * grid, order[i] = i;
+    rp__trainer_rng rng;
+    rp__trainer_rng_seed(&rng, (uint64_t)golden_scalar(g, "seed"));
+    rp__trainer_sampler s = {n_images, grid, start, order};
+    for (uint32_t b = 0; b < batches; b++) {
+        rp__trainer_sample_aligned(&s, &rng, window, n, idx);
+        for (uint32_t i = 0; i < n; i++)
+            ck_assert_msg(idx[i] == (uint32_t)want[(size_t)b * n + i], "batch %u row %u: %u != %u", b, i, idx[i],
+                          (uint32_t)want[(size_t)b * n + i]);
+    }
+    golden_free(g);
+}
+END_TEST
+
 START_TEST(similarity__labels_from_target_heads_match_torch)
 {
     heads_case c = load_case("linear.txt");
@@ -440,6 +494,8 @@ int main(void)
     tcase_add_test(tc, adamw__two_steps_match_torch_optim);
     tcase_add_test(tc, cosine__schedule_matches_torch_scheduler);
     tcase_add_test(tc, knn__rejects_k_outside_1_to_n);
+    tcase_add_test(tc, similarity__centred_labels_match_torch);
+    tcase_add_test(tc, sampler__aligned_batches_match_the_documented_rule);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }

@@ -1,0 +1,71 @@
+/* The command-line options that shape a model's representation, shared by rp-train and rp-eval:
+ *   --repr-dim N        output size of the learned head f (ReConPatch; default 512)
+ *   --feature-dim N     patch feature length after the aggregation (PatchCore's own reduction by
+ *                       adaptive average pooling; default 1024)
+ *   --pca N             PCA onto N components instead of the learned head (RP_METHOD_PCA)
+ *   --sampler uniform|aligned   how the head's training batches are drawn
+ * Header-only; each tool keeps its own other options. */
+#ifndef RP_MODEL_OPTIONS_H
+#define RP_MODEL_OPTIONS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <reconpatch/reconpatch.h>
+
+typedef struct rp_model_options {
+    unsigned repr_dim, feature_dim, pca_dim, sampler;
+} rp_model_options;
+
+#define RP_MODEL_OPTIONS_USAGE "[--repr-dim N] [--feature-dim N] [--pca N] [--sampler uniform|aligned]"
+
+static inline unsigned rp_model_options_count(const char *program, const char *flag, const char *v)
+{
+    char *end = NULL;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || n < 1 || n > 65536) {
+        fprintf(stderr, "%s: %s %s: expected a whole number from 1 to 65536\n", program, flag, v ? v : "(missing)");
+        exit(2);
+    }
+    return (unsigned)n;
+}
+
+/* If argv[*i] is one of these options, consume it (and its value) and return 1. */
+static inline int rp_model_options_parse(const char *program, char **argv, int argc, int *i, rp_model_options *o)
+{
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!strcmp(a, "--repr-dim")) o->repr_dim = rp_model_options_count(program, a, v);
+    else if (!strcmp(a, "--feature-dim")) o->feature_dim = rp_model_options_count(program, a, v);
+    else if (!strcmp(a, "--pca")) o->pca_dim = rp_model_options_count(program, a, v);
+    else if (!strcmp(a, "--sampler")) {
+        if (v && !strcmp(v, "uniform")) o->sampler = RP_SAMPLER_UNIFORM;
+        else if (v && !strcmp(v, "aligned")) o->sampler = RP_SAMPLER_ALIGNED;
+        else {
+            fprintf(stderr, "%s: --sampler %s: expected uniform or aligned\n", program, v ? v : "(missing)");
+            exit(2);
+        }
+    } else return 0;
+    (*i)++;
+    return 1;
+}
+
+/* Apply the options to the training params; --pca turns the method into RP_METHOD_PCA. */
+static inline void rp_model_options_apply(const rp_model_options *o, int32_t *method, rp_extractor_params *ep,
+                                          rp_trainer_params *tp)
+{
+    if (o->feature_dim) ep->feature_dim = o->feature_dim;
+    if (o->repr_dim) tp->repr_dim = o->repr_dim;
+    if (o->sampler) tp->sampler = o->sampler;
+    if (o->pca_dim) {
+        *method = RP_METHOD_PCA;
+        tp->repr_dim = o->pca_dim;
+    }
+}
+
+static inline const char *rp_model_options_method_name(int32_t method)
+{
+    return method == RP_METHOD_PATCHCORE ? "patchcore" : method == RP_METHOD_PCA ? "pca" : "reconpatch";
+}
+
+#endif
