@@ -5,6 +5,8 @@
  *           [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N]
  *           [--json OUT.json] [--knn-int8]
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
+ *           [--calibrate N]        hold out N normal training images to calibrate the thresholds,
+ *                                  then count false rejects and escapes on the test split
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
 #include <dirent.h>
@@ -17,9 +19,13 @@
 
 #include <reconpatch/reconpatch.h>
 
+#include "rp_decisions.h"
 #include "rp_file_list.h"
 
 #define MAX_CATEGORIES 32
+/* Calibration images when --report asks for thresholds without --calibrate; a fifth of a small
+ * training set at most (docs/cli.md). */
+#define DEFAULT_CALIBRATION_IMAGES 20
 
 typedef struct category {
     const char *dir;
@@ -31,6 +37,9 @@ typedef struct category {
     double train_seconds, ms_per_image;
     double image_auroc, pixel_auroc, aupro;
     int has_masks;
+    size_t n_trained;              /* training images the model learnt from (held-out ones excluded) */
+    rp_model_thresholds thresholds; /* the model's, rule NONE when not calibrated */
+    decision_counts decisions;     /* at those thresholds, on the test split */
 } category;
 
 typedef struct options {
@@ -43,6 +52,8 @@ typedef struct options {
     unsigned mask_threshold;
     const char *weights, *json, *save_model;
     unsigned epochs;
+    int calibrate;      /* calibration images asked for; -1 = not given */
+    const char *report; /* report folder or NULL */
 } options;
 
 static double now(void)
@@ -114,6 +125,27 @@ static int print_progress(const rp_progress *p, void *ud)
     return 0;
 }
 
+/* The images held out of n for calibration: the asked number (DEFAULT_CALIBRATION_IMAGES for a
+ * report), at most a fifth of the set so that a small set keeps most images for training. */
+static uint32_t calibration_count(const options *o, size_t n, int say_why)
+{
+    if (o->calibrate == 0 || (o->calibrate < 0 && !o->report)) return 0;
+    uint32_t want = o->calibrate > 0 ? (uint32_t)o->calibrate : DEFAULT_CALIBRATION_IMAGES;
+    size_t cap = n / 5 ? n / 5 : 1;
+    if (want > cap) {
+        if (say_why)
+            fprintf(stderr, "rp-eval: %zu normal training images: calibrating on %zu instead of %u (at most a fifth)\n",
+                n, cap, want);
+        want = (uint32_t)cap;
+    }
+    if (want >= n) {
+        fprintf(stderr, "rp-eval: %zu normal training images leave none to train on after %u calibration images\n",
+                n, want);
+        exit(2);
+    }
+    return want;
+}
+
 static rp_model *train(const options *o, const char *const *paths, uint32_t n)
 {
     rp_extractor_params ep;
@@ -134,6 +166,9 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n)
     p.extractor = &ep;
     p.bank = &bp;
     p.trainer = &tp;
+    /* rp_train holds out round(n x fraction) evenly spaced images: exactly the count wanted. */
+    uint32_t held_out = calibration_count(o, n, 1);
+    p.calibration_fraction = (double)held_out / (double)n;
     rp_model *m;
     if (rp_train(paths, n, &p, o->verbose ? print_progress : NULL, NULL, &m)) die("training failed");
     return m;
@@ -142,6 +177,11 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n)
 static void evaluate(const options *o, const rp_model *m, category *c)
 {
     const rp_scorer *scorer = rp_model_scorer(m);
+    c->thresholds.struct_size = sizeof c->thresholds;
+    if (rp_model_get_thresholds(m, &c->thresholds, sizeof c->thresholds)) die("rp_model_get_thresholds");
+    int calibrated = c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE;
+    float *map_image = NULL; /* the map in the image's own geometry, where the defect mask is drawn */
+    size_t map_image_floats = 0;
     rp_scorer_info info;
     info.struct_size = sizeof info;
     if (rp_scorer_get_info(scorer, &info, sizeof info)) die("rp_scorer_get_info");
@@ -155,10 +195,19 @@ static void evaluate(const options *o, const rp_model *m, category *c)
         rp_image *img;
         if (rp_image_load_file(c->test.items[i], NULL, &img)) die(c->test.items[i]);
         maps[i] = malloc(npix * sizeof(float));
+        size_t own = calibrated ? (size_t)rp_image_width(img) * rp_image_height(img) : 0;
+        if (own > map_image_floats) {
+            map_image = realloc(map_image, own * sizeof *map_image);
+            if (!map_image) die("out of memory for a map");
+            map_image_floats = own;
+        }
         rp_score_result r;
         r.struct_size = sizeof r;
-        if (rp_scorer_score(scorer, img, &r, maps[i], npix, NULL, 0)) die(c->test.items[i]);
+        if (rp_scorer_score(scorer, img, &r, maps[i], npix, own ? map_image : NULL, own)) die(c->test.items[i]);
         scores[i] = (float)r.score;
+        if (calibrated)
+            decisions_add(&c->decisions, c->labels[i], r.score, c->thresholds.image_threshold, map_image, own,
+                          c->thresholds.pixel_threshold);
         rp_image_free(img);
     }
     c->ms_per_image = (now() - t0) * 1000.0 / (double)n;
@@ -180,6 +229,7 @@ static void evaluate(const options *o, const rp_model *m, category *c)
                             (uint32_t)side, 0, &c->aupro))
             die("AUPRO");
     }
+    free(map_image);
     for (size_t i = 0; i < n; i++) {
         free(maps[i]);
         free(masks[i]);
@@ -193,6 +243,29 @@ static void json_metric(FILE *f, const char *key, double v)
 {
     if (v < 0) fprintf(f, "\"%s\": null", key);
     else fprintf(f, "\"%s\": %.6f", key, v);
+}
+
+/* The calibration and what its thresholds decide on the test split (rp_decisions.h). */
+static void write_json_decisions(FILE *f, const category *c)
+{
+    const decision_counts *d = &c->decisions;
+    const rp_model_thresholds *t = &c->thresholds;
+    fprintf(f, ", \"calibration_images\": %u, \"quantile\": %g, \"image_threshold\": %.9g, \"pixel_threshold\": %.9g, ",
+            t->calibration_images, t->quantile, t->image_threshold, t->pixel_threshold);
+    json_metric(f, "nominal_false_reject_rate", decisions_nominal_false_reject_rate(t->calibration_images, t->quantile));
+    fprintf(f, ", ");
+    json_metric(f, "false_reject_rate", decisions_false_reject_rate(d));
+    fprintf(f, ", ");
+    json_metric(f, "escape_rate", decisions_escape_rate(d));
+    fprintf(f, ", ");
+    json_metric(f, "mask_false_reject_rate", decisions_mask_false_reject_rate(d));
+    fprintf(f, ", ");
+    json_metric(f, "mask_escape_rate", decisions_mask_escape_rate(d));
+    fprintf(f, ", ");
+    json_metric(f, "pixel_false_positive_rate", decisions_pixel_false_positive_rate(d));
+    fprintf(f, ", \"confusion\": {\"tp\": %llu, \"fp\": %llu, \"tn\": %llu, \"fn\": %llu}",
+            (unsigned long long)d->tp, (unsigned long long)d->fp, (unsigned long long)d->tn,
+            (unsigned long long)d->fn);
 }
 
 static void write_json(const options *o, category *cats, int n)
@@ -214,8 +287,10 @@ static void write_json(const options *o, category *cats, int n)
         json_metric(f, "pixel_auroc", c->pixel_auroc);
         fprintf(f, ", ");
         json_metric(f, "aupro", c->aupro);
-        fprintf(f, ", \"n_train\": %zu, \"n_test\": %zu, \"train_seconds\": %.3f, \"ms_per_image\": %.3f}",
-                c->train.count, c->test.count, c->train_seconds, c->ms_per_image);
+        fprintf(f, ", \"n_train\": %zu, \"n_test\": %zu, \"train_seconds\": %.3f, \"ms_per_image\": %.3f",
+                c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
+        if (c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) write_json_decisions(f, c);
+        fprintf(f, "}");
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -230,17 +305,35 @@ static void save_model(const options *o, const rp_model *m)
     fprintf(stderr, "rp-eval: model saved to %s\n", o->save_model);
 }
 
+/* The second table: the calibrated thresholds' false rejects and escapes on the test split. */
+static void print_decisions(const category *cats, int n)
+{
+    printf("\n%-16s %6s %11s %9s %11s %8s %9s %10s %10s\n", "category", "n_cal", "nominal_FRR", "FRR", "escape",
+           "mask_FRR", "mask_esc", "pixel_FPR", "FP/FN");
+    for (int i = 0; i < n; i++) {
+        const category *c = &cats[i];
+        const decision_counts *d = &c->decisions;
+        char fpfn[32];
+        snprintf(fpfn, sizeof fpfn, "%llu/%llu", (unsigned long long)d->fp, (unsigned long long)d->fn);
+        printf("%-16s %6u %11.4f %9.4f %11.4f %8.4f %9.4f %10.6f %10s\n", c->name, c->thresholds.calibration_images,
+               decisions_nominal_false_reject_rate(c->thresholds.calibration_images, c->thresholds.quantile),
+               decisions_false_reject_rate(d), decisions_escape_rate(d), decisions_mask_false_reject_rate(d),
+               decisions_mask_escape_rate(d), decisions_pixel_false_positive_rate(d), fpfn);
+    }
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
                     "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH]\n"
-                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n");
+                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n"
+                    "               [--calibrate N]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    options o = {.method = RP_METHOD_RECONPATCH, .coreset = 0.1, .mask_threshold = 127};
+    options o = {.method = RP_METHOD_RECONPATCH, .coreset = 0.1, .mask_threshold = 127, .calibrate = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -256,6 +349,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--json") && v) o.json = v, i++;
         else if (!strcmp(a, "--save-model") && v) o.save_model = v, i++;
         else if (!strcmp(a, "--epochs") && v) o.epochs = (unsigned)atoi(v), i++;
+        else if (!strcmp(a, "--calibrate") && v) o.calibrate = atoi(v), i++;
         else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
         else if (!strcmp(a, "--keep-aspect")) o.keep_aspect = 1;
         else if (!strcmp(a, "--unified")) o.unified = 1;
@@ -266,6 +360,10 @@ int main(int argc, char **argv)
     if (!o.n_data || o.coreset <= 0 || o.coreset > 1 || o.mask_threshold > 254) usage();
     if (o.no_crop && o.keep_aspect) {
         fprintf(stderr, "rp-eval: --no-crop and --keep-aspect exclude each other (keep-aspect crops)\n");
+        return 2;
+    }
+    if (o.calibrate < -1 || (o.calibrate == 0 && o.report)) {
+        fprintf(stderr, "rp-eval: --calibrate %d: give 1 or more images (the report needs thresholds)\n", o.calibrate);
         return 2;
     }
     if (o.save_model && o.n_data > 1 && !o.unified) {
@@ -284,8 +382,10 @@ int main(int argc, char **argv)
         rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count);
         double secs = now() - t0;
         save_model(&o, m);
+        size_t held_out = calibration_count(&o, all.count, 0);
         for (int i = 0; i < o.n_data; i++) {
             cats[i].train_seconds = secs;
+            cats[i].n_trained = all.count - held_out; /* the one model's training set */
             evaluate(&o, m, &cats[i]);
         }
         rp_model_free(m);
@@ -294,6 +394,7 @@ int main(int argc, char **argv)
             double t0 = now();
             rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count);
             cats[i].train_seconds = now() - t0;
+            cats[i].n_trained = cats[i].train.count - calibration_count(&o, cats[i].train.count, 0);
             save_model(&o, m);
             evaluate(&o, m, &cats[i]);
             rp_model_free(m);
@@ -304,8 +405,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.n_data; i++) {
         category *c = &cats[i];
         printf("%-16s %10.4f %11.4f %8.4f %8zu %7zu %9.1f %9.1f\n", c->name, c->image_auroc, c->pixel_auroc,
-               c->aupro, c->train.count, c->test.count, c->train_seconds, c->ms_per_image);
+               c->aupro, c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
     }
+    if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(cats, o.n_data);
     if (o.json) write_json(&o, cats, o.n_data);
     return 0;
 }
