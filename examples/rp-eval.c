@@ -7,6 +7,7 @@
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
  *           [--calibrate N]        hold out N normal training images to calibrate the thresholds,
  *                                  then count false rejects and escapes on the test split
+ *           [--report DIR]         an HTML report (DIR/index.html); calibrates (N = 20) unless told
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
 #include <dirent.h>
@@ -21,6 +22,7 @@
 
 #include "rp_decisions.h"
 #include "rp_file_list.h"
+#include "rp_report.h"
 
 #define MAX_CATEGORIES 32
 /* Calibration images when --report asks for thresholds without --calibrate; a fifth of a small
@@ -174,7 +176,7 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n)
     return m;
 }
 
-static void evaluate(const options *o, const rp_model *m, category *c)
+static void evaluate(const options *o, const rp_model *m, category *c, rp_report *report)
 {
     const rp_scorer *scorer = rp_model_scorer(m);
     c->thresholds.struct_size = sizeof c->thresholds;
@@ -228,6 +230,30 @@ static void evaluate(const options *o, const rp_model *m, category *c)
         if (rp_metric_aupro((const float *const *)maps, (const uint8_t *const *)masks, (uint32_t)n, (uint32_t)side,
                             (uint32_t)side, 0, &c->aupro))
             die("AUPRO");
+    }
+    if (report) {
+        report_category rc = {
+            .name = c->name,
+            .count = n,
+            .paths = (const char *const *)c->test.items,
+            .mask_paths = (const char *const *)c->masks.items,
+            .labels = c->labels,
+            .scores = scores,
+            .maps = (const float *const *)maps,
+            .masks = (const uint8_t *const *)masks,
+            .side = (uint32_t)side,
+            .has_masks = c->has_masks,
+            .mask_threshold = o->mask_threshold,
+            .image_auroc = c->image_auroc,
+            .pixel_auroc = c->pixel_auroc,
+            .aupro = c->aupro,
+            .thresholds = &c->thresholds,
+            .nominal_false_reject_rate = calibrated ? decisions_nominal_false_reject_rate(
+                                                          c->thresholds.calibration_images, c->thresholds.quantile)
+                                                    : -1,
+            .decisions = calibrated ? &c->decisions : NULL,
+        };
+        report_add_category(report, &rc, scorer);
     }
     free(map_image);
     for (size_t i = 0; i < n; i++) {
@@ -327,7 +353,7 @@ static void usage(void)
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
                     "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH]\n"
                     "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n"
-                    "               [--calibrate N]\n");
+                    "               [--calibrate N] [--report DIR]\n");
     exit(2);
 }
 
@@ -350,6 +376,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--save-model") && v) o.save_model = v, i++;
         else if (!strcmp(a, "--epochs") && v) o.epochs = (unsigned)atoi(v), i++;
         else if (!strcmp(a, "--calibrate") && v) o.calibrate = atoi(v), i++;
+        else if (!strcmp(a, "--report") && v) o.report = v, i++;
         else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
         else if (!strcmp(a, "--keep-aspect")) o.keep_aspect = 1;
         else if (!strcmp(a, "--unified")) o.unified = 1;
@@ -373,6 +400,7 @@ int main(int argc, char **argv)
     category cats[MAX_CATEGORIES];
     memset(cats, 0, sizeof cats);
     for (int i = 0; i < o.n_data; i++) load_category(&cats[i], o.data[i]);
+    rp_report *report = o.report ? report_open(o.report) : NULL;
 
     if (o.unified) {
         file_list all = {0};
@@ -386,7 +414,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < o.n_data; i++) {
             cats[i].train_seconds = secs;
             cats[i].n_trained = all.count - held_out; /* the one model's training set */
-            evaluate(&o, m, &cats[i]);
+            evaluate(&o, m, &cats[i], report);
         }
         rp_model_free(m);
     } else {
@@ -396,7 +424,7 @@ int main(int argc, char **argv)
             cats[i].train_seconds = now() - t0;
             cats[i].n_trained = cats[i].train.count - calibration_count(&o, cats[i].train.count, 0);
             save_model(&o, m);
-            evaluate(&o, m, &cats[i]);
+            evaluate(&o, m, &cats[i], report);
             rp_model_free(m);
         }
     }
@@ -409,5 +437,6 @@ int main(int argc, char **argv)
     }
     if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(cats, o.n_data);
     if (o.json) write_json(&o, cats, o.n_data);
+    if (report) report_close(report);
     return 0;
 }
