@@ -6,7 +6,8 @@
  *           [--json OUT.json] [--knn-int8]
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
  *           [--calibrate N]        hold out N normal training images to calibrate the thresholds,
- *                                  then count false rejects and escapes on the test split
+ *                                  then count false rejects and escapes on the test split;
+ *                                  N1,N2,...: the largest is held out, the others calibrate on subsets
  *           [--report DIR]         an HTML report (DIR/index.html); calibrates (N = 20) unless told
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
@@ -20,6 +21,7 @@
 
 #include <reconpatch/reconpatch.h>
 
+#include "rp_calibration_subsets.h"
 #include "rp_decisions.h"
 #include "rp_file_list.h"
 #include "rp_report.h"
@@ -28,6 +30,7 @@
 /* Calibration images when --report asks for thresholds without --calibrate; a fifth of a small
  * training set at most (docs/cli.md). */
 #define DEFAULT_CALIBRATION_IMAGES 20
+#define MAX_SUBSETS 8 /* smaller calibration counts of --calibrate N1,N2,... */
 
 typedef struct category {
     const char *dir;
@@ -42,6 +45,9 @@ typedef struct category {
     size_t n_trained;              /* training images the model learnt from (held-out ones excluded) */
     rp_model_thresholds thresholds; /* the model's, rule NONE when not calibrated */
     decision_counts decisions;     /* at those thresholds, on the test split */
+    /* --calibrate with several counts: the same for each smaller one, ascending */
+    rp_model_thresholds subset_thresholds[MAX_SUBSETS];
+    decision_counts subset_decisions[MAX_SUBSETS];
 } category;
 
 typedef struct options {
@@ -54,7 +60,9 @@ typedef struct options {
     unsigned mask_threshold;
     const char *weights, *json, *save_model;
     unsigned epochs;
-    int calibrate;      /* calibration images asked for; -1 = not given */
+    int calibrate;      /* calibration images asked for (the largest of a list); -1 = not given */
+    uint32_t subsets[MAX_SUBSETS]; /* the list's other counts, ascending */
+    int n_subsets;
     const char *report; /* report folder or NULL */
 } options;
 
@@ -148,7 +156,7 @@ static uint32_t calibration_count(const options *o, size_t n, int say_why)
     return want;
 }
 
-static rp_model *train(const options *o, const char *const *paths, uint32_t n)
+static rp_model *train(const options *o, const char *const *paths, uint32_t n, rp_model_thresholds *subsets_out)
 {
     rp_extractor_params ep;
     rp_extractor_params_init(&ep, sizeof ep);
@@ -173,6 +181,10 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n)
     p.calibration_fraction = (double)held_out / (double)n;
     rp_model *m;
     if (rp_train(paths, n, &p, o->verbose ? print_progress : NULL, NULL, &m)) die("training failed");
+    uint32_t sizes[MAX_SUBSETS];
+    for (int j = 0; j < o->n_subsets; j++) sizes[j] = o->subsets[j] < held_out ? o->subsets[j] : held_out;
+    if (o->n_subsets && calibration_subsets(m, paths, n, held_out, sizes, (uint32_t)o->n_subsets, subsets_out))
+        die("calibrating on subsets of the held-out images");
     return m;
 }
 
@@ -207,9 +219,13 @@ static void evaluate(const options *o, const rp_model *m, category *c, rp_report
         r.struct_size = sizeof r;
         if (rp_scorer_score(scorer, img, &r, maps[i], npix, own ? map_image : NULL, own)) die(c->test.items[i]);
         scores[i] = (float)r.score;
-        if (calibrated)
+        if (calibrated) {
             decisions_add(&c->decisions, c->labels[i], r.score, c->thresholds.image_threshold, map_image, own,
                           c->thresholds.pixel_threshold);
+            for (int j = 0; j < o->n_subsets; j++)
+                decisions_add(&c->subset_decisions[j], c->labels[i], r.score, c->subset_thresholds[j].image_threshold,
+                              map_image, own, c->subset_thresholds[j].pixel_threshold);
+        }
         rp_image_free(img);
     }
     c->ms_per_image = (now() - t0) * 1000.0 / (double)n;
@@ -272,11 +288,9 @@ static void json_metric(FILE *f, const char *key, double v)
 }
 
 /* The calibration and what its thresholds decide on the test split (rp_decisions.h). */
-static void write_json_decisions(FILE *f, const category *c)
+static void write_json_decisions(FILE *f, const rp_model_thresholds *t, const decision_counts *d)
 {
-    const decision_counts *d = &c->decisions;
-    const rp_model_thresholds *t = &c->thresholds;
-    fprintf(f, ", \"calibration_images\": %u, \"quantile\": %g, \"image_threshold\": %.9g, \"pixel_threshold\": %.9g, ",
+    fprintf(f, "\"calibration_images\": %u, \"quantile\": %g, \"image_threshold\": %.9g, \"pixel_threshold\": %.9g, ",
             t->calibration_images, t->quantile, t->image_threshold, t->pixel_threshold);
     json_metric(f, "nominal_false_reject_rate", decisions_nominal_false_reject_rate(t->calibration_images, t->quantile));
     fprintf(f, ", ");
@@ -315,7 +329,19 @@ static void write_json(const options *o, category *cats, int n)
         json_metric(f, "aupro", c->aupro);
         fprintf(f, ", \"n_train\": %zu, \"n_test\": %zu, \"train_seconds\": %.3f, \"ms_per_image\": %.3f",
                 c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
-        if (c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) write_json_decisions(f, c);
+        if (c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) {
+            fprintf(f, ", ");
+            write_json_decisions(f, &c->thresholds, &c->decisions);
+        }
+        if (o->n_subsets) {
+            fprintf(f, ", \"calibration_subsets\": [");
+            for (int j = 0; j < o->n_subsets; j++) {
+                fprintf(f, "%s{", j ? ", " : "");
+                write_json_decisions(f, &c->subset_thresholds[j], &c->subset_decisions[j]);
+                fprintf(f, "}");
+            }
+            fprintf(f, "]");
+        }
         fprintf(f, "}");
     }
     struct rusage ru;
@@ -332,20 +358,56 @@ static void save_model(const options *o, const rp_model *m)
 }
 
 /* The second table: the calibrated thresholds' false rejects and escapes on the test split. */
-static void print_decisions(const category *cats, int n)
+static void print_decision_row(const char *name, const rp_model_thresholds *t, const decision_counts *d)
+{
+    char fpfn[32];
+    snprintf(fpfn, sizeof fpfn, "%llu/%llu", (unsigned long long)d->fp, (unsigned long long)d->fn);
+    printf("%-16s %6u %11.4f %9.4f %11.4f %8.4f %9.4f %10.6f %10s\n", name, t->calibration_images,
+           decisions_nominal_false_reject_rate(t->calibration_images, t->quantile), decisions_false_reject_rate(d),
+           decisions_escape_rate(d), decisions_mask_false_reject_rate(d), decisions_mask_escape_rate(d),
+           decisions_pixel_false_positive_rate(d), fpfn);
+}
+
+static void print_decisions(const options *o, const category *cats, int n)
 {
     printf("\n%-16s %6s %11s %9s %11s %8s %9s %10s %10s\n", "category", "n_cal", "nominal_FRR", "FRR", "escape",
            "mask_FRR", "mask_esc", "pixel_FPR", "FP/FN");
     for (int i = 0; i < n; i++) {
         const category *c = &cats[i];
-        const decision_counts *d = &c->decisions;
-        char fpfn[32];
-        snprintf(fpfn, sizeof fpfn, "%llu/%llu", (unsigned long long)d->fp, (unsigned long long)d->fn);
-        printf("%-16s %6u %11.4f %9.4f %11.4f %8.4f %9.4f %10.6f %10s\n", c->name, c->thresholds.calibration_images,
-               decisions_nominal_false_reject_rate(c->thresholds.calibration_images, c->thresholds.quantile),
-               decisions_false_reject_rate(d), decisions_escape_rate(d), decisions_mask_false_reject_rate(d),
-               decisions_mask_escape_rate(d), decisions_pixel_false_positive_rate(d), fpfn);
+        for (int j = 0; j < o->n_subsets; j++) print_decision_row(c->name, &c->subset_thresholds[j], &c->subset_decisions[j]);
+        print_decision_row(c->name, &c->thresholds, &c->decisions);
     }
+}
+
+/* --calibrate N or N1,N2,...: each a whole number >= 1 (0 alone: no calibration). */
+static void parse_calibrate(options *o, const char *v)
+{
+    uint32_t counts[MAX_SUBSETS + 1];
+    int n = 0;
+    const char *p = v;
+    for (;;) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > 1000000 || n == MAX_SUBSETS + 1 || (*end && *end != ',') || (x == 0 && (n || *end))) {
+            fprintf(stderr, "rp-eval: --calibrate %s: give a count of images or a list like 4,10,20 (at most %d, each >= 1)\n",
+                    v, MAX_SUBSETS + 1);
+            exit(2);
+        }
+        counts[n++] = (uint32_t)x;
+        if (!*end) break;
+        p = end + 1;
+    }
+    /* ascending; the largest is the held-out count */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && counts[j] < counts[j - 1]; j--) {
+            uint32_t t = counts[j];
+            counts[j] = counts[j - 1];
+            counts[j - 1] = t;
+        }
+    o->calibrate = (int)counts[n - 1];
+    o->n_subsets = 0;
+    for (int i = 0; i + 1 < n; i++)
+        if (counts[i] != counts[n - 1]) o->subsets[o->n_subsets++] = counts[i];
 }
 
 static void usage(void)
@@ -375,7 +437,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--json") && v) o.json = v, i++;
         else if (!strcmp(a, "--save-model") && v) o.save_model = v, i++;
         else if (!strcmp(a, "--epochs") && v) o.epochs = (unsigned)atoi(v), i++;
-        else if (!strcmp(a, "--calibrate") && v) o.calibrate = atoi(v), i++;
+        else if (!strcmp(a, "--calibrate") && v) parse_calibrate(&o, v), i++;
         else if (!strcmp(a, "--report") && v) o.report = v, i++;
         else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
         else if (!strcmp(a, "--keep-aspect")) o.keep_aspect = 1;
@@ -407,20 +469,23 @@ int main(int argc, char **argv)
         for (int i = 0; i < o.n_data; i++)
             for (size_t j = 0; j < cats[i].train.count; j++) list_push(&all, cats[i].train.items[j]);
         double t0 = now();
-        rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count);
+        rp_model_thresholds subsets[MAX_SUBSETS];
+        rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count, subsets);
         double secs = now() - t0;
         save_model(&o, m);
         size_t held_out = calibration_count(&o, all.count, 0);
         for (int i = 0; i < o.n_data; i++) {
             cats[i].train_seconds = secs;
             cats[i].n_trained = all.count - held_out; /* the one model's training set */
+            memcpy(cats[i].subset_thresholds, subsets, sizeof subsets);
             evaluate(&o, m, &cats[i], report);
         }
         rp_model_free(m);
     } else {
         for (int i = 0; i < o.n_data; i++) {
             double t0 = now();
-            rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count);
+            rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count,
+                                cats[i].subset_thresholds);
             cats[i].train_seconds = now() - t0;
             cats[i].n_trained = cats[i].train.count - calibration_count(&o, cats[i].train.count, 0);
             save_model(&o, m);
@@ -435,7 +500,7 @@ int main(int argc, char **argv)
         printf("%-16s %10.4f %11.4f %8.4f %8zu %7zu %9.1f %9.1f\n", c->name, c->image_auroc, c->pixel_auroc,
                c->aupro, c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
     }
-    if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(cats, o.n_data);
+    if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(&o, cats, o.n_data);
     if (o.json) write_json(&o, cats, o.n_data);
     if (report) report_close(report);
     return 0;
