@@ -6,6 +6,8 @@
 #      coreset, kNN GFLOP/s, ReConPatch training time split and peak memory
 #   4. accuracy tables (rp-eval): PatchCore and ReConPatch on bottle and magnetic tile, unified model;
 #      default preprocessing (both axes to 256), no crop, and the aspect-keeping MVTec protocol
+#   5. the calibrated thresholds' false-reject and escape rates on the four shared sets, with 4, 10
+#      and 20 calibration images (bench/calibration_table.sh; docs/pipeline.md)
 #   6. ReConPatch against PatchCore, pooled PatchCore and PCA at the full and a reduced dimension,
 #      four categories, three seeds (reconpatch_table.sh; hours: RECONPATCH_TABLE=0 skips it)
 # The host is noisy: compare ratios and medians; OPENBLAS_CORETYPE is left as the environment sets it.
@@ -47,6 +49,9 @@ eval_run reconpatch_unified --method reconpatch --unified --data "$bottle" --dat
 # bottle is square, so --keep-aspect changes only magnetic tile
 eval_run patchcore_keep_aspect --method patchcore --keep-aspect --data "$tile"
 eval_run reconpatch_keep_aspect --method reconpatch --keep-aspect --data "$tile"
+
+echo "== 5. thresholds: false rejects and escapes =="
+sh "$src/bench/calibration_table.sh" "$build" "$out/calibration" | tee "$out/calibration_table.md"
 if [ "${RECONPATCH_TABLE:-1}" != 0 ]; then
     echo "== 6. ReConPatch against its baselines (keep_aspect, 10% coreset, seeds ${SEEDS:-0 7 11}) =="
     sh "$src/bench/reconpatch_table.sh" "$build" "$out/reconpatch" | tee "$out/reconpatch_table.txt"

@@ -6,6 +6,10 @@
  *           [--json OUT.json] [--knn-int8] [--repr-dim N] [--feature-dim N] [--pca N]
  *           [--sampler uniform|aligned]   (rp_model_options.h)
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
+ *           [--calibrate N]        hold out N normal training images to calibrate the thresholds,
+ *                                  then count false rejects and escapes on the test split;
+ *                                  N1,N2,...: the largest is held out, the others calibrate on subsets
+ *           [--report DIR]         an HTML report (DIR/index.html); calibrates (N = 20) unless told
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
 #include <dirent.h>
@@ -18,10 +22,17 @@
 
 #include <reconpatch/reconpatch.h>
 
+#include "rp_calibration_subsets.h"
+#include "rp_decisions.h"
 #include "rp_file_list.h"
 #include "rp_model_options.h"
+#include "rp_report.h"
 
 #define MAX_CATEGORIES 32
+/* Calibration images when --report asks for thresholds without --calibrate; a fifth of a small
+ * training set at most (docs/cli.md). */
+#define DEFAULT_CALIBRATION_IMAGES 20
+#define MAX_SUBSETS 8 /* smaller calibration counts of --calibrate N1,N2,... */
 
 typedef struct category {
     const char *dir;
@@ -33,6 +44,12 @@ typedef struct category {
     double train_seconds, ms_per_image;
     double image_auroc, pixel_auroc, aupro;
     int has_masks;
+    size_t n_trained;              /* training images the model learnt from (held-out ones excluded) */
+    rp_model_thresholds thresholds; /* the model's, rule NONE when not calibrated */
+    decision_counts decisions;     /* at those thresholds, on the test split */
+    /* --calibrate with several counts: the same for each smaller one, ascending */
+    rp_model_thresholds subset_thresholds[MAX_SUBSETS];
+    decision_counts subset_decisions[MAX_SUBSETS];
 } category;
 
 typedef struct options {
@@ -46,6 +63,10 @@ typedef struct options {
     const char *weights, *json, *save_model;
     unsigned epochs;
     rp_model_options model; /* --repr-dim, --feature-dim, --pca, --sampler */
+    int calibrate;      /* calibration images asked for (the largest of a list); -1 = not given */
+    uint32_t subsets[MAX_SUBSETS]; /* the list's other counts, ascending */
+    int n_subsets;
+    const char *report; /* report folder or NULL */
 } options;
 
 static double now(void)
@@ -117,7 +138,28 @@ static int print_progress(const rp_progress *p, void *ud)
     return 0;
 }
 
-static rp_model *train(const options *o, const char *const *paths, uint32_t n)
+/* The images held out of n for calibration: the asked number (DEFAULT_CALIBRATION_IMAGES for a
+ * report), at most a fifth of the set so that a small set keeps most images for training. */
+static uint32_t calibration_count(const options *o, size_t n, int say_why)
+{
+    if (o->calibrate == 0 || (o->calibrate < 0 && !o->report)) return 0;
+    uint32_t want = o->calibrate > 0 ? (uint32_t)o->calibrate : DEFAULT_CALIBRATION_IMAGES;
+    size_t cap = n / 5 ? n / 5 : 1;
+    if (want > cap) {
+        if (say_why)
+            fprintf(stderr, "rp-eval: %zu normal training images: calibrating on %zu instead of %u (at most a fifth)\n",
+                n, cap, want);
+        want = (uint32_t)cap;
+    }
+    if (want >= n) {
+        fprintf(stderr, "rp-eval: %zu normal training images leave none to train on after %u calibration images\n",
+                n, want);
+        exit(2);
+    }
+    return want;
+}
+
+static rp_model *train(const options *o, const char *const *paths, uint32_t n, rp_model_thresholds *subsets_out)
 {
     rp_extractor_params ep;
     rp_extractor_params_init(&ep, sizeof ep);
@@ -138,14 +180,26 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n)
     p.extractor = &ep;
     p.bank = &bp;
     p.trainer = &tp;
+    /* rp_train holds out round(n x fraction) evenly spaced images: exactly the count wanted. */
+    uint32_t held_out = calibration_count(o, n, 1);
+    p.calibration_fraction = (double)held_out / (double)n;
     rp_model *m;
     if (rp_train(paths, n, &p, o->verbose ? print_progress : NULL, NULL, &m)) die("training failed");
+    uint32_t sizes[MAX_SUBSETS];
+    for (int j = 0; j < o->n_subsets; j++) sizes[j] = o->subsets[j] < held_out ? o->subsets[j] : held_out;
+    if (o->n_subsets && calibration_subsets(m, paths, n, held_out, sizes, (uint32_t)o->n_subsets, subsets_out))
+        die("calibrating on subsets of the held-out images");
     return m;
 }
 
-static void evaluate(const options *o, const rp_model *m, category *c)
+static void evaluate(const options *o, const rp_model *m, category *c, rp_report *report)
 {
     const rp_scorer *scorer = rp_model_scorer(m);
+    c->thresholds.struct_size = sizeof c->thresholds;
+    if (rp_model_get_thresholds(m, &c->thresholds, sizeof c->thresholds)) die("rp_model_get_thresholds");
+    int calibrated = c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE;
+    float *map_image = NULL; /* the map in the image's own geometry, where the defect mask is drawn */
+    size_t map_image_floats = 0;
     rp_scorer_info info;
     info.struct_size = sizeof info;
     if (rp_scorer_get_info(scorer, &info, sizeof info)) die("rp_scorer_get_info");
@@ -159,10 +213,23 @@ static void evaluate(const options *o, const rp_model *m, category *c)
         rp_image *img;
         if (rp_image_load_file(c->test.items[i], NULL, &img)) die(c->test.items[i]);
         maps[i] = malloc(npix * sizeof(float));
+        size_t own = calibrated ? (size_t)rp_image_width(img) * rp_image_height(img) : 0;
+        if (own > map_image_floats) {
+            map_image = realloc(map_image, own * sizeof *map_image);
+            if (!map_image) die("out of memory for a map");
+            map_image_floats = own;
+        }
         rp_score_result r;
         r.struct_size = sizeof r;
-        if (rp_scorer_score(scorer, img, &r, maps[i], npix, NULL, 0)) die(c->test.items[i]);
+        if (rp_scorer_score(scorer, img, &r, maps[i], npix, own ? map_image : NULL, own)) die(c->test.items[i]);
         scores[i] = (float)r.score;
+        if (calibrated) {
+            decisions_add(&c->decisions, c->labels[i], r.score, c->thresholds.image_threshold, map_image, own,
+                          c->thresholds.pixel_threshold);
+            for (int j = 0; j < o->n_subsets; j++)
+                decisions_add(&c->subset_decisions[j], c->labels[i], r.score, c->subset_thresholds[j].image_threshold,
+                              map_image, own, c->subset_thresholds[j].pixel_threshold);
+        }
         rp_image_free(img);
     }
     c->ms_per_image = (now() - t0) * 1000.0 / (double)n;
@@ -184,6 +251,31 @@ static void evaluate(const options *o, const rp_model *m, category *c)
                             (uint32_t)side, 0, &c->aupro))
             die("AUPRO");
     }
+    if (report) {
+        report_category rc = {
+            .name = c->name,
+            .count = n,
+            .paths = (const char *const *)c->test.items,
+            .mask_paths = (const char *const *)c->masks.items,
+            .labels = c->labels,
+            .scores = scores,
+            .maps = (const float *const *)maps,
+            .masks = (const uint8_t *const *)masks,
+            .side = (uint32_t)side,
+            .has_masks = c->has_masks,
+            .mask_threshold = o->mask_threshold,
+            .image_auroc = c->image_auroc,
+            .pixel_auroc = c->pixel_auroc,
+            .aupro = c->aupro,
+            .thresholds = &c->thresholds,
+            .nominal_false_reject_rate = calibrated ? decisions_nominal_false_reject_rate(
+                                                          c->thresholds.calibration_images, c->thresholds.quantile)
+                                                    : -1,
+            .decisions = calibrated ? &c->decisions : NULL,
+        };
+        report_add_category(report, &rc, scorer);
+    }
+    free(map_image);
     for (size_t i = 0; i < n; i++) {
         free(maps[i]);
         free(masks[i]);
@@ -197,6 +289,27 @@ static void json_metric(FILE *f, const char *key, double v)
 {
     if (v < 0) fprintf(f, "\"%s\": null", key);
     else fprintf(f, "\"%s\": %.6f", key, v);
+}
+
+/* The calibration and what its thresholds decide on the test split (rp_decisions.h). */
+static void write_json_decisions(FILE *f, const rp_model_thresholds *t, const decision_counts *d)
+{
+    fprintf(f, "\"calibration_images\": %u, \"quantile\": %g, \"image_threshold\": %.9g, \"pixel_threshold\": %.9g, ",
+            t->calibration_images, t->quantile, t->image_threshold, t->pixel_threshold);
+    json_metric(f, "nominal_false_reject_rate", decisions_nominal_false_reject_rate(t->calibration_images, t->quantile));
+    fprintf(f, ", ");
+    json_metric(f, "false_reject_rate", decisions_false_reject_rate(d));
+    fprintf(f, ", ");
+    json_metric(f, "escape_rate", decisions_escape_rate(d));
+    fprintf(f, ", ");
+    json_metric(f, "mask_false_reject_rate", decisions_mask_false_reject_rate(d));
+    fprintf(f, ", ");
+    json_metric(f, "mask_escape_rate", decisions_mask_escape_rate(d));
+    fprintf(f, ", ");
+    json_metric(f, "pixel_false_positive_rate", decisions_pixel_false_positive_rate(d));
+    fprintf(f, ", \"confusion\": {\"tp\": %llu, \"fp\": %llu, \"tn\": %llu, \"fn\": %llu}",
+            (unsigned long long)d->tp, (unsigned long long)d->fp, (unsigned long long)d->tn,
+            (unsigned long long)d->fn);
 }
 
 static void write_json(const options *o, category *cats, int n)
@@ -218,8 +331,22 @@ static void write_json(const options *o, category *cats, int n)
         json_metric(f, "pixel_auroc", c->pixel_auroc);
         fprintf(f, ", ");
         json_metric(f, "aupro", c->aupro);
-        fprintf(f, ", \"n_train\": %zu, \"n_test\": %zu, \"train_seconds\": %.3f, \"ms_per_image\": %.3f}",
-                c->train.count, c->test.count, c->train_seconds, c->ms_per_image);
+        fprintf(f, ", \"n_train\": %zu, \"n_test\": %zu, \"train_seconds\": %.3f, \"ms_per_image\": %.3f",
+                c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
+        if (c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) {
+            fprintf(f, ", ");
+            write_json_decisions(f, &c->thresholds, &c->decisions);
+        }
+        if (o->n_subsets) {
+            fprintf(f, ", \"calibration_subsets\": [");
+            for (int j = 0; j < o->n_subsets; j++) {
+                fprintf(f, "%s{", j ? ", " : "");
+                write_json_decisions(f, &c->subset_thresholds[j], &c->subset_decisions[j]);
+                fprintf(f, "}");
+            }
+            fprintf(f, "]");
+        }
+        fprintf(f, "}");
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -234,18 +361,72 @@ static void save_model(const options *o, const rp_model *m)
     fprintf(stderr, "rp-eval: model saved to %s\n", o->save_model);
 }
 
+/* The second table: the calibrated thresholds' false rejects and escapes on the test split. */
+static void print_decision_row(const char *name, const rp_model_thresholds *t, const decision_counts *d)
+{
+    char fpfn[32];
+    snprintf(fpfn, sizeof fpfn, "%llu/%llu", (unsigned long long)d->fp, (unsigned long long)d->fn);
+    printf("%-16s %6u %11.4f %9.4f %11.4f %8.4f %9.4f %10.6f %10s\n", name, t->calibration_images,
+           decisions_nominal_false_reject_rate(t->calibration_images, t->quantile), decisions_false_reject_rate(d),
+           decisions_escape_rate(d), decisions_mask_false_reject_rate(d), decisions_mask_escape_rate(d),
+           decisions_pixel_false_positive_rate(d), fpfn);
+}
+
+static void print_decisions(const options *o, const category *cats, int n)
+{
+    printf("\n%-16s %6s %11s %9s %11s %8s %9s %10s %10s\n", "category", "n_cal", "nominal_FRR", "FRR", "escape",
+           "mask_FRR", "mask_esc", "pixel_FPR", "FP/FN");
+    for (int i = 0; i < n; i++) {
+        const category *c = &cats[i];
+        for (int j = 0; j < o->n_subsets; j++) print_decision_row(c->name, &c->subset_thresholds[j], &c->subset_decisions[j]);
+        print_decision_row(c->name, &c->thresholds, &c->decisions);
+    }
+}
+
+/* --calibrate N or N1,N2,...: each a whole number >= 1 (0 alone: no calibration). */
+static void parse_calibrate(options *o, const char *v)
+{
+    uint32_t counts[MAX_SUBSETS + 1];
+    int n = 0;
+    const char *p = v;
+    for (;;) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > 1000000 || n == MAX_SUBSETS + 1 || (*end && *end != ',') || (x == 0 && (n || *end))) {
+            fprintf(stderr, "rp-eval: --calibrate %s: give a count of images or a list like 4,10,20 (at most %d, each >= 1)\n",
+                    v, MAX_SUBSETS + 1);
+            exit(2);
+        }
+        counts[n++] = (uint32_t)x;
+        if (!*end) break;
+        p = end + 1;
+    }
+    /* ascending; the largest is the held-out count */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && counts[j] < counts[j - 1]; j--) {
+            uint32_t t = counts[j];
+            counts[j] = counts[j - 1];
+            counts[j - 1] = t;
+        }
+    o->calibrate = (int)counts[n - 1];
+    o->n_subsets = 0;
+    for (int i = 0; i + 1 < n; i++)
+        if (counts[i] != counts[n - 1]) o->subsets[o->n_subsets++] = counts[i];
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
                     "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH]\n"
                     "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n"
+                    "               [--calibrate N] [--report DIR]\n"
                     "               " RP_MODEL_OPTIONS_USAGE "\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    options o = {.method = RP_METHOD_RECONPATCH, .coreset = 0.1, .mask_threshold = 127};
+    options o = {.method = RP_METHOD_RECONPATCH, .coreset = 0.1, .mask_threshold = 127, .calibrate = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -261,6 +442,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--json") && v) o.json = v, i++;
         else if (!strcmp(a, "--save-model") && v) o.save_model = v, i++;
         else if (!strcmp(a, "--epochs") && v) o.epochs = (unsigned)atoi(v), i++;
+        else if (!strcmp(a, "--calibrate") && v) parse_calibrate(&o, v), i++;
+        else if (!strcmp(a, "--report") && v) o.report = v, i++;
         else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
         else if (!strcmp(a, "--keep-aspect")) o.keep_aspect = 1;
         else if (!strcmp(a, "--unified")) o.unified = 1;
@@ -273,6 +456,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "rp-eval: --no-crop and --keep-aspect exclude each other (keep-aspect crops)\n");
         return 2;
     }
+    if (o.calibrate < -1 || (o.calibrate == 0 && o.report)) {
+        fprintf(stderr, "rp-eval: --calibrate %d: give 1 or more images (the report needs thresholds)\n", o.calibrate);
+        return 2;
+    }
     if (o.save_model && o.n_data > 1 && !o.unified) {
         fprintf(stderr, "rp-eval: --save-model needs one --data folder or --unified (one model)\n");
         return 2;
@@ -280,27 +467,34 @@ int main(int argc, char **argv)
     category cats[MAX_CATEGORIES];
     memset(cats, 0, sizeof cats);
     for (int i = 0; i < o.n_data; i++) load_category(&cats[i], o.data[i]);
+    rp_report *report = o.report ? report_open(o.report) : NULL;
 
     if (o.unified) {
         file_list all = {0};
         for (int i = 0; i < o.n_data; i++)
             for (size_t j = 0; j < cats[i].train.count; j++) list_push(&all, cats[i].train.items[j]);
         double t0 = now();
-        rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count);
+        rp_model_thresholds subsets[MAX_SUBSETS];
+        rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count, subsets);
         double secs = now() - t0;
         save_model(&o, m);
+        size_t held_out = calibration_count(&o, all.count, 0);
         for (int i = 0; i < o.n_data; i++) {
             cats[i].train_seconds = secs;
-            evaluate(&o, m, &cats[i]);
+            cats[i].n_trained = all.count - held_out; /* the one model's training set */
+            memcpy(cats[i].subset_thresholds, subsets, sizeof subsets);
+            evaluate(&o, m, &cats[i], report);
         }
         rp_model_free(m);
     } else {
         for (int i = 0; i < o.n_data; i++) {
             double t0 = now();
-            rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count);
+            rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count,
+                                cats[i].subset_thresholds);
             cats[i].train_seconds = now() - t0;
+            cats[i].n_trained = cats[i].train.count - calibration_count(&o, cats[i].train.count, 0);
             save_model(&o, m);
-            evaluate(&o, m, &cats[i]);
+            evaluate(&o, m, &cats[i], report);
             rp_model_free(m);
         }
     }
@@ -309,8 +503,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.n_data; i++) {
         category *c = &cats[i];
         printf("%-16s %10.4f %11.4f %8.4f %8zu %7zu %9.1f %9.1f\n", c->name, c->image_auroc, c->pixel_auroc,
-               c->aupro, c->train.count, c->test.count, c->train_seconds, c->ms_per_image);
+               c->aupro, c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
     }
+    if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(&o, cats, o.n_data);
     if (o.json) write_json(&o, cats, o.n_data);
+    if (report) report_close(report);
     return 0;
 }

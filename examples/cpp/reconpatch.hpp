@@ -94,6 +94,35 @@ public:
         detail::check(rp_image_from_pixels(pixels, width, height, stride_bytes, pixel_format, &img));
         return Image(img);
     }
+#ifdef OPENCV_CORE_HPP
+    // An OpenCV frame: 8-bit gray (CV_8UC1), BGR (CV_8UC3, OpenCV's order) or BGRA (CV_8UC4, alpha
+    // dropped), with any row step (a cv::Mat ROI works as it is). Only compiled when
+    // <opencv2/core.hpp> is included before this header, so the library never needs OpenCV.
+    // The pixels are copied once, by rp_image_from_pixels, straight from the Mat's rows into the
+    // library's RGB or gray layout: there is no further copy, and the Mat may change or go away
+    // afterwards. (The library owns its pixels; it has no call that borrows caller memory.)
+    static Image from_mat(const cv::Mat &mat)
+    {
+        if (mat.empty()) throw Error(RP_E_INVALID_ARG, "rp::Image::from_mat: the cv::Mat is empty");
+        if (mat.dims != 2)
+            throw Error(RP_E_INVALID_ARG, "rp::Image::from_mat: the cv::Mat has " + std::to_string(mat.dims) +
+                                              " dimensions, an image has 2");
+        if (mat.depth() != CV_8U)
+            throw Error(RP_E_INVALID_ARG, "rp::Image::from_mat: the cv::Mat's depth is " +
+                                              std::to_string(mat.depth()) + ", only 8-bit (CV_8U) is supported");
+        int32_t format = 0;
+        switch (mat.channels()) {
+        case 1: format = RP_PIXEL_GRAY8; break;
+        case 3: format = RP_PIXEL_BGR8; break;
+        case 4: format = RP_PIXEL_BGRA8; break;
+        default:
+            throw Error(RP_E_INVALID_ARG, "rp::Image::from_mat: the cv::Mat has " + std::to_string(mat.channels()) +
+                                              " channels; 1 (gray), 3 (BGR) or 4 (BGRA) are supported");
+        }
+        return from_pixels(mat.data, static_cast<uint32_t>(mat.cols), static_cast<uint32_t>(mat.rows), format,
+                           mat.step[0]);
+    }
+#endif
     // Take ownership of an rp_image from the C API.
     explicit Image(rp_image *img) : h_(img) {}
 

@@ -4,13 +4,17 @@ Search order (the first that loads wins):
   1. the file named by the environment variable RECONPATCH_LIB;
   2. a build tree beside the package: ../../build*/libreconpatch/libreconpatch.so.1 relative to this
      package (the newest one, so a fresh `ninja -C build-x` is picked up);
-  3. the installed library: ctypes.util.find_library('reconpatch'), then plain 'libreconpatch.so.1'
-     (resolved by the dynamic loader: LD_LIBRARY_PATH, ld.so.cache).
+  3. the installed library: the libdir pkg-config gives for libreconpatch (an install under a
+     prefix the loader does not search, e.g. /usr/local before ldconfig ran), then
+     ctypes.util.find_library('reconpatch'), then plain 'libreconpatch.so.1' (resolved by the
+     dynamic loader: LD_LIBRARY_PATH, ld.so.cache).
 """
 import ctypes
 import ctypes.util
 import glob
 import os
+import shutil
+import subprocess
 
 from . import _structs as S
 
@@ -169,6 +173,19 @@ PROTOTYPES = {
 }
 
 
+def _pkg_config_libdir():
+    """libreconpatch's libdir from pkg-config, or None (no pkg-config, no .pc file)."""
+    exe = shutil.which("pkg-config")
+    if not exe:
+        return None
+    try:
+        out = subprocess.run([exe, "--variable=libdir", "libreconpatch"], capture_output=True, text=True,
+                             timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
 def _candidates():
     """Library files to try, in order, with where each came from (for the error message)."""
     env = os.environ.get("RECONPATCH_LIB")
@@ -178,6 +195,9 @@ def _candidates():
     built = glob.glob(os.path.join(root, "build*", "libreconpatch", SONAME))
     for path in sorted(built, key=os.path.getmtime, reverse=True):
         yield path, "build tree"
+    libdir = _pkg_config_libdir()
+    if libdir:
+        yield os.path.join(libdir, SONAME), "pkg-config"
     found = ctypes.util.find_library("reconpatch")
     if found:
         yield found, "find_library"
