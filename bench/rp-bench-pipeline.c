@@ -208,7 +208,7 @@ int main(int argc, char **argv)
         t[1] = now();
         if (rp_extractor_preprocess(ex, img, input, (size_t)3 * side * side)) die("preprocess");
         t[2] = now();
-        if (rp_extractor_forward(ex, input, 1, layer2, l2, layer3, l3)) die("forward");
+        if (rp_extractor_forward(ex, input, (size_t)3 * side * side, 1, layer2, l2, layer3, l3)) die("forward");
         t[3] = now();
         if (rp__features_aggregate(layer2, info.layer2_channels, info.layer2_size, layer3, info.layer3_channels,
                                    info.layer3_size, 3, dim, features))
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
             q = embedded;
         }
         t[5] = now();
-        if (rp_bank_search(bank, q, patches, 1, dist, idx)) die("knn");
+        if (rp_bank_search(bank, q, (size_t)patches * rp_bank_dim(bank), patches, 1, dist, patches, idx, patches)) die("knn");
         t[6] = now();
         rp__scorer_patch_map(dist, &scorer->geometry, scorer->map_sigma, map, scratch, 1);
         t[7] = now();

@@ -65,9 +65,9 @@ int main(int argc, char **argv)
     float *d32 = rp_cache_eval_alloc(nq * sizeof(float)), *d8 = rp_cache_eval_alloc(nq * sizeof(float));
     uint64_t *i32 = rp_cache_eval_alloc(nq * sizeof(uint64_t)), *i8 = rp_cache_eval_alloc(nq * sizeof(uint64_t));
     double t0 = now();
-    if (rp_bank_search(b32, c.test, nq, 1, d32, i32)) die("search fp32");
+    if (rp_bank_search(b32, c.test, (size_t)nq * c.dim, nq, 1, d32, nq, i32, nq)) die("search fp32");
     double t1 = now();
-    if (rp_bank_search(b8, c.test, nq, 1, d8, i8)) die("search int8");
+    if (rp_bank_search(b8, c.test, (size_t)nq * c.dim, nq, 1, d8, nq, i8, nq)) die("search int8");
     double t2 = now();
     uint64_t differ = 0, other_index = 0, int8_closer = 0;
     double max_patch = 0;

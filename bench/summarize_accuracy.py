@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Summarise rp-tune JSON lines into one table: per method (the line's "tag") and category the mean
-image AUROC over its runs (seeds) with the range, then the mean over categories, pixel AUROC, bank
-dimension and kNN scoring time per image.
+image AUROC over its runs (seeds) with the range, then the mean over categories (with the range of
+the per-seed means when there are several seeds), pixel AUROC, bank dimension and kNN scoring time
+per image (median over the runs). A run repeated with the same tag, category and seed counts once.
 
     /usr/bin/python3 bench/summarize_accuracy.py RESULTS.jsonl [RESULTS.jsonl ...]
 """
@@ -24,6 +25,13 @@ def main():
     for path in sys.argv[1:]:
         with open(path) as f:
             runs += [json.loads(line) for line in f if line.strip()]
+    seen, unique = set(), []
+    for r in runs:
+        key = (r["tag"], r["category"], r.get("seed"))
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    runs = unique
     tags = OrderedDict((r["tag"], None) for r in runs)
     cats = list(OrderedDict((r["category"].replace(".rpf", ""), None) for r in runs))
     print("| method | " + " | ".join(cats) + " | mean image AUROC | mean pixel AUROC | bank dim | ms/image |")
@@ -41,6 +49,14 @@ def main():
                 pix_means.append(sum(p) / len(p))
         complete = len(cat_means) == len(cats)
         mean = "%.4f" % (sum(cat_means) / len(cat_means)) if complete else "(incomplete)"
+        seeds = sorted(set(r.get("seed") for r in mine))
+        per_seed = []
+        for sd in seeds:
+            v = [r["image_auroc"] for r in mine if r.get("seed") == sd]
+            if len(v) == len(cats):
+                per_seed.append(sum(v) / len(v))
+        if complete and len(per_seed) > 1:
+            mean += " (seeds %.4f..%.4f)" % (min(per_seed), max(per_seed))
         pix = "%.4f" % (sum(pix_means) / len(pix_means)) if complete and pix_means else "-"
         dim = mine[0].get("bank_dim", "")
         ms = sorted(r["score_ms"] for r in mine)[len(mine) // 2]

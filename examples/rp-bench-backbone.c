@@ -96,13 +96,13 @@ int main(int argc, char **argv)
     if (!x || !l2 || !l3 || !t) return 1;
     for (size_t i = 0; i < n_in; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     for (int i = 0; i < 2; i++) /* warm-up: builds the batch's plan, faults in the arena */
-        if (rp_extractor_forward(e, x, batch, l2, n2, l3, n3) != RP_OK) {
+        if (rp_extractor_forward(e, x, n_in, batch, l2, n2, l3, n3) != RP_OK) {
             fprintf(stderr, "rp-bench-backbone: %s\n", rp_last_error_message());
             return 1;
         }
     for (uint32_t i = 0; i < iters; i++) {
         double s = now();
-        rp_extractor_forward(e, x, batch, l2, n2, l3, n3);
+        rp_extractor_forward(e, x, n_in, batch, l2, n2, l3, n3);
         t[i] = now() - s;
         printf("iter %u: %.2f ms, %.1f img/s\n", i, 1e3 * t[i], batch / t[i]);
     }

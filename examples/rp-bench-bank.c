@@ -92,7 +92,7 @@ static int bench_knn(uint64_t n, uint64_t nq, uint32_t dim, int repeats)
     double *times = malloc(repeats * sizeof(double));
     for (int r = 0; r < repeats; r++) {
         double t0 = now();
-        if (rp_bank_search(bank, q, nq, 1, d, i)) {
+        if (rp_bank_search(bank, q, (size_t)nq * dim, nq, 1, d, nq, i, nq)) {
             fprintf(stderr, "%s\n", rp_last_error_message());
             return 1;
         }

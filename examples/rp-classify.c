@@ -68,7 +68,7 @@ int main(int argc, char **argv)
         rp_image *img = NULL;
         int rc = rp_image_load_file(argv[i], NULL, &img);
         if (!rc) rc = rp_extractor_preprocess(e, img, input, n_in);
-        if (!rc) rc = rp_extractor_classify(e, input, 1, probs, 1000);
+        if (!rc) rc = rp_extractor_classify(e, input, n_in, 1, probs, 1000);
         rp_image_free(img);
         printf("{\"file\": ");
         json_string(argv[i]);

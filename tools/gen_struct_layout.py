@@ -110,6 +110,15 @@ def main():
             off, fsize = m[f"{t}.{f}"]
             out.append(f'_Static_assert(offsetof({t}, {f}) == {off} && sizeof((({t} *)0)->{f}) == {fsize}, '
                        f'"{t}.{f} moved or resized");')
+        # No tail padding: the last field ends at sizeof, so any appended field grows the struct
+        # and an older library sees the larger struct_size (docs/ABI.md, "tail padding").
+        last = fields[-1]
+        end = m[f"{t}.{last}"][0] + m[f"{t}.{last}"][1]
+        if end != size:
+            sys.exit(f"{t}: fields end at {end} but sizeof is {size}: a field appended into the tail padding "
+                     f"would not grow the struct; add a reserved field (docs/ABI.md)")
+        out.append(f'_Static_assert(offsetof({t}, {last}) + sizeof((({t} *)0)->{last}) == sizeof({t}), '
+                   f'"{t} has tail padding: an appended field would not grow it");')
         out.append("")
     out += ['#endif', '',
             'int main(void)',

@@ -18,7 +18,7 @@ typedef struct rp_bank rp_bank;
 
 typedef struct rp_bank_params {
     uint32_t struct_size;
-    uint32_t dim;            /* length of every vector; required (non-zero) for rp_bank_create */
+    uint32_t dim;            /* length of every vector; 0 = set by the first rp_bank_add */
     double coreset_ratio;    /* fraction of added vectors kept at freeze; 0 = 0.1; 1 keeps all */
     uint64_t coreset_count;  /* absolute number kept; overrides coreset_ratio when non-zero */
     uint32_t projection_dim; /* random projection for the approximate greedy coreset; 0 = 128 */
@@ -29,6 +29,8 @@ typedef struct rp_bank_params {
                               * returned are exact for the candidates found; see docs/memory-bank.md for
                               * its measured accuracy. RP_E_UNSUPPORTED (at freeze / create_frozen) on a
                               * CPU without VNNI. A shorter struct (older callers) reads as 0. */
+    uint32_t reserved0;      /* must be 0 (RP_E_VERSION otherwise): fills the tail so that the next
+                              * appended field grows the struct (docs/ABI.md) */
 } rp_bank_params;
 
 /* The seed used when rp_bank_params.seed is 0. */
@@ -37,12 +39,14 @@ typedef struct rp_bank_params {
 /* Fill *p with defaults (all zero) and struct_size = min(size, sizeof *p). */
 RP_API int rp_bank_params_init(rp_bank_params *p, size_t size);
 
-/* An empty, growable bank of p->dim-long vectors. */
+/* An empty, growable bank of p->dim-long vectors. p may be NULL (all defaults; the dim is then
+ * set by the first rp_bank_add). */
 RP_API int rp_bank_create(const rp_bank_params *p, rp_bank **out);
 
 /* Append count vectors (count x dim floats, row-major; copied). dim must equal the bank's
- * (RP_E_SHAPE otherwise); RP_E_STATE once the bank is frozen; non-finite values are rejected
- * (RP_E_INVALID_ARG). count 0 is a no-op. */
+ * (RP_E_SHAPE otherwise; a bank created with dim 0 takes the dim of its first non-empty add);
+ * RP_E_STATE once the bank is frozen; non-finite values are rejected (RP_E_INVALID_ARG).
+ * count 0 is a no-op. On failure the bank is unchanged. */
 RP_API int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint32_t dim);
 
 /* Select the coreset (greedy k-centre on a seeded random projection), compact the bank in place
@@ -76,13 +80,16 @@ RP_API int rp_bank_get_vectors(const rp_bank *bank, float *out, size_t out_float
  * be >= size (RP_E_SHAPE); RP_E_STATE before freezing. */
 RP_API int rp_bank_get_selection(const rp_bank *bank, uint64_t *indices_out, size_t out_count);
 
-/* The k nearest bank vectors of each of count queries (count x dim floats): distances_out and
- * indices_out (each count x k, either may be NULL) in ascending Euclidean (not squared) distance.
- * Distances of the returned neighbours are recomputed directly, so they stay accurate for
- * near-duplicates. Needs a frozen bank (RP_E_STATE) and 1 <= k <= size (RP_E_INVALID_ARG).
+/* The k nearest bank vectors of each of count queries (queries: count x dim floats, queries_floats
+ * exactly that): distances_out and indices_out (each count x k, either may be NULL; capacities
+ * distances_floats / indices_count in elements, at least count x k) in ascending Euclidean (not
+ * squared) distance. Distances of the returned neighbours are recomputed directly, so they stay
+ * accurate for near-duplicates. Needs a frozen bank (RP_E_STATE) and 1 <= k <= size
+ * (RP_E_INVALID_ARG); a wrong size fails with RP_E_SHAPE. On failure the outputs are untouched.
  * Thread-safe on a frozen bank. */
-RP_API int rp_bank_search(const rp_bank *bank, const float *queries, uint64_t count, uint32_t k,
-                          float *distances_out, uint64_t *indices_out);
+RP_API int rp_bank_search(const rp_bank *bank, const float *queries, size_t queries_floats, uint64_t count,
+                          uint32_t k, float *distances_out, size_t distances_floats, uint64_t *indices_out,
+                          size_t indices_count);
 
 RP_API void rp_bank_free(rp_bank *bank);
 

@@ -45,8 +45,10 @@ RP_API uint32_t rp_version_number(void);
 #define RP_E_STATE (-8)        /* the handle is not in the state the call needs (bank not frozen) */
 #define RP_E_CANCELLED (-9)    /* a progress callback returned non-zero */
 #define RP_E_BACKEND (-10)     /* oneDNN or BLAS reported a failure */
-#define RP_E_SHAPE (-11)       /* a tensor or buffer has the wrong shape, dtype or size */
+#define RP_E_SHAPE (-11)       /* a buffer has the wrong size, or two things that must agree do not:
+                                  architecture, geometry or dimension (every such mismatch) */
 #define RP_E_INTERNAL (-12)    /* a bug: please report it with the message */
+#define RP_E_DIVERGED (-13)    /* training diverged: the loss became NaN or infinite (lower lr) */
 
 /* Code of the last failure on this thread (RP_OK if the last call succeeded). */
 RP_API int rp_last_error_code(void);

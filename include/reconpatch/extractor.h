@@ -37,7 +37,8 @@ typedef struct rp_extractor rp_extractor;
 typedef struct rp_extractor_params {
     uint32_t struct_size;
     int32_t arch;            /* RP_ARCH_*; 0 = from the weights file */
-    const char *weights_path; /* .safetensors (torchvision names) or TF.js model.json; copied */
+    const char *weights_path; /* .safetensors (torchvision names) or TF.js model.json; copied;
+                                 NULL = rp_default_weights_path() */
     int32_t output;          /* RP_OUTPUT_*; 0 = RP_OUTPUT_LAYER3 */
     int32_t precision;       /* RP_PRECISION_*; 0 = FP32 */
     uint32_t num_threads;    /* OpenMP threads per call; 0 = one per online CPU core.
@@ -52,11 +53,14 @@ typedef struct rp_extractor_params {
     uint64_t max_pixels;     /* images larger than this fail with RP_E_LIMIT; 0 = default */
     uint32_t keep_aspect;    /* non-zero: resize the shorter side to `resize` keeping the aspect
                                 ratio (torchvision Resize(int)), then centre-crop; not with no_crop */
+    uint32_t reserved0;      /* must be 0 (RP_E_VERSION otherwise): fills the tail so that the next
+                                appended field grows the struct (docs/ABI.md) */
 } rp_extractor_params;
 
 RP_API int rp_extractor_params_init(rp_extractor_params *params, size_t size);
 
-/* Load the weights, fold BatchNorm, build and reorder the oneDNN primitives once. */
+/* Load the weights, fold BatchNorm, build and reorder the oneDNN primitives once. params may be
+ * NULL: all defaults, the weights from rp_default_weights_path() (RP_E_IO when not cached). */
 RP_API int rp_extractor_create(const rp_extractor_params *params, rp_extractor **out);
 RP_API void rp_extractor_free(rp_extractor *extractor);
 
@@ -79,25 +83,33 @@ typedef struct rp_extractor_info {
 
 RP_API int rp_extractor_get_info(const rp_extractor *extractor, rp_extractor_info *info, size_t size);
 
-/* Image -> network input, 3 x input_size x input_size floats (CHW), normalised. */
+/* Image -> network input, 3 x input_size x input_size floats (CHW), normalised.
+ * input_out_floats must be at least that (RP_E_SHAPE). On failure input_out is untouched. */
 RP_API int rp_extractor_preprocess(const rp_extractor *extractor, const rp_image *image,
                                    float *input_out, size_t input_out_floats);
 
-/* Network inputs (batch x 3 x S x S, CHW per image) -> layer2 (batch x C2 x H2 x H2) and layer3
- * (batch x C3 x H3 x H3) maps, NCHW. Either output may be NULL. Sizes are element counts.
- * The first call with a batch size other than 1 builds that size's oneDNN primitives (a few
- * hundred ms), kept until rp_extractor_free. On failure the outputs are zeroed. */
-RP_API int rp_extractor_forward(const rp_extractor *extractor, const float *input, uint32_t batch,
-                                float *layer2_out, size_t layer2_floats, float *layer3_out,
+/* Network inputs (batch x 3 x S x S, CHW per image; input_floats must be exactly that, S the
+ * info's input_size) -> layer2 (batch x C2 x H2 x H2) and layer3 (batch x C3 x H3 x H3) maps,
+ * NCHW. Either output may be NULL; each must hold at least its map. Sizes are element counts;
+ * a wrong one fails with RP_E_SHAPE, naming the sizes. The first call with a batch size other
+ * than 1 builds that size's oneDNN primitives (a few hundred ms), kept until rp_extractor_free.
+ * On failure the outputs are untouched. */
+RP_API int rp_extractor_forward(const rp_extractor *extractor, const float *input, size_t input_floats,
+                                uint32_t batch, float *layer2_out, size_t layer2_floats, float *layer3_out,
                                 size_t layer3_floats);
 
-/* Classifier output (extractor created with RP_OUTPUT_CLASSIFIER): batch x 1000 softmax
- * probabilities. */
-RP_API int rp_extractor_classify(const rp_extractor *extractor, const float *input, uint32_t batch,
-                                 float *probs_out, size_t probs_floats);
+/* Classifier output (extractor created with RP_OUTPUT_CLASSIFIER, RP_E_STATE otherwise): batch x
+ * 1000 softmax probabilities. input and input_floats as rp_extractor_forward; probs_floats must be
+ * at least batch x 1000 (RP_E_SHAPE). On failure probs_out is untouched. */
+RP_API int rp_extractor_classify(const rp_extractor *extractor, const float *input, size_t input_floats,
+                                 uint32_t batch, float *probs_out, size_t probs_floats);
 
 /* Images -> patch features: count x grid_size^2 x feature_dim floats, row-major, patch (y, x) at
- * row y * grid_size + x of each image's block. */
+ * row y * grid_size + x of each image's block. features_floats must be at least that (RP_E_SHAPE).
+ * Every argument and image is checked before anything is written: those failures leave
+ * features_out untouched. The one exception to the library's failure contract: when the
+ * computation itself fails part-way (RP_E_NOMEM, RP_E_BACKEND), the images before the failing
+ * batch of 8 are already written (keeping a copy of the whole output would double its memory). */
 RP_API int rp_extractor_patch_features(const rp_extractor *extractor, const rp_image *const *images,
                                        uint32_t count, float *features_out, size_t features_floats);
 

@@ -1,6 +1,11 @@
 /* libreconpatch: images. An rp_image holds 8-bit pixels, gray (1 channel) or RGB (3 channels),
  * decoded from a PNG or JPEG file or buffer, or copied from caller pixels (camera frames).
- * See docs/images.md for the decoding rules (16-bit, alpha, palette, CMYK). */
+ * See docs/images.md for the decoding rules (16-bit, alpha, palette, CMYK).
+ *
+ * Threads: an rp_image is immutable once created (no function changes its pixels): every function
+ * taking a const rp_image * may run from many threads at once on one image, and the loaders may
+ * run on many threads at once (each decode keeps its own libpng / libjpeg state). Only
+ * rp_image_free needs exclusive use: nothing else may use that image meanwhile. */
 #ifndef RECONPATCH_IMAGE_H
 #define RECONPATCH_IMAGE_H
 

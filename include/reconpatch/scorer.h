@@ -33,10 +33,11 @@ typedef struct rp_scorer_params {
     double map_sigma;            /* Gaussian smoothing of the map, in input pixels; 0 = 4.0;
                                     at most 64 */
     uint32_t num_threads;        /* threads for the map steps; 0 = one per online CPU core */
-    /* The extractor's preprocessing geometry, which rp_extractor_info does not report: set these
-     * to the values of the extractor's params (rp_extractor_params.resize / .no_crop /
-     * .keep_aspect, the last one at the end of this struct). */
-    uint32_t resize;             /* 0 = 256 */
+    /* The preprocessing geometry (resize, no_crop and keep_aspect, the last one at the end of this
+     * struct). With an extractor, 0 takes the extractor's value (rp_extractor_info reports it)
+     * and a non-zero value must equal it (RP_E_SHAPE); leave them 0. Without an extractor they
+     * describe how the features' images were preprocessed. */
+    uint32_t resize;             /* 0 = the extractor's, or 256 without one */
     uint32_t no_crop;            /* non-zero: the image was resized straight to input_size */
     /* Only for a scorer without an extractor (features in, scores out); with an extractor leave
      * them 0 (or equal to the extractor's grid_size / input_size). */
@@ -80,6 +81,8 @@ typedef struct rp_scorer_info {
                                     aspect ratio; crop_offset is then the offset along the shorter
                                     side, the one along the longer side depends on each image's
                                     size (docs/preprocessing.md) */
+    uint32_t reserved0;          /* 0: fills the tail so that the next appended field grows the
+                                    struct (docs/ABI.md) */
 } rp_scorer_info;
 
 RP_API int rp_scorer_get_info(const rp_scorer *scorer, rp_scorer_info *info, size_t size);

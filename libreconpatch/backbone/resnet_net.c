@@ -366,6 +366,142 @@ static void plan_free(plan *p)
 }
 
 /* Build the plan for one batch size. first_plan: also reorder the weights (creation time). */
+/* Where the plan's running activation is: its memory descriptor, the slot holding it (or
+ * BUF_INPUT) and its spatial side. Each stage of build_plan moves it forward. */
+typedef struct cursor {
+    dnnl_memory_desc_t md;
+    int slot;
+    uint32_t size;
+} cursor;
+
+/* The 3x3/2 max pool (pad 1) after the stem conv: slot 1 -> slot 0. */
+static int add_max_pool(rp__resnet *net, plan *p, uint32_t batch, cursor *at, const char *fn)
+{
+    uint32_t pooled = (at->size + 2 - 3) / 2 + 1;
+    dnnl_memory_desc_t dst_any;
+    md_nchw(&dst_any, batch, net->convs[0].out, pooled, net->dt, dnnl_format_tag_any);
+    dnnl_dims_t st2 = {2, 2}, k3 = {3, 3}, p1 = {1, 1};
+    dnnl_pooling_desc_t pdsc;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_attr_t attr;
+    int rc = make_attr(&attr, 0, 0, fn);
+    if (rc) return rc;
+    dnnl_status_t st = dnnl_pooling_forward_desc_init(&pdsc, dnnl_forward_inference, dnnl_pooling_max, &at->md,
+                                                      &dst_any, st2, k3, p1, p1);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &pdsc, attr, net->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success) return dnnl_fail(st, fn, "max pool descriptor");
+    step s = {.kind = STEP_POOL, .src = 1, .dst = 0, .src_md = at->md,
+              .dst_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)};
+    add_scratch(p, pd);
+    st = dnnl_primitive_create(&s.prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) return dnnl_fail(st, fn, "max pool primitive");
+    slot_use(p, 1, &s.src_md);
+    slot_use(p, 0, &s.dst_md);
+    if ((rc = plan_push(p, &s, fn))) {
+        dnnl_primitive_destroy(s.prim);
+        return rc;
+    }
+    at->md = s.dst_md;
+    at->slot = 0;
+    at->size = pooled;
+    return RP_OK;
+}
+
+/* Stem: conv 7x7/2 + ReLU, then max pool 3x3/2 (pad 1; inputs are >= 0 after ReLU, so zero and
+ * -inf padding agree, which makes Keras' ZeroPadding2D + valid pool the same op). */
+static int add_stem(rp__resnet *net, plan *p, uint32_t batch, int first_plan, cursor *at, const char *fn)
+{
+    int rc;
+    if (net->dt != dnnl_f32) {
+        /* bf16: convert the user's fp32 input once, then let the stem pick its layout. */
+        dnnl_memory_desc_t b;
+        md_nchw(&b, batch, 3, at->size, net->dt, dnnl_nhwc);
+        if ((rc = add_reorder(net, p, at->slot, &at->md, 0, &b, fn))) return rc;
+        at->md = b;
+        at->slot = 0;
+    }
+    if ((rc = conv_step(net, p, 0, at->size, at->slot, &at->md, at->slot == 0 ? 2 : 0, 1, first_plan, fn)))
+        return rc;
+    at->size = conv_out(&net->convs[0], at->size);
+    return add_max_pool(net, p, batch, at, fn);
+}
+
+/* One bottleneck block (convs ci .. ci + 3: 1x1, 3x3, 1x1 with the residual sum, optional
+ * downsample), choosing free slots so that no live activation is overwritten. */
+static int add_bottleneck(rp__resnet *net, plan *p, size_t ci, int first_plan, cursor *at, const char *fn)
+{
+    conv_weights *c1 = &net->convs[ci], *c2 = &net->convs[ci + 1], *ds = &net->convs[ci + 3];
+    const int x = at->slot;
+    int busy[4] = {x};
+    int t1 = free_slot(busy, 1);
+    busy[1] = t1;
+    int tmp = free_slot(busy, 2);
+    dnnl_memory_desc_t m = at->md;
+    int rc = conv_step(net, p, ci, at->size, x, &m, tmp, t1, first_plan, fn);
+    if (rc) return rc;
+    uint32_t s1 = conv_out(c1, at->size);
+    int t2 = free_slot(busy, 2); /* tmp's reorder output is dead by now: reuse it */
+    busy[2] = t2;
+    if ((rc = conv_step(net, p, ci + 1, s1, t1, &m, free_slot(busy, 3), t2, first_plan, fn))) return rc;
+    uint32_t s2 = conv_out(c2, s1);
+    /* Identity: the block input (in place) or the downsample conv's output (into t1, whose
+     * contents are dead after conv2). */
+    int id = x;
+    dnnl_memory_desc_t id_md = at->md;
+    int busy2[3] = {x, t1, t2};
+    if (ds->data) {
+        if ((rc = conv_step(net, p, ci + 3, at->size, x, &id_md, free_slot(busy2, 3), t1, first_plan, fn))) return rc;
+        id = t1;
+    }
+    /* conv3 with sum (+ ReLU): its dst must hold the identity in the dst layout. */
+    dnnl_primitive_desc_t pd;
+    int busy3[3] = {id, t2, x};
+    int tmp3 = free_slot(busy3, 3);
+    if ((rc = add_conv(net, p, ci + 2, s2, &m, 1, &pd, fn))) return rc;
+    const dnnl_memory_desc_t *want_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    int out_slot = id;
+    if (!dnnl_memory_desc_equal(want_dst, &id_md)) {
+        int busy4[4] = {id, t2, x, tmp3};
+        out_slot = free_slot(busy4, 4);
+        if ((rc = add_reorder(net, p, id, &id_md, out_slot, want_dst, fn))) {
+            dnnl_primitive_desc_destroy(pd);
+            return rc;
+        }
+    }
+    dnnl_memory_desc_t out_md = *want_dst;
+    rc = emit_conv(net, p, ci + 2, pd, t2, &m, tmp3, out_slot, first_plan, fn);
+    dnnl_primitive_desc_destroy(pd);
+    if (rc) return rc;
+    at->md = out_md;
+    at->slot = out_slot;
+    at->size = s2;
+    return RP_OK;
+}
+
+/* After stages 1 and 2 the activation is copied out as the caller's layer2 / layer3 (fp32 NCHW);
+ * after stage 3 into a free slot as NCHW fp32, where the classifier reads it. */
+static int add_stage_output(rp__resnet *net, plan *p, uint32_t batch, uint32_t stage, const cursor *at,
+                            const char *fn)
+{
+    dnnl_memory_desc_t nchw;
+    if (stage == 1 || stage == 2) {
+        md_nchw(&nchw, batch, stage == 1 ? net->shape.layer2_channels : net->shape.layer3_channels, at->size,
+                dnnl_f32, dnnl_nchw);
+        return add_reorder(net, p, at->slot, &at->md, stage == 1 ? BUF_LAYER2 : BUF_LAYER3, &nchw, fn);
+    }
+    if (stage == 3) {
+        md_nchw(&nchw, batch, net->layer4_channels, at->size, dnnl_f32, dnnl_nchw);
+        int busy[1] = {at->slot};
+        p->layer4_slot = free_slot(busy, 1);
+        return add_reorder(net, p, at->slot, &at->md, p->layer4_slot, &nchw, fn);
+    }
+    return RP_OK;
+}
+
+/* The plan of one batch size: stem, the bottleneck blocks stage by stage with their outputs, and
+ * the arena size that holds every slot and the largest scratchpad. */
 static int build_plan(rp__resnet *net, uint32_t batch, int first_plan, const char *fn, plan **out)
 {
     *out = NULL;
@@ -373,122 +509,18 @@ static int build_plan(rp__resnet *net, uint32_t batch, int first_plan, const cha
     if (!p) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     p->batch = batch;
     p->layer4_slot = -1;
-    int rc;
-    dnnl_memory_desc_t cur;
-    md_nchw(&cur, batch, 3, net->opt.input_size, dnnl_f32, dnnl_nchw);
-    int x = BUF_INPUT;
-    uint32_t size = net->opt.input_size;
-
-    /* Stem: conv 7x7/2 + ReLU, then max pool 3x3/2 (pad 1; inputs are >= 0 after ReLU, so zero and
-     * -inf padding agree, which makes Keras' ZeroPadding2D + valid pool the same op). */
-    if (net->dt != dnnl_f32) {
-        /* bf16: convert the user's fp32 input once, then let the stem pick its layout. */
-        dnnl_memory_desc_t b;
-        md_nchw(&b, batch, 3, size, net->dt, dnnl_nhwc);
-        if ((rc = add_reorder(net, p, x, &cur, 0, &b, fn))) goto fail;
-        cur = b;
-        x = 0;
-    }
-    if ((rc = conv_step(net, p, 0, size, x, &cur, x == 0 ? 2 : 0, 1, first_plan, fn))) goto fail;
-    size = conv_out(&net->convs[0], size);
-    {
-        uint32_t pooled = (size + 2 - 3) / 2 + 1;
-        dnnl_memory_desc_t dst_any;
-        md_nchw(&dst_any, batch, net->convs[0].out, pooled, net->dt, dnnl_format_tag_any);
-        dnnl_dims_t st2 = {2, 2}, k3 = {3, 3}, p1 = {1, 1};
-        dnnl_pooling_desc_t pdsc;
-        dnnl_primitive_desc_t pd;
-        dnnl_primitive_attr_t attr;
-        if ((rc = make_attr(&attr, 0, 0, fn))) goto fail;
-        dnnl_status_t st = dnnl_pooling_forward_desc_init(&pdsc, dnnl_forward_inference, dnnl_pooling_max, &cur,
-                                                          &dst_any, st2, k3, p1, p1);
-        if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &pdsc, attr, net->engine, NULL);
-        dnnl_primitive_attr_destroy(attr);
-        if (st != dnnl_success) {
-            rc = dnnl_fail(st, fn, "max pool descriptor");
-            goto fail;
-        }
-        step s = {.kind = STEP_POOL, .src = 1, .dst = 0, .src_md = cur,
-                  .dst_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)};
-        add_scratch(p, pd);
-        st = dnnl_primitive_create(&s.prim, pd);
-        dnnl_primitive_desc_destroy(pd);
-        if (st != dnnl_success) {
-            rc = dnnl_fail(st, fn, "max pool primitive");
-            goto fail;
-        }
-        slot_use(p, 1, &s.src_md);
-        slot_use(p, 0, &s.dst_md);
-        if ((rc = plan_push(p, &s, fn))) {
-            dnnl_primitive_destroy(s.prim);
-            goto fail;
-        }
-        cur = s.dst_md;
-        x = 0;
-        size = pooled;
-    }
-
+    cursor at = {.slot = BUF_INPUT, .size = net->opt.input_size};
+    md_nchw(&at.md, batch, 3, net->opt.input_size, dnnl_f32, dnnl_nchw);
+    int rc = add_stem(net, p, batch, first_plan, &at, fn);
     size_t ci = 1;
-    for (uint32_t stage = 0; stage < net->num_stages; stage++) {
-        for (uint32_t b = 0; b < net->blocks[stage]; b++, ci += 4) {
-            conv_weights *c1 = &net->convs[ci], *c2 = &net->convs[ci + 1], *ds = &net->convs[ci + 3];
-            int busy[4] = {x};
-            int t1 = free_slot(busy, 1);
-            busy[1] = t1;
-            int tmp = free_slot(busy, 2);
-            dnnl_memory_desc_t m = cur;
-            if ((rc = conv_step(net, p, ci, size, x, &m, tmp, t1, first_plan, fn))) goto fail;
-            uint32_t s1 = conv_out(c1, size);
-            int t2 = free_slot(busy, 2); /* tmp's reorder output is dead by now: reuse it */
-            busy[2] = t2;
-            if ((rc = conv_step(net, p, ci + 1, s1, t1, &m, free_slot(busy, 3), t2, first_plan, fn))) goto fail;
-            uint32_t s2 = conv_out(c2, s1);
-            /* Identity: the block input (in place) or the downsample conv's output (into t1, whose
-             * contents are dead after conv2). */
-            int id = x;
-            dnnl_memory_desc_t id_md = cur;
-            int busy2[3] = {x, t1, t2};
-            if (ds->data) {
-                if ((rc = conv_step(net, p, ci + 3, size, x, &id_md, free_slot(busy2, 3), t1, first_plan, fn)))
-                    goto fail;
-                id = t1;
-            }
-            /* conv3 with sum (+ ReLU): its dst must hold the identity in the dst layout. */
-            dnnl_primitive_desc_t pd;
-            int busy3[3] = {id, t2, x};
-            int tmp3 = free_slot(busy3, 3);
-            if ((rc = add_conv(net, p, ci + 2, s2, &m, 1, &pd, fn))) goto fail;
-            const dnnl_memory_desc_t *want_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-            int out_slot = id;
-            if (!dnnl_memory_desc_equal(want_dst, &id_md)) {
-                int busy4[4] = {id, t2, x, tmp3};
-                out_slot = free_slot(busy4, 4);
-                if ((rc = add_reorder(net, p, id, &id_md, out_slot, want_dst, fn))) {
-                    dnnl_primitive_desc_destroy(pd);
-                    goto fail;
-                }
-            }
-            dnnl_memory_desc_t out_md = *want_dst;
-            rc = emit_conv(net, p, ci + 2, pd, t2, &m, tmp3, out_slot, first_plan, fn);
-            dnnl_primitive_desc_destroy(pd);
-            if (rc) goto fail;
-            cur = out_md;
-            x = out_slot;
-            size = s2;
-        }
-        if (stage == 1 || stage == 2) {
-            dnnl_memory_desc_t user;
-            md_nchw(&user, batch, stage == 1 ? net->shape.layer2_channels : net->shape.layer3_channels, size,
-                    dnnl_f32, dnnl_nchw);
-            if ((rc = add_reorder(net, p, x, &cur, stage == 1 ? BUF_LAYER2 : BUF_LAYER3, &user, fn))) goto fail;
-        }
-        if (stage == 3) {
-            dnnl_memory_desc_t nchw;
-            md_nchw(&nchw, batch, net->layer4_channels, size, dnnl_f32, dnnl_nchw);
-            int busy[1] = {x};
-            p->layer4_slot = free_slot(busy, 1);
-            if ((rc = add_reorder(net, p, x, &cur, p->layer4_slot, &nchw, fn))) goto fail;
-        }
+    for (uint32_t stage = 0; stage < net->num_stages && !rc; stage++) {
+        for (uint32_t b = 0; b < net->blocks[stage] && !rc; b++, ci += 4)
+            rc = add_bottleneck(net, p, ci, first_plan, &at, fn);
+        if (!rc) rc = add_stage_output(net, p, batch, stage, &at, fn);
+    }
+    if (rc) {
+        plan_free(p);
+        return rc;
     }
     /* Arena: slots back to back (page aligned), then the largest scratchpad. */
     size_t total = 0;
@@ -496,9 +528,6 @@ static int build_plan(rp__resnet *net, uint32_t batch, int first_plan, const cha
     p->arena_bytes = total + align_up(p->scratch_bytes);
     *out = p;
     return RP_OK;
-fail:
-    plan_free(p);
-    return rc;
 }
 
 /* ---- creation ------------------------------------------------------------------------------- */
@@ -756,26 +785,37 @@ static int run_plan(const rp__resnet *net, const plan *p, char *mem, const float
 static int classify(const rp__resnet *net, const float *layer4, uint32_t batch, float *probs, const char *fn)
 {
     uint32_t c = net->layer4_channels, hw = net->layer4_size * net->layer4_size, k = net->shape.num_classes;
+    /* pooled features and logits in scratch: probs is written only once nothing can fail */
     float *pooled = malloc((size_t)batch * c * sizeof(float));
-    if (!pooled) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    float *logits = malloc((size_t)batch * k * sizeof(float));
+    if (!pooled || !logits) {
+        free(pooled);
+        free(logits);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    }
     for (uint32_t i = 0; i < batch * c; i++) {
         double sum = 0;
         for (uint32_t j = 0; j < hw; j++) sum += layer4[(size_t)i * hw + j];
         pooled[i] = (float)(sum / hw);
     }
     /* logits = pooled (batch x c) * fc^T (c x k); dnnl_sgemm is row-major. */
-    for (uint32_t b = 0; b < batch; b++) memcpy(probs + (size_t)b * k, net->fc_bias, k * sizeof(float));
-    dnnl_status_t st = dnnl_sgemm('N', 'T', batch, k, c, 1.0f, pooled, c, net->fc_weight, c, 1.0f, probs, k);
+    for (uint32_t b = 0; b < batch; b++) memcpy(logits + (size_t)b * k, net->fc_bias, k * sizeof(float));
+    dnnl_status_t st = dnnl_sgemm('N', 'T', batch, k, c, 1.0f, pooled, c, net->fc_weight, c, 1.0f, logits, k);
     free(pooled);
-    if (st != dnnl_success) return dnnl_fail(st, fn, "sgemm (classifier)");
+    if (st != dnnl_success) {
+        free(logits);
+        return dnnl_fail(st, fn, "sgemm (classifier)");
+    }
     for (uint32_t b = 0; b < batch; b++) {
-        float *row = probs + (size_t)b * k;
+        const float *row = logits + (size_t)b * k;
+        float *out = probs + (size_t)b * k;
         float mx = row[0];
         for (uint32_t j = 1; j < k; j++) mx = row[j] > mx ? row[j] : mx;
         double sum = 0;
         for (uint32_t j = 0; j < k; j++) sum += exp((double)row[j] - mx);
-        for (uint32_t j = 0; j < k; j++) row[j] = (float)(exp((double)row[j] - mx) / sum);
+        for (uint32_t j = 0; j < k; j++) out[j] = (float)(exp((double)row[j] - mx) / sum);
     }
+    free(logits);
     return RP_OK;
 }
 

@@ -402,9 +402,7 @@ int rp__weights_load_tfjs(const char *path, rp__weights **out)
     L.w->layout = RP_LAYOUT_KERAS;
     L.w->arch = rp__weights_infer_arch(L.w);
     if ((rc = rp__weights_check_resnet(L.w, 1))) {
-        char why[600];
-        snprintf(why, sizeof why, "%s", rp_last_error_message());
-        rc = rp__fail(rc, FN ": '%s' is not a complete Keras ResNet-50: %s", path, why);
+        rc = rp__fail_relay(rc, FN ": '%s' is not a complete Keras ResNet-50", path);
         goto done;
     }
     rp__weights_sha256_hex(&L.hash, L.w->sha256);

@@ -44,6 +44,7 @@ static int resolve_params(const rp_bank_params *p, rp_bank_params *out, const ch
     if (out->num_threads == 0) out->num_threads = rp__cpu_count();
     if (out->seed == 0) out->seed = RP_BANK_DEFAULT_SEED;
     out->knn_int8 = out->knn_int8 != 0;
+    if ((st = rp__params_check_reserved(out->reserved0, "reserved0", fn))) return st;
     if (out->dim > MAX_DIM) return rp__fail(RP_E_INVALID_ARG, "%s: dim %u is over %u", fn, out->dim, MAX_DIM);
     return RP_OK;
 }
@@ -53,11 +54,9 @@ int rp_bank_create(const rp_bank_params *p, rp_bank **out)
     rp__clear_error();
     if (!out) return rp__fail(RP_E_INVALID_ARG, "rp_bank_create: out is NULL");
     *out = NULL;
-    if (!p) return rp__fail(RP_E_INVALID_ARG, "rp_bank_create: params is NULL (dim is required)");
-    rp_bank_params resolved;
+    rp_bank_params resolved; /* NULL p: all defaults, the dim set by the first add */
     int st = resolve_params(p, &resolved, "rp_bank_create");
     if (st) return st;
-    if (resolved.dim == 0) return rp__fail(RP_E_INVALID_ARG, "rp_bank_create: params.dim is 0");
     rp_bank *bank = calloc(1, sizeof *bank);
     if (!bank) return rp__fail(RP_E_NOMEM, "rp_bank_create: out of memory");
     bank->params = resolved;
@@ -80,9 +79,13 @@ int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint32_t di
     rp__clear_error();
     if (!bank) return rp__fail(RP_E_INVALID_ARG, "rp_bank_add: bank is NULL");
     if (bank->index || bank->compacted) return rp__fail(RP_E_STATE, "rp_bank_add: the bank is frozen");
-    if (dim != bank->params.dim)
-        return rp__fail(RP_E_SHAPE, "rp_bank_add: dim %u != bank dim %u", dim, bank->params.dim);
     if (count == 0) return RP_OK;
+    /* a bank created with dim 0 takes the first add's (set below, once the add succeeded) */
+    const int first_sets_dim = bank->params.dim == 0;
+    if (first_sets_dim && (dim == 0 || dim > MAX_DIM))
+        return rp__fail(RP_E_INVALID_ARG, "rp_bank_add: dim %u is not in 1..%u", dim, MAX_DIM);
+    if (!first_sets_dim && dim != bank->params.dim)
+        return rp__fail(RP_E_SHAPE, "rp_bank_add: dim %u != bank dim %u", dim, bank->params.dim);
     if (!vectors) return rp__fail(RP_E_INVALID_ARG, "rp_bank_add: vectors is NULL with count %llu",
                                   (unsigned long long)count);
     size_t floats, needed_bytes;
@@ -108,6 +111,7 @@ int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint32_t di
     }
     memcpy(bank->data + bank->size * dim, vectors, floats * sizeof(float));
     bank->size += count;
+    if (first_sets_dim) bank->params.dim = dim;
     return RP_OK;
 }
 
@@ -249,8 +253,31 @@ int rp_bank_get_selection(const rp_bank *bank, uint64_t *indices_out, size_t out
     return RP_OK;
 }
 
-int rp_bank_search(const rp_bank *bank, const float *queries, uint64_t count, uint32_t k, float *distances_out,
-                   uint64_t *indices_out)
+/* Every buffer of a search against its size: queries exactly count x dim, outputs at least
+ * count x k. */
+static int check_search_sizes(const rp_bank *bank, size_t queries_floats, uint64_t count, uint32_t k,
+                              const float *distances_out, size_t distances_floats, const uint64_t *indices_out,
+                              size_t indices_count, size_t *results_out, const char *fn)
+{
+    size_t floats, results;
+    if (count > SIZE_MAX || rp__mul_size((size_t)count, bank->params.dim, &floats) ||
+        rp__mul_size((size_t)count, k, &results))
+        return rp__fail(RP_E_LIMIT, "%s: %llu queries overflow the address space", fn, (unsigned long long)count);
+    if (queries_floats != floats)
+        return rp__fail(RP_E_SHAPE, "%s: queries holds %zu floats, %llu queries x dim %u need %zu", fn,
+                        queries_floats, (unsigned long long)count, bank->params.dim, floats);
+    if (distances_out && distances_floats < results)
+        return rp__fail(RP_E_SHAPE, "%s: distances_out holds %zu floats, %llu queries x k %u need %zu", fn,
+                        distances_floats, (unsigned long long)count, k, results);
+    if (indices_out && indices_count < results)
+        return rp__fail(RP_E_SHAPE, "%s: indices_out holds %zu indices, %llu queries x k %u need %zu", fn,
+                        indices_count, (unsigned long long)count, k, results);
+    *results_out = results;
+    return RP_OK;
+}
+
+int rp_bank_search(const rp_bank *bank, const float *queries, size_t queries_floats, uint64_t count, uint32_t k,
+                   float *distances_out, size_t distances_floats, uint64_t *indices_out, size_t indices_count)
 {
     static const char fn[] = "rp_bank_search";
     rp__clear_error();
@@ -262,13 +289,30 @@ int rp_bank_search(const rp_bank *bank, const float *queries, uint64_t count, ui
         return rp__fail(RP_E_INVALID_ARG, "%s: k %u is not in 1..%llu (the bank size)", fn, k,
                         (unsigned long long)bank->size);
     if (k > RP__KNN_MAX_K) return rp__fail(RP_E_LIMIT, "%s: k %u is over %u", fn, k, RP__KNN_MAX_K);
-    size_t floats, bad;
-    if (rp__mul_size((size_t)count, bank->params.dim, &floats))
-        return rp__fail(RP_E_LIMIT, "%s: %llu queries overflow the address space", fn, (unsigned long long)count);
-    if (!all_finite(queries, floats, &bad))
+    size_t results = 0, bad;
+    int rc = check_search_sizes(bank, queries_floats, count, k, distances_out, distances_floats, indices_out,
+                                indices_count, &results, fn);
+    if (rc) return rc;
+    if (!all_finite(queries, queries_floats, &bad))
         return rp__fail(RP_E_INVALID_ARG, "%s: query %zu, element %zu is not finite", fn, bad / bank->params.dim,
                         bad % bank->params.dim);
-    return rp__knn_search(bank->index, queries, count, k, distances_out, indices_out, fn);
+    if (!distances_out && !indices_out) return RP_OK; /* nothing asked for */
+    /* The search fills its outputs block by block: search into scratch and copy on success, so
+     * that a failure part-way (oneDNN, memory) leaves the caller's buffers untouched. The results
+     * are small beside the queries (k values per query against dim floats). */
+    float *dist = malloc(results * sizeof *dist);
+    uint64_t *idx = malloc(results * sizeof *idx);
+    if (!dist || !idx) {
+        free(dist);
+        free(idx);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu results", fn, results);
+    }
+    rc = rp__knn_search(bank->index, queries, count, k, dist, idx, fn);
+    if (!rc && distances_out) memcpy(distances_out, dist, results * sizeof *dist);
+    if (!rc && indices_out) memcpy(indices_out, idx, results * sizeof *idx);
+    free(dist);
+    free(idx);
+    return rc;
 }
 
 void rp_bank_free(rp_bank *bank)

@@ -17,6 +17,10 @@
 /* Record a failure on this thread and return code, so callers write `return rp__fail(...)`.
  * The message should start with the public function's name: "rp_bank_add: dim 384 != 1024". */
 int rp__fail(int code, const char *fmt, ...) RP_PRINTF(2, 3);
+/* Relay the failure of an inner call: records code with the message "<fmt...>: <inner message>",
+ * where the inner message is the one the failed call left on this thread. It copies that message
+ * before formatting, since rp__fail overwrites it. */
+int rp__fail_relay(int code, const char *fmt, ...) RP_PRINTF(2, 3);
 /* Called on entry of every public function: clears the thread's last error. */
 void rp__clear_error(void);
 
@@ -28,6 +32,9 @@ int rp__log_enabled(int level);
  * Checks struct_size: smaller copies min(size) bytes, larger must have an all-zero tail
  * (else RP_E_VERSION). fn names the public function for the message. */
 int rp__params_copy(void *dst, size_t dst_size, const void *src, const char *fn);
+/* A reserved params field (the tail that keeps the next appended field growing the struct) must
+ * be 0: a non-zero one is a field of a newer library, refused with RP_E_VERSION, never ignored. */
+int rp__params_check_reserved(uint32_t value, const char *field, const char *fn);
 /* Validate the size argument of a *_params_init(p, size) call and zero the struct. */
 int rp__params_init(void *params, size_t caller_size, size_t own_size, const char *fn);
 

@@ -20,6 +20,18 @@ int rp__fail(int code, const char *fmt, ...)
     return code;
 }
 
+int rp__fail_relay(int code, const char *fmt, ...)
+{
+    char inner[RP_ERROR_MESSAGE_MAX];
+    memcpy(inner, last_message, sizeof inner);
+    char outer[RP_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(outer, sizeof outer, fmt, ap);
+    va_end(ap);
+    return rp__fail(code, "%s: %s", outer, inner);
+}
+
 void rp__clear_error(void)
 {
     last_code = RP_OK;
@@ -46,6 +58,7 @@ const char *rp_error_name(int code)
     case RP_E_BACKEND: return "RP_E_BACKEND";
     case RP_E_SHAPE: return "RP_E_SHAPE";
     case RP_E_INTERNAL: return "RP_E_INTERNAL";
+    case RP_E_DIVERGED: return "RP_E_DIVERGED";
     default: return "RP_E_UNKNOWN";
     }
 }

@@ -38,6 +38,13 @@ int rp__params_copy(void *dst, size_t dst_size, const void *src, const char *fn)
     return RP_OK;
 }
 
+int rp__params_check_reserved(uint32_t value, const char *field, const char *fn)
+{
+    if (!value) return RP_OK;
+    return rp__fail(RP_E_VERSION, "%s: params.%s is %u: a field this library does not know is set (the program "
+                                  "needs a newer libreconpatch)", fn, field, value);
+}
+
 uint32_t rp__cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

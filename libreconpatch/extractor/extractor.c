@@ -102,13 +102,11 @@ static int create_common(const rp_extractor_params *params, const rp__weights *w
     int rc = rp__params_copy(&p, sizeof p, params, fn);
     if (rc) return rc;
     p.weights_path = NULL; /* not kept: the weights are loaded once, here */
+    if ((rc = rp__params_check_reserved(p.reserved0, "reserved0", fn))) return rc;
     if ((rc = resolve_params(&p, w, fn))) return rc;
     int classifier = p.output == RP_OUTPUT_CLASSIFIER;
-    if ((rc = rp__weights_check_resnet(w, classifier))) {
-        char why[512]; /* copy: rp__fail overwrites the message it would read */
-        snprintf(why, sizeof why, "%s", rp_last_error_message());
-        return rp__fail(rc, "%s: the weights do not form a ResNet-50 family network: %s", fn, why);
-    }
+    if ((rc = rp__weights_check_resnet(w, classifier)))
+        return rp__fail_relay(rc, "%s: the weights do not form a ResNet-50 family network", fn);
 
     /* libgomp fixed its wait policy when it was loaded; we can only tell (docs/threading.md). */
     if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
@@ -149,15 +147,23 @@ int rp_extractor_create(const rp_extractor_params *params, rp_extractor **out)
     rp__clear_error();
     if (!out) return rp__fail(RP_E_INVALID_ARG, "%s: out is NULL", fn);
     *out = NULL;
-    if (!params) return rp__fail(RP_E_INVALID_ARG, "%s: params is NULL (weights_path is required)", fn);
-    if (params->struct_size >= offsetof(rp_extractor_params, weights_path) + sizeof(const char *) &&
-        !params->weights_path)
-        return rp__fail(RP_E_INVALID_ARG, "%s: params.weights_path is NULL", fn);
-    if (params->struct_size < offsetof(rp_extractor_params, weights_path) + sizeof(const char *))
-        return rp__fail(RP_E_INVALID_ARG, "%s: params.struct_size %u is too small to hold weights_path", fn,
-                        params->struct_size);
+    /* Check the params (struct size, unknown fields) before the slow weights load. */
+    rp_extractor_params p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    int rc = rp__params_copy(&p, sizeof p, params, fn);
+    if (!rc) rc = rp__params_check_reserved(p.reserved0, "reserved0", fn);
+    if (rc) return rc;
+    /* NULL params or weights_path: the weights `make weights` caches */
+    char default_path[4096];
+    const char *path = p.weights_path;
+    if (!path) {
+        if ((rc = rp_default_weights_path(default_path, sizeof default_path)))
+            return rp__fail_relay(rc, "%s: params.weights_path is NULL and the default weights are missing", fn);
+        path = default_path;
+    }
     rp__weights *w = NULL;
-    int rc = rp__weights_load(params->weights_path, &w);
+    rc = rp__weights_load(path, &w);
     if (rc) return rc; /* the loader's message names the file and the problem */
     rc = create_common(params, w, 0, out, fn);
     rp__weights_free(w);
@@ -249,10 +255,14 @@ int rp_extractor_preprocess(const rp_extractor *e, const rp_image *image, float 
         return rp__fail(RP_E_SHAPE, "%s: input_out holds %zu floats, needs 3 x %u x %u = %zu", fn, input_out_floats,
                         e->shape.input_size, e->shape.input_size, need);
     int rc = check_image(e, image, fn, 0);
-    if (!rc)
-        rc = rp__image_preprocess(image, e->params.resize, e->params.crop, (int)e->params.no_crop,
-                                  (int)e->params.keep_aspect, e->params.normalization, input_out);
-    if (rc) memset(input_out, 0, need * sizeof(float)); /* never leave a half-written input behind */
+    if (rc) return rc;
+    /* Preprocess into scratch so that a failure part-way leaves the caller's buffer untouched. */
+    float *scratch = malloc(need * sizeof(float));
+    if (!scratch) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu floats", fn, need);
+    rc = rp__image_preprocess(image, e->params.resize, e->params.crop, (int)e->params.no_crop,
+                              (int)e->params.keep_aspect, e->params.normalization, scratch);
+    if (!rc) memcpy(input_out, scratch, need * sizeof(float));
+    free(scratch);
     return rc;
 }
 
@@ -263,20 +273,26 @@ static size_t layer_floats(const rp_extractor *e, int layer)
                       : (size_t)e->shape.layer3_channels * e->shape.layer3_size * e->shape.layer3_size;
 }
 
-static int check_batch(const rp_extractor *e, const float *input, uint32_t batch, const char *fn)
+/* The network input must hold exactly batch x 3 x S x S floats: fewer would be over-read, more
+ * means the caller's batch and buffer disagree. */
+static int check_batch(const rp_extractor *e, const float *input, size_t input_count, uint32_t batch, const char *fn)
 {
     if (!e || !input) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !e ? "extractor" : "input");
     if (batch == 0 || batch > MAX_BATCH)
         return rp__fail(RP_E_INVALID_ARG, "%s: batch %u is outside 1..%u", fn, batch, MAX_BATCH);
+    const size_t need = batch * input_floats(e);
+    if (input_count != need)
+        return rp__fail(RP_E_SHAPE, "%s: input holds %zu floats, batch %u needs %u x 3 x %u x %u = %zu", fn,
+                        input_count, batch, batch, e->shape.input_size, e->shape.input_size, need);
     return RP_OK;
 }
 
-int rp_extractor_forward(const rp_extractor *e, const float *input, uint32_t batch, float *layer2_out,
-                         size_t layer2_floats, float *layer3_out, size_t layer3_floats)
+int rp_extractor_forward(const rp_extractor *e, const float *input, size_t input_count, uint32_t batch,
+                         float *layer2_out, size_t layer2_floats, float *layer3_out, size_t layer3_floats)
 {
     static const char *fn = "rp_extractor_forward";
     rp__clear_error();
-    int rc = check_batch(e, input, batch, fn);
+    int rc = check_batch(e, input, input_count, batch, fn);
     if (rc) return rc;
     if (!layer2_out && !layer3_out)
         return rp__fail(RP_E_INVALID_ARG, "%s: layer2_out and layer3_out are both NULL", fn);
@@ -289,20 +305,30 @@ int rp_extractor_forward(const rp_extractor *e, const float *input, uint32_t bat
         return rp__fail(RP_E_SHAPE, "%s: layer3_out holds %zu floats, batch %u needs %u x %u x %u x %u = %zu", fn,
                         layer3_floats, batch, batch, e->shape.layer3_channels, e->shape.layer3_size,
                         e->shape.layer3_size, n3);
-    rc = rp__resnet_forward(e->net, input, batch, layer2_out, layer3_out, NULL, fn);
-    if (rc) {
-        if (layer2_out) memset(layer2_out, 0, n2 * sizeof(float));
-        if (layer3_out) memset(layer3_out, 0, n3 * sizeof(float));
+    /* The network writes its layer outputs as it goes: run it into scratch and copy on success, so
+     * that a failure part-way (oneDNN, memory) leaves the caller's buffers untouched. The copy is a
+     * few MB per image, small beside the network's run. */
+    float *l2 = layer2_out ? malloc(n2 * sizeof(float)) : NULL;
+    float *l3 = layer3_out ? malloc(n3 * sizeof(float)) : NULL;
+    if ((layer2_out && !l2) || (layer3_out && !l3)) {
+        free(l2);
+        free(l3);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory for the outputs of a batch of %u", fn, batch);
     }
+    rc = rp__resnet_forward(e->net, input, batch, l2, l3, NULL, fn);
+    if (!rc && l2) memcpy(layer2_out, l2, n2 * sizeof(float));
+    if (!rc && l3) memcpy(layer3_out, l3, n3 * sizeof(float));
+    free(l2);
+    free(l3);
     return rc;
 }
 
-int rp_extractor_classify(const rp_extractor *e, const float *input, uint32_t batch, float *probs_out,
-                          size_t probs_floats)
+int rp_extractor_classify(const rp_extractor *e, const float *input, size_t input_count, uint32_t batch,
+                          float *probs_out, size_t probs_floats)
 {
     static const char *fn = "rp_extractor_classify";
     rp__clear_error();
-    int rc = check_batch(e, input, batch, fn);
+    int rc = check_batch(e, input, input_count, batch, fn);
     if (rc) return rc;
     if (!probs_out) return rp__fail(RP_E_INVALID_ARG, "%s: probs_out is NULL", fn);
     if (e->params.output != RP_OUTPUT_CLASSIFIER)
@@ -311,9 +337,8 @@ int rp_extractor_classify(const rp_extractor *e, const float *input, uint32_t ba
     if (probs_floats < need)
         return rp__fail(RP_E_SHAPE, "%s: probs_out holds %zu floats, batch %u needs %zu", fn, probs_floats, batch,
                         need);
-    rc = rp__resnet_forward(e->net, input, batch, NULL, NULL, probs_out, fn);
-    if (rc) memset(probs_out, 0, need * sizeof(float));
-    return rc;
+    /* probs_out is written only by the final softmax, after everything that can fail */
+    return rp__resnet_forward(e->net, input, batch, NULL, NULL, probs_out, fn);
 }
 
 int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *images, uint32_t count,
@@ -358,8 +383,7 @@ int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *im
     free(input);
     free(layer2);
     free(layer3);
-    if (rc) memset(features_out, 0, need * sizeof(float));
-    return rc;
+    return rc; /* a failure part-way leaves the earlier images written (extractor.h says so) */
 }
 
 /* The resolved params (every default filled in, weights_path NULL), for saving a model. */

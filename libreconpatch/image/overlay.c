@@ -107,11 +107,6 @@ int rp_image_save_png(const rp_image *image, const char *path)
     rp__clear_error();
     if (!image || !path) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !image ? "image" : "path");
     int rc = rp__png_write(path, image->pixels, image->width, image->height, image->channels);
-    if (rc) {
-        /* name the public function in the message; the writer's own text follows */
-        char msg[768];
-        snprintf(msg, sizeof msg, "%s", rp_last_error_message());
-        return rp__fail(rc, "%s: %s", fn, msg);
-    }
+    if (rc) return rp__fail_relay(rc, "%s", fn); /* name the public function; the writer's text follows */
     return RP_OK;
 }

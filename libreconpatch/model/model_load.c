@@ -154,9 +154,9 @@ typedef struct decoded {
     rp_model_thresholds thresholds;
 } decoded;
 
-static int decode(const sections *s, uint32_t version, const source *src, decoded *out)
+/* MODL: the method. */
+static int decode_method(const sections *s, uint32_t version, const source *src, decoded *out)
 {
-    memset(out, 0, sizeof *out);
     if (s->model.size != RP__MODL_SIZE) return BAD(src, "section 'MODL' has %llu bytes, not %u",
                                                    (unsigned long long)s->model.size, RP__MODL_SIZE);
     out->method = (int32_t)rp__le_get_u32(s->model.payload);
@@ -164,7 +164,12 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
         !(out->method == RP_METHOD_PCA && version >= 3))
         return BAD(src, "method %d is not RP_METHOD_RECONPATCH, RP_METHOD_PATCHCORE or (format 3) RP_METHOD_PCA",
                    out->method);
+    return RP_OK;
+}
 
+/* EXTR: the resolved extractor params and the patch geometry. */
+static int decode_extractor(const sections *s, uint32_t version, const source *src, decoded *out)
+{
     const uint8_t *e = s->extractor.payload;
     /* Version 1 wrote 48 bytes (no keep_aspect); version 2 appends keep_aspect. */
     const uint32_t extr_size = version == 1 ? RP__EXTR_SIZE_V1 : RP__EXTR_SIZE;
@@ -191,7 +196,12 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
         !ep->max_pixels || !out->grid_size || !out->input_size || ep->no_crop > 1 || ep->keep_aspect > 1)
         return BAD(src, "section 'EXTR' holds a zero (unresolved) or invalid setting");
     if (ep->keep_aspect && ep->no_crop) return BAD(src, "section 'EXTR' sets both keep_aspect and no_crop");
+    return RP_OK;
+}
 
+/* BKBN: the weights the model was built with (sha256, referenced path or embedded). */
+static int decode_backbone(const sections *s, const source *src, decoded *out)
+{
     const uint8_t *b = s->backbone.payload;
     if (s->backbone.size < RP__BKBN_FIXED_SIZE)
         return BAD(src, "section 'BKBN' has %llu bytes, fewer than %u", (unsigned long long)s->backbone.size,
@@ -221,7 +231,12 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
         return rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
     memcpy(out->recorded_path, b + RP__BKBN_FIXED_SIZE, path_len);
     out->recorded_path[path_len] = '\0';
+    return RP_OK;
+}
 
+/* HEAD: the embedding (present for every method but PatchCore: ReConPatch's trained f, PCA's projection). */
+static int decode_head(const sections *s, const source *src, decoded *out)
+{
     if ((out->method != RP_METHOD_PATCHCORE) != s->head.present)
         return BAD(src, "method %d but section 'HEAD' is %s", out->method, s->head.present ? "present" : "missing");
     if (s->head.present) {
@@ -237,7 +252,12 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
                        (unsigned long long)(8 + 4 * floats));
         out->head_floats = s->head.payload + 8;
     }
+    return RP_OK;
+}
 
+/* BANK: the memory bank, whose dim must chain from the features (through the head). */
+static int decode_bank(const sections *s, uint32_t version, const source *src, decoded *out)
+{
     if (s->bank.size < 16) return BAD(src, "section 'BANK' is %llu bytes", (unsigned long long)s->bank.size);
     out->bank_dim = rp__le_get_u32(s->bank.payload);
     out->bank_count = rp__le_get_u64(s->bank.payload + 8);
@@ -255,18 +275,29 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
                    (unsigned long long)out->bank_count, out->bank_dim,
                    (unsigned long long)(16 + 4 * out->bank_count * (uint64_t)out->bank_dim));
     out->bank_floats = s->bank.payload + 16;
+    const rp_extractor_params *ep = &out->ep;
     uint32_t want_dim = s->head.present ? out->head_out : ep->feature_dim;
     if (out->bank_dim != want_dim || (s->head.present && out->head_in != ep->feature_dim))
         return BAD(src, "dims do not chain: features %u, head %u -> %u, bank %u", ep->feature_dim, out->head_in,
                    out->head_out, out->bank_dim);
+    return RP_OK;
+}
 
+/* SCOR: the scorer params. */
+static int decode_scorer(const sections *s, const source *src, decoded *out)
+{
     if (s->scorer.size != RP__SCOR_SIZE)
         return BAD(src, "section 'SCOR' has %llu bytes, not %u", (unsigned long long)s->scorer.size, RP__SCOR_SIZE);
     out->reweight_neighbors = rp__le_get_u32(s->scorer.payload);
     out->map_sigma = rp__le_get_f64(s->scorer.payload + 8);
     if (!out->reweight_neighbors || !(out->map_sigma > 0.0) || !isfinite(out->map_sigma))
         return BAD(src, "scorer params b %u, sigma %g", out->reweight_neighbors, out->map_sigma);
+    return RP_OK;
+}
 
+/* THRS: the thresholds. */
+static int decode_thresholds(const sections *s, const source *src, decoded *out)
+{
     const uint8_t *t = s->thresholds.payload;
     if (s->thresholds.size != RP__THRS_SIZE)
         return BAD(src, "section 'THRS' has %llu bytes, not %u", (unsigned long long)s->thresholds.size,
@@ -285,6 +316,21 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
     return RP_OK;
 }
 
+/* Every section, in the order the later ones depend on the earlier (the bank's dim on the
+ * extractor's feature length and the head). The caller frees out->recorded_path, also on failure. */
+static int decode(const sections *s, uint32_t version, const source *src, decoded *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = decode_method(s, version, src, out);
+    if (!rc) rc = decode_extractor(s, version, src, out);
+    if (!rc) rc = decode_backbone(s, src, out);
+    if (!rc) rc = decode_head(s, src, out);
+    if (!rc) rc = decode_bank(s, version, src, out);
+    if (!rc) rc = decode_scorer(s, src, out);
+    if (!rc) rc = decode_thresholds(s, src, out);
+    return rc;
+}
+
 static float *decode_floats(const uint8_t *src, size_t n)
 {
     float *out = malloc((n ? n : 1) * sizeof *out);
@@ -296,10 +342,8 @@ static float *decode_floats(const uint8_t *src, size_t n)
 /* A part the file describes could not be built: a value the builder rejects means a bad file. */
 static int rebuild_failed(int rc, const source *src, const char *what)
 {
-    char inner[640];
-    snprintf(inner, sizeof inner, "%s", rp_last_error_message());
     if (rc == RP_E_INVALID_ARG || rc == RP_E_SHAPE) rc = RP_E_FORMAT;
-    return rp__fail(rc, "%s: '%s': %s: %s", src->fn, src->label, what, inner);
+    return rp__fail_relay(rc, "%s: '%s': %s", src->fn, src->label, what);
 }
 
 /* The backbone weights: from the file, or from the referenced file after checking its sha256. */

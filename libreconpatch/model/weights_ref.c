@@ -24,11 +24,7 @@ int rp__model_weights_checked(const char *path, const char *expected_sha256, con
     *out = NULL;
     rp__weights *w = NULL;
     int rc = rp__weights_load(path, &w);
-    if (rc) {
-        char msg[640];
-        snprintf(msg, sizeof msg, "%s", rp_last_error_message());
-        return rp__fail(rc, "%s: backbone weights '%s': %s", fn, path, msg);
-    }
+    if (rc) return rp__fail_relay(rc, "%s: backbone weights '%s'", fn, path);
     if (strcmp(w->sha256, expected_sha256) != 0) {
         rc = rp__fail(RP_E_FORMAT, "%s: backbone weights '%s' have sha256 %s but the model was built with %s: the "
                                    "file changed or is another one", fn, path, w->sha256, expected_sha256);

@@ -40,11 +40,8 @@ int rp__model_calibration_scores(const rp_model *model, const rp_image *const *i
         const rp_image *img = images ? images[i] : NULL;
         if (!images) {
             if (!paths[i]) return rp__fail(RP_E_INVALID_ARG, "%s: paths[%u] is NULL", fn, i);
-            if ((rc = rp_image_load_file(paths[i], &lp, &owned))) {
-                char msg[640];
-                snprintf(msg, sizeof msg, "%s", rp_last_error_message());
-                return rp__fail(rc, "%s: calibration image %u (%s): %s", fn, i, paths[i], msg);
-            }
+            if ((rc = rp_image_load_file(paths[i], &lp, &owned)))
+                return rp__fail_relay(rc, "%s: calibration image %u (%s)", fn, i, paths[i]);
             img = owned;
         }
         if (!img) return rp__fail(RP_E_INVALID_ARG, "%s: images[%u] is NULL", fn, i);
@@ -64,9 +61,7 @@ int rp__model_calibration_scores(const rp_model *model, const rp_image *const *i
             scores_out[i] = r.score;
             map_max_out[i] = top;
         } else if (map) {
-            char msg[640];
-            snprintf(msg, sizeof msg, "%s", rp_last_error_message());
-            rc = rp__fail(rc, "%s: scoring calibration image %u: %s", fn, i, msg);
+            rc = rp__fail_relay(rc, "%s: scoring calibration image %u", fn, i);
         }
         free(map);
         rp_image_free(owned);

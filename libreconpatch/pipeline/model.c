@@ -40,9 +40,7 @@ int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result
     full.struct_size = sizeof full;
     int rc = rp_scorer_score(model->scorer, image, &full, NULL, 0, map, map ? pixels : 0);
     if (rc) {
-        char inner[640];
-        snprintf(inner, sizeof inner, "%s", rp_last_error_message());
-        rc = rp__fail(rc, "%s: %s", fn, inner);
+        rc = rp__fail_relay(rc, "%s", fn);
     } else {
         const double t = model->thresholds.image_threshold;
         full.threshold = t;

@@ -81,11 +81,7 @@ static int extract_all(const rp_extractor *ex, const image_source *src, uint32_t
                     break;
                 }
                 rc = rp_image_load_file(src->paths[at], &lp, &owned[i]);
-                if (rc) {
-                    char msg[768];
-                    snprintf(msg, sizeof msg, "%s", rp_last_error_message());
-                    rc = rp__fail(rc, "rp_train: image %u (%s): %s", at, src->paths[at], msg);
-                }
+                if (rc) rc = rp__fail_relay(rc, "rp_train: image %u (%s)", at, src->paths[at]);
                 view[i] = owned[i];
             } else {
                 view[i] = src->images[at];

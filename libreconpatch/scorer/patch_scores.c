@@ -17,9 +17,7 @@
  * callee's, so copy it before formatting). */
 static int relay_failure(int rc, const char *fn, const char *what)
 {
-    char inner[512];
-    snprintf(inner, sizeof inner, "%s", rp_last_error_message());
-    return rp__fail(rc, "%s: %s failed: %s", fn, what, inner);
+    return rp__fail_relay(rc, "%s: %s failed", fn, what);
 }
 
 static double distance(const float *a, const float *b, uint32_t dim)
@@ -61,7 +59,7 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
         vectors = embedded;
     }
 
-    rc = rp_bank_search(s->bank, vectors, n, 1, patch_scores, nearest);
+    rc = rp_bank_search(s->bank, vectors, (size_t)n * dim, n, 1, patch_scores, n, nearest, n);
     if (rc) {
         rc = relay_failure(rc, fn, "rp_bank_search of the patches");
         goto done;
@@ -73,7 +71,7 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
     /* The support N_b(m*): the b nearest bank entries of m* itself. */
     const uint64_t m_star = nearest[best];
     const float *m_star_vec = s->bank_vectors + m_star * dim;
-    rc = rp_bank_search(s->bank, m_star_vec, 1, b, support_dist, support);
+    rc = rp_bank_search(s->bank, m_star_vec, dim, 1, b, support_dist, b, support, b);
     if (rc) {
         rc = relay_failure(rc, fn, "rp_bank_search of the nearest bank entry");
         goto done;

@@ -118,9 +118,7 @@ int rp_scorer_score(const rp_scorer *s, const rp_image *image, rp_score_result *
     if (!features) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu patch features", fn, floats);
     rc = rp_extractor_patch_features(s->extractor, &image, 1, features, floats);
     if (rc) {
-        char inner[512];
-        snprintf(inner, sizeof inner, "%s", rp_last_error_message());
-        rc = rp__fail(rc, "%s: rp_extractor_patch_features failed: %s", fn, inner);
+        rc = rp__fail_relay(rc, "%s: rp_extractor_patch_features failed", fn);
     } else {
         rc = score_core(s, features, result_out, NULL, map_input_out, map_image_out, width, height, fn);
     }

@@ -34,7 +34,7 @@ static int resolve_shapes(rp_scorer *s, const rp_extractor_info *ex, const rp_sc
         return RP_OK;
     }
     if ((p->grid_size && p->grid_size != ex->grid_size) || (p->input_size && p->input_size != ex->input_size))
-        return rp__fail(RP_E_INVALID_ARG,
+        return rp__fail(RP_E_SHAPE,
                         "%s: params.grid_size %u / input_size %u differ from the extractor's %u / %u (leave them 0)",
                         fn, p->grid_size, p->input_size, ex->grid_size, ex->input_size);
     s->geometry.grid_size = ex->grid_size;
@@ -66,6 +66,16 @@ static int resolve_geometry(rp_scorer *s, const rp_scorer_params *p, const char 
     return RP_OK;
 }
 
+/* With an extractor, zero geometry fields take the extractor's values: the defaults follow the
+ * handle the scorer sits on (an extractor at resize 320 needs no repeated params). */
+static void inherit_extractor_geometry(rp_scorer_params *p, const rp_extractor_info *ex)
+{
+    if (!ex) return;
+    if (!p->resize) p->resize = ex->resize;
+    if (!p->no_crop) p->no_crop = ex->no_crop;
+    if (!p->keep_aspect) p->keep_aspect = ex->keep_aspect;
+}
+
 /* With an extractor, the scorer's resize / no_crop / keep_aspect must be the extractor's: otherwise
  * the maps would be put back onto the image with another geometry than the patches came from. */
 static int check_extractor_geometry(const rp_scorer *s, const rp_extractor_info *ex, const char *fn)
@@ -75,9 +85,9 @@ static int check_extractor_geometry(const rp_scorer *s, const rp_extractor_info 
     const int same = s->no_crop == ex->no_crop && g->keep_aspect == ex->keep_aspect &&
                      (s->no_crop || g->resize == ex->resize);
     if (!same)
-        return rp__fail(RP_E_INVALID_ARG,
+        return rp__fail(RP_E_SHAPE,
                         "%s: params.resize %u / no_crop %u / keep_aspect %u differ from the extractor's %u / %u / %u "
-                        "(copy them from rp_extractor_get_info)",
+                        "(leave them 0 to take the extractor's)",
                         fn, g->resize, s->no_crop, g->keep_aspect, ex->resize, ex->no_crop, ex->keep_aspect);
     return RP_OK;
 }
@@ -159,6 +169,7 @@ int rp_scorer_create(const rp_extractor *extractor, const rp_embedding *embeddin
         ex = &info;
     }
     if (!rc) rc = resolve_shapes(s, ex, &p, fn);
+    inherit_extractor_geometry(&p, ex);
     if (!rc) rc = resolve_geometry(s, &p, fn);
     if (!rc) rc = check_extractor_geometry(s, ex, fn);
     if (!rc) rc = check_dims(s, fn);

@@ -30,6 +30,7 @@ typedef struct loop {
      * Training images are contiguous in train_rows: image i starts at img_start[i]. */
     uint32_t *row_img, *row_pos, *img_start, *img_patches, *img_order;
     uint32_t n_train_img;
+    uint32_t grid; /* side of the square patch grid all training images share, 0 if none */
     /* Diagnostics only (an observer is set): the initial target and its labels of the fixed
      * validation batches. */
     float *target0;
@@ -333,12 +334,12 @@ static int freeze_initial_labels(loop *L, uint32_t val_batches, uint32_t dim)
     return RP_OK;
 }
 
-static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_data)
+/* Check what training needs, split the images and size the batches, allocate the loop. */
+static int prepare(rp_trainer *t, loop *L, rp__trainer_rng *rng, int with_val)
 {
     const rp_trainer_params *p = &t->p;
     if (!t->n_images || !t->in_dim)
         return rp__fail(RP_E_STATE, "rp_trainer_train: no features added (rp_trainer_add_image_features)");
-    int with_val = p->val_fraction > 0.0;
     if (with_val && t->n_images < 2)
         return rp__fail(RP_E_STATE,
                         "rp_trainer_train: validation by image needs at least 2 images, have %u "
@@ -350,10 +351,8 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
     L->labels = (rp__trainer_label_cfg){p->sigma, p->k, p->alpha, !p->raw_targets,
                                         p->target_centering == RP_TARGETS_CENTERED};
     L->margin = p->margin;
-    rp__trainer_rng rng;
-    rp__trainer_rng_seed(&rng, p->seed);
 
-    int rc = split_images(t, L, &rng, with_val);
+    int rc = split_images(t, L, rng, with_val);
     if (rc != RP_OK) return rc;
     L->batch = p->batch_size < L->n_train ? p->batch_size : L->n_train;
     if (L->batch < p->k)
@@ -364,103 +363,155 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
             return rp__fail(RP_E_STATE, "rp_trainer_train: %u validation patches, fewer than k = %u", L->n_val,
                             p->k);
     }
-    const uint32_t grid = common_grid(L);
-    if (p->sampler == RP_SAMPLER_ALIGNED && !grid)
+    L->grid = common_grid(L);
+    if (p->sampler == RP_SAMPLER_ALIGNED && !L->grid)
         return rp__fail(RP_E_STATE, "rp_trainer_train: the aligned sampler needs every image's patches on one "
                                     "square grid (first image: %u patches)",
                         L->n_train_img ? L->img_patches[0] : 0);
     if ((rc = alloc_loop(L, p)) != RP_OK) return rc;
-    if (with_val && (rc = make_val_batches(L, &rng, p->val_batches)) != RP_OK) return rc;
+    if (with_val && (rc = make_val_batches(L, rng, p->val_batches)) != RP_OK) return rc;
+    return RP_OK;
+}
 
+/* Steps per epoch: the params', else one pass over the training patches (capped). */
+static uint32_t steps_per_epoch(const loop *L, const rp_trainer_params *p)
+{
     uint32_t spe = p->steps_per_epoch;
     if (!spe) {
         spe = L->n_train / L->batch;
         if (spe > RP__TRAINER_DEFAULT_STEPS_CAP) spe = RP__TRAINER_DEFAULT_STEPS_CAP;
         if (spe < 1) spe = 1;
     }
-    uint64_t total = (uint64_t)p->epochs * spe;
-    if (p->max_steps && p->max_steps < total) total = p->max_steps;
-    uint32_t epochs = (uint32_t)((total + spe - 1) / spe);
+    return spe;
+}
 
-    free(t->hist_train);
-    free(t->hist_val);
-    t->hist_train = malloc(epochs * sizeof(double));
-    t->hist_val = malloc(epochs * sizeof(double));
-    if (!t->hist_train || !t->hist_val) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
-
-    rp__trainer_init_params(&L->shape, &rng, L->online);
+/* Seeded initialisation of the online network, the target as its copy, a fresh AdamW state. */
+static void init_networks(loop *L, const rp_trainer_params *p, rp__trainer_rng *rng)
+{
+    rp__trainer_init_params(&L->shape, rng, L->online);
     memcpy(L->target, L->online, L->layout.total * sizeof(float));
-    if (t->observer && with_val && (rc = freeze_initial_labels(L, p->val_batches, t->in_dim)) != RP_OK) return rc;
     L->opt.beta1 = 0.9;
     L->opt.beta2 = 0.999;
     L->opt.eps = 1e-8;
     L->opt.weight_decay = p->weight_decay;
     L->opt.t = 0;
     for (uint32_t i = 0; i < L->n_train; i++) L->perm[i] = i;
-    uint32_t cursor = L->n_train; /* forces a shuffle before the first batch */
+}
 
-    double best_val = INFINITY, val = NAN;
-    uint32_t since_best = 0;
-    uint64_t step_no = 0;
+/* Where the loop is: the shuffled order's read position, steps taken, and the early stopping. */
+typedef struct loop_state {
+    uint32_t cursor;  /* next row of perm; n_train forces a shuffle before the first batch */
+    uint64_t step_no; /* steps taken */
+    uint64_t total;   /* steps planned */
+    double best_val;  /* lowest validation loss so far */
+    uint32_t since_best;
+    double val;       /* last validation loss (NaN before the first) */
+} loop_state;
+
+/* Diagnostics after a step: the labels' statistics and both validation losses, to the observer. */
+static int observe_step(rp_trainer *t, loop *L, rp__trainer_step_stats *st, int with_val)
+{
+    if (with_val) {
+        int rc = validation_loss(L, t->p.val_batches, t->in_dim, &st->val_loss);
+        if (rc == RP_OK) rc = validation_loss_of(L, t->p.val_batches, t->in_dim, 1, &st->val_loss_frozen);
+        if (rc != RP_OK) return rp__fail(rc, "rp_trainer_train: out of memory during validation");
+    }
+    t->observer(st, t->observer_data);
+    return RP_OK;
+}
+
+/* One training step: draw a batch (the aligned sampler's, or the next slice of the shuffled order),
+ * its loss and gradient, then AdamW on the online network and the EMA of the target. A non-finite
+ * loss is divergence. */
+static int train_step(rp_trainer *t, loop *L, rp__trainer_rng *rng, loop_state *st, uint32_t e, uint32_t s,
+                      int with_val, double *loss)
+{
+    const rp_trainer_params *p = &t->p;
+    if (p->sampler == RP_SAMPLER_ALIGNED) {
+        rp__trainer_sampler sm = {L->n_train_img, L->grid, L->img_start, L->img_order};
+        rp__trainer_sample_aligned(&sm, rng, p->sampler_window, L->batch, L->batch_idx);
+    } else {
+        uniform_batch(L, rng, &st->cursor);
+    }
+    gather(L->train_rows, L->batch_idx, L->batch, t->in_dim, L->x);
+    int rc = batch_loss(L, L->batch, 1, loss);
+    if (rc != RP_OK)
+        return rp__fail(rc, "rp_trainer_train: out of memory for the pseudo-labels of a batch of %u", L->batch);
+    if (!isfinite(*loss))
+        return rp__fail(RP_E_DIVERGED, "rp_trainer_train: training diverged: loss is %g at epoch %u step %u: "
+                                       "lower lr (%g)", *loss, e, s, p->lr);
+    rp__trainer_step_stats stats = {.step = st->step_no, .epoch = e, .loss = *loss, .val_loss = NAN,
+                                    .val_loss_frozen = NAN};
+    if (t->observer) label_stats(L, L->grid, &stats);
+    stats.lr = rp__trainer_cosine_lr(p->lr, p->lr_min, st->step_no, st->total);
+    rp__trainer_adamw_step(&L->opt, L->online, L->grad, L->layout.total, stats.lr);
+    rp__trainer_ema_update(L->target, L->online, L->layout.total, p->ema_momentum);
+    if (t->observer && (rc = observe_step(t, L, &stats, with_val)) != RP_OK) return rc;
+    st->step_no++;
+    return RP_OK;
+}
+
+/* End of epoch e: record the mean loss, validate, keep the best f, and decide on early stopping. */
+static int end_epoch(rp_trainer *t, loop *L, loop_state *st, uint32_t e, double mean_loss, int with_val, int *stop)
+{
+    const rp_trainer_params *p = &t->p;
+    t->hist_train[e] = mean_loss;
+    t->hist_epochs = e + 1;
+    if (with_val) {
+        int rc = validation_loss(L, p->val_batches, t->in_dim, &st->val);
+        if (rc != RP_OK) return rp__fail(rc, "rp_trainer_train: out of memory during validation");
+        if (st->val < st->best_val) {
+            st->best_val = st->val;
+            st->since_best = 0;
+            t->best_epoch = (int32_t)e;
+            snapshot_f(L, p, L->best_f);
+        } else if (++st->since_best >= p->patience) {
+            *stop = 1;
+        }
+    } else {
+        t->best_epoch = (int32_t)e;
+    }
+    t->hist_val[e] = st->val;
+    rp__log(RP_LOG_DEBUG, "rp_trainer_train: epoch %u loss %.6f val_loss %.6f", e, t->hist_train[e], st->val);
+    return RP_OK;
+}
+
+static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_data)
+{
+    const rp_trainer_params *p = &t->p;
+    const int with_val = p->val_fraction > 0.0;
+    rp__trainer_rng rng;
+    rp__trainer_rng_seed(&rng, p->seed);
+    int rc = prepare(t, L, &rng, with_val);
+    if (rc != RP_OK) return rc;
+
+    const uint32_t spe = steps_per_epoch(L, p);
+    uint64_t total = (uint64_t)p->epochs * spe;
+    if (p->max_steps && p->max_steps < total) total = p->max_steps;
+    const uint32_t epochs = (uint32_t)((total + spe - 1) / spe);
+    free(t->hist_train);
+    free(t->hist_val);
+    t->hist_train = malloc(epochs * sizeof(double));
+    t->hist_val = malloc(epochs * sizeof(double));
+    if (!t->hist_train || !t->hist_val) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
+
+    init_networks(L, p, &rng);
+    if (t->observer && with_val && (rc = freeze_initial_labels(L, p->val_batches, t->in_dim)) != RP_OK) return rc;
+    loop_state st = {.cursor = L->n_train, .total = total, .best_val = INFINITY, .val = NAN};
     int stop = 0;
     for (uint32_t e = 0; e < epochs && !stop; e++) {
         double sum = 0.0;
         uint32_t steps = 0;
-        for (uint32_t s = 0; s < spe && step_no < total; s++) {
-            if (p->sampler == RP_SAMPLER_ALIGNED) {
-                rp__trainer_sampler sm = {L->n_train_img, grid, L->img_start, L->img_order};
-                rp__trainer_sample_aligned(&sm, &rng, p->sampler_window, L->batch, L->batch_idx);
-            }
-            else uniform_batch(L, &rng, &cursor);
-            gather(L->train_rows, L->batch_idx, L->batch, t->in_dim, L->x);
+        for (uint32_t s = 0; s < spe && st.step_no < total; s++) {
             double loss;
-            if ((rc = batch_loss(L, L->batch, 1, &loss)) != RP_OK)
-                return rp__fail(rc, "rp_trainer_train: out of memory for the pseudo-labels of a batch of %u",
-                                L->batch);
-            if (!isfinite(loss))
-                return rp__fail(RP_E_STATE, "rp_trainer_train: loss is %g at epoch %u step %u: lower lr (%g)", loss,
-                                e, s, p->lr);
-            rp__trainer_step_stats st = {.step = step_no, .epoch = e, .loss = loss, .val_loss = NAN,
-                                         .val_loss_frozen = NAN};
-            if (t->observer) label_stats(L, grid, &st);
-            st.lr = rp__trainer_cosine_lr(p->lr, p->lr_min, step_no, total);
-            rp__trainer_adamw_step(&L->opt, L->online, L->grad, L->layout.total, st.lr);
-            rp__trainer_ema_update(L->target, L->online, L->layout.total, p->ema_momentum);
-            if (t->observer) {
-                if (with_val && ((rc = validation_loss(L, p->val_batches, t->in_dim, &st.val_loss)) != RP_OK ||
-                                 (rc = validation_loss_of(L, p->val_batches, t->in_dim, 1, &st.val_loss_frozen)) !=
-                                     RP_OK))
-                    return rp__fail(rc, "rp_trainer_train: out of memory during validation");
-                t->observer(&st, t->observer_data);
-            }
-            step_no++;
+            if ((rc = train_step(t, L, &rng, &st, e, s, with_val, &loss)) != RP_OK) return rc;
             steps++;
             sum += loss;
-
-            int epoch_end = s + 1 == spe || step_no == total;
-            if (epoch_end) {
-                t->hist_train[e] = sum / steps;
-                t->hist_epochs = e + 1;
-                if (with_val) {
-                    if ((rc = validation_loss(L, p->val_batches, t->in_dim, &val)) != RP_OK)
-                        return rp__fail(rc, "rp_trainer_train: out of memory during validation");
-                    if (val < best_val) {
-                        best_val = val;
-                        since_best = 0;
-                        t->best_epoch = (int32_t)e;
-                        snapshot_f(L, p, L->best_f);
-                    } else if (++since_best >= p->patience) {
-                        stop = 1;
-                    }
-                } else {
-                    t->best_epoch = (int32_t)e;
-                }
-                t->hist_val[e] = val;
-                rp__log(RP_LOG_DEBUG, "rp_trainer_train: epoch %u loss %.6f val_loss %.6f", e, t->hist_train[e], val);
-            }
+            const int epoch_end = s + 1 == spe || st.step_no == total;
+            if (epoch_end && (rc = end_epoch(t, L, &st, e, sum / steps, with_val, &stop)) != RP_OK) return rc;
             if (progress) {
-                rp_progress pr = {sizeof pr, RP_STAGE_TRAIN, (int64_t)step_no, (int64_t)total, (int32_t)e,
-                                  (int32_t)s, loss, val};
+                rp_progress pr = {sizeof pr, RP_STAGE_TRAIN, (int64_t)st.step_no, (int64_t)total, (int32_t)e,
+                                  (int32_t)s, loss, st.val};
                 if (progress(&pr, user_data))
                     return rp__fail(RP_E_CANCELLED, "rp_trainer_train: cancelled by the progress callback at "
                                                     "epoch %u step %u",

@@ -39,10 +39,10 @@ static int resolve_params(rp_trainer_params *p)
     if (p->margin == 0.0) p->margin = 1.0;
     if (p->ema_momentum == 0.0) p->ema_momentum = 0.995;
     if (p->val_fraction == 0.0) p->val_fraction = 0.1;
+    else if (p->val_fraction < 0.0) p->val_fraction = 0.0;
     if (!p->sampler) p->sampler = RP_SAMPLER_UNIFORM;
     if (!p->sampler_window) p->sampler_window = 4;
     if (!p->target_centering) p->target_centering = RP_TARGETS_CENTERED;
-    else if (p->val_fraction < 0.0) p->val_fraction = 0.0;
 
     if (p->in_dim > MAX_DIM) return BAD("in_dim", "%u is above %u", p->in_dim, MAX_DIM);
     if (p->repr_dim > MAX_HEAD_DIM) return BAD("repr_dim", "%u is above %u", p->repr_dim, MAX_HEAD_DIM);
@@ -70,7 +70,8 @@ static int resolve_params(rp_trainer_params *p)
     if (p->target_centering != RP_TARGETS_CENTERED && p->target_centering != RP_TARGETS_UNCENTERED)
         return BAD("target_centering", "%u is not RP_TARGETS_CENTERED (1) or RP_TARGETS_UNCENTERED (2)",
                    p->target_centering);
-    if (p->reserved0) return BAD("reserved0", "%u is not 0", p->reserved0);
+    int rc = rp__params_check_reserved(p->reserved0, "reserved0", "rp_trainer_create");
+    if (rc != RP_OK) return rc;
     if (p->sampler_window > 1024) return BAD("sampler_window", "%u is above 1024", p->sampler_window);
     if (!isfinite(p->val_fraction) || p->val_fraction >= 1.0)
         return BAD("val_fraction", "%g is not below 1", p->val_fraction);

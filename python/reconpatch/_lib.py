@@ -2,12 +2,14 @@
 
 Search order (the first that loads wins):
   1. the file named by the environment variable RECONPATCH_LIB;
-  2. a build tree beside the package: ../../build*/libreconpatch/libreconpatch.so.1 relative to this
-     package (the newest one, so a fresh `ninja -C build-x` is picked up);
-  3. the installed library: the libdir pkg-config gives for libreconpatch (an install under a
+  2. the installed library: the libdir pkg-config gives for libreconpatch (an install under a
      prefix the loader does not search, e.g. /usr/local before ldconfig ran), then
      ctypes.util.find_library('reconpatch'), then plain 'libreconpatch.so.1' (resolved by the
-     dynamic loader: LD_LIBRARY_PATH, ld.so.cache).
+     dynamic loader: LD_LIBRARY_PATH, ld.so.cache);
+  3. only when none is installed: a build tree beside the package,
+     ../../build*/libreconpatch/libreconpatch.so.1 relative to this package (the newest one).
+A deployment therefore never picks up a stray build folder; a developer running from the source
+tree without installing still gets the build, and RECONPATCH_LIB chooses one explicitly.
 """
 import ctypes
 import ctypes.util
@@ -91,9 +93,10 @@ PROTOTYPES = {
     "rp_extractor_free": (None, [P(rp_extractor)]),
     "rp_extractor_get_info": (c_int, [P(rp_extractor), P(S.ExtractorInfo), c_size_t]),
     "rp_extractor_preprocess": (c_int, [P(rp_extractor), P(rp_image), c_float_p, c_size_t]),
-    "rp_extractor_forward": (c_int, [P(rp_extractor), c_float_p, c_uint32, c_float_p, c_size_t,
+    "rp_extractor_forward": (c_int, [P(rp_extractor), c_float_p, c_size_t, c_uint32, c_float_p, c_size_t,
                                      c_float_p, c_size_t]),
-    "rp_extractor_classify": (c_int, [P(rp_extractor), c_float_p, c_uint32, c_float_p, c_size_t]),
+    "rp_extractor_classify": (c_int, [P(rp_extractor), c_float_p, c_size_t, c_uint32, c_float_p,
+                                      c_size_t]),
     "rp_extractor_patch_features": (c_int, [P(rp_extractor), P(P(rp_image)), c_uint32, c_float_p,
                                             c_size_t]),
     "rp_default_weights_path": (c_int, [P(ctypes.c_char), c_size_t]),
@@ -108,7 +111,8 @@ PROTOTYPES = {
     "rp_bank_is_frozen": (c_int, [P(rp_bank)]),
     "rp_bank_get_vectors": (c_int, [P(rp_bank), c_float_p, c_size_t]),
     "rp_bank_get_selection": (c_int, [P(rp_bank), c_uint64_p, c_size_t]),
-    "rp_bank_search": (c_int, [P(rp_bank), c_float_p, c_uint64, c_uint32, c_float_p, c_uint64_p]),
+    "rp_bank_search": (c_int, [P(rp_bank), c_float_p, c_size_t, c_uint64, c_uint32, c_float_p, c_size_t,
+                               c_uint64_p, c_size_t]),
     "rp_bank_free": (None, [P(rp_bank)]),
     # embedding and trainer
     "rp_embedding_create": (c_int, [c_uint32, c_uint32, c_float_p, c_float_p, P(P(rp_embedding))]),
@@ -191,10 +195,6 @@ def _candidates():
     env = os.environ.get("RECONPATCH_LIB")
     if env:
         yield env, "RECONPATCH_LIB"
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    built = glob.glob(os.path.join(root, "build*", "libreconpatch", SONAME))
-    for path in sorted(built, key=os.path.getmtime, reverse=True):
-        yield path, "build tree"
     libdir = _pkg_config_libdir()
     if libdir:
         yield os.path.join(libdir, SONAME), "pkg-config"
@@ -202,6 +202,10 @@ def _candidates():
     if found:
         yield found, "find_library"
     yield SONAME, "dynamic loader"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    built = glob.glob(os.path.join(root, "build*", "libreconpatch", SONAME))
+    for path in sorted(built, key=os.path.getmtime, reverse=True):
+        yield path, "build tree"
 
 
 def _load():

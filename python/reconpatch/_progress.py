@@ -6,13 +6,24 @@ is re-raised with the library's RP_E_CANCELLED error as its __cause__.
 """
 import math
 from dataclasses import dataclass
+from enum import IntEnum
 
 from . import _lib, errors
 
-STAGE_FEATURES = 1
-STAGE_TRAIN = 2
-STAGE_CORESET = 3
-STAGE_SCORE = 4
+
+
+class Stage(IntEnum):
+    """RP_STAGE_*: the stage a progress report comes from."""
+    FEATURES = 1  # extracting patch features from images
+    TRAIN = 2     # training the embedding head
+    CORESET = 3   # selecting the memory bank's coreset
+    SCORE = 4     # scoring images
+
+
+STAGE_FEATURES = Stage.FEATURES
+STAGE_TRAIN = Stage.TRAIN
+STAGE_CORESET = Stage.CORESET
+STAGE_SCORE = Stage.SCORE
 STAGE_NAMES = {STAGE_FEATURES: "features", STAGE_TRAIN: "train", STAGE_CORESET: "coreset",
                STAGE_SCORE: "score"}
 

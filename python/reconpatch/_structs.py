@@ -40,7 +40,7 @@ class ExtractorParams(_Struct):
     _fields_ = [("struct_size", u32), ("arch", i32), ("weights_path", cstr), ("output", i32),
                 ("precision", i32), ("num_threads", u32), ("resize", u32), ("crop", u32),
                 ("no_crop", u32), ("normalization", i32), ("feature_dim", u32), ("patch_size", u32),
-                ("max_pixels", u64), ("keep_aspect", u32)]
+                ("max_pixels", u64), ("keep_aspect", u32), ("reserved0", u32)]
 
 
 class ExtractorInfo(_Struct):
@@ -56,7 +56,8 @@ class ExtractorInfo(_Struct):
 class BankParams(_Struct):
     _c_name_ = "rp_bank_params"
     _fields_ = [("struct_size", u32), ("dim", u32), ("coreset_ratio", f64), ("coreset_count", u64),
-                ("projection_dim", u32), ("num_threads", u32), ("seed", u64), ("knn_int8", u32)]
+                ("projection_dim", u32), ("num_threads", u32), ("seed", u64), ("knn_int8", u32),
+                ("reserved0", u32)]
 
 
 # scorer.h
@@ -72,7 +73,7 @@ class ScorerInfo(_Struct):
     _fields_ = [("struct_size", u32), ("grid_size", u32), ("input_size", u32), ("feature_dim", u32),
                 ("bank_dim", u32), ("reweight_neighbors", u32), ("bank_size", u64), ("map_sigma", f64),
                 ("resize", u32), ("crop_offset", u32), ("no_crop", u32), ("num_threads", u32),
-                ("has_extractor", u32), ("has_embedding", u32), ("keep_aspect", u32)]
+                ("has_extractor", u32), ("has_embedding", u32), ("keep_aspect", u32), ("reserved0", u32)]
 
 
 class ScoreResult(_Struct):

@@ -1,5 +1,6 @@
 """Bank: the memory bank of normal patch features, its coreset and kNN search (rp_bank)."""
 import ctypes
+from typing import Any, Dict, Union
 
 import numpy as np
 
@@ -23,7 +24,9 @@ class Bank(Handle):
 
     _free_name = "rp_bank_free"
 
-    def __init__(self, dim, params=None, **fields):
+    def __init__(self, dim: int = 0, params: "Union[S.BankParams, Dict[str, Any], None]" = None,
+                 **fields: Any) -> None:
+        # dim 0: the first add sets it
         p = make_params(S.BankParams, "rp_bank_params_init", params, dim=dim, **fields)
         out = new_handle_ptr(_lib.rp_bank)
         check(_lib.lib.rp_bank_create(ctypes.byref(p), ctypes.byref(out)))
@@ -110,8 +113,8 @@ class Bank(Handle):
         dist = np.empty((q.shape[0], max(k, 0)), np.float32)
         idx = np.empty((q.shape[0], max(k, 0)), np.uint64)
         with self._use() as p:
-            check(_lib.lib.rp_bank_search(p, fptr(q), q.shape[0], k, fptr(dist),
-                                          idx.ctypes.data_as(_lib.c_uint64_p)))
+            check(_lib.lib.rp_bank_search(p, fptr(q), q.size, q.shape[0], k, fptr(dist), dist.size,
+                                          idx.ctypes.data_as(_lib.c_uint64_p), idx.size))
         return dist, idx
 
     def __repr__(self):

@@ -1,6 +1,8 @@
 """Extractor: the frozen ImageNet ResNet that turns images into patch features (rp_extractor)."""
 import ctypes
 import os
+from enum import IntEnum
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 
@@ -8,22 +10,54 @@ from . import _lib
 from . import _structs as S
 from ._handle import Handle, Uses, new_handle_ptr
 from ._util import fptr, floats, make_params
-from .errors import check
-from .image import as_image
-
-ARCH_RESNET50 = 1
-ARCH_WIDE_RESNET50_2 = 2
-LAYOUT_TORCHVISION = 1
-LAYOUT_KERAS = 2
-NORM_TORCHVISION = 1
-NORM_CAFFE = 2
-OUTPUT_LAYER3 = 1
-OUTPUT_CLASSIFIER = 2
-PRECISION_FP32 = 1
-PRECISION_BF16 = 2
+from .errors import E_SHAPE, ShapeError, check
+from .image import ImageLike, as_image
 
 
-def default_weights_path():
+
+class Arch(IntEnum):
+    """RP_ARCH_*."""
+    RESNET50 = 1
+    WIDE_RESNET50_2 = 2
+
+
+class Layout(IntEnum):
+    """RP_LAYOUT_*: where the down-sampling stride sits and how inputs are normalised."""
+    TORCHVISION = 1
+    KERAS = 2
+
+
+class Norm(IntEnum):
+    """RP_NORM_*: input normalisation (0 = the layout's own)."""
+    TORCHVISION = 1
+    CAFFE = 2
+
+
+class Output(IntEnum):
+    """RP_OUTPUT_*: how far the network runs."""
+    LAYER3 = 1
+    CLASSIFIER = 2
+
+
+class Precision(IntEnum):
+    """RP_PRECISION_*."""
+    FP32 = 1
+    BF16 = 2
+
+
+ARCH_RESNET50 = Arch.RESNET50
+ARCH_WIDE_RESNET50_2 = Arch.WIDE_RESNET50_2
+LAYOUT_TORCHVISION = Layout.TORCHVISION
+LAYOUT_KERAS = Layout.KERAS
+NORM_TORCHVISION = Norm.TORCHVISION
+NORM_CAFFE = Norm.CAFFE
+OUTPUT_LAYER3 = Output.LAYER3
+OUTPUT_CLASSIFIER = Output.CLASSIFIER
+PRECISION_FP32 = Precision.FP32
+PRECISION_BF16 = Precision.BF16
+
+
+def default_weights_path() -> str:
     """Path of the cached Keras ResNet-50 model.json (`make weights`); ReconpatchError (RP_E_IO)
     when it is not there."""
     buf = ctypes.create_string_buffer(4096)
@@ -41,7 +75,8 @@ class Extractor(Handle):
 
     _free_name = "rp_extractor_free"
 
-    def __init__(self, weights_path=None, params=None, **fields):
+    def __init__(self, weights_path: "Union[str, os.PathLike[str], None]" = None,
+                 params: Union[S.ExtractorParams, Dict[str, Any], None] = None, **fields: Any) -> None:
         p = make_params(S.ExtractorParams, "rp_extractor_params_init", params, **fields)
         if weights_path is not None:
             p.weights_path = os.fsencode(weights_path)
@@ -59,7 +94,7 @@ class Extractor(Handle):
         return self
 
     @property
-    def info(self):
+    def info(self) -> S.ExtractorInfo:
         """rp_extractor_info: input_size, grid_size, feature_dim, layer sizes, ..."""
         info = S.ExtractorInfo()
         info.struct_size = ctypes.sizeof(info)
@@ -67,7 +102,7 @@ class Extractor(Handle):
             check(_lib.lib.rp_extractor_get_info(p, ctypes.byref(info), ctypes.sizeof(info)))
         return info
 
-    def preprocess(self, image):
+    def preprocess(self, image: ImageLike) -> np.ndarray:
         """Image (or path, or ndarray) -> the normalised network input, float32 3 x S x S."""
         img, owned = as_image(image)
         try:
@@ -80,30 +115,36 @@ class Extractor(Handle):
             if owned:
                 img.close()
 
-    def forward(self, inputs):
-        """Network inputs (batch x 3 x S x S, or 3 x S x S) -> (layer2, layer3) maps, float32 NCHW."""
+    def _network_input(self, inputs, fn, size):
+        """inputs as a float32 batch x 3 x size x size array; ShapeError naming the shapes otherwise."""
         x = floats(inputs, "inputs")
         if x.ndim == 3:
             x = x[None]
+        if x.ndim != 4 or x.shape[1:] != (3, size, size) or x.shape[0] == 0:
+            raise ShapeError(E_SHAPE, "Extractor.%s: inputs have shape %s, expected (batch, 3, %d, %d) "
+                                      "or (3, %d, %d)" % (fn, tuple(np.shape(inputs)), size, size, size, size))
+        return x
+
+    def forward(self, inputs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Network inputs (batch x 3 x S x S, or 3 x S x S) -> (layer2, layer3) maps, float32 NCHW."""
         info = self.info
+        x = self._network_input(inputs, "forward", info.input_size)
         batch = x.shape[0]
         l2 = np.empty((batch, info.layer2_channels, info.layer2_size, info.layer2_size), np.float32)
         l3 = np.empty((batch, info.layer3_channels, info.layer3_size, info.layer3_size), np.float32)
         with self._use() as p:
-            check(_lib.lib.rp_extractor_forward(p, fptr(x), batch, fptr(l2), l2.size, fptr(l3), l3.size))
+            check(_lib.lib.rp_extractor_forward(p, fptr(x), x.size, batch, fptr(l2), l2.size, fptr(l3), l3.size))
         return l2, l3
 
-    def classify(self, inputs):
+    def classify(self, inputs: np.ndarray) -> np.ndarray:
         """Network inputs -> batch x 1000 softmax probabilities (needs output=OUTPUT_CLASSIFIER)."""
-        x = floats(inputs, "inputs")
-        if x.ndim == 3:
-            x = x[None]
+        x = self._network_input(inputs, "classify", self.info.input_size)
         probs = np.empty((x.shape[0], 1000), np.float32)
         with self._use() as p:
-            check(_lib.lib.rp_extractor_classify(p, fptr(x), x.shape[0], fptr(probs), probs.size))
+            check(_lib.lib.rp_extractor_classify(p, fptr(x), x.size, x.shape[0], fptr(probs), probs.size))
         return probs
 
-    def patch_features(self, images):
+    def patch_features(self, images: Iterable[ImageLike]) -> np.ndarray:
         """Images (Image, path or ndarray each) -> float32 count x grid_size^2 x feature_dim."""
         images = list(images)
         converted = [as_image(x) for x in images]

@@ -1,6 +1,8 @@
 """Image: 8-bit gray or RGB pixels held by the library (rp_image)."""
 import ctypes
 import os
+from enum import IntEnum
+from typing import Union
 
 import numpy as np
 
@@ -9,11 +11,22 @@ from ._handle import Handle, new_handle_ptr
 from ._util import make_params
 from .errors import check
 
-PIXEL_GRAY8 = 1
-PIXEL_RGB8 = 2
-PIXEL_BGR8 = 3
-PIXEL_RGBA8 = 4
-PIXEL_BGRA8 = 5
+
+
+class PixelFormat(IntEnum):
+    """RP_PIXEL_*: the layout of caller pixel memory (Image.from_array picks it from the order)."""
+    GRAY8 = 1
+    RGB8 = 2
+    BGR8 = 3
+    RGBA8 = 4
+    BGRA8 = 5
+
+
+PIXEL_GRAY8 = PixelFormat.GRAY8
+PIXEL_RGB8 = PixelFormat.RGB8
+PIXEL_BGR8 = PixelFormat.BGR8
+PIXEL_RGBA8 = PixelFormat.RGBA8
+PIXEL_BGRA8 = PixelFormat.BGRA8
 
 # (channels, order) -> pixel format of caller memory.
 _FORMATS = {
@@ -159,3 +172,7 @@ def as_image(x, order="RGB"):
     if isinstance(x, np.ndarray):
         return Image.from_array(x, order=order), True
     raise TypeError("expected an Image, a path or a uint8 ndarray, got %s" % type(x).__name__)
+
+
+# What the methods taking an image accept: an Image, a file path, or a uint8 ndarray.
+ImageLike = Union[Image, str, "os.PathLike[str]", np.ndarray]

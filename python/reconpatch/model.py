@@ -2,6 +2,7 @@
 import ctypes
 import math
 import os
+from enum import IntEnum
 
 import numpy as np
 
@@ -17,13 +18,30 @@ from .image import as_image
 from .scorer import Score, Scorer, new_result
 from .trainer import Embedding
 
-THRESHOLD_RULE_NONE = 0
-THRESHOLD_RULE_QUANTILE = 1
-THRESHOLD_RULE_F1 = 2
-THRESHOLD_RULE_USER = 3
-METHOD_RECONPATCH = 1
-METHOD_PATCHCORE = 2
-METHOD_PCA = 3
+
+
+class ThresholdRule(IntEnum):
+    """RP_THRESHOLD_RULE_*: how a model's thresholds were set."""
+    NONE = 0
+    QUANTILE = 1
+    F1 = 2
+    USER = 3
+
+
+class Method(IntEnum):
+    """RP_METHOD_*."""
+    RECONPATCH = 1
+    PATCHCORE = 2
+    PCA = 3
+
+
+THRESHOLD_RULE_NONE = ThresholdRule.NONE
+THRESHOLD_RULE_QUANTILE = ThresholdRule.QUANTILE
+THRESHOLD_RULE_F1 = ThresholdRule.F1
+THRESHOLD_RULE_USER = ThresholdRule.USER
+METHOD_RECONPATCH = Method.RECONPATCH
+METHOD_PATCHCORE = Method.PATCHCORE
+METHOD_PCA = Method.PCA
 _METHODS = {"reconpatch": METHOD_RECONPATCH, "patchcore": METHOD_PATCHCORE, "pca": METHOD_PCA}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 

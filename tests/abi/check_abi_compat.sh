@@ -31,6 +31,12 @@ if [ $((rc & 8)) -ne 0 ]; then
   echo "FAIL: incompatible ABI change against $baseline (exit status $rc): a SONAME bump, or undo it (docs/ABI.md)"
   exit 1
 fi
+# abidiff files a changed parameter list under "sub-type changes" (bit 4 only), yet a program built
+# against the old prototype passes the wrong arguments: treat it as the break it is.
+if printf '%s\n' "$report" | grep -Eq "parameter [0-9]+ of type .* was (added|removed)|entity changed from"; then
+  echo "FAIL: a public function's parameters (or a field's type) changed against $baseline: add a new function instead (docs/ABI.md)"
+  exit 1
+fi
 if [ $((rc & 4)) -ne 0 ]; then
   echo "ok: compatible ABI changes only (additions); run tools/update_abi_baseline.sh when they are released"
 else

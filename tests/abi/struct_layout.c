@@ -24,6 +24,8 @@ _Static_assert(offsetof(rp_bank_params, projection_dim) == 24 && sizeof(((rp_ban
 _Static_assert(offsetof(rp_bank_params, num_threads) == 28 && sizeof(((rp_bank_params *)0)->num_threads) == 4, "rp_bank_params.num_threads moved or resized");
 _Static_assert(offsetof(rp_bank_params, seed) == 32 && sizeof(((rp_bank_params *)0)->seed) == 8, "rp_bank_params.seed moved or resized");
 _Static_assert(offsetof(rp_bank_params, knn_int8) == 40 && sizeof(((rp_bank_params *)0)->knn_int8) == 4, "rp_bank_params.knn_int8 moved or resized");
+_Static_assert(offsetof(rp_bank_params, reserved0) == 44 && sizeof(((rp_bank_params *)0)->reserved0) == 4, "rp_bank_params.reserved0 moved or resized");
+_Static_assert(offsetof(rp_bank_params, reserved0) + sizeof(((rp_bank_params *)0)->reserved0) == sizeof(rp_bank_params), "rp_bank_params has tail padding: an appended field would not grow it");
 
 /* ---- core.h */
 _Static_assert(sizeof(rp_progress) == 48, "sizeof(rp_progress) changed");
@@ -36,6 +38,7 @@ _Static_assert(offsetof(rp_progress, epoch) == 24 && sizeof(((rp_progress *)0)->
 _Static_assert(offsetof(rp_progress, step) == 28 && sizeof(((rp_progress *)0)->step) == 4, "rp_progress.step moved or resized");
 _Static_assert(offsetof(rp_progress, loss) == 32 && sizeof(((rp_progress *)0)->loss) == 8, "rp_progress.loss moved or resized");
 _Static_assert(offsetof(rp_progress, val_loss) == 40 && sizeof(((rp_progress *)0)->val_loss) == 8, "rp_progress.val_loss moved or resized");
+_Static_assert(offsetof(rp_progress, val_loss) + sizeof(((rp_progress *)0)->val_loss) == sizeof(rp_progress), "rp_progress has tail padding: an appended field would not grow it");
 
 /* ---- extractor.h */
 _Static_assert(sizeof(rp_extractor_params) == 72, "sizeof(rp_extractor_params) changed");
@@ -54,6 +57,8 @@ _Static_assert(offsetof(rp_extractor_params, feature_dim) == 44 && sizeof(((rp_e
 _Static_assert(offsetof(rp_extractor_params, patch_size) == 48 && sizeof(((rp_extractor_params *)0)->patch_size) == 4, "rp_extractor_params.patch_size moved or resized");
 _Static_assert(offsetof(rp_extractor_params, max_pixels) == 56 && sizeof(((rp_extractor_params *)0)->max_pixels) == 8, "rp_extractor_params.max_pixels moved or resized");
 _Static_assert(offsetof(rp_extractor_params, keep_aspect) == 64 && sizeof(((rp_extractor_params *)0)->keep_aspect) == 4, "rp_extractor_params.keep_aspect moved or resized");
+_Static_assert(offsetof(rp_extractor_params, reserved0) == 68 && sizeof(((rp_extractor_params *)0)->reserved0) == 4, "rp_extractor_params.reserved0 moved or resized");
+_Static_assert(offsetof(rp_extractor_params, reserved0) + sizeof(((rp_extractor_params *)0)->reserved0) == sizeof(rp_extractor_params), "rp_extractor_params has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_extractor_info) == 60, "sizeof(rp_extractor_info) changed");
 _Static_assert(alignof(rp_extractor_info) == 4, "alignof(rp_extractor_info) changed");
@@ -72,6 +77,7 @@ _Static_assert(offsetof(rp_extractor_info, num_threads) == 44 && sizeof(((rp_ext
 _Static_assert(offsetof(rp_extractor_info, resize) == 48 && sizeof(((rp_extractor_info *)0)->resize) == 4, "rp_extractor_info.resize moved or resized");
 _Static_assert(offsetof(rp_extractor_info, no_crop) == 52 && sizeof(((rp_extractor_info *)0)->no_crop) == 4, "rp_extractor_info.no_crop moved or resized");
 _Static_assert(offsetof(rp_extractor_info, keep_aspect) == 56 && sizeof(((rp_extractor_info *)0)->keep_aspect) == 4, "rp_extractor_info.keep_aspect moved or resized");
+_Static_assert(offsetof(rp_extractor_info, keep_aspect) + sizeof(((rp_extractor_info *)0)->keep_aspect) == sizeof(rp_extractor_info), "rp_extractor_info has tail padding: an appended field would not grow it");
 
 /* ---- image.h */
 _Static_assert(sizeof(rp_image_load_params) == 16, "sizeof(rp_image_load_params) changed");
@@ -79,6 +85,7 @@ _Static_assert(alignof(rp_image_load_params) == 8, "alignof(rp_image_load_params
 _Static_assert(offsetof(rp_image_load_params, struct_size) == 0 && sizeof(((rp_image_load_params *)0)->struct_size) == 4, "rp_image_load_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_image_load_params, reserved0) == 4 && sizeof(((rp_image_load_params *)0)->reserved0) == 4, "rp_image_load_params.reserved0 moved or resized");
 _Static_assert(offsetof(rp_image_load_params, max_pixels) == 8 && sizeof(((rp_image_load_params *)0)->max_pixels) == 8, "rp_image_load_params.max_pixels moved or resized");
+_Static_assert(offsetof(rp_image_load_params, max_pixels) + sizeof(((rp_image_load_params *)0)->max_pixels) == sizeof(rp_image_load_params), "rp_image_load_params has tail padding: an appended field would not grow it");
 
 /* ---- model.h */
 _Static_assert(sizeof(rp_train_params) == 64, "sizeof(rp_train_params) changed");
@@ -93,6 +100,7 @@ _Static_assert(offsetof(rp_train_params, batch_size) == 40 && sizeof(((rp_train_
 _Static_assert(offsetof(rp_train_params, reserved0) == 44 && sizeof(((rp_train_params *)0)->reserved0) == 4, "rp_train_params.reserved0 moved or resized");
 _Static_assert(offsetof(rp_train_params, calibration_fraction) == 48 && sizeof(((rp_train_params *)0)->calibration_fraction) == 8, "rp_train_params.calibration_fraction moved or resized");
 _Static_assert(offsetof(rp_train_params, calibration_quantile) == 56 && sizeof(((rp_train_params *)0)->calibration_quantile) == 8, "rp_train_params.calibration_quantile moved or resized");
+_Static_assert(offsetof(rp_train_params, calibration_quantile) + sizeof(((rp_train_params *)0)->calibration_quantile) == sizeof(rp_train_params), "rp_train_params has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_model_thresholds) == 48, "sizeof(rp_model_thresholds) changed");
 _Static_assert(alignof(rp_model_thresholds) == 8, "alignof(rp_model_thresholds) changed");
@@ -104,18 +112,21 @@ _Static_assert(offsetof(rp_model_thresholds, quantile) == 24 && sizeof(((rp_mode
 _Static_assert(offsetof(rp_model_thresholds, f1) == 32 && sizeof(((rp_model_thresholds *)0)->f1) == 8, "rp_model_thresholds.f1 moved or resized");
 _Static_assert(offsetof(rp_model_thresholds, calibration_images) == 40 && sizeof(((rp_model_thresholds *)0)->calibration_images) == 4, "rp_model_thresholds.calibration_images moved or resized");
 _Static_assert(offsetof(rp_model_thresholds, reserved0) == 44 && sizeof(((rp_model_thresholds *)0)->reserved0) == 4, "rp_model_thresholds.reserved0 moved or resized");
+_Static_assert(offsetof(rp_model_thresholds, reserved0) + sizeof(((rp_model_thresholds *)0)->reserved0) == sizeof(rp_model_thresholds), "rp_model_thresholds has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_calibration_params) == 16, "sizeof(rp_calibration_params) changed");
 _Static_assert(alignof(rp_calibration_params) == 8, "alignof(rp_calibration_params) changed");
 _Static_assert(offsetof(rp_calibration_params, struct_size) == 0 && sizeof(((rp_calibration_params *)0)->struct_size) == 4, "rp_calibration_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_calibration_params, reserved0) == 4 && sizeof(((rp_calibration_params *)0)->reserved0) == 4, "rp_calibration_params.reserved0 moved or resized");
 _Static_assert(offsetof(rp_calibration_params, quantile) == 8 && sizeof(((rp_calibration_params *)0)->quantile) == 8, "rp_calibration_params.quantile moved or resized");
+_Static_assert(offsetof(rp_calibration_params, quantile) + sizeof(((rp_calibration_params *)0)->quantile) == sizeof(rp_calibration_params), "rp_calibration_params has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_model_save_params) == 16, "sizeof(rp_model_save_params) changed");
 _Static_assert(alignof(rp_model_save_params) == 8, "alignof(rp_model_save_params) changed");
 _Static_assert(offsetof(rp_model_save_params, struct_size) == 0 && sizeof(((rp_model_save_params *)0)->struct_size) == 4, "rp_model_save_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_model_save_params, embed_weights) == 4 && sizeof(((rp_model_save_params *)0)->embed_weights) == 4, "rp_model_save_params.embed_weights moved or resized");
 _Static_assert(offsetof(rp_model_save_params, weights_path) == 8 && sizeof(((rp_model_save_params *)0)->weights_path) == 8, "rp_model_save_params.weights_path moved or resized");
+_Static_assert(offsetof(rp_model_save_params, weights_path) + sizeof(((rp_model_save_params *)0)->weights_path) == sizeof(rp_model_save_params), "rp_model_save_params has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_model_load_params) == 24, "sizeof(rp_model_load_params) changed");
 _Static_assert(alignof(rp_model_load_params) == 8, "alignof(rp_model_load_params) changed");
@@ -123,6 +134,7 @@ _Static_assert(offsetof(rp_model_load_params, struct_size) == 0 && sizeof(((rp_m
 _Static_assert(offsetof(rp_model_load_params, num_threads) == 4 && sizeof(((rp_model_load_params *)0)->num_threads) == 4, "rp_model_load_params.num_threads moved or resized");
 _Static_assert(offsetof(rp_model_load_params, weights_path) == 8 && sizeof(((rp_model_load_params *)0)->weights_path) == 8, "rp_model_load_params.weights_path moved or resized");
 _Static_assert(offsetof(rp_model_load_params, max_bytes) == 16 && sizeof(((rp_model_load_params *)0)->max_bytes) == 8, "rp_model_load_params.max_bytes moved or resized");
+_Static_assert(offsetof(rp_model_load_params, max_bytes) + sizeof(((rp_model_load_params *)0)->max_bytes) == sizeof(rp_model_load_params), "rp_model_load_params has tail padding: an appended field would not grow it");
 
 /* ---- scorer.h */
 _Static_assert(sizeof(rp_scorer_params) == 40, "sizeof(rp_scorer_params) changed");
@@ -136,6 +148,7 @@ _Static_assert(offsetof(rp_scorer_params, no_crop) == 24 && sizeof(((rp_scorer_p
 _Static_assert(offsetof(rp_scorer_params, grid_size) == 28 && sizeof(((rp_scorer_params *)0)->grid_size) == 4, "rp_scorer_params.grid_size moved or resized");
 _Static_assert(offsetof(rp_scorer_params, input_size) == 32 && sizeof(((rp_scorer_params *)0)->input_size) == 4, "rp_scorer_params.input_size moved or resized");
 _Static_assert(offsetof(rp_scorer_params, keep_aspect) == 36 && sizeof(((rp_scorer_params *)0)->keep_aspect) == 4, "rp_scorer_params.keep_aspect moved or resized");
+_Static_assert(offsetof(rp_scorer_params, keep_aspect) + sizeof(((rp_scorer_params *)0)->keep_aspect) == sizeof(rp_scorer_params), "rp_scorer_params has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_scorer_info) == 72, "sizeof(rp_scorer_info) changed");
 _Static_assert(alignof(rp_scorer_info) == 8, "alignof(rp_scorer_info) changed");
@@ -154,6 +167,8 @@ _Static_assert(offsetof(rp_scorer_info, num_threads) == 52 && sizeof(((rp_scorer
 _Static_assert(offsetof(rp_scorer_info, has_extractor) == 56 && sizeof(((rp_scorer_info *)0)->has_extractor) == 4, "rp_scorer_info.has_extractor moved or resized");
 _Static_assert(offsetof(rp_scorer_info, has_embedding) == 60 && sizeof(((rp_scorer_info *)0)->has_embedding) == 4, "rp_scorer_info.has_embedding moved or resized");
 _Static_assert(offsetof(rp_scorer_info, keep_aspect) == 64 && sizeof(((rp_scorer_info *)0)->keep_aspect) == 4, "rp_scorer_info.keep_aspect moved or resized");
+_Static_assert(offsetof(rp_scorer_info, reserved0) == 68 && sizeof(((rp_scorer_info *)0)->reserved0) == 4, "rp_scorer_info.reserved0 moved or resized");
+_Static_assert(offsetof(rp_scorer_info, reserved0) + sizeof(((rp_scorer_info *)0)->reserved0) == sizeof(rp_scorer_info), "rp_scorer_info has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_score_result) == 72, "sizeof(rp_score_result) changed");
 _Static_assert(alignof(rp_score_result) == 8, "alignof(rp_score_result) changed");
@@ -168,6 +183,7 @@ _Static_assert(offsetof(rp_score_result, reserved0) == 44 && sizeof(((rp_score_r
 _Static_assert(offsetof(rp_score_result, threshold) == 48 && sizeof(((rp_score_result *)0)->threshold) == 8, "rp_score_result.threshold moved or resized");
 _Static_assert(offsetof(rp_score_result, pixel_threshold) == 56 && sizeof(((rp_score_result *)0)->pixel_threshold) == 8, "rp_score_result.pixel_threshold moved or resized");
 _Static_assert(offsetof(rp_score_result, mask_pixels) == 64 && sizeof(((rp_score_result *)0)->mask_pixels) == 8, "rp_score_result.mask_pixels moved or resized");
+_Static_assert(offsetof(rp_score_result, mask_pixels) + sizeof(((rp_score_result *)0)->mask_pixels) == sizeof(rp_score_result), "rp_score_result has tail padding: an appended field would not grow it");
 
 /* ---- trainer.h */
 _Static_assert(sizeof(rp_trainer_params) == 152, "sizeof(rp_trainer_params) changed");
@@ -200,13 +216,14 @@ _Static_assert(offsetof(rp_trainer_params, sampler) == 136 && sizeof(((rp_traine
 _Static_assert(offsetof(rp_trainer_params, sampler_window) == 140 && sizeof(((rp_trainer_params *)0)->sampler_window) == 4, "rp_trainer_params.sampler_window moved or resized");
 _Static_assert(offsetof(rp_trainer_params, target_centering) == 144 && sizeof(((rp_trainer_params *)0)->target_centering) == 4, "rp_trainer_params.target_centering moved or resized");
 _Static_assert(offsetof(rp_trainer_params, reserved0) == 148 && sizeof(((rp_trainer_params *)0)->reserved0) == 4, "rp_trainer_params.reserved0 moved or resized");
+_Static_assert(offsetof(rp_trainer_params, reserved0) + sizeof(((rp_trainer_params *)0)->reserved0) == sizeof(rp_trainer_params), "rp_trainer_params has tail padding: an appended field would not grow it");
 
 #endif
 
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (139 fields) as locked\n");
+    printf("layout of 14 public structs (142 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

@@ -1,8 +1,10 @@
 """Shared fixtures of the Python binding's tests.
 
 The package is imported from the source tree (python/ beside tests/); the library comes from
-RECONPATCH_LIB (set by meson to the freshly built one). Tests that need the ResNet-50 weights skip
-when rp_default_weights_path finds none.
+RECONPATCH_LIB (set by meson to the freshly built one). Tests of accuracy need the pretrained
+ResNet-50 (fixture `weights`) and skip when rp_default_weights_path finds none; tests of the
+wiring (progress, cancelling, threads, thresholds, the model file) train on `backbone`: the cached
+weights when present, else the committed random-weights ResNet-50 fixture, so they run everywhere.
 """
 import glob
 import os
@@ -17,6 +19,8 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, "python"))
 import reconpatch as rp  # noqa: E402
 
 BOTTLE = os.path.join(SOURCE_DIR, "examples", "data", "bottle")
+# A Keras-layout ResNet-50 at 1/64 width with seeded random weights (tools/gen_weight_fixtures.py).
+FIXTURE_WEIGHTS = os.path.join(SOURCE_DIR, "tests", "data", "weights", "r50_keras_d64.safetensors")
 
 
 def bottle_train_paths():
@@ -44,6 +48,17 @@ def weights():
         pytest.skip("no cached ResNet-50 weights (make weights): %s" % e.message)
 
 
+@pytest.fixture(scope="session")
+def backbone():
+    """rp_extractor_params fields for Model.train: {} (the cached weights) when present, else the
+    random-weights fixture with a patch feature length its 24 channels can fill."""
+    try:
+        rp.default_weights_path()
+        return {}
+    except rp.ReconpatchError:
+        return {"weights_path": FIXTURE_WEIGHTS, "feature_dim": 16}
+
+
 class TrainedModel:
     """A PatchCore model on the 20 bottle training images, with the progress reports of training."""
 
@@ -53,9 +68,9 @@ class TrainedModel:
 
 
 @pytest.fixture(scope="session")
-def patchcore(weights):
+def patchcore(backbone):
     reports = []
-    model = rp.Model.train(bottle_train_paths(), method="patchcore", progress=reports.append)
+    model = rp.Model.train(bottle_train_paths(), method="patchcore", progress=reports.append, extractor=backbone)
     yield TrainedModel(model, reports)
     model.close()
 

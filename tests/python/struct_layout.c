@@ -49,6 +49,7 @@ int main(void)
     FIELD(rp_extractor_params, no_crop); FIELD(rp_extractor_params, normalization);
     FIELD(rp_extractor_params, feature_dim); FIELD(rp_extractor_params, patch_size);
     FIELD(rp_extractor_params, max_pixels); FIELD(rp_extractor_params, keep_aspect);
+    FIELD(rp_extractor_params, reserved0);
     end();
 
     STRUCT(rp_extractor_info);
@@ -66,6 +67,7 @@ int main(void)
     FIELD(rp_bank_params, struct_size); FIELD(rp_bank_params, dim); FIELD(rp_bank_params, coreset_ratio);
     FIELD(rp_bank_params, coreset_count); FIELD(rp_bank_params, projection_dim);
     FIELD(rp_bank_params, num_threads); FIELD(rp_bank_params, seed); FIELD(rp_bank_params, knn_int8);
+    FIELD(rp_bank_params, reserved0);
     end();
 
     STRUCT(rp_scorer_params);
@@ -84,6 +86,7 @@ int main(void)
     FIELD(rp_scorer_info, no_crop); FIELD(rp_scorer_info, num_threads);
     FIELD(rp_scorer_info, has_extractor); FIELD(rp_scorer_info, has_embedding);
     FIELD(rp_scorer_info, keep_aspect);
+    FIELD(rp_scorer_info, reserved0);
     end();
 
     STRUCT(rp_score_result);

@@ -45,8 +45,32 @@ def test_errors__state_error_before_freeze():
 
 def test_errors__invalid_params_field_is_refused_by_the_library():
     with pytest.raises(rp.ReconpatchError) as info:
-        rp.Bank(0)
+        rp.Bank(4, coreset_ratio=1.5)
     assert info.value.code == errors.E_INVALID_ARG and "rp_bank_create" in info.value.message
+
+
+def test_errors__subclasses_are_the_builtin_exceptions_that_fit():
+    with pytest.raises(ValueError) as bad:
+        rp.Bank(4, coreset_ratio=1.5)
+    assert isinstance(bad.value, rp.InvalidArgumentError) and bad.value.code is rp.ErrorCode.INVALID_ARG
+    with pytest.raises(OSError) as missing:
+        rp.Image.from_file("/nonexistent/x.png")
+    assert isinstance(missing.value, rp.ReconpatchIOError) and "rp_image_load_file" in str(missing.value)
+    with pytest.raises(ValueError) as shape:
+        rp.Bank(3).add(np.zeros((1, 2), np.float32))
+    assert isinstance(shape.value, rp.ShapeError)
+    with pytest.raises(RuntimeError) as state:
+        rp.Bank(4).search(np.zeros(4, np.float32), k=1)
+    assert isinstance(state.value, rp.StateError)
+    # a code from a newer library: the base class, its number kept
+    newer = errors.error_for(-99, "from the future")
+    assert type(newer) is rp.ReconpatchError and newer.code == -99
+
+
+def test_errors__bank_without_dim_takes_the_first_adds():
+    with rp.Bank() as bank:
+        bank.add(np.eye(3, dtype=np.float32))
+        assert bank.dim == 3
 
 
 def test_errors__unknown_params_field_is_a_type_error():
@@ -62,7 +86,7 @@ def test_errors__error_names_come_from_the_library():
 
 def test_errors__success_after_failure_leaves_no_stale_error():
     with pytest.raises(rp.ReconpatchError):
-        rp.Bank(0)
+        rp.Bank(4, coreset_ratio=1.5)
     with rp.Bank(2) as bank:  # succeeds: the thread's error is cleared
         assert bank.dim == 2
     assert errors.last_error().code == 0 and errors.last_error().message == ""
@@ -72,7 +96,7 @@ def test_errors__each_thread_sees_its_own_error():
     # Four threads fail at once in different ways; each must get its own code and message.
     failures = [
         (lambda: rp.Image.from_bytes(b"garbage!"), errors.E_FORMAT, "rp_image_load_memory"),
-        (lambda: rp.Bank(0), errors.E_INVALID_ARG, "rp_bank_create"),
+        (lambda: rp.Bank(4, coreset_ratio=1.5), errors.E_INVALID_ARG, "rp_bank_create"),
         (lambda: rp.Image.from_file("/nonexistent/x.png"), errors.E_IO, "rp_image_load_file"),
         (lambda: rp.Bank(3).add(np.zeros((1, 2), np.float32)), errors.E_SHAPE, "rp_bank_add"),
     ]

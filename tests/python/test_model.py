@@ -11,7 +11,7 @@ from reconpatch import _lib, errors
 from conftest import bottle_test_cases, bottle_train_paths
 
 
-def test_model__patchcore_separates_the_bottle_defects(patchcore, serial_scores):
+def test_model__patchcore_separates_the_bottle_defects(weights, patchcore, serial_scores):
     model = patchcore.model
     assert model.method == "patchcore" and model.embedding is None
     labels = [label for _, label, _, _ in serial_scores]
@@ -25,7 +25,7 @@ def test_model__patchcore_separates_the_bottle_defects(patchcore, serial_scores)
         assert s.decision == rp.DECISION_NONE and s.anomalous is None and math.isnan(s.threshold)
 
 
-def test_model__maps_locate_the_defects(patchcore, serial_scores):
+def test_model__maps_locate_the_defects(weights, patchcore, serial_scores):
     maps, masks = [], []
     for _, label, mask, s in serial_scores:
         maps.append(s.map)
@@ -99,7 +99,7 @@ def test_model__four_threads_score_like_one(patchcore, serial_scores):
     assert checked == 16
 
 
-def test_model__exception_in_progress_cancels_training(weights):
+def test_model__exception_in_progress_cancels_training(backbone):
     seen = []
 
     def progress(p):
@@ -107,14 +107,14 @@ def test_model__exception_in_progress_cancels_training(weights):
         raise KeyError("stop here")
 
     with pytest.raises(KeyError, match="stop here") as info:
-        rp.Model.train(bottle_train_paths()[:8], method="patchcore", progress=progress)
+        rp.Model.train(bottle_train_paths()[:8], method="patchcore", progress=progress, extractor=backbone)
     assert len(seen) == 1 and seen[0].stage == rp.STAGE_FEATURES
     cause = info.value.__cause__
     assert isinstance(cause, rp.ReconpatchError)
     assert (cause.code, cause.name) == (errors.E_CANCELLED, "RP_E_CANCELLED") and "rp_train" in cause.message
 
 
-def test_model__progress_returning_true_cancels_at_the_coreset(weights):
+def test_model__progress_returning_true_cancels_at_the_coreset(backbone):
     stages = []
 
     def progress(p):
@@ -122,21 +122,21 @@ def test_model__progress_returning_true_cancels_at_the_coreset(weights):
         return p.stage == rp.STAGE_CORESET
 
     with pytest.raises(rp.ReconpatchError) as info:
-        rp.Model.train(bottle_train_paths()[:4], method="patchcore", progress=progress)
+        rp.Model.train(bottle_train_paths()[:4], method="patchcore", progress=progress, extractor=backbone)
     assert info.value.code == errors.E_CANCELLED
     assert stages[-1] == rp.STAGE_CORESET and stages.count(rp.STAGE_CORESET) == 1
 
 
-def test_model__train_refuses_a_missing_file_naming_it(weights, tmp_path):
+def test_model__train_refuses_a_missing_file_naming_it(backbone, tmp_path):
     missing = str(tmp_path / "nope.png")
     with pytest.raises(rp.ReconpatchError) as info:
-        rp.Model.train(bottle_train_paths()[:2] + [missing], method="patchcore")
+        rp.Model.train(bottle_train_paths()[:2] + [missing], method="patchcore", extractor=backbone)
     assert info.value.code == errors.E_IO and missing in info.value.message
     with pytest.raises(ValueError, match="method"):
         rp.Model.train(bottle_train_paths()[:2], method="nearest")
 
 
-def test_model__thresholds_decide_and_mask(patchcore, serial_scores):
+def test_model__thresholds_decide_and_mask(weights, patchcore, serial_scores):  # separable scores: real weights
     model = patchcore.model
     goods = [s for _, label, _, s in serial_scores if label == 0]
     bads = [s for _, label, _, s in serial_scores if label == 1]
@@ -196,7 +196,9 @@ def test_model__scorer_takes_the_extractors_geometry_and_refuses_another(weights
         assert (info.resize, info.no_crop, info.keep_aspect) == (256, 0, 1)
         with rp.Scorer(bank, extractor=ex) as scorer:
             assert (scorer.info.resize, scorer.info.keep_aspect) == (256, 1)
-        with pytest.raises(rp.ReconpatchError) as refused:
-            rp.Scorer(bank, extractor=ex, keep_aspect=0)
-        assert refused.value.code == errors.E_INVALID_ARG
-        assert "keep_aspect 0 differ from the extractor's 256 / 0 / 1" in str(refused.value)
+        with rp.Scorer(bank, extractor=ex, keep_aspect=0) as scorer:  # 0: the extractor's
+            assert scorer.info.keep_aspect == 1
+        with pytest.raises(rp.ShapeError) as refused:
+            rp.Scorer(bank, extractor=ex, resize=288)
+        assert refused.value.code == errors.E_SHAPE
+        assert "resize 288 / no_crop 0 / keep_aspect 1 differ from the extractor's 256 / 0 / 1" in str(refused.value)

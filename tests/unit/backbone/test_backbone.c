@@ -83,10 +83,10 @@ static void check_small(int32_t arch, int32_t layout, const char *file)
     bb_random_input(BB_INPUT_SEED, 2 * 3 * 64 * 64, -2.0f, 2.0f, x);
     float *o2 = malloc(l2.count * sizeof(float)), *o3 = malloc(l3.count * sizeof(float));
     float *probs = malloc(pr.count * sizeof(float));
-    ck_assert_msg(rp_extractor_forward(e, x, 2, o2, l2.count, o3, l3.count) == RP_OK, "%s", rp_last_error_message());
+    ck_assert_msg(rp_extractor_forward(e, x, 2 * 3 * 64 * 64, 2, o2, l2.count, o3, l3.count) == RP_OK, "%s", rp_last_error_message());
     assert_close(o2, &l2, 1e-4, "layer2");
     assert_close(o3, &l3, 1e-4, "layer3");
-    ck_assert_msg(rp_extractor_classify(e, x, 2, probs, pr.count) == RP_OK, "%s", rp_last_error_message());
+    ck_assert_msg(rp_extractor_classify(e, x, 2 * 3 * 64 * 64, 2, probs, pr.count) == RP_OK, "%s", rp_last_error_message());
     assert_close(probs, &pr, 1e-4, "probs");
     free(x), free(o2), free(o3), free(probs);
     rp_extractor_free(e);
@@ -128,7 +128,7 @@ static void check_full(int32_t arch, const char *file)
     size_t n2 = (size_t)info.layer2_channels * 28 * 28, n3 = (size_t)info.layer3_channels * 14 * 14;
     float *x = malloc(3 * 224 * 224 * sizeof(float)), *o2 = malloc(n2 * sizeof(float)), *o3 = malloc(n3 * sizeof(float));
     bb_random_input(BB_INPUT_SEED, 3 * 224 * 224, -2.0f, 2.0f, x);
-    ck_assert_msg(rp_extractor_forward(e, x, 1, o2, n2, o3, n3) == RP_OK, "%s", rp_last_error_message());
+    ck_assert_msg(rp_extractor_forward(e, x, 3 * 224 * 224, 1, o2, n2, o3, n3) == RP_OK, "%s", rp_last_error_message());
     const char *layers[2] = {"layer2", "layer3"};
     float *outs[2] = {o2, o3};
     size_t ns[2] = {n2, n3};
@@ -199,9 +199,9 @@ START_TEST(forward__batch_of_3_matches_images_one_by_one)
     float *x = malloc(3 * s.n_in * sizeof(float));
     bb_random_input(77, 3 * s.n_in, -2.0f, 2.0f, x);
     float *b3 = malloc(3 * s.n3 * sizeof(float)), *one = malloc(s.n3 * sizeof(float));
-    ck_assert_int_eq(rp_extractor_forward(s.e, x, 3, NULL, 0, b3, 3 * s.n3), RP_OK);
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, 3 * s.n_in, 3, NULL, 0, b3, 3 * s.n3), RP_OK);
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(rp_extractor_forward(s.e, x + i * s.n_in, 1, NULL, 0, one, s.n3), RP_OK);
+        ck_assert_int_eq(rp_extractor_forward(s.e, x + i * s.n_in, s.n_in, 1, NULL, 0, one, s.n3), RP_OK);
         double max_ref = 0, max_err = 0;
         for (size_t k = 0; k < s.n3; k++) {
             max_ref = fmax(max_ref, fabs(one[k]));
@@ -227,7 +227,7 @@ static void *run_job(void *arg)
     job *j = arg;
     j->rc = RP_OK;
     for (int r = 0; r < j->rounds && j->rc == RP_OK; r++)
-        j->rc = rp_extractor_forward(j->s->e, j->x, 2, j->l2, 2 * j->s->n2, j->l3, 2 * j->s->n3);
+        j->rc = rp_extractor_forward(j->s->e, j->x, 2 * j->s->n_in, 2, j->l2, 2 * j->s->n2, j->l3, 2 * j->s->n3);
     return NULL;
 }
 
@@ -242,7 +242,7 @@ START_TEST(forward__four_threads_at_once_are_bit_identical_to_serial)
         l2[t] = malloc(2 * s.n2 * sizeof(float)), l3[t] = malloc(2 * s.n3 * sizeof(float));
         r2[t] = malloc(2 * s.n2 * sizeof(float)), r3[t] = malloc(2 * s.n3 * sizeof(float));
         /* Serial reference first (also builds the batch-2 plan: the threads then share it). */
-        ck_assert_int_eq(rp_extractor_forward(s.e, x[t], 2, r2[t], 2 * s.n2, r3[t], 2 * s.n3), RP_OK);
+        ck_assert_int_eq(rp_extractor_forward(s.e, x[t], 2 * s.n_in, 2, r2[t], 2 * s.n2, r3[t], 2 * s.n3), RP_OK);
     }
     pthread_t th[T];
     job jobs[T];
@@ -277,7 +277,7 @@ START_TEST(forward__new_batch_size_from_four_threads_is_built_once_and_agrees)
         pthread_create(&th[t], NULL, run_job, &jobs[t]);
     }
     for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
-    ck_assert_int_eq(rp_extractor_forward(s.e, x, 2, NULL, 0, ref, 2 * s.n3), RP_OK);
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, 2 * s.n_in, 2, NULL, 0, ref, 2 * s.n3), RP_OK);
     for (int t = 0; t < T; t++) {
         ck_assert_int_eq(jobs[t].rc, RP_OK);
         ck_assert(memcmp(l3[t], ref, 2 * s.n3 * sizeof(float)) == 0);
@@ -319,8 +319,8 @@ START_TEST(bf16__layer3_within_2e_2_relative_l2_of_fp32)
     size_t n3 = 1024 * 14 * 14;
     float *x = malloc(3 * 224 * 224 * sizeof(float)), *of = malloc(n3 * sizeof(float)), *ob = malloc(n3 * sizeof(float));
     bb_random_input(BB_INPUT_SEED, 3 * 224 * 224, -2.0f, 2.0f, x);
-    ck_assert_int_eq(rp_extractor_forward(f, x, 1, NULL, 0, of, n3), RP_OK);
-    ck_assert_int_eq(rp_extractor_forward(b, x, 1, NULL, 0, ob, n3), RP_OK);
+    ck_assert_int_eq(rp_extractor_forward(f, x, 3 * 224 * 224, 1, NULL, 0, of, n3), RP_OK);
+    ck_assert_int_eq(rp_extractor_forward(b, x, 3 * 224 * 224, 1, NULL, 0, ob, n3), RP_OK);
     double num = 0, den = 0;
     for (size_t i = 0; i < n3; i++) {
         num += (double)(ob[i] - of[i]) * (ob[i] - of[i]);
@@ -365,12 +365,23 @@ END_TEST
 START_TEST(create__rejects_bad_params_with_clear_codes)
 {
     rp_extractor *e = (rp_extractor *)0x1;
-    ck_assert_int_eq(rp_extractor_create(NULL, &e), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_extractor_create(NULL, NULL), RP_E_INVALID_ARG);
+    /* NULL params (or weights_path) mean the default weights: point their folder at nothing, so
+     * the test does not depend on the cache, and restore the environment after. */
+    const char *saved = getenv("RP_WEIGHTS_DIR");
+    char *saved_copy = saved ? strdup(saved) : NULL;
+    setenv("RP_WEIGHTS_DIR", "/nonexistent/rp-weights", 1);
+    ck_assert_int_eq(rp_extractor_create(NULL, &e), RP_E_IO);
     ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_extractor_create: params.weights_path is NULL and the "
+                                                          "default weights are missing: rp_default_weights_path: "
+                                                          "no weights at /nonexistent/rp-weights"));
     rp_extractor_params p;
     rp_extractor_params_init(&p, sizeof p);
-    ck_assert_int_eq(rp_extractor_create(&p, &e), RP_E_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "weights_path"));
+    ck_assert_int_eq(rp_extractor_create(&p, &e), RP_E_IO);
+    if (saved_copy) setenv("RP_WEIGHTS_DIR", saved_copy, 1);
+    else unsetenv("RP_WEIGHTS_DIR");
+    free(saved_copy);
     p.weights_path = "/nonexistent/model.safetensors";
     ck_assert_int_ne(rp_extractor_create(&p, &e), RP_OK);
     ck_assert_ptr_null(e);
@@ -412,22 +423,50 @@ START_TEST(create__rejects_bad_params_with_clear_codes)
 }
 END_TEST
 
-START_TEST(forward__rejects_short_buffers_and_wrong_state)
+START_TEST(forward__rejects_wrong_sizes_and_wrong_state)
 {
     small_net s = small_net_make();
     float *x = calloc(2 * s.n_in, sizeof(float)), *o3 = malloc(2 * s.n3 * sizeof(float));
-    ck_assert_int_eq(rp_extractor_forward(s.e, x, 2, NULL, 0, o3, 2 * s.n3 - 1), RP_E_SHAPE);
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, 2 * s.n_in, 2, NULL, 0, o3, 2 * s.n3 - 1), RP_E_SHAPE);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_extractor_forward: layer3_out"));
-    ck_assert_int_eq(rp_extractor_forward(s.e, x, 0, NULL, 0, o3, 2 * s.n3), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp_extractor_forward(s.e, NULL, 1, NULL, 0, o3, 2 * s.n3), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp_extractor_forward(s.e, x, 1, NULL, 0, NULL, 0), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp_extractor_forward(NULL, x, 1, NULL, 0, o3, s.n3), RP_E_INVALID_ARG);
+    /* the input: one image short (it would be over-read) or one too many (batch and buffer disagree) */
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, s.n_in, 2, NULL, 0, o3, 2 * s.n3), RP_E_SHAPE);
+    char want[160];
+    snprintf(want, sizeof want, "rp_extractor_forward: input holds %zu floats, batch 2 needs", s.n_in);
+    ck_assert_msg(strstr(rp_last_error_message(), want), "%s", rp_last_error_message());
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, 2 * s.n_in, 1, NULL, 0, o3, 2 * s.n3), RP_E_SHAPE);
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, 0, 0, NULL, 0, o3, 2 * s.n3), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_extractor_forward(s.e, NULL, s.n_in, 1, NULL, 0, o3, 2 * s.n3), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, s.n_in, 1, NULL, 0, NULL, 0), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_extractor_forward(NULL, x, s.n_in, 1, NULL, 0, o3, s.n3), RP_E_INVALID_ARG);
     float probs[1000];
-    ck_assert_int_eq(rp_extractor_classify(s.e, x, 1, probs, 1000), RP_E_STATE);
+    ck_assert_int_eq(rp_extractor_classify(s.e, x, s.n_in, 1, probs, 1000), RP_E_STATE);
+    ck_assert_int_eq(rp_extractor_classify(s.e, x, s.n_in - 1, 1, probs, 1000), RP_E_SHAPE);
     ck_assert_int_eq(rp_extractor_preprocess(s.e, NULL, x, s.n_in), RP_E_INVALID_ARG);
     ck_assert_int_eq(rp_extractor_get_info(s.e, NULL, 0), RP_E_INVALID_ARG);
     rp_extractor_free(NULL); /* no-op */
     free(x), free(o3);
+    small_net_free(&s);
+}
+END_TEST
+
+/* One failure contract: a refused call leaves every output as the caller left it (the
+ * extractor used to zero them). */
+START_TEST(forward__failure_leaves_outputs_untouched)
+{
+    small_net s = small_net_make();
+    float *x = calloc(2 * s.n_in, sizeof(float)), *o2 = malloc(2 * s.n2 * sizeof(float));
+    float *o3 = malloc(2 * s.n3 * sizeof(float));
+    for (size_t i = 0; i < 2 * s.n2; i++) o2[i] = 5.0f;
+    for (size_t i = 0; i < 2 * s.n3; i++) o3[i] = 5.0f;
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, 2 * s.n_in, 2, o2, 2 * s.n2, o3, 2 * s.n3 - 1), RP_E_SHAPE);
+    ck_assert_int_eq(rp_extractor_forward(s.e, x, 2 * s.n_in - 1, 2, o2, 2 * s.n2, o3, 2 * s.n3), RP_E_SHAPE);
+    for (size_t i = 0; i < 2 * s.n2; i++) ck_assert_float_eq(o2[i], 5.0f);
+    for (size_t i = 0; i < 2 * s.n3; i++) ck_assert_float_eq(o3[i], 5.0f);
+    for (size_t i = 0; i < s.n_in; i++) x[i] = 3.0f;
+    ck_assert_int_eq(rp_extractor_preprocess(s.e, NULL, x, s.n_in), RP_E_INVALID_ARG);
+    for (size_t i = 0; i < s.n_in; i++) ck_assert_float_eq(x[i], 3.0f);
+    free(x), free(o2), free(o3);
     small_net_free(&s);
 }
 END_TEST
@@ -460,7 +499,7 @@ START_TEST(preprocess__keep_aspect_extractor_uses_the_aspect_keeping_frame)
     for (int i = 0; i < N; i++) got[i] = -7.0f;
     ck_assert_int_eq(rp_extractor_preprocess(e, img, got, N), RP_E_LIMIT);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_extractor_preprocess: keep_aspect resizes the 1 x 300"));
-    ck_assert_float_eq(got[0], 0.0f); /* zeroed, as every failed preprocess leaves it */
+    ck_assert_float_eq(got[0], -7.0f); /* untouched, as every failed call leaves its outputs */
     rp_extractor_info info;
     ck_assert_int_eq(rp_extractor_get_info(e, &info, sizeof info), RP_OK);
     size_t nf = (size_t)info.grid_size * info.grid_size * info.feature_dim;
@@ -527,7 +566,8 @@ int main(void)
     tcase_add_test(tc, bf16__layer3_within_2e_2_relative_l2_of_fp32);
     tcase_add_test(tc, bf16__refused_with_unsupported_when_the_cpu_lacks_native_bf16);
     tcase_add_test(tc, create__rejects_bad_params_with_clear_codes);
-    tcase_add_test(tc, forward__rejects_short_buffers_and_wrong_state);
+    tcase_add_test(tc, forward__rejects_wrong_sizes_and_wrong_state);
+    tcase_add_test(tc, forward__failure_leaves_outputs_untouched);
     tcase_add_test(tc, patch_features__ten_images_match_one_by_one);
     tcase_add_test(tc, preprocess__keep_aspect_extractor_uses_the_aspect_keeping_frame);
     suite_add_tcase(s, tc);

@@ -46,7 +46,7 @@ START_TEST(classify__keras_resnet50_finds_the_known_class_of_each_photo)
     ck_assert_msg(rp_image_load_file(path, NULL, &img) == RP_OK, "%s", rp_last_error_message());
     float *input = malloc(3 * 224 * 224 * sizeof(float)), probs[1000];
     ck_assert_int_eq(rp_extractor_preprocess(classifier, img, input, 3 * 224 * 224), RP_OK);
-    ck_assert_msg(rp_extractor_classify(classifier, input, 1, probs, 1000) == RP_OK, "%s", rp_last_error_message());
+    ck_assert_msg(rp_extractor_classify(classifier, input, 3 * 224 * 224, 1, probs, 1000) == RP_OK, "%s", rp_last_error_message());
     double sum = 0;
     for (int j = 0; j < 1000; j++) sum += probs[j];
     ck_assert_msg(sum > 0.999 && sum < 1.001, "probabilities sum to %g", sum);

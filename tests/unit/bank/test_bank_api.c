@@ -78,23 +78,77 @@ START_TEST(bank_search__rejects_before_freeze_and_bad_k)
     uint64_t i[4];
     rp_bank *bank = open_bank(4);
     ck_assert_int_eq(rp_bank_add(bank, v, 3, 4), RP_OK);
-    ck_assert_int_eq(rp_bank_search(bank, v, 1, 1, d, i), RP_E_STATE);
+    ck_assert_int_eq(rp_bank_search(bank, v, rp_bank_dim(bank), 1, 1, d, 1, i, 1), RP_E_STATE);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "not frozen"));
     uint64_t sel[3];
     ck_assert_int_eq(rp_bank_get_selection(bank, sel, 3), RP_E_STATE);
     rp_bank_free(bank);
 
     ck_assert_int_eq(rp_bank_create_frozen(v, 3, 4, NULL, &bank), RP_OK);
-    ck_assert_int_eq(rp_bank_search(bank, v, 1, 0, d, i), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp_bank_search(bank, v, 1, 4, d, i), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_bank_search(bank, v, rp_bank_dim(bank), 1, 0, d, 0, i, 0), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_bank_search(bank, v, rp_bank_dim(bank), 1, 4, d, 4, i, 4), RP_E_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "k 4"));
-    ck_assert_int_eq(rp_bank_search(bank, NULL, 1, 1, d, i), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp_bank_search(bank, v, 1, 3, d, i), RP_OK);
+    ck_assert_int_eq(rp_bank_search(bank, NULL, rp_bank_dim(bank), 1, 1, d, 1, i, 1), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_bank_search(bank, v, rp_bank_dim(bank), 1, 3, d, 3, i, 3), RP_OK);
     ck_assert_uint_eq(i[0], 0);
     ck_assert_float_eq_tol(d[1], 8.0f, 1e-6); /* |(4,5,6,7) - (0,1,2,3)| = 8 */
     ck_assert_float_eq_tol(d[2], 16.0f, 1e-6);
     ck_assert_int_eq(rp_bank_get_selection(bank, sel, 3), RP_OK);
     ck_assert_uint_eq(sel[2], 2);
+    rp_bank_free(bank);
+}
+END_TEST
+
+/* Every buffer is checked against its size before anything is written, and a refused call
+ * leaves the caller's outputs as they were. */
+START_TEST(bank_search__checks_every_size_and_leaves_outputs_untouched_on_failure)
+{
+    float v[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, d[6];
+    uint64_t i[6];
+    rp_bank *bank = NULL;
+    ck_assert_int_eq(rp_bank_create_frozen(v, 3, 4, NULL, &bank), RP_OK);
+    for (int j = 0; j < 6; j++) d[j] = -7.0f, i[j] = 99;
+    /* 2 queries of dim 4 are 8 floats: 7 (over-read) and 12 (a wrong count) are refused */
+    ck_assert_int_eq(rp_bank_search(bank, v, 7, 2, 3, d, 6, i, 6), RP_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_bank_search: queries holds 7 floats, 2 queries x dim 4 need 8"));
+    ck_assert_int_eq(rp_bank_search(bank, v, 12, 2, 3, d, 6, i, 6), RP_E_SHAPE);
+    ck_assert_int_eq(rp_bank_search(bank, v, 8, 2, 3, d, 5, i, 6), RP_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "distances_out holds 5 floats, 2 queries x k 3 need 6"));
+    ck_assert_int_eq(rp_bank_search(bank, v, 8, 2, 3, d, 6, i, 5), RP_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "indices_out holds 5 indices, 2 queries x k 3 need 6"));
+    float bad_q[8] = {0, 1, 2, 3, 4, 5, NAN, 7};
+    ck_assert_int_eq(rp_bank_search(bank, bad_q, 8, 2, 3, d, 6, i, 6), RP_E_INVALID_ARG);
+    for (int j = 0; j < 6; j++) {
+        ck_assert_float_eq(d[j], -7.0f);
+        ck_assert_uint_eq(i[j], 99);
+    }
+    /* the exact sizes work; a NULL output needs no capacity */
+    ck_assert_int_eq(rp_bank_search(bank, v, 8, 2, 3, d, 6, NULL, 0), RP_OK);
+    ck_assert_float_eq_tol(d[1], 8.0f, 1e-6);
+    ck_assert_float_eq_tol(d[3], 0.0f, 1e-6); /* query 1 is bank row 1 */
+    rp_bank_free(bank);
+}
+END_TEST
+
+/* NULL params: all defaults, and the first add sets the dim (a failed first add does not). */
+START_TEST(bank_create__null_params_take_the_dim_of_the_first_add)
+{
+    rp_bank *bank = NULL;
+    ck_assert_int_eq(rp_bank_create(NULL, &bank), RP_OK);
+    ck_assert_uint_eq(rp_bank_dim(bank), 0);
+    float v[6] = {0, 1, 2, 3, 4, NAN};
+    ck_assert_int_eq(rp_bank_add(bank, v, 2, 3), RP_E_INVALID_ARG); /* non-finite: nothing set */
+    ck_assert_uint_eq(rp_bank_dim(bank), 0);
+    ck_assert_int_eq(rp_bank_add(bank, v, 1, 0), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_bank_add(bank, v, 1, 3), RP_OK);
+    ck_assert_uint_eq(rp_bank_dim(bank), 3);
+    ck_assert_int_eq(rp_bank_add(bank, v, 1, 2), RP_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_bank_add: dim 2 != bank dim 3"));
+    ck_assert_int_eq(rp_bank_freeze(bank, NULL, NULL), RP_OK);
+    float d;
+    uint64_t i;
+    ck_assert_int_eq(rp_bank_search(bank, v, 3, 1, 1, &d, 1, &i, 1), RP_OK);
+    ck_assert_float_eq(d, 0.0f);
     rp_bank_free(bank);
 }
 END_TEST
@@ -105,7 +159,8 @@ START_TEST(bank_create__checks_params)
     rp_bank_params p;
     ck_assert_int_eq(rp_bank_params_init(&p, sizeof p), RP_OK);
     ck_assert_uint_eq(p.struct_size, sizeof p);
-    ck_assert_int_eq(rp_bank_create(&p, &bank), RP_E_INVALID_ARG); /* dim 0 */
+    p.dim = (1u << 20) + 1;
+    ck_assert_int_eq(rp_bank_create(&p, &bank), RP_E_INVALID_ARG);
     ck_assert_ptr_null(bank);
     p.dim = 8;
     p.coreset_ratio = 1.5;
@@ -115,7 +170,7 @@ START_TEST(bank_create__checks_params)
     ck_assert_int_eq(rp_bank_create(&p, &bank), RP_E_INVALID_ARG);
     p.coreset_ratio = -0.1;
     ck_assert_int_eq(rp_bank_create(&p, &bank), RP_E_INVALID_ARG);
-    ck_assert_int_eq(rp_bank_create(NULL, &bank), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_bank_create(&p, NULL), RP_E_INVALID_ARG);
     p.coreset_ratio = 0;
     p.struct_size = 0;
     ck_assert_int_eq(rp_bank_create(&p, &bank), RP_E_INVALID_ARG);
@@ -166,7 +221,9 @@ int main(void)
     tcase_add_test(tc, bank_add__rejects_non_finite_and_keeps_bank_unchanged);
     tcase_add_test(tc, bank_add__many_small_adds_keep_every_vector_in_order);
     tcase_add_test(tc, bank_search__rejects_before_freeze_and_bad_k);
+    tcase_add_test(tc, bank_search__checks_every_size_and_leaves_outputs_untouched_on_failure);
     tcase_add_test(tc, bank_create__checks_params);
+    tcase_add_test(tc, bank_create__null_params_take_the_dim_of_the_first_add);
     tcase_add_test(tc, bank_create_frozen__checks_shape_and_keeps_vectors);
     tcase_add_test(tc, bank_freeze__rejects_empty_bank);
     suite_add_tcase(s, tc);

@@ -48,7 +48,7 @@ static void check_against_brute_force(const float *bank_v, uint64_t n, uint32_t 
     uint64_t *idx = malloc(nq * k * sizeof(uint64_t));
     double *want_d = malloc(k * sizeof(double));
     uint64_t *want_i = malloc(k * sizeof(uint64_t));
-    ck_assert_int_eq(rp_bank_search(bank, q, nq, k, dist, idx), RP_OK);
+    ck_assert_int_eq(rp_bank_search(bank, q, (size_t)nq * rp_bank_dim(bank), nq, k, dist, (size_t)nq * k, idx, (size_t)nq * k), RP_OK);
     for (uint64_t r = 0; r < nq; r++) {
         brute_force(bank_v, n, dim, q + r * dim, k, want_d, want_i);
         for (uint32_t i = 0; i < k; i++) {
@@ -122,7 +122,7 @@ START_TEST(knn__exact_duplicates_come_back_in_index_order_at_zero)
     rp_bank *bank = frozen(v, n, dim);
     float dist[4];
     uint64_t idx[4];
-    ck_assert_int_eq(rp_bank_search(bank, v + 5 * dim, 1, 4, dist, idx), RP_OK);
+    ck_assert_int_eq(rp_bank_search(bank, v + 5 * dim, rp_bank_dim(bank), 1, 4, dist, 4, idx, 4), RP_OK);
     const uint64_t want[4] = {5, 10, 20, 30};
     for (int i = 0; i < 4; i++) {
         ck_assert_uint_eq(idx[i], want[i]);
@@ -146,7 +146,7 @@ typedef struct {
 static void *run_search(void *arg)
 {
     search_job *j = arg;
-    j->status = rp_bank_search(j->bank, j->q, j->nq, j->k, j->dist, j->idx);
+    j->status = rp_bank_search(j->bank, j->q, (size_t)j->nq * rp_bank_dim(j->bank), j->nq, j->k, j->dist, (size_t)j->nq * j->k, j->idx, (size_t)j->nq * j->k);
     return NULL;
 }
 
@@ -159,7 +159,7 @@ START_TEST(knn__eight_concurrent_searches_equal_serial)
     rp_bank *bank = frozen(v, n, dim);
     float *ser_d = malloc(nq * k * sizeof(float));
     uint64_t *ser_i = malloc(nq * k * sizeof(uint64_t));
-    ck_assert_int_eq(rp_bank_search(bank, q, nq, k, ser_d, ser_i), RP_OK);
+    ck_assert_int_eq(rp_bank_search(bank, q, (size_t)nq * rp_bank_dim(bank), nq, k, ser_d, (size_t)nq * k, ser_i, (size_t)nq * k), RP_OK);
     pthread_t th[8];
     search_job jobs[8];
     for (int t = 0; t < 8; t++) {
@@ -201,7 +201,7 @@ START_TEST(knn__frozen_by_coreset_searches_its_kept_vectors)
     float d;
     uint64_t i;
     for (uint64_t r = 0; r < m; r += 17) { /* a kept vector finds itself at distance 0 */
-        ck_assert_int_eq(rp_bank_search(bank, kept + r * dim, 1, 1, &d, &i), RP_OK);
+        ck_assert_int_eq(rp_bank_search(bank, kept + r * dim, rp_bank_dim(bank), 1, 1, &d, 1, &i, 1), RP_OK);
         ck_assert_uint_eq(i, r);
         ck_assert_float_eq(d, 0.0f);
     }

@@ -105,8 +105,8 @@ static uint64_t compare_with_fp32(const float *v, uint64_t n, uint32_t dim, cons
     rp_bank *b32 = frozen_with(v, n, dim, 0), *b8 = frozen_with(v, n, dim, 1);
     float *d32 = malloc(nq * k * sizeof(float)), *d8 = malloc(nq * k * sizeof(float));
     uint64_t *i32 = malloc(nq * k * sizeof(uint64_t)), *i8 = malloc(nq * k * sizeof(uint64_t));
-    ck_assert_int_eq(rp_bank_search(b32, q, nq, k, d32, i32), RP_OK);
-    ck_assert_int_eq(rp_bank_search(b8, q, nq, k, d8, i8), RP_OK);
+    ck_assert_int_eq(rp_bank_search(b32, q, (size_t)nq * rp_bank_dim(b32), nq, k, d32, (size_t)nq * k, i32, (size_t)nq * k), RP_OK);
+    ck_assert_int_eq(rp_bank_search(b8, q, (size_t)nq * rp_bank_dim(b8), nq, k, d8, (size_t)nq * k, i8, (size_t)nq * k), RP_OK);
     assert_distances_exact(v, dim, q, nq, k, d8, i8);
     uint64_t met = 0;
     for (uint64_t r = 0; r < nq; r++) {
@@ -177,8 +177,8 @@ START_TEST(knn_int8__clustered_data_gives_exact_distances_and_mostly_the_fp32_ne
     rp_bank *b32 = frozen_with(v, n, dim, 0), *b8 = frozen_with(v, n, dim, 1);
     uint64_t i32[300], i8[300], same = 0;
     float d32[300], d8[300];
-    ck_assert_int_eq(rp_bank_search(b32, q, nq, 1, d32, i32), RP_OK);
-    ck_assert_int_eq(rp_bank_search(b8, q, nq, 1, d8, i8), RP_OK);
+    ck_assert_int_eq(rp_bank_search(b32, q, (size_t)nq * rp_bank_dim(b32), nq, 1, d32, (size_t)nq * 1, i32, (size_t)nq * 1), RP_OK);
+    ck_assert_int_eq(rp_bank_search(b8, q, (size_t)nq * rp_bank_dim(b8), nq, 1, d8, (size_t)nq * 1, i8, (size_t)nq * 1), RP_OK);
     for (uint64_t r = 0; r < nq; r++) same += i32[r] == i8[r];
     ck_assert_msg(same * 100 >= nq * 95, "int8 found the fp32 nearest neighbour for %llu of %llu queries",
                   (unsigned long long)same, (unsigned long long)nq);
@@ -209,8 +209,8 @@ START_TEST(knn_int8__misses_a_neighbour_hidden_below_the_quantisation_step)
     rp_bank *b32 = frozen_with(v, 40, 2, 0), *b8 = frozen_with(v, 40, 2, 1);
     float d32, d8;
     uint64_t i32, i8;
-    ck_assert_int_eq(rp_bank_search(b32, q, 1, 1, &d32, &i32), RP_OK);
-    ck_assert_int_eq(rp_bank_search(b8, q, 1, 1, &d8, &i8), RP_OK);
+    ck_assert_int_eq(rp_bank_search(b32, q, rp_bank_dim(b32), 1, 1, &d32, 1, &i32, 1), RP_OK);
+    ck_assert_int_eq(rp_bank_search(b8, q, rp_bank_dim(b8), 1, 1, &d8, 1, &i8, 1), RP_OK);
     ck_assert_uint_eq(i32, 39);
     ck_assert_uint_lt(i8, 1 + RP__KNN_EXTRA_CANDIDATES);
     ck_assert(d8 > d32);
@@ -232,7 +232,7 @@ START_TEST(knn_int8__distances_of_returned_neighbours_are_exact_even_when_ranks_
     rp_bank *bank = frozen_with(v, n, dim, 1);
     float *dist = malloc(nq * k * sizeof(float));
     uint64_t *idx = malloc(nq * k * sizeof(uint64_t));
-    ck_assert_int_eq(rp_bank_search(bank, q, nq, k, dist, idx), RP_OK);
+    ck_assert_int_eq(rp_bank_search(bank, q, (size_t)nq * rp_bank_dim(bank), nq, k, dist, (size_t)nq * k, idx, (size_t)nq * k), RP_OK);
     assert_distances_exact(v, dim, q, nq, k, dist, idx);
     free(dist);
     free(idx);
@@ -260,7 +260,7 @@ START_TEST(knn_int8__near_duplicates_come_back_with_exact_distances)
     rp_bank *bank = frozen_with(v, n, dim, 1);
     float dist[2 * 100];
     uint64_t idx[2 * 100];
-    ck_assert_int_eq(rp_bank_search(bank, q, nq, 2, dist, idx), RP_OK);
+    ck_assert_int_eq(rp_bank_search(bank, q, (size_t)nq * rp_bank_dim(bank), nq, 2, dist, (size_t)nq * 2, idx, (size_t)nq * 2), RP_OK);
     assert_distances_exact(v, dim, q, nq, 2, dist, idx);
     for (uint64_t r = 0; r < nq; r++) {
         ck_assert_uint_eq(idx[r * 2], r * 11 % n);
@@ -287,7 +287,7 @@ START_TEST(knn_int8__one_and_two_threads_give_identical_results)
         d[t] = malloc(nq * k * sizeof(float));
         i[t] = malloc(nq * k * sizeof(uint64_t));
         omp_set_num_threads(t + 1);
-        ck_assert_int_eq(rp_bank_search(bank, q, nq, k, d[t], i[t]), RP_OK);
+        ck_assert_int_eq(rp_bank_search(bank, q, (size_t)nq * rp_bank_dim(bank), nq, k, d[t], (size_t)nq * k, i[t], (size_t)nq * k), RP_OK);
     }
     omp_set_num_threads(saved);
     ck_assert_int_eq(memcmp(d[0], d[1], nq * k * sizeof(float)), 0);
@@ -313,14 +313,14 @@ START_TEST(knn_int8__too_short_params_struct_reads_as_fp32)
     ck_assert_int_eq(rp_bank_create_frozen(v, 40, 2, &p, &short_p), RP_OK);
     float d;
     uint64_t i;
-    ck_assert_int_eq(rp_bank_search(short_p, q, 1, 1, &d, &i), RP_OK);
+    ck_assert_int_eq(rp_bank_search(short_p, q, rp_bank_dim(short_p), 1, 1, &d, 1, &i, 1), RP_OK);
     ck_assert_uint_eq(i, 39); /* what fp32 finds; int8 would not */
     rp_bank_free(short_p);
     /* the full struct with knn_int8 = 1 does switch */
     p.struct_size = sizeof p;
     rp_bank *int8 = NULL;
     ck_assert_int_eq(rp_bank_create_frozen(v, 40, 2, &p, &int8), RP_OK);
-    ck_assert_int_eq(rp_bank_search(int8, q, 1, 1, &d, &i), RP_OK);
+    ck_assert_int_eq(rp_bank_search(int8, q, rp_bank_dim(int8), 1, 1, &d, 1, &i, 1), RP_OK);
     ck_assert_uint_ne(i, 39);
     rp_bank_free(int8);
     free(v);

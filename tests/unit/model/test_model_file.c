@@ -509,7 +509,7 @@ static int scorer_over(const rp_model *m, const rp_scorer_params *p)
     return rc;
 }
 
-START_TEST(geometry__extractor_reports_it_and_a_scorer_must_match_it)
+START_TEST(geometry__extractor_reports_it_and_a_scorer_takes_or_must_match_it)
 {
     rp_model *m = fixture_train_keep_aspect(weights_path, (const rp_image *const *)train_images, 4, 32);
     rp_extractor_info ei = {.struct_size = sizeof ei};
@@ -526,27 +526,71 @@ START_TEST(geometry__extractor_reports_it_and_a_scorer_must_match_it)
     ck_assert_int_eq(rp_extractor_get_info(rp_model_extractor(m), (rp_extractor_info *)old, 48), RP_OK);
     for (int i = 48; i < 64; i++) ck_assert_uint_eq(old[i], 0xAB);
 
+    /* NULL params and zero fields take the extractor's geometry: its keep_aspect here. */
+    rp_scorer *s = NULL;
+    ck_assert_msg(rp_scorer_create(rp_model_extractor(m), rp_model_embedding(m), rp_model_bank(m), NULL, &s) == RP_OK,
+                  "%s", rp_last_error_message());
+    rp_scorer_info si = {.struct_size = sizeof si};
+    ck_assert_int_eq(rp_scorer_get_info(s, &si, sizeof si), RP_OK);
+    ck_assert_uint_eq(si.keep_aspect, 1);
+    ck_assert_uint_eq(si.resize, 256);
+    ck_assert_uint_eq(si.no_crop, 0);
+    rp_scorer_free(s);
     rp_scorer_params p;
     rp_scorer_params_init(&p, sizeof p);
     p.keep_aspect = 1;
     ck_assert_msg(scorer_over(m, &p) == RP_OK, "%s", rp_last_error_message());
-    /* Any other geometry than the extractor's would map the scores back wrongly: refused. */
-    p.keep_aspect = 0;
-    ck_assert_int_eq(scorer_over(m, &p), RP_E_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(rp_last_error_message(),
-                                 "params.resize 256 / no_crop 0 / keep_aspect 0 differ from the extractor's "
-                                 "256 / 0 / 1"));
-    p.keep_aspect = 1;
+    /* A non-zero geometry other than the extractor's would map the scores back wrongly: refused,
+     * with the one code of every mismatch. */
     p.resize = 288;
-    ck_assert_int_eq(scorer_over(m, &p), RP_E_INVALID_ARG);
+    ck_assert_int_eq(scorer_over(m, &p), RP_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(),
+                                 "params.resize 288 / no_crop 0 / keep_aspect 1 differ from the extractor's "
+                                 "256 / 0 / 1"));
     p.resize = 0;
     p.keep_aspect = 0;
     p.no_crop = 1;
-    ck_assert_int_eq(scorer_over(model_pc, &p), RP_E_INVALID_ARG);
+    ck_assert_int_eq(scorer_over(model_pc, &p), RP_E_SHAPE);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "no_crop 1"));
     p.no_crop = 0;
     ck_assert_int_eq(scorer_over(model_pc, &p), RP_OK);
     rp_model_free(m);
+}
+END_TEST
+
+/* An extractor at resize 320 and a scorer with NULL params: the scorer takes 320 (it used to
+ * assume 256 and refuse the pair). */
+START_TEST(geometry__null_scorer_params_follow_an_extractor_at_resize_320)
+{
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    ep.weights_path = weights_path;
+    ep.resize = 320;
+    ep.feature_dim = 32;
+    rp_extractor *e = NULL;
+    ck_assert_msg(rp_extractor_create(&ep, &e) == RP_OK, "%s", rp_last_error_message());
+    rp_extractor_info ei = {.struct_size = sizeof ei};
+    ck_assert_int_eq(rp_extractor_get_info(e, &ei, sizeof ei), RP_OK);
+    const size_t n = (size_t)ei.grid_size * ei.grid_size * ei.feature_dim;
+    float *features = malloc(n * sizeof(float));
+    ck_assert_int_eq(rp_extractor_patch_features(e, (const rp_image *const *)train_images, 1, features, n), RP_OK);
+    rp_bank *bank = NULL;
+    ck_assert_int_eq(rp_bank_create_frozen(features, (uint64_t)ei.grid_size * ei.grid_size, ei.feature_dim, NULL,
+                                           &bank), RP_OK);
+    rp_scorer *s = NULL;
+    ck_assert_msg(rp_scorer_create(e, NULL, bank, NULL, &s) == RP_OK, "%s", rp_last_error_message());
+    rp_scorer_info si = {.struct_size = sizeof si};
+    ck_assert_int_eq(rp_scorer_get_info(s, &si, sizeof si), RP_OK);
+    ck_assert_uint_eq(si.resize, 320);
+    ck_assert_uint_eq(si.crop_offset, (320 - 224) / 2);
+    /* the image it was built from scores 0 everywhere: every patch is in the bank */
+    rp_score_result r = {.struct_size = sizeof r};
+    ck_assert_int_eq(rp_scorer_score(s, train_images[0], &r, NULL, 0, NULL, 0), RP_OK);
+    ck_assert_double_eq_tol(r.score_max, 0.0, 1e-3);
+    rp_scorer_free(s);
+    rp_bank_free(bank);
+    free(features);
+    rp_extractor_free(e);
 }
 END_TEST
 
@@ -789,7 +833,8 @@ int main(void)
     tcase_add_test(tc, damage__trailing_bytes_and_bad_magic_fail_with_format);
     tcase_add_test(tc, version__newer_format_fails_with_version);
     tcase_add_test(tc, version__model_without_version_2_options_is_written_as_format_1);
-    tcase_add_test(tc, geometry__extractor_reports_it_and_a_scorer_must_match_it);
+    tcase_add_test(tc, geometry__extractor_reports_it_and_a_scorer_takes_or_must_match_it);
+    tcase_add_test(tc, geometry__null_scorer_params_follow_an_extractor_at_resize_320);
     tcase_add_test(tc, round_trip__keep_aspect_is_stored_and_scores_non_square_images_identically);
     tcase_add_test(tc, version__unknown_optional_section_is_skipped_unknown_required_one_fails);
     tcase_add_test(tc, round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail);

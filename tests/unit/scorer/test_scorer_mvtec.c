@@ -129,11 +129,12 @@ START_TEST(score__real_bottle_images_separate_defects_and_match_features_path)
                      RP_OK);
     printf("bottle, %d train images, %d test images: image AUROC %.4f, pixel AUROC %.4f, AUPRO %.4f\n", ntrain, n,
            image_auroc, pixel_auroc, aupro);
-    /* PatchCore reaches 1.00 / 0.985 / 0.971 on the full bottle set with WRN-50; with ResNet-50,
-     * 20 train images and a subset (measured here: 1.00 / 0.99 / 0.96), demand a clear separation. */
-    ck_assert_double_ge(image_auroc, 0.95);
-    ck_assert_double_ge(pixel_auroc, 0.95);
-    ck_assert_double_ge(aupro, 0.85);
+    /* The pipeline is deterministic: measured here 1.0000 / 0.9905 / 0.9560 (ResNet-50, 20 train
+     * images, 24 test images). The bounds sit just under those figures, so a broken step (the
+     * map's smoothing, the reweighting, the crop geometry) fails instead of passing quietly. */
+    ck_assert_double_ge(image_auroc, 0.999);
+    ck_assert_double_ge(pixel_auroc, 0.985);
+    ck_assert_double_ge(aupro, 0.950);
     for (int i = 0; i < n; i++) {
         free(maps[i]);
         free(masks[i]);
