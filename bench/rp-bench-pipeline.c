@@ -1,6 +1,6 @@
 /* rp-bench-pipeline: where the time goes, stage by stage, on a real category.
  *
- *   rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] [--epochs N] [--limit N]
+ *   rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] [--epochs N] [--repr-dim N] [--limit N]
  *                     [--knn-int8]
  *
  * Training: feature extraction, ReConPatch head training, embedding + coreset selection, with peak
@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     const char *data = NULL;
     int32_t method = RP_METHOD_RECONPATCH;
     double coreset = 0.1;
-    uint32_t epochs = 0;
+    uint32_t epochs = 0, repr_dim = 0;
     size_t limit = 0;
     uint32_t knn_int8 = 0;
     for (int i = 1; i < argc; i++) {
@@ -139,11 +139,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--method")) method = strcmp(v, "patchcore") ? RP_METHOD_RECONPATCH : RP_METHOD_PATCHCORE, i++;
         else if (!strcmp(argv[i], "--coreset")) coreset = atof(v), i++;
         else if (!strcmp(argv[i], "--epochs")) epochs = (uint32_t)atoi(v), i++;
+        else if (!strcmp(argv[i], "--repr-dim")) repr_dim = (uint32_t)atoi(v), i++;
         else if (!strcmp(argv[i], "--limit")) limit = (size_t)atol(v), i++;
         else if (!strcmp(argv[i], "--knn-int8")) knn_int8 = 1;
         else {
             fprintf(stderr, "usage: rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] "
-                            "[--epochs N] [--limit N] [--knn-int8]\n");
+                            "[--epochs N] [--repr-dim N] [--limit N] [--knn-int8]\n");
             return 2;
         }
     }
@@ -166,6 +167,7 @@ int main(int argc, char **argv)
     rp_trainer_params tp;
     rp_trainer_params_init(&tp, sizeof tp);
     tp.epochs = epochs;
+    tp.repr_dim = repr_dim;
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
     p.method = method;
