@@ -1,5 +1,5 @@
 #!/bin/sh
-# Backbone throughput through layer3 at 224 x 224: libreconpatch (examples/rp-bench-backbone) vs
+# Backbone throughput through layer3 at 224 x 224: libreconpatch (bench/rp-bench-backbone) vs
 # PyTorch (tools/bench_backbone_torch.py, best of eager channels_last and frozen TorchScript),
 # interleaved round by round so both see the same host phases. Prints medians, the ratio and GFLOP/s.
 #
@@ -14,7 +14,7 @@ rounds=${2:-5}
 iters=${ITERS:-10}
 threads=${THREADS:-2}
 src=$(cd "$(dirname "$0")/.." && pwd)
-bench="$build/examples/rp-bench-backbone"
+bench="$build/bench/rp-bench-backbone"
 peer="$src/tools/bench_backbone_torch.py"
 py=/usr/bin/python3
 configs=${CONFIGS:-"resnet50:1:fp32 resnet50:8:fp32 wide_resnet50_2:1:fp32 wide_resnet50_2:8:fp32 resnet50:1:bf16 resnet50:8:bf16 wide_resnet50_2:1:bf16 wide_resnet50_2:8:bf16"}

@@ -16,7 +16,7 @@ RATIO=0.1
 SEED=12345
 TORCH_THREADS=${TORCH_THREADS:-1}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$HERE/$BUILD/examples/rp-bench-bank"
+BIN="$HERE/$BUILD/bench/rp-bench-bank"
 [ -x "$BIN" ] || { echo "build first: ninja -C $BUILD" >&2; exit 1; }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }

@@ -21,6 +21,6 @@ if [ -z "$sets" ]; then
     exit 0
 fi
 # shellcheck disable=SC2086 # $sets is a list of options
-"$build/examples/rp-eval" --method patchcore --coreset 0.01 --calibrate 4,10,20 $sets \
+"$build/cli/rp-eval" --method patchcore --coreset 0.01 --calibrate 4,10,20 $sets \
     --json "$out/calibration.json" | tee "$out/calibration.txt"
 python3 "$src/bench/calibration_table.py" "$out/calibration.json"

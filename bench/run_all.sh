@@ -40,7 +40,7 @@ echo "== 3. pipeline stages on bottle =="
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --coreset 0.1 | tee "$out/pipeline_rc10.txt"
 
 echo "== 4. accuracy =="
-eval_run() { name=$1; shift; "$build/examples/rp-eval" "$@" --json "$out/$name.json" | tee "$out/$name.txt"; }
+eval_run() { name=$1; shift; "$build/cli/rp-eval" "$@" --json "$out/$name.json" | tee "$out/$name.txt"; }
 eval_run patchcore --method patchcore --data "$bottle" --data "$tile"
 eval_run patchcore_nocrop --method patchcore --no-crop --data "$bottle" --data "$tile"
 eval_run reconpatch --method reconpatch --data "$bottle" --data "$tile"

@@ -10,7 +10,7 @@ build=${1:-build}
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=${DEMO_OUT:-$src/out/demo}
 data=$src/examples/data/bottle
-bin=$build/examples
+bin=$build/cli
 mkdir -p "$out/heatmaps"
 
 echo "== 1. ImageNet top-5 of the example photos (class 281-285: cats, 950: orange) =="

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch peer of examples/rp-bench-backbone: the same network truncated after layer3, 224 x 224.
+"""PyTorch peer of bench/rp-bench-backbone: the same network truncated after layer3, 224 x 224.
 
     /usr/bin/python3 tools/bench_backbone_torch.py --arch resnet50 --batch 1 [--threads 2] [--iters 10] [--bf16]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PatchCore's ApproximateGreedyCoresetSampler in torch on the same splitmix64 noise as
-examples/rp-bench-bank.c (coreset mode), with the library's projection and start points
+bench/rp-bench-bank.c (coreset mode), with the library's projection and start points
 (see tools/gen_bank_goldens.py, whose copy of the sampler this reuses).
 
 Prints "torch_coreset_seconds S" (selection only, data generation excluded) and the first picks.

@@ -15,7 +15,7 @@ browser=$(command -v chromium || true)
 mkdir -p "$out"
 rm -rf "$out/report"
 # PatchCore with a 10% coreset: the library's defaults, a few seconds on the example set.
-"$build/examples/rp-eval" --method patchcore --data "$src/examples/data/bottle" --report "$out/report" \
+"$build/cli/rp-eval" --method patchcore --data "$src/examples/data/bottle" --report "$out/report" \
     --json "$out/eval.json" >"$out/eval.txt"
 
 # A fresh profile and every background service off: the machine may have no network, and Chromium

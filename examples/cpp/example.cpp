@@ -5,7 +5,7 @@
 //   rp-example-cpp --version
 //
 // e.g. rp-example-cpp examples/data/bottle/train/good examples/data/bottle/test/*/000.png
-#include "reconpatch.hpp"
+#include <reconpatch/reconpatch.hpp>
 
 #include <dirent.h>
 

@@ -6,10 +6,11 @@
  *      then lower every point's distance to min(distance, |point - selected|).
  * Distances use PatchCore's formula sqrt(max(-2 a.b + |a|^2 + |b|^2, 0)) (coreset_points.c).
  *
- * Speed: step 3 written plainly is m passes over all n points (coreset_reference.c). Here every
- * point remembers the pick it is closest to (its cluster), and the triangle inequality skips whole
- * clusters: if |c - s| >= 2 r (r the largest distance in c's cluster), no member p of the cluster
- * can get closer to the new pick s than to c, because |p - s| >= |c - s| - |p - c| >= r >= d_p.
+ * Speed: step 3 written plainly is m passes over all n points (the tests' plain loop,
+ * tests/unit/bank/coreset_reference.c). Here every point remembers the pick it is closest to (its
+ * cluster), and the triangle inequality skips whole clusters: if |c - s| >= 2 r (r the largest
+ * distance in c's cluster), no member p of the cluster can get closer to the new pick s than to c,
+ * because |p - s| >= |c - s| - |p - c| >= r >= d_p.
  * The tests run on computed distances with margins covering their rounding error, so a skipped
  * point is one whose recomputed distance could not have been smaller: the selection is the plain
  * loop's, index for index. Three more prunings of the same kind:

@@ -1,7 +1,7 @@
 /* PatchCore's approximate greedy coreset (sampler.py ApproximateGreedyCoresetSampler), exact
  * semantics, fast: see coreset.c and docs/memory-bank.md. Files: coreset.c (generators and the
- * pruned greedy loop), coreset_points.c (projection, start distances, distance kernel),
- * coreset_reference.c (the plain loop the tests compare against). */
+ * pruned greedy loop), coreset_points.c (projection, start distances, distance kernel). The plain
+ * loop the tests compare against is tests/unit/bank/coreset_reference.c (not in the library). */
 #ifndef RP_BANK_CORESET_H
 #define RP_BANK_CORESET_H
 
@@ -25,15 +25,10 @@ uint32_t rp__coreset_start_points(uint64_t n, uint64_t seed, uint64_t *out);
 /* Pick m of the n row-major vectors (n x dim): indices_out[m] in the order the greedy picks them.
  * The vectors are projected to projection_dim dims (skipped when dim == projection_dim, as in
  * PatchCore). progress may be NULL. Returns RP_OK, RP_E_NOMEM, RP_E_BACKEND, RP_E_LIMIT (n above
- * 2^32 - 2) or RP_E_CANCELLED (message set, prefixed with fn). Same indices as
- * rp__coreset_select_reference, for any num_threads. */
+ * 2^32 - 2) or RP_E_CANCELLED (message set, prefixed with fn). Same indices as the plain loop of
+ * the tests (rp__coreset_select_reference), for any num_threads. */
 int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
                        uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data, const char *fn,
                        uint64_t *indices_out);
-
-/* The same selection by the plain loop (every pass recomputes all n distances, one thread, no
- * progress). For tests: rp__coreset_select must return exactly these indices. */
-int rp__coreset_select_reference(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
-                                 uint64_t seed, const char *fn, uint64_t *indices_out);
 
 #endif

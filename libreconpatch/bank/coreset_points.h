@@ -1,6 +1,7 @@
 /* The projected points the greedy coreset works on, and the one distance formula every part of
- * it uses (the fast selection in coreset.c and the plain reference loop in coreset_reference.c
- * share these functions, so both see bit-identical distances). docs/memory-bank.md. */
+ * it uses (the fast selection in coreset.c and the tests' plain reference loop,
+ * tests/unit/bank/coreset_reference.c, share these functions, so both see bit-identical
+ * distances). docs/memory-bank.md. */
 #ifndef RP_BANK_CORESET_POINTS_H
 #define RP_BANK_CORESET_POINTS_H
 

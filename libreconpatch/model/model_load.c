@@ -14,7 +14,7 @@
 #include "model/le_bytes.h"
 #include "model/model_format.h"
 #include "model/model_io.h"
-#include "pipeline/pipeline_internal.h"
+#include "model/model_internal.h"
 
 int rp_model_load_params_init(rp_model_load_params *params, size_t size)
 {

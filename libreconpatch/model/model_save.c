@@ -11,7 +11,7 @@
 #include "model/le_bytes.h"
 #include "model/model_format.h"
 #include "model/model_io.h"
-#include "pipeline/pipeline_internal.h"
+#include "model/model_internal.h"
 
 #define FN "rp_model_save"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "pipeline/pipeline_internal.h"
-#include "trainer/trainer_internal.h"
+#include "trainer/trainer_features.h"
 
 #define DEFAULT_BATCH_IMAGES 4u
 #define MAX_BATCH_IMAGES 256u
@@ -117,16 +117,16 @@ static int sink_trainer(void *ctx, const float *features, uint32_t patches, uint
  * the bank: all training images, the validation share included, describe normal appearance. */
 static int embed_into_bank(const rp_trainer *trainer, const rp_embedding *f, rp_bank *bank)
 {
-    uint32_t out_dim = rp_embedding_out_dim(f);
-    uint32_t most = 0;
-    for (uint32_t i = 0; i < trainer->n_images; i++)
-        if (trainer->image_patches[i] > most) most = trainer->image_patches[i];
+    const uint32_t out_dim = rp_embedding_out_dim(f), n_images = rp_trainer_image_count(trainer);
+    uint32_t most = 0, n;
+    for (uint32_t i = 0; i < n_images; i++)
+        if (rp__trainer_image_features(trainer, i, &n) && n > most) most = n;
     float *block = malloc((size_t)most * out_dim * sizeof(float));
     if (!block) return rp__fail(RP_E_NOMEM, "rp_train: out of memory for the embedding buffer");
     int rc = RP_OK;
-    for (uint32_t i = 0; i < trainer->n_images && !rc; i++) {
-        uint32_t n = trainer->image_patches[i];
-        rc = rp_embedding_apply(f, trainer->images[i], n, block, (size_t)n * out_dim);
+    for (uint32_t i = 0; i < n_images && !rc; i++) {
+        const float *features = rp__trainer_image_features(trainer, i, &n);
+        rc = rp_embedding_apply(f, features, n, block, (size_t)n * out_dim);
         if (!rc) rc = rp_bank_add(bank, block, n, out_dim);
     }
     free(block);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainer/trainer_features.h"
 #include "trainer/trainer_internal.h"
 
 #define MAX_DIM (1u << 20)
@@ -138,6 +139,16 @@ int rp_trainer_add_image_features(rp_trainer *t, const float *features, uint32_t
 
 uint32_t rp_trainer_image_count(const rp_trainer *t) { return t ? t->n_images : 0; }
 uint64_t rp_trainer_patch_count(const rp_trainer *t) { return t ? t->n_patches : 0; }
+
+const float *rp__trainer_image_features(const rp_trainer *t, uint32_t i, uint32_t *patches_out)
+{
+    if (!t || i >= t->n_images) {
+        *patches_out = 0;
+        return NULL;
+    }
+    *patches_out = t->image_patches[i];
+    return t->images[i];
+}
 
 int rp_trainer_train(rp_trainer *t, rp_progress_fn progress, void *user_data)
 {

@@ -8,7 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "reconpatch.hpp"
+#include <reconpatch/reconpatch.hpp>
 
 #include <cstdio>
 #include <cstdlib>

@@ -110,7 +110,7 @@ EOF
 else
   echo "no C++ compiler: C++ checks not run"
 fi
-# installed example programs run against the installed library too
+# the installed command-line tools run against the installed library too
 for p in rp-train rp-score; do
   exe=$(find "$root" -type f -name "$p" | head -n 1)
   [ -n "$exe" ] || fail "$p not installed"

@@ -67,9 +67,9 @@ fi
 # 3. score one image with the installed package and with rp-score: the same model, the same score
 data=$src/examples/data/bottle
 image=$data/test/broken_large/000.png
-LD_LIBRARY_PATH="$build/libreconpatch" "$build/examples/rp-train" --method patchcore --calibrate 0.2 \
+LD_LIBRARY_PATH="$build/libreconpatch" "$build/cli/rp-train" --method patchcore --calibrate 0.2 \
     -o "$work/bottle.rpm" "$data/train/good" >"$work/train.log" 2>&1 || { cat "$work/train.log"; fail "rp-train"; }
-LD_LIBRARY_PATH="$build/libreconpatch" "$build/examples/rp-score" "$work/bottle.rpm" "$image" >"$work/c.jsonl" ||
+LD_LIBRARY_PATH="$build/libreconpatch" "$build/cli/rp-score" "$work/bottle.rpm" "$image" >"$work/c.jsonl" ||
   fail "rp-score"
 LD_LIBRARY_PATH="$libdir" "$vpy" -m reconpatch score "$work/bottle.rpm" "$image" >"$work/py.jsonl" ||
   fail "python -m reconpatch score"

@@ -1,4 +1,4 @@
-/* The report's ROC and PRO curves (examples/rp_curves.c) against the library's metrics, an
+/* The report's ROC and PRO curves (cli/rp_curves.c) against the library's metrics, an
  * independent implementation: each curve's area must equal rp_metric_auroc / rp_metric_aupro, and
  * its points must be a monotone path from (0, 0) to the FPR limit. Random maps with ties and
  * several regions per mask, plus a small case worked by hand. */

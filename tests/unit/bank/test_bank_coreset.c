@@ -6,6 +6,7 @@
 #include "bank/coreset_bound.h"
 #include "bank/coreset_points.h"
 #include "bank_test_data.h"
+#include "coreset_reference.h"
 #include "rp_test.h"
 #include "rp_test_cpu.h"
 

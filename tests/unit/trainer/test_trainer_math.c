@@ -6,6 +6,7 @@
 
 #include "golden_text.h"
 #include "rp_test.h"
+#include "trainer/trainer_features.h"
 #include "trainer/trainer_internal.h"
 
 /* A heads case from linear.txt / mlp.txt, converted to the C types. */
@@ -478,6 +479,39 @@ START_TEST(knn__rejects_k_outside_1_to_n)
 }
 END_TEST
 
+/* The read-only view rp_train fills the bank from (trainer_features.h): each added image's block, in
+ * order, with its own patch count, unchanged by later additions; NULL and 0 outside. */
+START_TEST(features_view__returns_each_added_image_in_order)
+{
+    enum { DIM = 3, IMAGES = 70 }; /* past the first growth of the image arrays (64) */
+    rp_trainer *t = NULL;
+    ck_assert_int_eq(rp_trainer_create(NULL, &t), RP_OK);
+    float rows[5 * DIM]; /* up to 5 patches per image */
+    const float *first = NULL;
+    for (uint32_t i = 0; i < IMAGES; i++) {
+        const uint32_t patches = i % 5 + 1;
+        for (uint32_t k = 0; k < patches * DIM; k++) rows[k] = (float)(1000 * i + k);
+        ck_assert_int_eq(rp_trainer_add_image_features(t, rows, patches, DIM), RP_OK);
+        if (i == 0) first = rp__trainer_image_features(t, 0, &(uint32_t){0});
+    }
+    for (uint32_t i = 0; i < IMAGES; i++) {
+        uint32_t patches = 0;
+        const float *v = rp__trainer_image_features(t, i, &patches);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_uint_eq(patches, i % 5 + 1);
+        for (uint32_t k = 0; k < patches * DIM; k++) ck_assert_float_eq(v[k], (float)(1000 * i + k));
+    }
+    uint32_t patches = 7;
+    ck_assert_ptr_eq(rp__trainer_image_features(t, 0, &patches), first);
+    ck_assert_ptr_null(rp__trainer_image_features(t, IMAGES, &patches));
+    ck_assert_uint_eq(patches, 0);
+    patches = 7;
+    ck_assert_ptr_null(rp__trainer_image_features(NULL, 0, &patches));
+    ck_assert_uint_eq(patches, 0);
+    rp_trainer_free(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("trainer_math");
@@ -494,6 +528,7 @@ int main(void)
     tcase_add_test(tc, adamw__two_steps_match_torch_optim);
     tcase_add_test(tc, cosine__schedule_matches_torch_scheduler);
     tcase_add_test(tc, knn__rejects_k_outside_1_to_n);
+    tcase_add_test(tc, features_view__returns_each_added_image_in_order);
     tcase_add_test(tc, similarity__centred_labels_match_torch);
     tcase_add_test(tc, sampler__aligned_batches_match_the_documented_rule);
     suite_add_tcase(s, tc);

@@ -1,12 +1,14 @@
 /* The greedy coreset as the plain loop PatchCore writes it: m passes, each recomputing every
  * point's distance to the newest pick. Slow (n x m distances); the tests compare the pruned
- * selection in coreset.c against it. Same projection, start points and distance kernel. */
+ * selection in libreconpatch/bank/coreset.c against it. Same projection, start points and distance
+ * kernel. Built into the tests that use it, not into the library. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "bank/coreset.h"
 #include "bank/coreset_points.h"
 #include "common/common.h"
+#include "coreset_reference.h"
 
 static uint64_t first_argmax(const float *v, uint64_t n)
 {

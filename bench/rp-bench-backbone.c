@@ -42,7 +42,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    rp_example_passive_openmp(argv);
+    rp_cli_passive_openmp(argv);
     const char *arch_name = "resnet50", *weights_path = NULL;
     uint32_t batch = 1, threads = 0, iters = 10;
     int bf16 = 0;

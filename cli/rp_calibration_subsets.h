@@ -1,8 +1,8 @@
 /* rp-eval --calibrate 4,10,20: how the threshold rule fares with fewer calibration images, from
  * one trained model. The largest count is held out of training (rp_train's calibration share);
  * each smaller count calibrates on an evenly spaced subset of those held-out images. */
-#ifndef RP_EXAMPLES_CALIBRATION_SUBSETS_H
-#define RP_EXAMPLES_CALIBRATION_SUBSETS_H
+#ifndef RP_CLI_CALIBRATION_SUBSETS_H
+#define RP_CLI_CALIBRATION_SUBSETS_H
 
 #include <stdint.h>
 

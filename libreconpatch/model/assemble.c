@@ -7,7 +7,7 @@
 
 #include "backbone/weights.h"
 #include "extractor/extractor_internal.h"
-#include "pipeline/pipeline_internal.h"
+#include "model/model_internal.h"
 
 rp_model *rp__model_alloc(void)
 {

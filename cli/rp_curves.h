@@ -2,8 +2,8 @@
  * against ground-truth regions), for drawing. Each curve's exact area is returned beside its
  * points, computed on every point before thinning, so it can be checked against rp_metric_auroc
  * and rp_metric_aupro. */
-#ifndef RP_EXAMPLES_CURVES_H
-#define RP_EXAMPLES_CURVES_H
+#ifndef RP_CLI_CURVES_H
+#define RP_CLI_CURVES_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -28,7 +28,7 @@ static void json_string(const char *s)
 
 int main(int argc, char **argv)
 {
-    rp_example_passive_openmp(argv);
+    rp_cli_passive_openmp(argv);
     char weights[4096] = "";
     uint32_t threads = 0;
     int first = 1;

@@ -1,7 +1,7 @@
 /* rp-eval --report: the gallery's pictures of one test image: the image itself and its heat-map
  * overlay with the ground-truth defect contour drawn in white. */
-#ifndef RP_EXAMPLES_REPORT_GALLERY_H
-#define RP_EXAMPLES_REPORT_GALLERY_H
+#ifndef RP_CLI_REPORT_GALLERY_H
+#define RP_CLI_REPORT_GALLERY_H
 
 #include <reconpatch/reconpatch.h>
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/pipeline_internal.h"
+#include "model/model_internal.h"
 
 int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result *result_out, float *map_out,
                    size_t map_floats, uint8_t *mask_out, size_t mask_size)

@@ -1,7 +1,7 @@
-/* Example helper: sorted image files (or sub-folders) of a folder, for the example and benchmark
- * programs that walk MVTec-layout data sets. */
-#ifndef RP_EXAMPLES_FILE_LIST_H
-#define RP_EXAMPLES_FILE_LIST_H
+/* Command-line helper: sorted image files (or sub-folders) of a folder, for the command-line tools and
+ * the benchmark programs that walk MVTec-layout data sets. */
+#ifndef RP_CLI_FILE_LIST_H
+#define RP_CLI_FILE_LIST_H
 
 #include <dirent.h>
 #include <stdlib.h>

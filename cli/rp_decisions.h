@@ -1,8 +1,8 @@
 /* rp-eval: what the calibrated thresholds decide on a test split, counted the way an inspection
  * line counts them: good parts rejected (false rejects) and defective parts passed (escapes), for
  * the image decision (score > image threshold) and for the defect mask (map > pixel threshold). */
-#ifndef RP_EXAMPLES_DECISIONS_H
-#define RP_EXAMPLES_DECISIONS_H
+#ifndef RP_CLI_DECISIONS_H
+#define RP_CLI_DECISIONS_H
 
 #include <stddef.h>
 #include <stdint.h>

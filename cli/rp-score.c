@@ -185,7 +185,7 @@ static int score_one(const options *o, const rp_model *model, const char *file)
 
 int main(int argc, char **argv)
 {
-    rp_example_passive_openmp(argv);
+    rp_cli_passive_openmp(argv);
     options o = {0};
     parse_args(argc, argv, &o);
     if (o.heatmap_dir) {

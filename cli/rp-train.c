@@ -268,7 +268,7 @@ static int fail(const char *what)
 
 int main(int argc, char **argv)
 {
-    rp_example_passive_openmp(argv);
+    rp_cli_passive_openmp(argv);
     options o = {.method = RP_METHOD_RECONPATCH};
     parse_args(argc, argv, &o);
 

@@ -3,8 +3,8 @@
  * of the good and defective image scores with the calibrated threshold, the confusion counts at it,
  * and a gallery of the worst false rejects and of the missed defects (image, heat-map overlay with
  * the ground-truth contour). A summary table on top. docs/cli.md describes the page. */
-#ifndef RP_EXAMPLES_REPORT_H
-#define RP_EXAMPLES_REPORT_H
+#ifndef RP_CLI_REPORT_H
+#define RP_CLI_REPORT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* rp-eval --report: the figures as inline SVG (no script, no external file): a curve in a unit
  * frame and a two-class score histogram with the threshold marked. */
-#ifndef RP_EXAMPLES_REPORT_SVG_H
-#define RP_EXAMPLES_REPORT_SVG_H
+#ifndef RP_CLI_REPORT_SVG_H
+#define RP_CLI_REPORT_SVG_H
 
 #include <stdio.h>
 
