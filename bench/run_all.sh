@@ -8,7 +8,7 @@
 #      default preprocessing (both axes to 256), no crop, and the aspect-keeping MVTec protocol
 #   5. the calibrated thresholds' false-reject and escape rates on the four shared sets, with 4, 10
 #      and 20 calibration images (bench/calibration_table.sh; docs/pipeline.md)
-#   6. ReConPatch against PatchCore, pooled PatchCore and PCA at the full and a reduced dimension,
+#   6. ReConPatch against PatchCore, pooled PatchCore and PCA at 32 to 512 dimensions,
 #      four categories, three seeds (reconpatch_table.sh; hours: RECONPATCH_TABLE=0 skips it)
 # The host is noisy: compare ratios and medians; OPENBLAS_CORETYPE is left as the environment sets it.
 set -u
@@ -38,6 +38,7 @@ echo "== 3. pipeline stages on bottle =="
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.01 --knn-int8 | tee "$out/pipeline_pc1_int8.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.1 | tee "$out/pipeline_pc10.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --coreset 0.1 | tee "$out/pipeline_rc10.txt"
+"$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --repr-dim 512 --coreset 0.1 | tee "$out/pipeline_rc10_512.txt"
 
 echo "== 4. accuracy =="
 eval_run() { name=$1; shift; "$build/cli/rp-eval" "$@" --json "$out/$name.json" | tee "$out/$name.txt"; }

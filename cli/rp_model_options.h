@@ -1,5 +1,5 @@
 /* The command-line options that shape a model's representation, shared by rp-train and rp-eval:
- *   --repr-dim N        output size of the learned head f (ReConPatch; default 512)
+ *   --repr-dim N        output size of the learned head f (ReConPatch; default 64)
  *   --feature-dim N     patch feature length after the aggregation (PatchCore's own reduction by
  *                       adaptive average pooling; default 1024)
  *   --pca N             PCA onto N components instead of the learned head (RP_METHOD_PCA)

@@ -44,7 +44,7 @@ RP_API int rp_embedding_fit_pca(const float *features, uint64_t count, uint32_t 
 typedef struct rp_trainer_params {
     uint32_t struct_size;
     uint32_t in_dim;          /* patch feature length; 0 = taken from the first image added */
-    uint32_t repr_dim;        /* output of f; 0 = 512 */
+    uint32_t repr_dim;        /* output of f; 0 = 64 (docs/reconpatch.md, fourth sweep) */
     uint32_t proj_dim;        /* output of g; 0 = 128 */
     uint32_t proj_hidden;     /* 0 = linear g; else g is linear(proj_hidden)-ReLU-linear */
     uint32_t batch_size;      /* patches per step, drawn across all training images; 0 = 512 */

@@ -22,7 +22,7 @@ int rp_trainer_params_init(rp_trainer_params *p, size_t size)
 /* Replace zeros by the defaults (negative "means zero" fields by zero) and check every field. */
 static int resolve_params(rp_trainer_params *p)
 {
-    if (!p->repr_dim) p->repr_dim = 512;
+    if (!p->repr_dim) p->repr_dim = 64;
     if (!p->proj_dim) p->proj_dim = 128;
     if (!p->batch_size) p->batch_size = 512;
     if (!p->epochs) p->epochs = 8;
