@@ -2,7 +2,10 @@
  * AUROC and AUPRO the way the field measures them (maps and masks in the network-input geometry).
  *
  *   rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]
- *           [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH] [--epochs N]
+ *           [--no-crop | --keep-aspect] [--mask-threshold 127] [--weights PATH] [--epochs N]
+ *           [--unified]            one model of all the --data categories, each with its own bank,
+ *                                  images routed to the category of their nearest training image
+ *           [--unified-shared]     one model, one bank shared by all categories (no routing)
  *           [--json OUT.json] [--knn-int8] [--repr-dim N] [--feature-dim N] [--pca N]
  *           [--sampler uniform|aligned]   (rp_model_options.h)
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
@@ -42,6 +45,8 @@ typedef struct category {
     file_list masks;   /* mask path or "" for each test image */
     uint8_t *labels;   /* 1 = anomalous */
     double train_seconds, ms_per_image;
+    size_t routed_home;       /* test images a model of several categories routed to this one */
+    double routed_home_share; /* their share; -1 for a model of one category */
     double image_auroc, pixel_auroc, aupro;
     int has_masks;
     size_t n_trained;              /* training images the model learnt from (held-out ones excluded) */
@@ -57,7 +62,7 @@ typedef struct options {
     int n_data;
     int32_t method;
     double coreset;
-    int no_crop, keep_aspect, unified, verbose;
+    int no_crop, keep_aspect, unified, unified_shared, verbose;
     int knn_int8; /* rp_bank_params.knn_int8: int8-ranked nearest-neighbour search */
     unsigned mask_threshold;
     const char *weights, *json, *save_model;
@@ -159,7 +164,9 @@ static uint32_t calibration_count(const options *o, size_t n, int say_why)
     return want;
 }
 
-static rp_model *train(const options *o, const char *const *paths, uint32_t n, rp_model_thresholds *subsets_out)
+/* categories: n_categories >= 2 names, image_categories the category of each path (NULL: one). */
+static rp_model *train(const options *o, const char *const *paths, uint32_t n, const uint32_t *image_categories,
+                       uint32_t n_categories, const char *const *names, rp_model_thresholds *subsets_out)
 {
     rp_extractor_params ep;
     rp_extractor_params_init(&ep, sizeof ep);
@@ -183,6 +190,11 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n, r
     /* rp_train holds out round(n x fraction) evenly spaced images: exactly the count wanted. */
     uint32_t held_out = calibration_count(o, n, 1);
     p.calibration_fraction = (double)held_out / (double)n;
+    if (image_categories) {
+        p.category_count = n_categories;
+        p.image_categories = image_categories;
+        p.category_names = names;
+    }
     rp_model *m;
     if (rp_train(paths, n, &p, o->verbose ? print_progress : NULL, NULL, &m)) die("training failed");
     uint32_t sizes[MAX_SUBSETS];
@@ -192,11 +204,29 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n, r
     return m;
 }
 
-static void evaluate(const options *o, const rp_model *m, category *c, rp_report *report)
+/* One test image through a model of several categories: the features once, routed, then scored
+ * in the routed category (what rp_score_image does, with the input-geometry map the metrics need). */
+static void score_routed(const rp_model *m, const rp_image *img, float *features, size_t features_floats,
+                         rp_score_result *r, float *map_input, size_t npix, float *map_image, size_t own,
+                         uint32_t *category)
 {
-    const rp_scorer *scorer = rp_model_scorer(m);
+    if (rp_extractor_patch_features(rp_model_extractor(m), &img, 1, features, features_floats) ||
+        rp_model_route_features(m, features, features_floats, category) ||
+        rp_scorer_score_features(rp_model_category_scorer(m, *category), features, features_floats, r, NULL, 0,
+                                 map_input, npix) ||
+        (own && rp_scorer_map_to_image(rp_model_category_scorer(m, *category), map_input, npix, rp_image_width(img),
+                                       rp_image_height(img), map_image, own)))
+        die("scoring a test image");
+}
+
+/* c is the model's category model_category (0 for a model of one category). */
+static void evaluate(const options *o, const rp_model *m, uint32_t model_category, category *c, rp_report *report)
+{
+    const rp_scorer *scorer = rp_model_category_scorer(m, model_category);
+    const int routed = rp_model_category_count(m) > 1;
     c->thresholds.struct_size = sizeof c->thresholds;
-    if (rp_model_get_thresholds(m, &c->thresholds, sizeof c->thresholds)) die("rp_model_get_thresholds");
+    if (rp_model_get_category_thresholds(m, model_category, &c->thresholds, sizeof c->thresholds))
+        die("rp_model_get_category_thresholds");
     int calibrated = c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE;
     float *map_image = NULL; /* the map in the image's own geometry, where the defect mask is drawn */
     size_t map_image_floats = 0;
@@ -208,6 +238,12 @@ static void evaluate(const options *o, const rp_model *m, category *c, rp_report
     float *scores = malloc(n * sizeof(float));
     float **maps = calloc(n, sizeof *maps);
     uint8_t **masks = calloc(n, sizeof *masks);
+    rp_extractor_info xi;
+    xi.struct_size = sizeof xi;
+    if (rp_extractor_get_info(rp_model_extractor(m), &xi, sizeof xi)) die("rp_extractor_get_info");
+    const size_t features_floats = (size_t)xi.grid_size * xi.grid_size * xi.feature_dim;
+    float *features = routed ? malloc(features_floats * sizeof *features) : NULL;
+    c->routed_home = 0;
     double t0 = now();
     for (size_t i = 0; i < n; i++) {
         rp_image *img;
@@ -221,7 +257,13 @@ static void evaluate(const options *o, const rp_model *m, category *c, rp_report
         }
         rp_score_result r;
         r.struct_size = sizeof r;
-        if (rp_scorer_score(scorer, img, &r, maps[i], npix, own ? map_image : NULL, own)) die(c->test.items[i]);
+        if (routed) {
+            uint32_t to;
+            score_routed(m, img, features, features_floats, &r, maps[i], npix, map_image, own, &to);
+            c->routed_home += to == model_category;
+        } else if (rp_scorer_score(scorer, img, &r, maps[i], npix, own ? map_image : NULL, own)) {
+            die(c->test.items[i]);
+        }
         scores[i] = (float)r.score;
         if (calibrated) {
             decisions_add(&c->decisions, c->labels[i], r.score, c->thresholds.image_threshold, map_image, own,
@@ -233,6 +275,8 @@ static void evaluate(const options *o, const rp_model *m, category *c, rp_report
         rp_image_free(img);
     }
     c->ms_per_image = (now() - t0) * 1000.0 / (double)n;
+    free(features);
+    c->routed_home_share = routed ? (double)c->routed_home / (double)n : -1.0;
     if (rp_metric_auroc(scores, c->labels, n, &c->image_auroc)) die("image AUROC");
     c->pixel_auroc = c->aupro = -1;
     if (c->has_masks) {
@@ -319,9 +363,10 @@ static void write_json(const options *o, category *cats, int n)
         fprintf(stderr, "rp-eval: cannot write %s: %s\n", o->json, strerror(errno));
         exit(1);
     }
-    fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"coreset\": %g, \"no_crop\": %s, \"keep_aspect\": %s, "
-               "\"knn_int8\": %s, \"categories\": {",
-            rp_model_options_method_name(o->model.pca_dim ? RP_METHOD_PCA : o->method), o->unified ? "true" : "false", o->coreset,
+    fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"unified_mode\": \"%s\", \"coreset\": %g, \"no_crop\": %s, "
+               "\"keep_aspect\": %s, \"knn_int8\": %s, \"categories\": {",
+            rp_model_options_method_name(o->model.pca_dim ? RP_METHOD_PCA : o->method), o->unified ? "true" : "false",
+            !o->unified ? "none" : o->unified_shared ? "shared" : "routed", o->coreset,
             o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false", o->knn_int8 ? "true" : "false");
     for (int i = 0; i < n; i++) {
         category *c = &cats[i];
@@ -333,6 +378,8 @@ static void write_json(const options *o, category *cats, int n)
         json_metric(f, "aupro", c->aupro);
         fprintf(f, ", \"n_train\": %zu, \"n_test\": %zu, \"train_seconds\": %.3f, \"ms_per_image\": %.3f",
                 c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
+        fprintf(f, ", ");
+        json_metric(f, "routed_home_share", c->routed_home_share);
         if (c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) {
             fprintf(f, ", ");
             write_json_decisions(f, &c->thresholds, &c->decisions);
@@ -417,7 +464,7 @@ static void parse_calibrate(options *o, const char *v)
 static void usage(void)
 {
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
-                    "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified] [--weights PATH]\n"
+                    "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified | --unified-shared] [--weights PATH]\n"
                     "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n"
                     "               [--calibrate N] [--report DIR]\n"
                     "               " RP_MODEL_OPTIONS_USAGE "\n");
@@ -447,6 +494,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--no-crop")) o.no_crop = 1;
         else if (!strcmp(a, "--keep-aspect")) o.keep_aspect = 1;
         else if (!strcmp(a, "--unified")) o.unified = 1;
+        else if (!strcmp(a, "--unified-shared")) o.unified = o.unified_shared = 1;
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
         else if (!strcmp(a, "--knn-int8")) o.knn_int8 = 1;
         else if (!rp_model_options_parse("rp-eval", argv, argc, &i, &o.model)) usage();
@@ -471,30 +519,51 @@ int main(int argc, char **argv)
 
     if (o.unified) {
         file_list all = {0};
-        for (int i = 0; i < o.n_data; i++)
-            for (size_t j = 0; j < cats[i].train.count; j++) list_push(&all, cats[i].train.items[j]);
+        uint32_t *image_category = NULL;
+        const char *names[MAX_CATEGORIES];
+        for (int i = 0; i < o.n_data; i++) {
+            names[i] = cats[i].name;
+            for (size_t j = 0; j < cats[i].train.count; j++) {
+                list_push(&all, cats[i].train.items[j]);
+                image_category = realloc(image_category, all.count * sizeof *image_category);
+                if (!image_category) die("out of memory");
+                image_category[all.count - 1] = (uint32_t)i;
+            }
+        }
         double t0 = now();
         rp_model_thresholds subsets[MAX_SUBSETS];
-        rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count, subsets);
+        /* routed: one bank per category; shared: one bank over all (the earlier unified mode) */
+        const int routed = !o.unified_shared && o.n_data > 1;
+        rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count, routed ? image_category : NULL,
+                            (uint32_t)o.n_data, names, subsets);
         double secs = now() - t0;
         save_model(&o, m);
-        size_t held_out = calibration_count(&o, all.count, 0);
         for (int i = 0; i < o.n_data; i++) {
             cats[i].train_seconds = secs;
-            cats[i].n_trained = all.count - held_out; /* the one model's training set */
+            /* the one model's training set, calibration images excepted (held out per category when routed) */
+            cats[i].n_trained = all.count;
+            for (int k = 0; k < o.n_data; k++) {
+                uint32_t held = 0;
+                rp_model_thresholds t;
+                t.struct_size = sizeof t;
+                if (routed && !rp_model_get_category_thresholds(m, (uint32_t)k, &t, sizeof t)) held = t.calibration_images;
+                cats[i].n_trained -= held;
+            }
+            if (!routed) cats[i].n_trained -= calibration_count(&o, all.count, 0);
             memcpy(cats[i].subset_thresholds, subsets, sizeof subsets);
-            evaluate(&o, m, &cats[i], report);
+            evaluate(&o, m, routed ? (uint32_t)i : 0u, &cats[i], report);
         }
+        free(image_category);
         rp_model_free(m);
     } else {
         for (int i = 0; i < o.n_data; i++) {
             double t0 = now();
-            rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count,
-                                cats[i].subset_thresholds);
+            rp_model *m = train(&o, (const char *const *)cats[i].train.items, (uint32_t)cats[i].train.count, NULL, 1,
+                                NULL, cats[i].subset_thresholds);
             cats[i].train_seconds = now() - t0;
             cats[i].n_trained = cats[i].train.count - calibration_count(&o, cats[i].train.count, 0);
             save_model(&o, m);
-            evaluate(&o, m, &cats[i], report);
+            evaluate(&o, m, 0, &cats[i], report);
             rp_model_free(m);
         }
     }
@@ -505,6 +574,10 @@ int main(int argc, char **argv)
         printf("%-16s %10.4f %11.4f %8.4f %8zu %7zu %9.1f %9.1f\n", c->name, c->image_auroc, c->pixel_auroc,
                c->aupro, c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
     }
+    for (int i = 0; i < o.n_data; i++)
+        if (cats[i].routed_home_share >= 0)
+            printf("routing: %s: %zu of %zu test images scored in their own category\n", cats[i].name,
+                   cats[i].routed_home, cats[i].test.count);
     if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(&o, cats, o.n_data);
     if (o.json) write_json(&o, cats, o.n_data);
     if (report) report_close(report);

@@ -49,6 +49,16 @@ typedef struct rp_train_params {
      * when floor((i + 1) h / count) > floor(i h / count)); at least one image must remain. */
     double calibration_fraction;
     double calibration_quantile;          /* q of that calibration; 0 = 0.99 */
+    /* Several products in one model (docs/unified.md). With category_count >= 2 every category
+     * gets its own coreset bank (bank.coreset_fraction of its own patches) and thresholds (its own
+     * held-out share), the head (ReConPatch, PCA) is trained on all images together, and
+     * rp_score_image sends each image to the category of its nearest training image. Image i is
+     * of category image_categories[i] (0..category_count-1; every category needs an image);
+     * category_names (may be NULL) names them. 0 or 1: one category, image_categories ignored. */
+    uint32_t category_count;
+    uint32_t reserved1;
+    const uint32_t *image_categories;
+    const char *const *category_names;
 } rp_train_params;
 
 RP_API int rp_train_params_init(rp_train_params *params, size_t size);
@@ -74,7 +84,28 @@ RP_API int rp_train_images(const rp_image *const *images, uint32_t count, const 
 RP_API int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result *result_out,
                           float *map_out, size_t map_floats, uint8_t *mask_out, size_t mask_size);
 
-/* The parts, owned by the model (valid until rp_model_free). */
+/* rp_score_image against one given category of a model of several (docs/unified.md), without
+ * routing: for lines that know which product is in front of the camera, and to check the router.
+ * category in 0..rp_model_category_count-1 (else RP_E_INVALID_ARG); its thresholds decide. */
+RP_API int rp_score_image_in_category(const rp_model *model, uint32_t category, const rp_image *image,
+                                      rp_score_result *result_out, float *map_out, size_t map_floats,
+                                      uint8_t *mask_out, size_t mask_size);
+
+/* The categories of a model: 1 for a model of one product. The name is "" when none was given,
+ * NULL for a category out of range; it is owned by the model. */
+RP_API uint32_t rp_model_category_count(const rp_model *model);
+RP_API const char *rp_model_category_name(const rp_model *model, uint32_t category);
+
+/* Routing by hand, for callers that run the extractor themselves (rp_extractor_patch_features of
+ * rp_model_extractor: grid_size^2 x feature_dim floats, exactly): the category rp_score_image would
+ * choose (0 for a model of one category), and that category's scorer, owned by the model (NULL out
+ * of range). */
+RP_API int rp_model_route_features(const rp_model *model, const float *features, size_t features_floats,
+                                   uint32_t *category_out);
+RP_API const rp_scorer *rp_model_category_scorer(const rp_model *model, uint32_t category);
+
+/* The parts, owned by the model (valid until rp_model_free). For a model of several categories
+ * rp_model_bank and rp_model_scorer give category 0's. */
 RP_API const rp_extractor *rp_model_extractor(const rp_model *model);
 RP_API const rp_embedding *rp_model_embedding(const rp_model *model); /* NULL for PatchCore */
 RP_API const rp_bank *rp_model_bank(const rp_model *model);
@@ -101,10 +132,15 @@ typedef struct rp_model_thresholds {
     uint32_t reserved0;
 } rp_model_thresholds;
 
-/* Copy the model's thresholds out (struct_size set by the caller; min(size) bytes filled). */
+/* Copy the model's thresholds out (struct_size set by the caller; min(size) bytes filled). For a
+ * model of several categories: category 0's. */
 RP_API int rp_model_get_thresholds(const rp_model *model, rp_model_thresholds *out, size_t size);
+/* The same for one category (0..rp_model_category_count-1, else RP_E_INVALID_ARG). */
+RP_API int rp_model_get_category_thresholds(const rp_model *model, uint32_t category, rp_model_thresholds *out,
+                                            size_t size);
 /* Set them by hand: image_threshold and pixel_threshold (NaN removes one; otherwise finite) are
- * taken, the other fields ignored; the rule becomes RP_THRESHOLD_RULE_USER (NONE if both NaN). */
+ * taken, the other fields ignored; the rule becomes RP_THRESHOLD_RULE_USER (NONE if both NaN).
+ * A model of several categories gets them in every category. */
 RP_API int rp_model_set_thresholds(rp_model *model, const rp_model_thresholds *thresholds);
 
 typedef struct rp_calibration_params {
@@ -121,6 +157,8 @@ RP_API int rp_calibration_params_init(rp_calibration_params *params, size_t size
  * (about 1 - q once n >= q / (1 - q), else 1 / (n + 1)). The pixel threshold is the same rule on
  * each image's map maximum (in its own geometry), so a new normal image gets an empty mask with the
  * same probability. params may be NULL. progress (may be NULL): stage RP_STAGE_SCORE.
+ * A model of several categories routes each image as rp_score_image does and calibrates each
+ * category from the images routed to it; a category that gets none keeps its thresholds.
  * On failure the model's thresholds are unchanged. */
 RP_API int rp_model_calibrate(rp_model *model, const rp_image *const *images, uint32_t count,
                               const rp_calibration_params *params, rp_progress_fn progress, void *user_data);
@@ -128,7 +166,9 @@ RP_API int rp_model_calibrate(rp_model *model, const rp_image *const *images, ui
 /* Thresholds from labelled images (labels[i]: 0 normal, 1 anomalous; at least one of each): the
  * image threshold maximises F1 of "score > threshold" over the set, placed halfway between the
  * highest score called normal and the lowest called anomalous (ties of F1: the higher threshold).
- * The pixel threshold follows rp_model_calibrate's rule on the normal images. */
+ * The pixel threshold follows rp_model_calibrate's rule on the normal images. A model of several
+ * categories routes the images and applies the rule per category: each category that gets images
+ * needs a normal and an anomalous one among them (else RP_E_INVALID_ARG naming it). */
 RP_API int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *images, const uint8_t *labels,
                                        uint32_t count, const rp_calibration_params *params,
                                        rp_progress_fn progress, void *user_data);
@@ -139,8 +179,9 @@ RP_API int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *i
  * independently of the library version; files with a larger one fail with RP_E_VERSION.
  * Version 2 added keep_aspect to the extractor settings and the int8 kNN flag to the bank; version 1
  * files still load, and rp_model_save writes version 1 for models that use neither. Version 3 added
- * RP_METHOD_PCA (written only for PCA models). */
-#define RP_MODEL_FORMAT_VERSION 3
+ * RP_METHOD_PCA (written only for PCA models). Version 4 added models of several categories
+ * (written only for them: docs/unified.md). */
+#define RP_MODEL_FORMAT_VERSION 4
 
 typedef struct rp_model_save_params {
     uint32_t struct_size;

@@ -99,7 +99,8 @@ typedef struct rp_score_result {
     /* Filled by rp_score_image (model.h) from the model's thresholds; the rp_scorer_* calls know
      * no thresholds and leave these zero (RP_DECISION_NONE). */
     int32_t decision;            /* RP_DECISION_*: NONE (no image threshold), NORMAL or ANOMALOUS */
-    uint32_t reserved0;
+    uint32_t category;           /* rp_score_image: the model category the image was scored in (0 for a
+                                    model of one category); 0 from the rp_scorer_* calls */
     double threshold;            /* the image threshold used: anomalous iff score > threshold;
                                     NaN from rp_score_image when the model has none */
     double pixel_threshold;      /* the map threshold of the mask: defect iff map > it; NaN if none */

@@ -9,14 +9,23 @@
 #include "extractor/extractor_internal.h"
 #include "model/model_internal.h"
 
-rp_model *rp__model_alloc(void)
+rp_model *rp__model_alloc(uint32_t n_categories)
 {
+    if (n_categories < 1 || n_categories > RP__MAX_CATEGORIES) return NULL;
     rp_model *m = calloc(1, sizeof *m);
     if (!m) return NULL;
-    m->thresholds.struct_size = sizeof m->thresholds;
-    m->thresholds.rule = RP_THRESHOLD_RULE_NONE;
-    m->thresholds.image_threshold = m->thresholds.pixel_threshold = NAN;
-    m->thresholds.quantile = m->thresholds.f1 = NAN;
+    if (!(m->categories = calloc(n_categories, sizeof *m->categories))) {
+        free(m);
+        return NULL;
+    }
+    m->n_categories = n_categories;
+    for (uint32_t c = 0; c < n_categories; c++) {
+        rp_model_thresholds *t = &m->categories[c].thresholds;
+        t->struct_size = sizeof *t;
+        t->rule = RP_THRESHOLD_RULE_NONE;
+        t->image_threshold = t->pixel_threshold = NAN;
+        t->quantile = t->f1 = NAN;
+    }
     return m;
 }
 
@@ -61,5 +70,9 @@ int rp__model_finish(rp_model *m, const rp_scorer_params *scorer_params, const c
     sp.resize = m->extractor_params.resize;
     sp.no_crop = m->extractor_params.no_crop;
     sp.keep_aspect = m->extractor_params.keep_aspect;
-    return rp_scorer_create(m->extractor, m->embedding, m->bank, &sp, &m->scorer);
+    for (uint32_t c = 0; c < m->n_categories; c++) {
+        int rc = rp_scorer_create(m->extractor, m->embedding, m->categories[c].bank, &sp, &m->categories[c].scorer);
+        if (rc) return rc;
+    }
+    return RP_OK;
 }

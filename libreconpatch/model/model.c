@@ -7,12 +7,14 @@
 
 #include "model/model_internal.h"
 
-int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result *result_out, float *map_out,
-                   size_t map_floats, uint8_t *mask_out, size_t mask_size)
+/* rp_score_image and rp_score_image_in_category: category RP__ROUTE lets the router choose. */
+static int score_image(const rp_model *model, uint32_t category, const rp_image *image, rp_score_result *result_out,
+                       float *map_out, size_t map_floats, uint8_t *mask_out, size_t mask_size, const char *fn)
 {
-    static const char fn[] = "rp_score_image";
     rp__clear_error();
     if (!model) return rp__fail(RP_E_INVALID_ARG, "%s: model is NULL", fn);
+    if (category != RP__ROUTE && category >= model->n_categories)
+        return rp__fail(RP_E_INVALID_ARG, "%s: category %u: the model has %u", fn, category, model->n_categories);
     if (!image) return rp__fail(RP_E_INVALID_ARG, "%s: image is NULL", fn);
     if (result_out && result_out->struct_size < sizeof(uint32_t))
         return rp__fail(RP_E_INVALID_ARG, "%s: result_out->struct_size is %u (set it to sizeof(rp_score_result))", fn,
@@ -21,15 +23,19 @@ int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result
     if (map_out && map_floats < pixels)
         return rp__fail(RP_E_SHAPE, "%s: map_out holds %zu floats, the %u x %u image needs %zu", fn, map_floats,
                         rp_image_width(image), rp_image_height(image), pixels);
-    const double pixel_threshold = model->thresholds.pixel_threshold;
     if (mask_out) {
         if (mask_size < pixels)
             return rp__fail(RP_E_SHAPE, "%s: mask_out holds %zu bytes, the %u x %u image needs %zu", fn, mask_size,
                             rp_image_width(image), rp_image_height(image), pixels);
-        if (isnan(pixel_threshold))
-            return rp__fail(RP_E_STATE, "%s: a mask was asked for but the model has no pixel threshold (calibrate "
-                                        "it with rp_model_calibrate or set one with rp_model_set_thresholds)", fn);
     }
+    /* Before routing the mask's threshold is not known: every category must have one. */
+    for (uint32_t c = 0; mask_out && c < model->n_categories; c++)
+        if ((category == RP__ROUTE || c == category) && isnan(model->categories[c].thresholds.pixel_threshold))
+            return rp__fail(RP_E_STATE, "%s: a mask was asked for but the model has no pixel threshold%s%s%s "
+                                        "(calibrate it with rp_model_calibrate or set one with rp_model_set_thresholds)",
+                            fn, model->n_categories > 1 ? " for category '" : "",
+                            model->n_categories > 1 ? rp_model_category_name(model, c) : "",
+                            model->n_categories > 1 ? "'" : "");
     /* The mask needs the map even when the caller does not want it. */
     float *map = map_out;
     if (mask_out && !map_out && !(map = malloc((pixels ? pixels : 1) * sizeof *map)))
@@ -38,11 +44,14 @@ int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result
     rp_score_result full;
     memset(&full, 0, sizeof full);
     full.struct_size = sizeof full;
-    int rc = rp_scorer_score(model->scorer, image, &full, NULL, 0, map, map ? pixels : 0);
+    uint32_t used = 0;
+    int rc = rp__model_score(model, category, image, &full, map, map ? pixels : 0, &used, fn);
     if (rc) {
         rc = rp__fail_relay(rc, "%s", fn);
     } else {
-        const double t = model->thresholds.image_threshold;
+        const rp_model_thresholds *thresholds = &model->categories[used].thresholds;
+        const double t = thresholds->image_threshold, pixel_threshold = thresholds->pixel_threshold;
+        full.category = used;
         full.threshold = t;
         full.decision = isnan(t) ? RP_DECISION_NONE : full.score > t ? RP_DECISION_ANOMALOUS : RP_DECISION_NORMAL;
         full.pixel_threshold = pixel_threshold;
@@ -64,10 +73,25 @@ int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result
     return rc;
 }
 
+int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result *result_out, float *map_out,
+                   size_t map_floats, uint8_t *mask_out, size_t mask_size)
+{
+    return score_image(model, RP__ROUTE, image, result_out, map_out, map_floats, mask_out, mask_size,
+                       "rp_score_image");
+}
+
+int rp_score_image_in_category(const rp_model *model, uint32_t category, const rp_image *image,
+                               rp_score_result *result_out, float *map_out, size_t map_floats, uint8_t *mask_out,
+                               size_t mask_size)
+{
+    return score_image(model, category, image, result_out, map_out, map_floats, mask_out, mask_size,
+                       "rp_score_image_in_category");
+}
+
 const rp_extractor *rp_model_extractor(const rp_model *m) { return m ? m->extractor : NULL; }
 const rp_embedding *rp_model_embedding(const rp_model *m) { return m ? m->embedding : NULL; }
-const rp_bank *rp_model_bank(const rp_model *m) { return m ? m->bank : NULL; }
-const rp_scorer *rp_model_scorer(const rp_model *m) { return m ? m->scorer : NULL; }
+const rp_bank *rp_model_bank(const rp_model *m) { return m ? m->categories[0].bank : NULL; }
+const rp_scorer *rp_model_scorer(const rp_model *m) { return m ? m->categories[0].scorer : NULL; }
 int32_t rp_model_method(const rp_model *m) { return m ? m->method : 0; }
 
 int rp_model_get_thresholds(const rp_model *model, rp_model_thresholds *out, size_t size)
@@ -76,7 +100,7 @@ int rp_model_get_thresholds(const rp_model *model, rp_model_thresholds *out, siz
     rp__clear_error();
     if (!model || !out) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !model ? "model" : "out");
     if (size < sizeof(uint32_t)) return rp__fail(RP_E_INVALID_ARG, "%s: size %zu is too small", fn, size);
-    rp_model_thresholds t = model->thresholds;
+    rp_model_thresholds t = model->categories[0].thresholds;
     t.struct_size = (uint32_t)(size < sizeof t ? size : sizeof t);
     memset(out, 0, size);
     memcpy(out, &t, t.struct_size);
@@ -102,7 +126,7 @@ int rp_model_set_thresholds(rp_model *model, const rp_model_thresholds *t)
     n.pixel_threshold = t->pixel_threshold;
     n.rule = isnan(n.image_threshold) && isnan(n.pixel_threshold) ? RP_THRESHOLD_RULE_NONE : RP_THRESHOLD_RULE_USER;
     n.quantile = n.f1 = NAN;
-    model->thresholds = n;
+    for (uint32_t c = 0; c < model->n_categories; c++) model->categories[c].thresholds = n;
     return RP_OK;
 }
 
@@ -116,8 +140,13 @@ void rp__backbone_identity_clear(rp__backbone_identity *id)
 void rp_model_free(rp_model *m)
 {
     if (!m) return;
-    rp_scorer_free(m->scorer); /* first: it borrows the others */
-    rp_bank_free(m->bank);
+    for (uint32_t c = 0; m->categories && c < m->n_categories; c++) {
+        rp_scorer_free(m->categories[c].scorer); /* first: it borrows the others */
+        rp_bank_free(m->categories[c].bank);
+        free(m->categories[c].name);
+    }
+    free(m->categories);
+    rp__router_clear(&m->router);
     rp_embedding_free(m->embedding);
     rp_extractor_free(m->extractor);
     rp__backbone_identity_clear(&m->backbone);

@@ -30,6 +30,8 @@
 #define RP__BANK_FLAG_KNN_INT8 1u /* rp_bank_params.knn_int8 */
 #define RP__SEC_SCORER "SCOR"    /* scorer params */
 #define RP__SEC_THRESHOLDS "THRS" /* decision thresholds */
+#define RP__SEC_CATEGORIES "CATS" /* format 4: the categories' names and the router's descriptors */
+#define RP__SEC_CATEGORY_BANK "CBNK" /* format 4: bank and thresholds of one category after the first */
 
 /* BKBN storage values. */
 #define RP__WEIGHTS_REFERENCED 1u
@@ -42,6 +44,8 @@
 #define RP__BKBN_FIXED_SIZE 80u /* then path_len bytes of path */
 #define RP__SCOR_SIZE 16u
 #define RP__THRS_SIZE 40u
+#define RP__CATS_FIXED_SIZE 16u /* then the names, the descriptors' categories and the descriptors */
+#define RP__CBNK_FIXED_SIZE (24u + RP__THRS_SIZE) /* then the bank vectors */
 
 /* Reader limits: far above any real model, low enough that sizes cannot overflow. */
 #define RP__MODEL_MAX_DIM 65536u

@@ -19,24 +19,65 @@ typedef struct rp__backbone_identity {
     size_t embedded_size;
 } rp__backbone_identity;
 
+/* One product the model knows: its own coreset bank, the scorer over it, its thresholds. A model
+ * trained on one product has exactly one, unnamed. */
+typedef struct rp__category {
+    char *name;                     /* NULL for the one category of a single-product model */
+    rp_bank *bank;
+    rp_scorer *scorer;              /* borrows the model's extractor and embedding and this bank */
+    rp_model_thresholds thresholds; /* rule NONE and NaN thresholds until calibrated */
+} rp__category;
+
+/* Which category an image belongs to: one global descriptor per training image (the mean of its
+ * patch features, before any head) and that image's category. Empty for one category. */
+typedef struct rp__router {
+    float *descriptors; /* count x dim */
+    uint32_t *category; /* count */
+    uint32_t count, capacity, dim;
+} rp__router;
+
 struct rp_model {
     int32_t method;                     /* RP_METHOD_* */
     rp_extractor *extractor;
     rp_embedding *embedding;            /* NULL for PatchCore */
-    rp_bank *bank;
-    rp_scorer *scorer;
+    uint32_t n_categories;              /* at least 1 */
+    rp__category *categories;
+    rp__router router;
     rp_extractor_params extractor_params; /* resolved (no zero defaults), weights_path NULL */
     rp__backbone_identity backbone;
-    rp_model_thresholds thresholds;     /* rule NONE and NaN thresholds until calibrated */
 };
 
-/* A zeroed model with no thresholds (NaN), or NULL when out of memory. */
-rp_model *rp__model_alloc(void);
+/* Most categories one model holds (a bound for the file reader). */
+#define RP__MAX_CATEGORIES 1024u
 
-/* After extractor, embedding and bank are in place: record the extractor's resolved params and
- * create the scorer (its geometry taken from those params). scorer_params may be NULL; fn names
- * the public function for messages. */
+/* A zeroed model of n_categories (1..RP__MAX_CATEGORIES) unnamed categories with no thresholds
+ * (NaN), or NULL when out of memory. */
+rp_model *rp__model_alloc(uint32_t n_categories);
+
+/* After extractor, embedding and every category's bank are in place: record the extractor's
+ * resolved params and create each category's scorer (its geometry taken from those params).
+ * scorer_params may be NULL; fn names the public function for messages. */
 int rp__model_finish(rp_model *model, const rp_scorer_params *scorer_params, const char *fn);
+
+/* ---- categories and routing (categories.c) ---- */
+
+/* The global descriptor of one image: the mean over its patches of its patch features (dim floats). */
+void rp__route_descriptor(const float *features, uint32_t patches, uint32_t dim, float *out);
+
+/* The category of the training image whose descriptor is nearest (squared distance) to d;
+ * 0 for a model of one category. */
+uint32_t rp__route(const rp_model *model, const float *descriptor);
+
+/* Append one training image's descriptor to the router (grows its arrays). RP_E_NOMEM only. */
+int rp__router_add(rp__router *router, const float *descriptor, uint32_t dim, uint32_t category);
+
+void rp__router_clear(rp__router *router);
+
+/* Score one image against category (RP__ROUTE: the router chooses), writing the category used to
+ * *category_out (may be NULL). result and map as rp_scorer_score (map in the image's geometry). */
+#define RP__ROUTE UINT32_MAX
+int rp__model_score(const rp_model *model, uint32_t category, const rp_image *image, rp_score_result *result,
+                    float *map_image_out, size_t map_image_floats, uint32_t *category_out, const char *fn);
 
 /* An rp_extractor_params with its defaults resolved, with the backbone loaded from
  * params->weights_path, recording the backbone's identity into *identity (weights_path made

@@ -49,7 +49,9 @@ typedef struct raw_section {
 } raw_section;
 
 typedef struct sections {
-    raw_section model, extractor, backbone, weights, head, bank, scorer, thresholds;
+    raw_section model, extractor, backbone, weights, head, bank, scorer, thresholds, categories;
+    raw_section category_bank[RP__MAX_CATEGORIES]; /* CBNK, in file order */
+    uint32_t n_category_banks;
 } sections;
 
 static raw_section *known_section(sections *s, const uint8_t id[4])
@@ -59,6 +61,7 @@ static raw_section *known_section(sections *s, const uint8_t id[4])
         {RP__SEC_BACKBONE, offsetof(sections, backbone)}, {RP__SEC_WEIGHTS, offsetof(sections, weights)},
         {RP__SEC_HEAD, offsetof(sections, head)},         {RP__SEC_BANK, offsetof(sections, bank)},
         {RP__SEC_SCORER, offsetof(sections, scorer)},     {RP__SEC_THRESHOLDS, offsetof(sections, thresholds)},
+        {RP__SEC_CATEGORIES, offsetof(sections, categories)},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (memcmp(id, table[i].id, 4) == 0) return (raw_section *)(void *)((char *)s + table[i].offset);
@@ -113,7 +116,16 @@ static int split_sections(const uint8_t *d, size_t size, const source *src, sect
             return BAD(src, "section %u ('%s', %llu bytes at byte %zu): checksum mismatch (damaged data)", i, name,
                        (unsigned long long)len, pos);
         raw_section *slot = known_section(out, h);
-        if (slot) {
+        if (version >= 4 && memcmp(h, RP__SEC_CATEGORY_BANK, 4) == 0) { /* one per category after the first */
+            if (out->n_category_banks == RP__MAX_CATEGORIES - 1)
+                return BAD(src, "more than %u sections 'CBNK'", RP__MAX_CATEGORIES - 1);
+            raw_section *b = &out->category_bank[out->n_category_banks++];
+            b->payload = h + RP__MODEL_SECTION_HEAD;
+            b->size = len;
+            b->present = 1;
+        } else if (slot && slot == &out->categories && version < 4) {
+            return BAD(src, "section 'CATS' in a format version %u file", version);
+        } else if (slot) {
             if (slot->present) return BAD(src, "section '%s' appears twice", name);
             slot->payload = h + RP__MODEL_SECTION_HEAD;
             slot->size = len;
@@ -134,6 +146,17 @@ static int split_sections(const uint8_t *d, size_t size, const source *src, sect
     return RP_OK;
 }
 
+/* One category: where its bank's vectors are, and its thresholds and name. */
+typedef struct decoded_category {
+    uint32_t bank_dim;
+    uint64_t bank_count;
+    uint32_t bank_flags;
+    const uint8_t *bank_floats;
+    rp_model_thresholds thresholds;
+    const uint8_t *name; /* name_len bytes, not NUL-terminated; NULL for a model of one category */
+    uint32_t name_len;
+} decoded_category;
+
 /* The decoded, checked content of the sections. */
 typedef struct decoded {
     int32_t method;
@@ -145,13 +168,13 @@ typedef struct decoded {
     char *recorded_path; /* malloc'd, NUL-terminated */
     uint32_t head_in, head_out;
     const uint8_t *head_floats;
-    uint32_t bank_dim;
-    uint64_t bank_count;
-    uint32_t bank_flags;
-    const uint8_t *bank_floats;
     uint32_t reweight_neighbors;
     double map_sigma;
-    rp_model_thresholds thresholds;
+    uint32_t n_categories;
+    decoded_category category[RP__MAX_CATEGORIES];
+    uint32_t route_count, route_dim;
+    const uint8_t *route_categories; /* route_count u32 */
+    const uint8_t *route_floats;     /* route_count x route_dim f32 */
 } decoded;
 
 /* MODL: the method. */
@@ -255,32 +278,39 @@ static int decode_head(const sections *s, const source *src, decoded *out)
     return RP_OK;
 }
 
-/* BANK: the memory bank, whose dim must chain from the features (through the head). */
-static int decode_bank(const sections *s, uint32_t version, const source *src, decoded *out)
+/* A bank's payload (BANK, or the tail of a CBNK): dim, flags, count, vectors; the dim must chain
+ * from the features (through the head). what names the section for messages. */
+static int decode_bank_payload(const uint8_t *payload, uint64_t size, uint32_t version, const source *src,
+                               const decoded *d, const char *what, decoded_category *out)
 {
-    if (s->bank.size < 16) return BAD(src, "section 'BANK' is %llu bytes", (unsigned long long)s->bank.size);
-    out->bank_dim = rp__le_get_u32(s->bank.payload);
-    out->bank_count = rp__le_get_u64(s->bank.payload + 8);
-    out->bank_flags = rp__le_get_u32(s->bank.payload + 4);
+    if (size < 16) return BAD(src, "%s is %llu bytes", what, (unsigned long long)size);
+    out->bank_dim = rp__le_get_u32(payload);
+    out->bank_count = rp__le_get_u64(payload + 8);
+    out->bank_flags = rp__le_get_u32(payload + 4);
     const uint32_t known_flags = version >= 2 ? RP__BANK_FLAG_KNN_INT8 : 0u;
     if (out->bank_flags & ~known_flags)
-        return BAD(src, "section 'BANK' has unknown flags 0x%x (format version %u)", out->bank_flags, version);
+        return BAD(src, "%s has unknown flags 0x%x (format version %u)", what, out->bank_flags, version);
     if (!out->bank_dim || out->bank_dim > RP__MODEL_MAX_DIM || !out->bank_count)
-        return BAD(src, "bank of %llu vectors of dim %u (need at least one, dim 1..%u)",
+        return BAD(src, "%s: bank of %llu vectors of dim %u (need at least one, dim 1..%u)", what,
                    (unsigned long long)out->bank_count, out->bank_dim, RP__MODEL_MAX_DIM);
     /* count is bounded by the section size before it is multiplied. */
-    if (out->bank_count > (s->bank.size - 16) / 4 / out->bank_dim ||
-        s->bank.size - 16 != 4 * out->bank_count * out->bank_dim)
-        return BAD(src, "section 'BANK' has %llu bytes, %llu x %u floats need %llu", (unsigned long long)s->bank.size,
+    if (out->bank_count > (size - 16) / 4 / out->bank_dim || size - 16 != 4 * out->bank_count * out->bank_dim)
+        return BAD(src, "%s has %llu bytes, %llu x %u floats need %llu", what, (unsigned long long)size,
                    (unsigned long long)out->bank_count, out->bank_dim,
                    (unsigned long long)(16 + 4 * out->bank_count * (uint64_t)out->bank_dim));
-    out->bank_floats = s->bank.payload + 16;
-    const rp_extractor_params *ep = &out->ep;
-    uint32_t want_dim = s->head.present ? out->head_out : ep->feature_dim;
-    if (out->bank_dim != want_dim || (s->head.present && out->head_in != ep->feature_dim))
-        return BAD(src, "dims do not chain: features %u, head %u -> %u, bank %u", ep->feature_dim, out->head_in,
-                   out->head_out, out->bank_dim);
+    out->bank_floats = payload + 16;
+    const rp_extractor_params *ep = &d->ep;
+    uint32_t want_dim = d->head_floats ? d->head_out : ep->feature_dim;
+    if (out->bank_dim != want_dim || (d->head_floats && d->head_in != ep->feature_dim))
+        return BAD(src, "dims do not chain: features %u, head %u -> %u, bank %u", ep->feature_dim, d->head_in,
+                   d->head_out, out->bank_dim);
     return RP_OK;
+}
+
+/* BANK: the (first category's) memory bank. */
+static int decode_bank(const sections *s, uint32_t version, const source *src, decoded *out)
+{
+    return decode_bank_payload(s->bank.payload, s->bank.size, version, src, out, "section 'BANK'", &out->category[0]);
 }
 
 /* SCOR: the scorer params. */
@@ -295,14 +325,9 @@ static int decode_scorer(const sections *s, const source *src, decoded *out)
     return RP_OK;
 }
 
-/* THRS: the thresholds. */
-static int decode_thresholds(const sections *s, const source *src, decoded *out)
+/* Thresholds: RP__THRS_SIZE bytes (THRS, or inside a CBNK). */
+static int decode_thresholds_payload(const uint8_t *t, const source *src, rp_model_thresholds *th)
 {
-    const uint8_t *t = s->thresholds.payload;
-    if (s->thresholds.size != RP__THRS_SIZE)
-        return BAD(src, "section 'THRS' has %llu bytes, not %u", (unsigned long long)s->thresholds.size,
-                   RP__THRS_SIZE);
-    rp_model_thresholds *th = &out->thresholds;
     th->struct_size = sizeof *th;
     th->rule = (int32_t)rp__le_get_u32(t);
     th->calibration_images = rp__le_get_u32(t + 4);
@@ -313,6 +338,73 @@ static int decode_thresholds(const sections *s, const source *src, decoded *out)
     if (th->rule < RP_THRESHOLD_RULE_NONE || th->rule > RP_THRESHOLD_RULE_USER || isinf(th->image_threshold) ||
         isinf(th->pixel_threshold))
         return BAD(src, "thresholds: rule %d, image %g, pixel %g", th->rule, th->image_threshold, th->pixel_threshold);
+    return RP_OK;
+}
+
+/* THRS: the (first category's) thresholds. */
+static int decode_thresholds(const sections *s, const source *src, decoded *out)
+{
+    if (s->thresholds.size != RP__THRS_SIZE)
+        return BAD(src, "section 'THRS' has %llu bytes, not %u", (unsigned long long)s->thresholds.size,
+                   RP__THRS_SIZE);
+    return decode_thresholds_payload(s->thresholds.payload, src, &out->category[0].thresholds);
+}
+
+/* CATS and the CBNKs (format 4): names, router, and the banks of the categories after the first. */
+static int decode_categories(const sections *s, uint32_t version, const source *src, decoded *out)
+{
+    out->n_categories = 1;
+    if (!s->categories.present) {
+        if (s->n_category_banks) return BAD(src, "sections 'CBNK' without a section 'CATS'");
+        return RP_OK;
+    }
+    const uint8_t *c = s->categories.payload, *end = c + s->categories.size;
+    if (s->categories.size < RP__CATS_FIXED_SIZE)
+        return BAD(src, "section 'CATS' is %llu bytes", (unsigned long long)s->categories.size);
+    const uint32_t n = rp__le_get_u32(c), dim = rp__le_get_u32(c + 4), count = rp__le_get_u32(c + 8);
+    if (n < 2 || n > RP__MAX_CATEGORIES) return BAD(src, "section 'CATS': %u categories (2..%u)", n, RP__MAX_CATEGORIES);
+    if (dim != out->ep.feature_dim)
+        return BAD(src, "section 'CATS': descriptors of %u floats, the features have %u", dim, out->ep.feature_dim);
+    if (count < n) return BAD(src, "section 'CATS': %u descriptors for %u categories", count, n);
+    if (s->n_category_banks != n - 1)
+        return BAD(src, "%u categories but %u sections 'CBNK' (need %u)", n, s->n_category_banks, n - 1);
+    out->n_categories = n;
+    const uint8_t *at = c + RP__CATS_FIXED_SIZE;
+    for (uint32_t k = 0; k < n; k++) {
+        if (end - at < 4) return BAD(src, "section 'CATS' is truncated in the name of category %u", k);
+        const uint32_t len = rp__le_get_u32(at);
+        at += 4;
+        if (len > RP__MODEL_MAX_PATH || (uint64_t)(end - at) < len)
+            return BAD(src, "section 'CATS': name of category %u is %u bytes", k, len);
+        if (memchr(at, 0, len)) return BAD(src, "section 'CATS': name of category %u holds a NUL byte", k);
+        out->category[k].name = at;
+        out->category[k].name_len = len;
+        at += len;
+    }
+    /* the descriptors' categories, then the descriptors: exactly what is left */
+    if ((uint64_t)(end - at) != (uint64_t)count * 4u + (uint64_t)count * dim * 4u)
+        return BAD(src, "section 'CATS': %llu bytes left for %u descriptors of %u floats", (unsigned long long)(end - at),
+                   count, dim);
+    out->route_count = count;
+    out->route_dim = dim;
+    out->route_categories = at;
+    out->route_floats = at + (size_t)count * 4u;
+    for (uint32_t i = 0; i < count; i++)
+        if (rp__le_get_u32(at + 4 * (size_t)i) >= n)
+            return BAD(src, "section 'CATS': descriptor %u is of category %u of %u", i, rp__le_get_u32(at + 4 * (size_t)i), n);
+    uint8_t seen[RP__MAX_CATEGORIES] = {0};
+    for (uint32_t b = 0; b < s->n_category_banks; b++) {
+        const raw_section *r = &s->category_bank[b];
+        if (r->size < RP__CBNK_FIXED_SIZE) return BAD(src, "section 'CBNK' %u is %llu bytes", b, (unsigned long long)r->size);
+        const uint32_t k = rp__le_get_u32(r->payload);
+        if (k < 1 || k >= n || seen[k]) return BAD(src, "section 'CBNK' %u is for category %u (of %u, or twice)", b, k, n);
+        seen[k] = 1;
+        int rc = decode_thresholds_payload(r->payload + 8, src, &out->category[k].thresholds);
+        if (!rc)
+            rc = decode_bank_payload(r->payload + 8 + RP__THRS_SIZE, r->size - 8 - RP__THRS_SIZE, version, src, out,
+                                     "a section 'CBNK'", &out->category[k]);
+        if (rc) return rc;
+    }
     return RP_OK;
 }
 
@@ -328,6 +420,7 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
     if (!rc) rc = decode_bank(s, version, src, out);
     if (!rc) rc = decode_scorer(s, src, out);
     if (!rc) rc = decode_thresholds(s, src, out);
+    if (!rc) rc = decode_categories(s, version, src, out);
     return rc;
 }
 
@@ -382,6 +475,49 @@ static int load_weights(const decoded *d, const sections *s, const rp_model_load
     return rc;
 }
 
+/* One category's frozen bank, thresholds and name. */
+static int rebuild_category(const decoded *d, uint32_t c, const rp_model_load_params *lp, const source *src,
+                            rp_model *m)
+{
+    const decoded_category *dc = &d->category[c];
+    size_t bank_floats = (size_t)dc->bank_count * dc->bank_dim;
+    float *v = decode_floats(dc->bank_floats, bank_floats);
+    if (!v) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu bank floats", src->fn, bank_floats);
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.num_threads = lp->num_threads;
+    bp.knn_int8 = (dc->bank_flags & RP__BANK_FLAG_KNN_INT8) != 0;
+    if (bp.knn_int8 && !rp__knn_int8_supported()) {
+        /* the model stays usable on CPUs without VNNI: the fp32 search is the more exact one */
+        if (c == 0) rp__log(RP_LOG_WARN, "%s: the model asks for the int8 kNN, which needs AVX-512 VNNI; using fp32", src->fn);
+        bp.knn_int8 = 0;
+    }
+    int rc = rp_bank_create_frozen(v, dc->bank_count, dc->bank_dim, &bp, &m->categories[c].bank);
+    free(v);
+    if (rc) return rebuild_failed(rc, src, "bank");
+    m->categories[c].thresholds = dc->thresholds;
+    if (dc->name) {
+        if (!(m->categories[c].name = malloc(dc->name_len + 1u))) return rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
+        memcpy(m->categories[c].name, dc->name, dc->name_len);
+        m->categories[c].name[dc->name_len] = '\0';
+    }
+    return RP_OK;
+}
+
+static int rebuild_router(const decoded *d, const source *src, rp_model *m)
+{
+    rp__router *r = &m->router;
+    r->descriptors = decode_floats(d->route_floats, (size_t)d->route_count * d->route_dim);
+    r->category = malloc((size_t)d->route_count * sizeof *r->category);
+    if (!r->descriptors || !r->category) return rp__fail(RP_E_NOMEM, "%s: out of memory for the router", src->fn);
+    for (uint32_t i = 0; i < d->route_count; i++) r->category[i] = rp__le_get_u32(d->route_categories + 4 * (size_t)i);
+    r->count = r->capacity = d->route_count;
+    r->dim = d->route_dim;
+    for (uint32_t i = 0; i < r->count * (size_t)r->dim; i++)
+        if (!isfinite(r->descriptors[i])) return BAD(src, "section 'CATS': descriptor value %u is not finite", i);
+    return RP_OK;
+}
+
 static int rebuild(const decoded *d, const sections *s, const rp_model_load_params *lp, const source *src,
                    rp_model *m)
 {
@@ -411,21 +547,9 @@ static int rebuild(const decoded *d, const sections *s, const rp_model_load_para
         free(f);
         if (rc) return rebuild_failed(rc, src, "head");
     }
-    size_t bank_floats = (size_t)d->bank_count * d->bank_dim;
-    float *v = decode_floats(d->bank_floats, bank_floats);
-    if (!v) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu bank floats", src->fn, bank_floats);
-    rp_bank_params bp;
-    rp_bank_params_init(&bp, sizeof bp);
-    bp.num_threads = lp->num_threads;
-    bp.knn_int8 = (d->bank_flags & RP__BANK_FLAG_KNN_INT8) != 0;
-    if (bp.knn_int8 && !rp__knn_int8_supported()) {
-        /* the model stays usable on CPUs without VNNI: the fp32 search is the more exact one */
-        rp__log(RP_LOG_WARN, "%s: the model asks for the int8 kNN, which needs AVX-512 VNNI; using fp32", src->fn);
-        bp.knn_int8 = 0;
-    }
-    rc = rp_bank_create_frozen(v, d->bank_count, d->bank_dim, &bp, &m->bank);
-    free(v);
-    if (rc) return rebuild_failed(rc, src, "bank");
+    for (uint32_t c = 0; c < d->n_categories; c++)
+        if ((rc = rebuild_category(d, c, lp, src, m))) return rc;
+    if (d->n_categories > 1 && (rc = rebuild_router(d, src, m))) return rc;
 
     rp_scorer_params sp;
     rp_scorer_params_init(&sp, sizeof sp);
@@ -433,7 +557,6 @@ static int rebuild(const decoded *d, const sections *s, const rp_model_load_para
     sp.map_sigma = d->map_sigma;
     sp.num_threads = lp->num_threads;
     if ((rc = rp__model_finish(m, &sp, src->fn))) return rebuild_failed(rc, src, "scorer");
-    m->thresholds = d->thresholds;
     return RP_OK;
 }
 
@@ -448,16 +571,19 @@ static int load_common(const uint8_t *data, size_t size, const rp_model_load_par
     if (size > max_bytes)
         return rp__fail(RP_E_LIMIT, "%s: '%s' is %zu bytes, above the limit of %llu (params.max_bytes)", src->fn,
                         src->label, size, (unsigned long long)max_bytes);
-    sections s;
-    decoded d;
+    /* on the heap: a category table of each kind is ~100 KB */
+    sections *s = malloc(sizeof *s);
+    decoded *d = calloc(1, sizeof *d);
     uint32_t version = 0;
-    memset(&d, 0, sizeof d);
-    rc = split_sections(data, size, src, &s, &version);
-    if (!rc) rc = decode(&s, version, src, &d);
+    if (!s || !d) rc = rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
+    if (!rc) rc = split_sections(data, size, src, s, &version);
+    if (!rc) rc = decode(s, version, src, d);
     rp_model *m = NULL;
-    if (!rc && !(m = rp__model_alloc())) rc = rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
-    if (!rc) rc = rebuild(&d, &s, &lp, src, m);
-    free(d.recorded_path);
+    if (!rc && !(m = rp__model_alloc(d->n_categories))) rc = rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
+    if (!rc) rc = rebuild(d, s, &lp, src, m);
+    if (d) free(d->recorded_path);
+    free(s);
+    free(d);
     if (rc) {
         rp_model_free(m);
         return rc;

@@ -39,9 +39,10 @@ static uint64_t payload_size(const section *s)
 
 /* Everything the file holds, gathered before the first byte is written. */
 typedef struct plan {
-    section sec[8];
+    section sec[9 + RP__MAX_CATEGORIES];
     int n;
-    float *bank_vectors, *head;  /* owned copies */
+    float *bank_vectors[RP__MAX_CATEGORIES]; /* owned copies, one per category */
+    float *head;                 /* owned copy */
     uint8_t *weights_blob;       /* owned when serialised here */
     uint32_t version;            /* the file's format version */
 } plan;
@@ -57,7 +58,7 @@ static section *add_section(plan *p, const char *id)
 static void plan_free(plan *p)
 {
     for (int i = 0; i < p->n; i++) rp__bytes_free(&p->sec[i].fields);
-    free(p->bank_vectors);
+    for (uint32_t c = 0; c < RP__MAX_CATEGORIES; c++) free(p->bank_vectors[c]);
     free(p->head);
     free(p->weights_blob);
 }
@@ -81,6 +82,67 @@ static int embedded_weights(const rp_model *m, plan *p, const uint8_t **blob, si
     return rc;
 }
 
+/* BANK's fields (dim, flags, count) and a copy of the vectors (*floats_out, owned by the caller). */
+static int bank_fields(const rp_bank *bank, rp__bytes *fields, float **floats_out, size_t *n_floats)
+{
+    uint64_t count = rp_bank_size(bank);
+    uint32_t dim = rp_bank_dim(bank);
+    size_t bank_floats = (size_t)count * dim;
+    if (!(*floats_out = malloc((bank_floats ? bank_floats : 1) * sizeof(float))))
+        return rp__fail(RP_E_NOMEM, FN ": out of memory for %llu x %u bank vectors", (unsigned long long)count, dim);
+    int rc = rp_bank_get_vectors(bank, *floats_out, bank_floats);
+    if (rc) return rc;
+    rp__bytes_u32(fields, dim);
+    rp__bytes_u32(fields, rp__bank_knn_int8(bank) ? RP__BANK_FLAG_KNN_INT8 : 0u); /* reserved, 0, in version 1 */
+    rp__bytes_u64(fields, count);
+    *n_floats = bank_floats;
+    return RP_OK;
+}
+
+static void thresholds_fields(const rp_model_thresholds *t, rp__bytes *fields)
+{
+    rp__bytes_i32(fields, t->rule);
+    rp__bytes_u32(fields, t->calibration_images);
+    rp__bytes_f64(fields, t->image_threshold);
+    rp__bytes_f64(fields, t->pixel_threshold);
+    rp__bytes_f64(fields, t->quantile);
+    rp__bytes_f64(fields, t->f1);
+}
+
+/* Format 4: CATS (names, router) and one CBNK per category after the first, whose bank and
+ * thresholds are in BANK and THRS. */
+static int category_sections(const rp_model *m, plan *p)
+{
+    const rp__router *r = &m->router;
+    section *s = add_section(p, RP__SEC_CATEGORIES);
+    rp__bytes_u32(&s->fields, m->n_categories);
+    rp__bytes_u32(&s->fields, r->dim);
+    rp__bytes_u32(&s->fields, r->count);
+    rp__bytes_u32(&s->fields, 0);
+    for (uint32_t c = 0; c < m->n_categories; c++) {
+        const char *name = m->categories[c].name ? m->categories[c].name : "";
+        const size_t len = strlen(name);
+        if (len > RP__MODEL_MAX_PATH)
+            return rp__fail(RP_E_INVALID_ARG, FN ": category name %u is %zu bytes (at most %u)", c, len,
+                            RP__MODEL_MAX_PATH);
+        rp__bytes_u32(&s->fields, (uint32_t)len);
+        rp__bytes_raw(&s->fields, name, len);
+    }
+    for (uint32_t i = 0; i < r->count; i++) rp__bytes_u32(&s->fields, r->category[i]);
+    s->floats = r->descriptors;
+    s->n_floats = (size_t)r->count * r->dim;
+    for (uint32_t c = 1; c < m->n_categories; c++) {
+        s = add_section(p, RP__SEC_CATEGORY_BANK);
+        rp__bytes_u32(&s->fields, c);
+        rp__bytes_u32(&s->fields, 0);
+        thresholds_fields(&m->categories[c].thresholds, &s->fields);
+        int rc = bank_fields(m->categories[c].bank, &s->fields, &p->bank_vectors[c], &s->n_floats);
+        if (rc) return rc;
+        s->floats = p->bank_vectors[c];
+    }
+    return RP_OK;
+}
+
 static int build_plan(const rp_model *m, const rp_model_save_params *sp, const char *model_path, plan *p)
 {
     const rp_extractor_params *ep = &m->extractor_params;
@@ -90,8 +152,8 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     if (rc) return rc;
     /* The oldest format that holds everything this model uses, so that libraries from before
      * keep_aspect and the int8 kNN still read the models that use neither. */
-    const int bank_int8 = rp__bank_knn_int8(m->bank);
-    p->version = m->method == RP_METHOD_PCA ? 3u : ep->keep_aspect || bank_int8 ? 2u : 1u;
+    const int bank_int8 = rp__bank_knn_int8(m->categories[0].bank);
+    p->version = m->n_categories > 1 ? 4u : m->method == RP_METHOD_PCA ? 3u : ep->keep_aspect || bank_int8 ? 2u : 1u;
 
     section *s = add_section(p, RP__SEC_MODEL);
     rp__bytes_i32(&s->fields, m->method);
@@ -163,35 +225,20 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
         s->n_floats = wn + out;
     }
 
-    uint64_t count = rp_bank_size(m->bank);
-    uint32_t dim = rp_bank_dim(m->bank);
-    size_t bank_floats = (size_t)count * dim;
-    if (!(p->bank_vectors = malloc((bank_floats ? bank_floats : 1) * sizeof(float))))
-        return rp__fail(RP_E_NOMEM, FN ": out of memory for %llu x %u bank vectors", (unsigned long long)count, dim);
-    if ((rc = rp_bank_get_vectors(m->bank, p->bank_vectors, bank_floats))) return rc;
     s = add_section(p, RP__SEC_BANK);
-    rp__bytes_u32(&s->fields, dim);
-    rp__bytes_u32(&s->fields, bank_int8 ? RP__BANK_FLAG_KNN_INT8 : 0u); /* reserved, 0, in version 1 */
-    rp__bytes_u64(&s->fields, count);
-    s->floats = p->bank_vectors;
-    s->n_floats = bank_floats;
-
+    if ((rc = bank_fields(m->categories[0].bank, &s->fields, &p->bank_vectors[0], &s->n_floats))) return rc;
+    s->floats = p->bank_vectors[0];
     rp_scorer_info si;
     si.struct_size = sizeof si;
-    if ((rc = rp_scorer_get_info(m->scorer, &si, sizeof si))) return rc;
+    if ((rc = rp_scorer_get_info(m->categories[0].scorer, &si, sizeof si))) return rc;
     s = add_section(p, RP__SEC_SCORER);
     rp__bytes_u32(&s->fields, si.reweight_neighbors);
     rp__bytes_u32(&s->fields, 0);
     rp__bytes_f64(&s->fields, si.map_sigma);
 
-    const rp_model_thresholds *t = &m->thresholds;
     s = add_section(p, RP__SEC_THRESHOLDS);
-    rp__bytes_i32(&s->fields, t->rule);
-    rp__bytes_u32(&s->fields, t->calibration_images);
-    rp__bytes_f64(&s->fields, t->image_threshold);
-    rp__bytes_f64(&s->fields, t->pixel_threshold);
-    rp__bytes_f64(&s->fields, t->quantile);
-    rp__bytes_f64(&s->fields, t->f1);
+    thresholds_fields(&m->categories[0].thresholds, &s->fields);
+    if (m->n_categories > 1 && (rc = category_sections(m, p))) return rc;
 
     for (int i = 0; i < p->n; i++)
         if (p->sec[i].fields.failed) return rp__fail(RP_E_NOMEM, FN ": out of memory");

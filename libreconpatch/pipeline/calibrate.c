@@ -27,9 +27,10 @@ static int report(rp_progress_fn progress, void *user_data, int64_t done, int64_
     return RP_OK;
 }
 
-int rp__model_calibration_scores(const rp_model *model, const rp_image *const *images, const char *const *paths,
-                                 uint32_t count, uint64_t max_pixels, rp_progress_fn progress, void *user_data,
-                                 double *scores_out, double *map_max_out, const char *fn)
+int rp__model_calibration_scores(const rp_model *model, uint32_t category, const rp_image *const *images,
+                                 const char *const *paths, uint32_t count, uint64_t max_pixels, rp_progress_fn progress,
+                                 void *user_data, double *scores_out, double *map_max_out, uint32_t *categories_out,
+                                 const char *fn)
 {
     rp_image_load_params lp;
     rp_image_load_params_init(&lp, sizeof lp);
@@ -53,7 +54,7 @@ int rp__model_calibration_scores(const rp_model *model, const rp_image *const *i
         memset(&r, 0, sizeof r);
         r.struct_size = sizeof r;
         if (!map) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for the map of image %u", fn, i);
-        else rc = rp_scorer_score(model->scorer, img, &r, NULL, 0, map, pixels);
+        else rc = rp__model_score(model, category, img, &r, map, pixels, categories_out ? &categories_out[i] : NULL, fn);
         if (!rc) {
             float top = map[0];
             for (size_t k = 1; k < pixels; k++)
@@ -92,6 +93,116 @@ static int check_common(const rp_model *model, const rp_image *const *images, ui
     return RP_OK;
 }
 
+/* The images of category c among count (all of them for a model of one category). */
+static uint32_t select_category(const uint32_t *categories, uint32_t count, uint32_t c, uint32_t *index_out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < count; i++)
+        if (categories[i] == c) index_out[n++] = i;
+    return n;
+}
+
+/* Scores of the selected images, gathered. */
+static void gather(const double *all, const uint32_t *index, uint32_t n, double *out)
+{
+    for (uint32_t i = 0; i < n; i++) out[i] = all[index[i]];
+}
+
+/* Scratch of one calibration: per image its scores and category, and one category's share. */
+typedef struct calibration_scratch {
+    double *scores, *map_max, *sub_scores, *sub_map_max, *normal_max;
+    uint32_t *categories, *index;
+    uint8_t *sub_labels;
+} calibration_scratch;
+
+static int scratch_alloc(calibration_scratch *w, uint32_t count, const char *fn)
+{
+    const size_t n = count ? count : 1;
+    w->scores = malloc(n * sizeof *w->scores);
+    w->map_max = malloc(n * sizeof *w->map_max);
+    w->sub_scores = malloc(n * sizeof *w->sub_scores);
+    w->sub_map_max = malloc(n * sizeof *w->sub_map_max);
+    w->normal_max = malloc(n * sizeof *w->normal_max);
+    w->categories = malloc(n * sizeof *w->categories);
+    w->index = malloc(n * sizeof *w->index);
+    w->sub_labels = malloc(n);
+    if (!w->scores || !w->map_max || !w->sub_scores || !w->sub_map_max || !w->normal_max || !w->categories || !w->index ||
+        !w->sub_labels)
+        return rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, count);
+    return RP_OK;
+}
+
+static void scratch_free(calibration_scratch *w)
+{
+    free(w->scores);
+    free(w->map_max);
+    free(w->sub_scores);
+    free(w->sub_map_max);
+    free(w->normal_max);
+    free(w->categories);
+    free(w->index);
+    free(w->sub_labels);
+}
+
+/* The labelled rule on n images: F1-optimal image threshold, quantile pixel threshold on the normals. */
+static int thresholds_labelled(const double *scores, const double *map_max, const uint8_t *labels, uint32_t n,
+                               double q, double *normal_max, rp_model_thresholds *t)
+{
+    memset(t, 0, sizeof *t);
+    t->struct_size = sizeof *t;
+    t->rule = RP_THRESHOLD_RULE_F1;
+    t->quantile = q;
+    t->calibration_images = n;
+    int rc = rp__threshold_f1(scores, labels, n, &t->image_threshold, &t->f1);
+    uint32_t normals = 0;
+    for (uint32_t i = 0; !rc && i < n; i++)
+        if (!labels[i]) normal_max[normals++] = map_max[i];
+    if (!rc) rc = rp__threshold_quantile(normal_max, normals, q, &t->pixel_threshold);
+    return rc;
+}
+
+/* Both rules: score (routed), then per category the rule on that category's images; the model
+ * is changed only once every category's thresholds are computed. labels NULL: normal-image rule. */
+static int calibrate(rp_model *model, const rp_image *const *images, const uint8_t *labels, uint32_t count,
+                     double q, rp_progress_fn progress, void *user_data, const char *fn)
+{
+    calibration_scratch w;
+    memset(&w, 0, sizeof w);
+    rp_model_thresholds *fresh = calloc(model->n_categories, sizeof *fresh);
+    uint8_t *touched = calloc(model->n_categories, 1);
+    int rc = fresh && touched ? scratch_alloc(&w, count, fn) : rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    if (!rc)
+        rc = rp__model_calibration_scores(model, RP__ROUTE, images, NULL, count, 0, progress, user_data, w.scores,
+                                          w.map_max, w.categories, fn);
+    for (uint32_t c = 0; !rc && c < model->n_categories; c++) {
+        const uint32_t n = select_category(w.categories, count, c, w.index);
+        if (!n) continue;
+        gather(w.scores, w.index, n, w.sub_scores);
+        gather(w.map_max, w.index, n, w.sub_map_max);
+        if (!labels) {
+            rc = rp__model_thresholds_from_normals(w.sub_scores, w.sub_map_max, n, q, &fresh[c]);
+        } else {
+            uint32_t anomalous = 0;
+            for (uint32_t i = 0; i < n; i++) anomalous += w.sub_labels[i] = labels[w.index[i]];
+            if (anomalous == 0 || anomalous == n)
+                rc = rp__fail(RP_E_INVALID_ARG, "%s: %u of the %u images %s%s%sare labelled anomalous: F1 needs at "
+                                                "least one normal and one anomalous image", fn, anomalous, n,
+                              model->n_categories > 1 ? "routed to category '" : "",
+                              model->n_categories > 1 ? rp_model_category_name(model, c) : "",
+                              model->n_categories > 1 ? "' " : "");
+            else
+                rc = thresholds_labelled(w.sub_scores, w.sub_map_max, w.sub_labels, n, q, w.normal_max, &fresh[c]);
+        }
+        touched[c] = 1;
+    }
+    for (uint32_t c = 0; !rc && c < model->n_categories; c++)
+        if (touched[c]) model->categories[c].thresholds = fresh[c];
+    scratch_free(&w);
+    free(fresh);
+    free(touched);
+    return rc;
+}
+
 int rp_model_calibrate(rp_model *model, const rp_image *const *images, uint32_t count,
                        const rp_calibration_params *params, rp_progress_fn progress, void *user_data)
 {
@@ -101,16 +212,7 @@ int rp_model_calibrate(rp_model *model, const rp_image *const *images, uint32_t 
     int rc = check_common(model, images, count, fn);
     if (!rc) rc = resolve_quantile(params, &q, fn);
     if (rc) return rc;
-    double *scores = malloc((size_t)count * sizeof *scores), *map_max = malloc((size_t)count * sizeof *map_max);
-    if (!scores || !map_max) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, count);
-    if (!rc)
-        rc = rp__model_calibration_scores(model, images, NULL, count, 0, progress, user_data, scores, map_max, fn);
-    rp_model_thresholds t;
-    if (!rc) rc = rp__model_thresholds_from_normals(scores, map_max, count, q, &t);
-    if (!rc) model->thresholds = t;
-    free(scores);
-    free(map_max);
-    return rc;
+    return calibrate(model, images, NULL, count, q, progress, user_data, fn);
 }
 
 int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *images, const uint8_t *labels,
@@ -132,25 +234,5 @@ int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *images, 
     if (anomalous == 0 || anomalous == count)
         return rp__fail(RP_E_INVALID_ARG, "%s: %u of %u images are labelled anomalous: F1 needs at least one "
                                           "normal and one anomalous image", fn, anomalous, count);
-    double *scores = malloc((size_t)count * sizeof *scores), *map_max = malloc((size_t)count * sizeof *map_max);
-    double *normal_max = malloc((size_t)count * sizeof *normal_max);
-    if (!scores || !map_max || !normal_max) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, count);
-    if (!rc)
-        rc = rp__model_calibration_scores(model, images, NULL, count, 0, progress, user_data, scores, map_max, fn);
-    rp_model_thresholds t;
-    memset(&t, 0, sizeof t);
-    t.struct_size = sizeof t;
-    t.rule = RP_THRESHOLD_RULE_F1;
-    t.quantile = q;
-    t.calibration_images = count;
-    if (!rc) rc = rp__threshold_f1(scores, labels, count, &t.image_threshold, &t.f1);
-    uint32_t normals = 0;
-    for (uint32_t i = 0; !rc && i < count; i++)
-        if (!labels[i]) normal_max[normals++] = map_max[i];
-    if (!rc) rc = rp__threshold_quantile(normal_max, normals, q, &t.pixel_threshold);
-    if (!rc) model->thresholds = t;
-    free(scores);
-    free(map_max);
-    free(normal_max);
-    return rc;
+    return calibrate(model, images, labels, count, q, progress, user_data, fn);
 }

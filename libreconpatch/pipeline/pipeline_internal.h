@@ -18,10 +18,12 @@ int rp__threshold_f1(const double *scores, const uint8_t *labels, uint32_t n, do
                      double *f1_out);
 
 /* Score images with the model for calibration: each image's image score and its map maximum in
- * its own geometry. images or paths (one of them non-NULL). progress: stage RP_STAGE_SCORE. */
-int rp__model_calibration_scores(const rp_model *model, const rp_image *const *images, const char *const *paths,
-                                 uint32_t count, uint64_t max_pixels, rp_progress_fn progress, void *user_data,
-                                 double *scores_out, double *map_max_out, const char *fn);
+ * its own geometry, in the given category (RP__ROUTE: routed; categories_out, may be NULL, gets
+ * the category of each). images or paths (one of them non-NULL). progress: stage RP_STAGE_SCORE. */
+int rp__model_calibration_scores(const rp_model *model, uint32_t category, const rp_image *const *images,
+                                 const char *const *paths, uint32_t count, uint64_t max_pixels, rp_progress_fn progress,
+                                 void *user_data, double *scores_out, double *map_max_out, uint32_t *categories_out,
+                                 const char *fn);
 
 /* The normal-image rule on ready scores: fills *out (rule QUANTILE). */
 int rp__model_thresholds_from_normals(const double *scores, const double *map_max, uint32_t n, double q,

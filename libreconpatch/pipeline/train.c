@@ -103,19 +103,34 @@ done:
     return rc;
 }
 
-static int sink_bank(void *ctx, const float *features, uint32_t patches, uint32_t dim)
-{
-    return rp_bank_add((rp_bank *)ctx, features, patches, dim);
-}
+/* Where each training image's features go: the trainer (a head is fitted on all of them) or the
+ * bank of its category; with several categories its descriptor goes to the router too. */
+typedef struct feature_route {
+    rp_model *model;
+    rp_trainer *trainer;      /* NULL for PatchCore */
+    const uint32_t *category; /* per image in extraction order; NULL for one category */
+    uint32_t next;            /* images received so far */
+    float *descriptor;        /* feature_dim floats, with several categories */
+} feature_route;
 
-static int sink_trainer(void *ctx, const float *features, uint32_t patches, uint32_t dim)
+static int sink_features(void *ctx, const float *features, uint32_t patches, uint32_t dim)
 {
-    return rp_trainer_add_image_features((rp_trainer *)ctx, features, patches, dim);
+    feature_route *r = ctx;
+    const uint32_t c = r->category ? r->category[r->next] : 0;
+    r->next++;
+    int rc = r->trainer ? rp_trainer_add_image_features(r->trainer, features, patches, dim)
+                        : rp_bank_add(r->model->categories[c].bank, features, patches, dim);
+    if (!rc && r->category) {
+        rp__route_descriptor(features, patches, dim, r->descriptor);
+        rc = rp__router_add(&r->model->router, r->descriptor, dim, c);
+    }
+    return rc;
 }
 
 /* f applied to every stored training patch (the trainer keeps one block per image), straight into
- * the bank: all training images, the validation share included, describe normal appearance. */
-static int embed_into_bank(const rp_trainer *trainer, const rp_embedding *f, rp_bank *bank)
+ * the bank of the image's category (category NULL: the one bank): all training images, the
+ * validation share included, describe normal appearance. */
+static int embed_into_banks(const rp_trainer *trainer, const rp_embedding *f, rp_model *m, const uint32_t *category)
 {
     const uint32_t out_dim = rp_embedding_out_dim(f), n_images = rp_trainer_image_count(trainer);
     uint32_t most = 0, n;
@@ -127,53 +142,100 @@ static int embed_into_bank(const rp_trainer *trainer, const rp_embedding *f, rp_
     for (uint32_t i = 0; i < n_images && !rc; i++) {
         const float *features = rp__trainer_image_features(trainer, i, &n);
         rc = rp_embedding_apply(f, features, n, block, (size_t)n * out_dim);
-        if (!rc) rc = rp_bank_add(bank, block, n, out_dim);
+        if (!rc) rc = rp_bank_add(m->categories[category ? category[i] : 0].bank, block, n, out_dim);
     }
     free(block);
     return rc;
 }
 
-/* Which images train and which calibrate (train_params.calibration_fraction): h evenly spaced
- * images are held out. Fills train_idx / calib_idx (count entries each at most). */
-static int split_images(uint32_t count, double fraction, uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx,
-                        uint32_t *n_calib)
+/* Which images train and which calibrate (train_params.calibration_fraction): within each
+ * category (category NULL: one), h evenly spaced images of its n are held out (image k of the
+ * category when floor((k + 1) h / n) > floor(k h / n)). Fills train_idx / calib_idx (count entries
+ * each at most) in the order of the list. */
+static int split_images(uint32_t count, const uint32_t *category, uint32_t n_categories, double fraction,
+                        uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib)
 {
-    uint32_t h = 0;
-    if (fraction > 0.0) {
-        double r = floor((double)count * fraction + 0.5);
-        h = r < 1.0 ? 1u : (uint32_t)r;
-        if (h >= count)
-            return rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_fraction %g holds out %u of %u images: at "
-                                              "least one must remain for training", fraction, h, count);
+    uint32_t *size = calloc(n_categories, sizeof *size), *seen = calloc(n_categories, sizeof *seen);
+    uint32_t *held = calloc(n_categories, sizeof *held);
+    int rc = size && seen && held ? RP_OK : rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+    for (uint32_t i = 0; !rc && i < count; i++) size[category ? category[i] : 0]++;
+    for (uint32_t c = 0; !rc && c < n_categories; c++) {
+        if (!size[c]) {
+            rc = rp__fail(RP_E_INVALID_ARG, "rp_train: category %u has no images", c);
+        } else if (fraction > 0.0) {
+            double r = floor((double)size[c] * fraction + 0.5);
+            held[c] = r < 1.0 ? 1u : (uint32_t)r;
+            if (held[c] >= size[c])
+                rc = rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_fraction %g holds out %u of %u images%s: "
+                                                "at least one must remain for training", fraction, held[c], size[c],
+                              n_categories > 1 ? " of a category" : "");
+        }
     }
     *n_train = *n_calib = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        int held = h && ((uint64_t)(i + 1) * h) / count > ((uint64_t)i * h) / count;
-        if (held) calib_idx[(*n_calib)++] = i;
+    for (uint32_t i = 0; !rc && i < count; i++) {
+        const uint32_t c = category ? category[i] : 0, k = seen[c]++, h = held[c], n = size[c];
+        int out = h && ((uint64_t)(k + 1) * h) / n > ((uint64_t)k * h) / n;
+        if (out) calib_idx[(*n_calib)++] = i;
         else train_idx[(*n_train)++] = i;
     }
-    return RP_OK;
+    free(size);
+    free(seen);
+    free(held);
+    return rc;
 }
 
-/* Score the held-out images and set the thresholds with rp_model_calibrate's rule. */
+/* Score the held-out images of each category in that category (their category is known: no
+ * routing) and set its thresholds with rp_model_calibrate's rule. */
 static int calibrate_held_out(rp_model *m, const image_source *src, const uint32_t *calib_idx, uint32_t n_calib,
-                              double q, rp_progress_fn progress, void *user_data)
+                              const uint32_t *category, double q, rp_progress_fn progress, void *user_data)
 {
     const void **view = malloc((size_t)n_calib * sizeof *view);
     double *scores = malloc((size_t)n_calib * sizeof *scores), *map_max = malloc((size_t)n_calib * sizeof *map_max);
     int rc = RP_OK;
     if (!view || !scores || !map_max) rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory for %u scores", n_calib);
-    for (uint32_t i = 0; !rc && i < n_calib; i++)
-        view[i] = src->paths ? (const void *)src->paths[calib_idx[i]] : (const void *)src->images[calib_idx[i]];
-    if (!rc)
-        rc = rp__model_calibration_scores(m, src->paths ? NULL : (const rp_image *const *)view,
-                                          src->paths ? (const char *const *)view : NULL, n_calib, src->max_pixels,
-                                          progress, user_data, scores, map_max, "rp_train");
-    if (!rc) rc = rp__model_thresholds_from_normals(scores, map_max, n_calib, q, &m->thresholds);
+    for (uint32_t c = 0; !rc && c < m->n_categories; c++) {
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < n_calib; i++) {
+            const uint32_t at = calib_idx[i];
+            if (category && category[at] != c) continue;
+            view[n++] = src->paths ? (const void *)src->paths[at] : (const void *)src->images[at];
+        }
+        rc = rp__model_calibration_scores(m, c, src->paths ? NULL : (const rp_image *const *)view,
+                                          src->paths ? (const char *const *)view : NULL, n, src->max_pixels, progress,
+                                          user_data, scores, map_max, NULL, "rp_train");
+        if (!rc) rc = rp__model_thresholds_from_normals(scores, map_max, n, q, &m->categories[c].thresholds);
+    }
     free(view);
     free(scores);
     free(map_max);
     return rc;
+}
+
+/* The categories of params: checked, and the names copied into the model. */
+static int check_categories(const rp_train_params *p, uint32_t count, uint32_t *n_categories)
+{
+    *n_categories = p->category_count > 1 ? p->category_count : 1;
+    if (*n_categories == 1) return RP_OK;
+    if (*n_categories > RP__MAX_CATEGORIES)
+        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.category_count %u is above %u", p->category_count,
+                        RP__MAX_CATEGORIES);
+    if (!p->image_categories)
+        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.category_count is %u but params.image_categories is NULL",
+                        p->category_count);
+    for (uint32_t i = 0; i < count; i++)
+        if (p->image_categories[i] >= *n_categories)
+            return rp__fail(RP_E_INVALID_ARG, "rp_train: params.image_categories[%u] is %u, not below the %u categories",
+                            i, p->image_categories[i], *n_categories);
+    for (uint32_t c = 0; p->category_names && c < *n_categories; c++)
+        if (!p->category_names[c]) return rp__fail(RP_E_INVALID_ARG, "rp_train: params.category_names[%u] is NULL", c);
+    return RP_OK;
+}
+
+static int name_categories(rp_model *m, const char *const *names)
+{
+    for (uint32_t c = 0; names && c < m->n_categories; c++)
+        if (!(m->categories[c].name = strdup(names[c]))) return rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+    return RP_OK;
 }
 
 static int train_common(const char *const *paths, const rp_image *const *images, uint32_t count,
@@ -210,16 +272,26 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     }
     ep.output = RP_OUTPUT_LAYER3;
 
-    rp_model *m = rp__model_alloc();
+    uint32_t n_categories;
+    if ((rc = check_categories(&p, count, &n_categories))) return rc;
+    const uint32_t *image_category = n_categories > 1 ? p.image_categories : NULL;
+
+    rp_model *m = rp__model_alloc(n_categories);
     uint32_t *train_idx = malloc((size_t)count * sizeof *train_idx);
     uint32_t *calib_idx = malloc((size_t)count * sizeof *calib_idx);
+    uint32_t *train_category = image_category ? malloc((size_t)count * sizeof *train_category) : NULL;
+    float *descriptor = NULL;
     rp_trainer *trainer = NULL;
-    if (!m || !train_idx || !calib_idx) {
+    if (!m || !train_idx || !calib_idx || (image_category && !train_category)) {
         rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
         goto fail;
     }
+    if ((rc = name_categories(m, n_categories > 1 ? p.category_names : NULL))) goto fail;
     uint32_t n_train = 0, n_calib = 0;
-    if ((rc = split_images(count, p.calibration_fraction, train_idx, &n_train, calib_idx, &n_calib))) goto fail;
+    if ((rc = split_images(count, image_category, n_categories, p.calibration_fraction, train_idx, &n_train, calib_idx,
+                           &n_calib)))
+        goto fail;
+    for (uint32_t i = 0; train_category && i < n_train; i++) train_category[i] = image_category[train_idx[i]];
     m->method = p.method;
     progress_ctx pc = {progress, user_data};
 
@@ -228,18 +300,25 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     info.struct_size = sizeof info;
     if ((rc = rp_extractor_get_info(m->extractor, &info, sizeof info))) goto fail;
     image_source s = {paths, images, train_idx, n_train, ep.max_pixels};
+    if (image_category && !(descriptor = malloc(info.feature_dim * sizeof *descriptor))) {
+        rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+        goto fail;
+    }
 
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     if ((rc = rp__params_copy(&bp, sizeof bp, p.bank, "rp_train (params.bank)"))) goto fail;
 
+    feature_route route = {m, NULL, train_category, 0, descriptor};
     if (p.method == RP_METHOD_PATCHCORE) {
         bp.dim = info.feature_dim;
-        if ((rc = rp_bank_create(&bp, &m->bank))) goto fail;
-        if ((rc = extract_all(m->extractor, &s, p.batch_size, sink_bank, m->bank, &pc))) goto fail;
+        for (uint32_t c = 0; c < n_categories; c++)
+            if ((rc = rp_bank_create(&bp, &m->categories[c].bank))) goto fail;
+        if ((rc = extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
     } else {
         if ((rc = rp_trainer_create(p.trainer, &trainer))) goto fail;
-        if ((rc = extract_all(m->extractor, &s, p.batch_size, sink_trainer, trainer, &pc))) goto fail;
+        route.trainer = trainer;
+        if ((rc = extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
         if (p.method == RP_METHOD_PCA) { /* the trainer only holds the features: fit, do not train */
             if ((rc = rp_trainer_fit_pca(trainer, 0, &m->embedding))) goto fail;
         } else {
@@ -247,21 +326,30 @@ static int train_common(const char *const *paths, const rp_image *const *images,
             if ((rc = rp_trainer_get_embedding(trainer, &m->embedding))) goto fail;
         }
         bp.dim = rp_embedding_out_dim(m->embedding);
-        if ((rc = rp_bank_create(&bp, &m->bank))) goto fail;
-        if ((rc = embed_into_bank(trainer, m->embedding, m->bank))) goto fail;
+        for (uint32_t c = 0; c < n_categories; c++)
+            if ((rc = rp_bank_create(&bp, &m->categories[c].bank))) goto fail;
+        if ((rc = embed_into_banks(trainer, m->embedding, m, train_category))) goto fail;
         rp_trainer_free(trainer);
         trainer = NULL;
     }
-    if ((rc = rp_bank_freeze(m->bank, progress, user_data))) goto fail;
+    /* each category's coreset from its own patches: one shared selection would spend its budget
+     * on the most varied product */
+    for (uint32_t c = 0; c < n_categories; c++)
+        if ((rc = rp_bank_freeze(m->categories[c].bank, progress, user_data))) goto fail;
     if ((rc = rp__model_finish(m, p.scorer, "rp_train (params.scorer)"))) goto fail;
-    if (n_calib && (rc = calibrate_held_out(m, &s, calib_idx, n_calib, q, progress, user_data))) goto fail;
+    if (n_calib && (rc = calibrate_held_out(m, &s, calib_idx, n_calib, image_category, q, progress, user_data)))
+        goto fail;
     free(train_idx);
     free(calib_idx);
+    free(train_category);
+    free(descriptor);
     *out = m;
     return RP_OK;
 fail:
     free(train_idx);
     free(calib_idx);
+    free(train_category);
+    free(descriptor);
     rp_trainer_free(trainer);
     rp_model_free(m);
     return rc;

@@ -126,6 +126,12 @@ int rp_scorer_score(const rp_scorer *s, const rp_image *image, rp_score_result *
     return rc;
 }
 
+int rp__scorer_score_features_image(const rp_scorer *s, const float *features, uint32_t width, uint32_t height,
+                                    rp_score_result *result_out, float *map_image_out, const char *fn)
+{
+    return score_core(s, features, result_out, NULL, NULL, map_image_out, width, height, fn);
+}
+
 int rp_scorer_map_to_image(const rp_scorer *s, const float *map_input, size_t map_input_floats, uint32_t width,
                            uint32_t height, float *map_image_out, size_t map_image_floats)
 {

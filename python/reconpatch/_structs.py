@@ -79,7 +79,7 @@ class ScorerInfo(_Struct):
 class ScoreResult(_Struct):
     _c_name_ = "rp_score_result"
     _fields_ = [("struct_size", u32), ("max_patch", u32), ("score", f64), ("score_max", f64),
-                ("reweight", f64), ("max_patch_neighbor", u64), ("decision", i32), ("reserved0", u32),
+                ("reweight", f64), ("max_patch_neighbor", u64), ("decision", i32), ("category", u32),
                 ("threshold", f64), ("pixel_threshold", f64), ("mask_pixels", u64)]
 
 
@@ -102,7 +102,9 @@ class TrainParams(_Struct):
     _fields_ = [("struct_size", u32), ("method", i32), ("extractor", ctypes.POINTER(ExtractorParams)),
                 ("trainer", ctypes.POINTER(TrainerParams)), ("bank", ctypes.POINTER(BankParams)),
                 ("scorer", ctypes.POINTER(ScorerParams)), ("batch_size", u32), ("reserved0", u32),
-                ("calibration_fraction", f64), ("calibration_quantile", f64)]
+                ("calibration_fraction", f64), ("calibration_quantile", f64),
+                ("category_count", u32), ("reserved1", u32), ("image_categories", ctypes.POINTER(u32)),
+                ("category_names", ctypes.POINTER(ctypes.c_char_p))]
 
 
 class ModelThresholds(_Struct):

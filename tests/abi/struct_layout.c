@@ -88,7 +88,7 @@ _Static_assert(offsetof(rp_image_load_params, max_pixels) == 8 && sizeof(((rp_im
 _Static_assert(offsetof(rp_image_load_params, max_pixels) + sizeof(((rp_image_load_params *)0)->max_pixels) == sizeof(rp_image_load_params), "rp_image_load_params has tail padding: an appended field would not grow it");
 
 /* ---- model.h */
-_Static_assert(sizeof(rp_train_params) == 64, "sizeof(rp_train_params) changed");
+_Static_assert(sizeof(rp_train_params) == 88, "sizeof(rp_train_params) changed");
 _Static_assert(alignof(rp_train_params) == 8, "alignof(rp_train_params) changed");
 _Static_assert(offsetof(rp_train_params, struct_size) == 0 && sizeof(((rp_train_params *)0)->struct_size) == 4, "rp_train_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_train_params, method) == 4 && sizeof(((rp_train_params *)0)->method) == 4, "rp_train_params.method moved or resized");
@@ -100,7 +100,11 @@ _Static_assert(offsetof(rp_train_params, batch_size) == 40 && sizeof(((rp_train_
 _Static_assert(offsetof(rp_train_params, reserved0) == 44 && sizeof(((rp_train_params *)0)->reserved0) == 4, "rp_train_params.reserved0 moved or resized");
 _Static_assert(offsetof(rp_train_params, calibration_fraction) == 48 && sizeof(((rp_train_params *)0)->calibration_fraction) == 8, "rp_train_params.calibration_fraction moved or resized");
 _Static_assert(offsetof(rp_train_params, calibration_quantile) == 56 && sizeof(((rp_train_params *)0)->calibration_quantile) == 8, "rp_train_params.calibration_quantile moved or resized");
-_Static_assert(offsetof(rp_train_params, calibration_quantile) + sizeof(((rp_train_params *)0)->calibration_quantile) == sizeof(rp_train_params), "rp_train_params has tail padding: an appended field would not grow it");
+_Static_assert(offsetof(rp_train_params, category_count) == 64 && sizeof(((rp_train_params *)0)->category_count) == 4, "rp_train_params.category_count moved or resized");
+_Static_assert(offsetof(rp_train_params, reserved1) == 68 && sizeof(((rp_train_params *)0)->reserved1) == 4, "rp_train_params.reserved1 moved or resized");
+_Static_assert(offsetof(rp_train_params, image_categories) == 72 && sizeof(((rp_train_params *)0)->image_categories) == 8, "rp_train_params.image_categories moved or resized");
+_Static_assert(offsetof(rp_train_params, category_names) == 80 && sizeof(((rp_train_params *)0)->category_names) == 8, "rp_train_params.category_names moved or resized");
+_Static_assert(offsetof(rp_train_params, category_names) + sizeof(((rp_train_params *)0)->category_names) == sizeof(rp_train_params), "rp_train_params has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_model_thresholds) == 48, "sizeof(rp_model_thresholds) changed");
 _Static_assert(alignof(rp_model_thresholds) == 8, "alignof(rp_model_thresholds) changed");
@@ -179,7 +183,7 @@ _Static_assert(offsetof(rp_score_result, score_max) == 16 && sizeof(((rp_score_r
 _Static_assert(offsetof(rp_score_result, reweight) == 24 && sizeof(((rp_score_result *)0)->reweight) == 8, "rp_score_result.reweight moved or resized");
 _Static_assert(offsetof(rp_score_result, max_patch_neighbor) == 32 && sizeof(((rp_score_result *)0)->max_patch_neighbor) == 8, "rp_score_result.max_patch_neighbor moved or resized");
 _Static_assert(offsetof(rp_score_result, decision) == 40 && sizeof(((rp_score_result *)0)->decision) == 4, "rp_score_result.decision moved or resized");
-_Static_assert(offsetof(rp_score_result, reserved0) == 44 && sizeof(((rp_score_result *)0)->reserved0) == 4, "rp_score_result.reserved0 moved or resized");
+_Static_assert(offsetof(rp_score_result, category) == 44 && sizeof(((rp_score_result *)0)->category) == 4, "rp_score_result.category moved or resized");
 _Static_assert(offsetof(rp_score_result, threshold) == 48 && sizeof(((rp_score_result *)0)->threshold) == 8, "rp_score_result.threshold moved or resized");
 _Static_assert(offsetof(rp_score_result, pixel_threshold) == 56 && sizeof(((rp_score_result *)0)->pixel_threshold) == 8, "rp_score_result.pixel_threshold moved or resized");
 _Static_assert(offsetof(rp_score_result, mask_pixels) == 64 && sizeof(((rp_score_result *)0)->mask_pixels) == 8, "rp_score_result.mask_pixels moved or resized");
@@ -223,7 +227,7 @@ _Static_assert(offsetof(rp_trainer_params, reserved0) + sizeof(((rp_trainer_para
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (142 fields) as locked\n");
+    printf("layout of 14 public structs (146 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

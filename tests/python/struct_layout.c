@@ -93,7 +93,7 @@ int main(void)
     FIELD(rp_score_result, struct_size); FIELD(rp_score_result, max_patch); FIELD(rp_score_result, score);
     FIELD(rp_score_result, score_max); FIELD(rp_score_result, reweight);
     FIELD(rp_score_result, max_patch_neighbor); FIELD(rp_score_result, decision);
-    FIELD(rp_score_result, reserved0); FIELD(rp_score_result, threshold);
+    FIELD(rp_score_result, category); FIELD(rp_score_result, threshold);
     FIELD(rp_score_result, pixel_threshold); FIELD(rp_score_result, mask_pixels);
     end();
 
@@ -118,6 +118,8 @@ int main(void)
     FIELD(rp_train_params, extractor); FIELD(rp_train_params, trainer); FIELD(rp_train_params, bank);
     FIELD(rp_train_params, scorer); FIELD(rp_train_params, batch_size); FIELD(rp_train_params, reserved0);
     FIELD(rp_train_params, calibration_fraction); FIELD(rp_train_params, calibration_quantile);
+    FIELD(rp_train_params, category_count); FIELD(rp_train_params, reserved1);
+    FIELD(rp_train_params, image_categories); FIELD(rp_train_params, category_names);
     end();
 
     STRUCT(rp_model_thresholds);

@@ -1,0 +1,155 @@
+/* A model of several products (docs/unified.md): each category keeps its own bank, scorer and
+ * thresholds; a router sends an image to the category of its nearest training image, compared by
+ * one global descriptor per image, so scoring searches one category's bank, not all of them. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "scorer/scorer_internal.h"
+
+void rp__route_descriptor(const float *features, uint32_t patches, uint32_t dim, float *out)
+{
+    /* double sums: 784 patches of values up to ~1e2 lose digits in float */
+    for (uint32_t d = 0; d < dim; d++) {
+        double sum = 0.0;
+        for (uint32_t p = 0; p < patches; p++) sum += features[(size_t)p * dim + d];
+        out[d] = (float)(sum / (patches ? patches : 1u));
+    }
+}
+
+uint32_t rp__route(const rp_model *m, const float *descriptor)
+{
+    const rp__router *r = &m->router;
+    if (m->n_categories < 2 || !r->count) return 0;
+    double best = DBL_MAX;
+    uint32_t best_category = 0;
+    for (uint32_t i = 0; i < r->count; i++) {
+        const float *row = r->descriptors + (size_t)i * r->dim;
+        double d2 = 0.0;
+        for (uint32_t k = 0; k < r->dim; k++) {
+            const double diff = (double)row[k] - descriptor[k];
+            d2 += diff * diff;
+        }
+        if (d2 < best) { /* first of equals: the result does not depend on thread timing */
+            best = d2;
+            best_category = r->category[i];
+        }
+    }
+    return best_category;
+}
+
+int rp__router_add(rp__router *r, const float *descriptor, uint32_t dim, uint32_t category)
+{
+    if (r->count && r->dim != dim) return rp__fail(RP_E_SHAPE, "router: descriptor of %u floats, not %u", dim, r->dim);
+    if (r->count == r->capacity) { /* doubling: one call per training image */
+        const uint32_t cap = r->capacity ? 2 * r->capacity : 64;
+        float *d = realloc(r->descriptors, (size_t)cap * dim * sizeof *d);
+        if (d) r->descriptors = d;
+        uint32_t *c = d ? realloc(r->category, (size_t)cap * sizeof *c) : NULL;
+        if (c) r->category = c;
+        if (!d || !c) return rp__fail(RP_E_NOMEM, "router: out of memory for %u image descriptors", cap);
+        r->capacity = cap;
+    }
+    memcpy(r->descriptors + (size_t)r->count * dim, descriptor, dim * sizeof *descriptor);
+    r->category[r->count] = category;
+    r->dim = dim;
+    r->count++;
+    return RP_OK;
+}
+
+void rp__router_clear(rp__router *r)
+{
+    free(r->descriptors);
+    free(r->category);
+    memset(r, 0, sizeof *r);
+}
+
+int rp__model_score(const rp_model *m, uint32_t category, const rp_image *image, rp_score_result *result,
+                    float *map_image_out, size_t map_image_floats, uint32_t *category_out, const char *fn)
+{
+    if (category != RP__ROUTE && category >= m->n_categories)
+        return rp__fail(RP_E_INVALID_ARG, "%s: category %u: the model has %u", fn, category, m->n_categories);
+    if (m->n_categories == 1 || category != RP__ROUTE) {
+        /* nothing to route: the scorer runs the extractor itself */
+        const uint32_t c = category == RP__ROUTE ? 0 : category;
+        int rc = rp_scorer_score(m->categories[c].scorer, image, result, NULL, 0, map_image_out, map_image_floats);
+        if (!rc && category_out) *category_out = c;
+        return rc;
+    }
+    rp_extractor_info info;
+    info.struct_size = sizeof info;
+    int rc = rp_extractor_get_info(m->extractor, &info, sizeof info);
+    if (rc) return rc;
+    const uint32_t patches = info.grid_size * info.grid_size;
+    const size_t floats = (size_t)patches * info.feature_dim;
+    float *features = malloc((floats + info.feature_dim) * sizeof *features);
+    if (!features) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu patch features", fn, floats);
+    rc = rp_extractor_patch_features(m->extractor, &image, 1, features, floats);
+    if (rc) {
+        rc = rp__fail_relay(rc, "%s: rp_extractor_patch_features failed", fn);
+    } else {
+        float *descriptor = features + floats;
+        rp__route_descriptor(features, patches, info.feature_dim, descriptor);
+        const uint32_t c = rp__route(m, descriptor);
+        rc = rp__scorer_score_features_image(m->categories[c].scorer, features, rp_image_width(image),
+                                             rp_image_height(image), result, map_image_out, fn);
+        if (!rc && category_out) *category_out = c;
+    }
+    free(features);
+    return rc;
+}
+
+/* ---- public getters ---- */
+
+uint32_t rp_model_category_count(const rp_model *m) { return m ? m->n_categories : 0; }
+
+const char *rp_model_category_name(const rp_model *m, uint32_t category)
+{
+    if (!m || category >= m->n_categories) return NULL;
+    return m->categories[category].name ? m->categories[category].name : "";
+}
+
+const rp_scorer *rp_model_category_scorer(const rp_model *m, uint32_t category)
+{
+    return m && category < m->n_categories ? m->categories[category].scorer : NULL;
+}
+
+int rp_model_route_features(const rp_model *m, const float *features, size_t features_floats, uint32_t *category_out)
+{
+    static const char fn[] = "rp_model_route_features";
+    rp__clear_error();
+    if (!m || !features || !category_out)
+        return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : !features ? "features" : "category_out");
+    rp_extractor_info info;
+    info.struct_size = sizeof info;
+    int rc = rp_extractor_get_info(m->extractor, &info, sizeof info);
+    if (rc) return rc;
+    const uint32_t patches = info.grid_size * info.grid_size;
+    if (features_floats != (size_t)patches * info.feature_dim)
+        return rp__fail(RP_E_SHAPE, "%s: features_floats %zu != %u patches x %u features", fn, features_floats, patches,
+                        info.feature_dim);
+    float *descriptor = malloc(info.feature_dim * sizeof *descriptor);
+    if (!descriptor) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    rp__route_descriptor(features, patches, info.feature_dim, descriptor);
+    *category_out = rp__route(m, descriptor);
+    free(descriptor);
+    return RP_OK;
+}
+
+int rp_model_get_category_thresholds(const rp_model *m, uint32_t category, rp_model_thresholds *out, size_t size)
+{
+    static const char fn[] = "rp_model_get_category_thresholds";
+    rp__clear_error();
+    if (!m || !out) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : "out");
+    if (category >= m->n_categories)
+        return rp__fail(RP_E_INVALID_ARG, "%s: category %u: the model has %u", fn, category, m->n_categories);
+    if (size < sizeof(uint32_t)) return rp__fail(RP_E_INVALID_ARG, "%s: size %zu is too small", fn, size);
+    rp_model_thresholds t = m->categories[category].thresholds;
+    t.struct_size = (uint32_t)(size < sizeof t ? size : sizeof t);
+    memset(out, 0, size);
+    memcpy(out, &t, t.struct_size);
+    return RP_OK;
+}
