@@ -170,6 +170,10 @@ static int score_one(const options *o, const rp_model *model, const char *file)
                                      : r.decision == RP_DECISION_NORMAL  ? "\"normal\""
                                                                          : "null");
         if (mask) printf(", \"defect_pixels\": %llu", (unsigned long long)r.mask_pixels);
+        if (rp_model_category_count(model) > 1) { /* a model of several products: where it was routed */
+            printf(", \"category\": ");
+            json_string(rp_model_category_name(model, r.category));
+        }
         if (heatmap[0]) {
             printf(", \"heatmap\": ");
             json_string(heatmap);

@@ -83,7 +83,7 @@ class Model(Handle):
 
     @classmethod
     def train(cls, images, method="reconpatch", progress=None, extractor=None, trainer=None, bank=None,
-              scorer=None, batch_size=0, calibration_fraction=0.0, calibration_quantile=0.0):
+              scorer=None, batch_size=0, calibration_fraction=0.0, calibration_quantile=0.0, categories=None):
         """Train on normal images.
 
         images     a folder, or a list of paths, Images or uint8 ndarrays (RGB)
@@ -95,6 +95,8 @@ class Model(Handle):
         batch_size images per backbone batch (0 = 4)
         calibration_fraction  share of the images held out to set the thresholds (0 = none), with
                    the quantile rule at calibration_quantile (0 = 0.99); see Model.calibrate
+        categories one name per image: a model of several products (docs/unified.md), each with
+                   its own bank and thresholds, numbered in the order the names first appear
         """
         if isinstance(images, (str, bytes, os.PathLike)) and os.path.isdir(images):
             images = list_images(images)
@@ -117,6 +119,16 @@ class Model(Handle):
         p.trainer = ctypes.pointer(tp) if tp is not None else None
         p.bank = ctypes.pointer(bp) if bp is not None else None
         p.scorer = ctypes.pointer(sp) if sp is not None else None
+        if categories is not None:
+            categories = [str(c) for c in categories]
+            if len(categories) != len(images):
+                raise ValueError("categories: %d names for %d images" % (len(categories), len(images)))
+            names = list(dict.fromkeys(categories))
+            index = (ctypes.c_uint32 * max(len(images), 1))(*[names.index(c) for c in categories])
+            encoded = (ctypes.c_char_p * len(names))(*[n.encode() for n in names])
+            p.category_count = len(names)
+            p.image_categories = ctypes.cast(index, ctypes.POINTER(ctypes.c_uint32))
+            p.category_names = ctypes.cast(encoded, ctypes.POINTER(ctypes.c_char_p))
 
         call = ProgressCall(progress)
         out = new_handle_ptr(_lib.rp_model)
@@ -156,6 +168,21 @@ class Model(Handle):
         finally:
             if owned:
                 img.close()
+
+    @property
+    def categories(self):
+        """The category names (one "" for a model of one product); Score.category indexes them."""
+        with self._use() as p:
+            n = _lib.lib.rp_model_category_count(p)
+            return [_lib.lib.rp_model_category_name(p, i).decode() for i in range(n)]
+
+    def category_thresholds(self, category):
+        """ModelThresholds of one category (see thresholds)."""
+        t = S.ModelThresholds()
+        t.struct_size = ctypes.sizeof(t)
+        with self._use() as p:
+            check(_lib.lib.rp_model_get_category_thresholds(p, category, ctypes.byref(t), ctypes.sizeof(t)))
+        return t
 
     # ---- thresholds ----------------------------------------------------------------------
 

@@ -202,3 +202,23 @@ def test_model__scorer_takes_the_extractors_geometry_and_refuses_another(weights
             rp.Scorer(bank, extractor=ex, resize=288)
         assert refused.value.code == errors.E_SHAPE
         assert "resize 288 / no_crop 0 / keep_aspect 1 differ from the extractor's 256 / 0 / 1" in str(refused.value)
+
+
+def test_model__categories_route_and_keep_their_thresholds(backbone):
+    """Two products, the second the first upside down: each test image is scored in its own."""
+    train = [rp.Image.from_file(x).to_array() for x in bottle_train_paths()[:6]]
+    flipped = [np.ascontiguousarray(a[::-1]) for a in train]
+    model = rp.Model.train(train + flipped, method="patchcore", extractor=backbone, calibration_fraction=0.34,
+                           categories=["upright"] * 6 + ["flipped"] * 6)
+    try:
+        assert model.categories == ["upright", "flipped"]
+        for i, name in enumerate(model.categories):
+            assert model.category_thresholds(i).calibration_images == 2
+        for path, _, _ in bottle_test_cases()[:3]:
+            a = rp.Image.from_file(path).to_array()
+            assert model.score(a, map=False).category == 0
+            assert model.score(np.ascontiguousarray(a[::-1]), map=False).category == 1
+        with pytest.raises(ValueError, match="3 names for 12 images"):
+            rp.Model.train(train + flipped, method="patchcore", extractor=backbone, categories=["a", "b", "c"])
+    finally:
+        model.close()
