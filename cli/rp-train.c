@@ -2,7 +2,12 @@
  *
  *   rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop | --keep-aspect] [--weights PATH]
  *            [--epochs N] [--embed-weights] [--calibrate F] [--repr-dim N] [--feature-dim N] [--pca N]
- *            [--sampler uniform|aligned] -o MODEL IMAGE_OR_DIR...   (rp_model_options.h)
+ *            [--sampler uniform|aligned] [--category NAME] -o MODEL IMAGE_OR_DIR...   (rp_model_options.h)
+ *   rp-train --extend MODEL --category NAME [--coreset R] [--calibrate F] -o OUT IMAGE_OR_DIR...
+ *
+ * --category NAME records the product's name and makes a model that can take more products later;
+ * --extend MODEL adds the images as a new product NAME to such a model (its head is not retrained:
+ * docs/unified.md) and writes the result to OUT (which may be MODEL).
  *
  * --keep-aspect resizes each image's shorter side to 256 keeping its aspect ratio before the
  * 224 centre crop (torchvision Resize(256), the MVTec protocol); the default resizes both sides.
@@ -39,7 +44,7 @@ typedef struct options {
     double coreset, calibrate;
     int no_crop, keep_aspect, embed_weights;
     unsigned epochs;
-    const char *weights, *output;
+    const char *weights, *output, *category, *extend;
     path_list inputs;
     rp_model_options model; /* --repr-dim, --feature-dim, --pca, --sampler */
 } options;
@@ -49,7 +54,9 @@ static void usage(void)
     fprintf(stderr, "usage: rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop | --keep-aspect]\n"
                     "                [--weights PATH] [--epochs N] [--embed-weights] [--calibrate F]\n"
                     "                " RP_MODEL_OPTIONS_USAGE "\n"
-                    "                -o MODEL IMAGE_OR_DIR...\n");
+                    "                [--category NAME] -o MODEL IMAGE_OR_DIR...\n"
+                    "       rp-train --extend MODEL --category NAME [--coreset R] [--calibrate F] [--embed-weights]\n"
+                    "                -o OUT IMAGE_OR_DIR...\n");
     exit(2);
 }
 
@@ -149,6 +156,8 @@ static void parse_args(int argc, char **argv, options *o)
             i++;
         } else if (!strcmp(a, "--weights") && v) o->weights = v, i++;
         else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && v) o->output = v, i++;
+        else if (!strcmp(a, "--category") && v) o->category = v, i++;
+        else if (!strcmp(a, "--extend") && v) o->extend = v, i++;
         else if (!strcmp(a, "--no-crop")) o->no_crop = 1;
         else if (!strcmp(a, "--keep-aspect")) o->keep_aspect = 1;
         else if (!strcmp(a, "--embed-weights")) o->embed_weights = 1;
@@ -174,6 +183,10 @@ static void parse_args(int argc, char **argv, options *o)
     if (!o->output || !o->inputs.count) usage();
     if (o->no_crop && o->keep_aspect) {
         fprintf(stderr, "rp-train: --no-crop and --keep-aspect exclude each other (keep-aspect crops)\n");
+        exit(2);
+    }
+    if (o->extend && !o->category) {
+        fprintf(stderr, "rp-train: --extend needs --category NAME for the new product\n");
         exit(2);
     }
     if (o->inputs.count > UINT32_MAX) {
@@ -266,6 +279,34 @@ static int fail(const char *what)
     return 1;
 }
 
+/* --extend: load the model, add the images as a new product, save. */
+static int extend(options *o, const rp_train_params *p)
+{
+    rp_model *model = NULL;
+    if (rp_model_load(o->extend, NULL, &model)) {
+        free_list(&o->inputs);
+        return fail(o->extend);
+    }
+    fprintf(stderr, "rp-train: adding '%s' (%zu images) to %s (%u categories) -> %s\n", o->category, o->inputs.count,
+            o->extend, rp_model_category_count(model), o->output);
+    progress_state ps = {.tty = isatty(STDERR_FILENO)};
+    int rc = rp_model_add_normals(model, o->category, (const char *const *)o->inputs.items, (uint32_t)o->inputs.count,
+                                  p, on_progress, &ps);
+    if (ps.tty && ps.stage) fputc('\n', stderr);
+    free_list(&o->inputs);
+    if (rc) {
+        rp_model_free(model);
+        return fail("adding the images");
+    }
+    rp_model_save_params sp;
+    rp_model_save_params_init(&sp, sizeof sp);
+    sp.embed_weights = (uint32_t)o->embed_weights;
+    rc = rp_model_save(model, o->output, &sp);
+    if (!rc) fprintf(stderr, "rp-train: saved %s with %u categories\n", o->output, rp_model_category_count(model));
+    rp_model_free(model);
+    return rc ? fail(o->output) : 0;
+}
+
 int main(int argc, char **argv)
 {
     rp_cli_passive_openmp(argv);
@@ -291,6 +332,12 @@ int main(int argc, char **argv)
     p.bank = &bp;
     p.trainer = &tp;
     p.calibration_fraction = o.calibrate;
+    const char *names[1] = {o.category};
+    if (o.category) {
+        p.category_count = 1;
+        p.category_names = names;
+    }
+    if (o.extend) return extend(&o, &p);
 
     fprintf(stderr, "rp-train: %s on %zu images -> %s\n", p.method == RP_METHOD_PATCHCORE ? "PatchCore" : p.method == RP_METHOD_PCA ? "PCA" : "ReConPatch",
             o.inputs.count, o.output);

@@ -49,12 +49,13 @@ typedef struct rp_train_params {
      * when floor((i + 1) h / count) > floor(i h / count)); at least one image must remain. */
     double calibration_fraction;
     double calibration_quantile;          /* q of that calibration; 0 = 0.99 */
-    /* Several products in one model (docs/unified.md). With category_count >= 2 every category
-     * gets its own coreset bank (bank.coreset_fraction of its own patches) and thresholds (its own
+    /* Several products in one model (docs/unified.md). With category_count >= 1 the model records
+     * its categories and can take more later (rp_model_add_normals); with 2 or more every category
+     * gets its own coreset bank (bank.coreset_ratio of its own patches) and thresholds (its own
      * held-out share), the head (ReConPatch, PCA) is trained on all images together, and
      * rp_score_image sends each image to the category of its nearest training image. Image i is
-     * of category image_categories[i] (0..category_count-1; every category needs an image);
-     * category_names (may be NULL) names them. 0 or 1: one category, image_categories ignored. */
+     * of category image_categories[i] (0..category_count-1; every category needs an image; may be
+     * NULL for one category); category_names (may be NULL) names them. 0: a plain model. */
     uint32_t category_count;
     uint32_t reserved1;
     const uint32_t *image_categories;
@@ -83,6 +84,21 @@ RP_API int rp_train_images(const rp_image *const *images, uint32_t count, const 
  * On failure nothing is written to the outputs. */
 RP_API int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result *result_out,
                           float *map_out, size_t map_floats, uint8_t *mask_out, size_t mask_size);
+
+/* Add a product to a model that records categories (trained with category_count >= 1), without
+ * retraining (docs/unified.md): its normal images (PNG/JPEG paths) get their own coreset bank, of
+ * vectors made by the model's frozen head (ReConPatch, PCA) or the features themselves (PatchCore);
+ * their descriptors join the router; with params->calibration_fraction the category gets its own
+ * thresholds. Of params (may be NULL) bank (coreset_ratio, coreset_count, knn_int8, seed),
+ * batch_size, calibration_fraction and calibration_quantile are used, the rest is the model's.
+ * name: new among the model's categories. Exclusive use of the model; on failure it is unchanged.
+ * RP_E_STATE for a plain model, RP_E_LIMIT past 1024 categories. */
+RP_API int rp_model_add_normals(rp_model *model, const char *name, const char *const *paths, uint32_t count,
+                                const rp_train_params *params, rp_progress_fn progress, void *user_data);
+/* The same from decoded images (borrowed for the call). */
+RP_API int rp_model_add_normal_images(rp_model *model, const char *name, const rp_image *const *images,
+                                      uint32_t count, const rp_train_params *params, rp_progress_fn progress,
+                                      void *user_data);
 
 /* rp_score_image against one given category of a model of several (docs/unified.md), without
  * routing: for lines that know which product is in front of the camera, and to check the router.
@@ -179,7 +195,7 @@ RP_API int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *i
  * independently of the library version; files with a larger one fail with RP_E_VERSION.
  * Version 2 added keep_aspect to the extractor settings and the int8 kNN flag to the bank; version 1
  * files still load, and rp_model_save writes version 1 for models that use neither. Version 3 added
- * RP_METHOD_PCA (written only for PCA models). Version 4 added models of several categories
+ * RP_METHOD_PCA (written only for PCA models). Version 4 added models that record categories
  * (written only for them: docs/unified.md). */
 #define RP_MODEL_FORMAT_VERSION 4
 

@@ -76,3 +76,20 @@ int rp__model_finish(rp_model *m, const rp_scorer_params *scorer_params, const c
     }
     return RP_OK;
 }
+
+int rp__model_add_category_scorer(rp_model *m, uint32_t c)
+{
+    rp_scorer_info info;
+    info.struct_size = sizeof info;
+    int rc = rp_scorer_get_info(m->categories[0].scorer, &info, sizeof info);
+    if (rc) return rc;
+    rp_scorer_params sp;
+    rp_scorer_params_init(&sp, sizeof sp);
+    sp.reweight_neighbors = info.reweight_neighbors;
+    sp.map_sigma = info.map_sigma;
+    sp.num_threads = info.num_threads;
+    sp.resize = m->extractor_params.resize;
+    sp.no_crop = m->extractor_params.no_crop;
+    sp.keep_aspect = m->extractor_params.keep_aspect;
+    return rp_scorer_create(m->extractor, m->embedding, m->categories[c].bank, &sp, &m->categories[c].scorer);
+}

@@ -59,6 +59,9 @@ rp_model *rp__model_alloc(uint32_t n_categories);
  * scorer_params may be NULL; fn names the public function for messages. */
 int rp__model_finish(rp_model *model, const rp_scorer_params *scorer_params, const char *fn);
 
+/* The scorer of category c (its bank in place) with the settings of category 0's. */
+int rp__model_add_category_scorer(rp_model *model, uint32_t c);
+
 /* ---- categories and routing (categories.c) ---- */
 
 /* The global descriptor of one image: the mean over its patches of its patch features (dim floats). */

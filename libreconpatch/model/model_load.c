@@ -153,7 +153,7 @@ typedef struct decoded_category {
     uint32_t bank_flags;
     const uint8_t *bank_floats;
     rp_model_thresholds thresholds;
-    const uint8_t *name; /* name_len bytes, not NUL-terminated; NULL for a model of one category */
+    const uint8_t *name; /* name_len bytes, not NUL-terminated; NULL without a section 'CATS' */
     uint32_t name_len;
 } decoded_category;
 
@@ -362,7 +362,7 @@ static int decode_categories(const sections *s, uint32_t version, const source *
     if (s->categories.size < RP__CATS_FIXED_SIZE)
         return BAD(src, "section 'CATS' is %llu bytes", (unsigned long long)s->categories.size);
     const uint32_t n = rp__le_get_u32(c), dim = rp__le_get_u32(c + 4), count = rp__le_get_u32(c + 8);
-    if (n < 2 || n > RP__MAX_CATEGORIES) return BAD(src, "section 'CATS': %u categories (2..%u)", n, RP__MAX_CATEGORIES);
+    if (n < 1 || n > RP__MAX_CATEGORIES) return BAD(src, "section 'CATS': %u categories (1..%u)", n, RP__MAX_CATEGORIES);
     if (dim != out->ep.feature_dim)
         return BAD(src, "section 'CATS': descriptors of %u floats, the features have %u", dim, out->ep.feature_dim);
     if (count < n) return BAD(src, "section 'CATS': %u descriptors for %u categories", count, n);
@@ -549,7 +549,7 @@ static int rebuild(const decoded *d, const sections *s, const rp_model_load_para
     }
     for (uint32_t c = 0; c < d->n_categories; c++)
         if ((rc = rebuild_category(d, c, lp, src, m))) return rc;
-    if (d->n_categories > 1 && (rc = rebuild_router(d, src, m))) return rc;
+    if (d->route_count && (rc = rebuild_router(d, src, m))) return rc;
 
     rp_scorer_params sp;
     rp_scorer_params_init(&sp, sizeof sp);

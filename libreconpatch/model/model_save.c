@@ -153,7 +153,7 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     /* The oldest format that holds everything this model uses, so that libraries from before
      * keep_aspect and the int8 kNN still read the models that use neither. */
     const int bank_int8 = rp__bank_knn_int8(m->categories[0].bank);
-    p->version = m->n_categories > 1 ? 4u : m->method == RP_METHOD_PCA ? 3u : ep->keep_aspect || bank_int8 ? 2u : 1u;
+    p->version = m->router.count ? 4u : m->method == RP_METHOD_PCA ? 3u : ep->keep_aspect || bank_int8 ? 2u : 1u;
 
     section *s = add_section(p, RP__SEC_MODEL);
     rp__bytes_i32(&s->fields, m->method);
@@ -238,7 +238,7 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
 
     s = add_section(p, RP__SEC_THRESHOLDS);
     thresholds_fields(&m->categories[0].thresholds, &s->fields);
-    if (m->n_categories > 1 && (rc = category_sections(m, p))) return rc;
+    if (m->router.count && (rc = category_sections(m, p))) return rc;
 
     for (int i = 0; i < p->n; i++)
         if (p->sec[i].fields.failed) return rp__fail(RP_E_NOMEM, FN ": out of memory");

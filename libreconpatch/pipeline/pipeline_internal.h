@@ -29,4 +29,47 @@ int rp__model_calibration_scores(const rp_model *model, uint32_t category, const
 int rp__model_thresholds_from_normals(const double *scores, const double *map_max, uint32_t n, double q,
                                       rp_model_thresholds *out);
 
+/* ---- steps shared by rp_train and rp_model_add_normals (train_steps.c) ---- */
+
+/* batch_size (0 becomes the default), calibration_fraction and the quantile (resolved into *q):
+ * checked as rp_train documents them. */
+int rp__train_params_check_common(rp_train_params *params, double *q, const char *fn);
+
+/* Where the images come from: paths (decoded one batch at a time) or caller images. */
+typedef struct rp__image_source {
+    const char *const *paths;
+    const rp_image *const *images;
+    const uint32_t *index; /* the images used, as positions in paths / images */
+    uint32_t count;        /* entries in index */
+    uint64_t max_pixels;
+} rp__image_source;
+
+/* The caller's progress callback, for the feature stage. */
+typedef struct rp__progress_ctx {
+    rp_progress_fn fn;
+    void *user_data;
+} rp__progress_ctx;
+
+/* Receives each image's patch features (grid^2 x dim). */
+typedef int (*rp__feature_sink)(void *ctx, const float *features, uint32_t patches, uint32_t dim);
+
+/* Run the extractor over the source's images in batches and hand every image's features to sink
+ * (progress: RP_STAGE_FEATURES). */
+int rp__extract_all(const rp_extractor *ex, const rp__image_source *src, uint32_t batch, rp__feature_sink sink,
+                    void *sink_ctx, const rp__progress_ctx *pc);
+
+/* Which images train and which calibrate (calibration_fraction): within each category (category
+ * NULL: one), h evenly spaced images of its n are held out (image k of the category when
+ * floor((k + 1) h / n) > floor(k h / n)). Fills train_idx / calib_idx (count entries each at most)
+ * in the order of the list. */
+int rp__split_images(uint32_t count, const uint32_t *category, uint32_t n_categories, double fraction,
+                     uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib);
+
+/* Score the held-out images of each category (category of image i: category[i]; NULL: all of
+ * first_category) in that category, no routing, and set its thresholds with rp_model_calibrate's
+ * rule. Categories first_category.. of the model are calibrated; fn names the caller. */
+int rp__calibrate_held_out(rp_model *m, const rp__image_source *src, const uint32_t *calib_idx, uint32_t n_calib,
+                           const uint32_t *category, uint32_t first_category, double q, rp_progress_fn progress,
+                           void *user_data, const char *fn);
+
 #endif

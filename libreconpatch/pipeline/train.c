@@ -8,99 +8,11 @@
 #include "pipeline/pipeline_internal.h"
 #include "trainer/trainer_features.h"
 
-#define DEFAULT_BATCH_IMAGES 4u
-#define MAX_BATCH_IMAGES 256u
 
 int rp_train_params_init(rp_train_params *params, size_t size)
 {
     rp__clear_error();
     return rp__params_init(params, size, sizeof *params, "rp_train_params_init");
-}
-
-/* Where the images come from: paths (decoded one batch at a time) or caller images. */
-typedef struct image_source {
-    const char *const *paths;
-    const rp_image *const *images;
-    const uint32_t *index; /* the images used, as positions in paths / images */
-    uint32_t count;        /* entries in index */
-    uint64_t max_pixels;
-} image_source;
-
-/* Progress of the feature stage, forwarded to the caller's callback. */
-typedef struct progress_ctx {
-    rp_progress_fn fn;
-    void *user_data;
-} progress_ctx;
-
-static int report(const progress_ctx *pc, int32_t stage, int64_t done, int64_t total)
-{
-    if (!pc->fn) return RP_OK;
-    rp_progress p;
-    memset(&p, 0, sizeof p);
-    p.struct_size = sizeof p;
-    p.stage = stage;
-    p.done = done;
-    p.total = total;
-    p.epoch = -1;
-    p.step = -1;
-    p.loss = p.val_loss = __builtin_nan("");
-    if (pc->fn(&p, pc->user_data)) return rp__fail(RP_E_CANCELLED, "rp_train: cancelled by the progress callback");
-    return RP_OK;
-}
-
-/* Receives each image's patch features (grid^2 x dim). */
-typedef int (*feature_sink)(void *ctx, const float *features, uint32_t patches, uint32_t dim);
-
-/* Run the extractor over all images in batches and hand every image's features to sink. */
-static int extract_all(const rp_extractor *ex, const image_source *src, uint32_t batch, feature_sink sink,
-                       void *sink_ctx, const progress_ctx *pc)
-{
-    rp_extractor_info info;
-    info.struct_size = sizeof info;
-    int rc = rp_extractor_get_info(ex, &info, sizeof info);
-    if (rc) return rc;
-    uint32_t patches = info.grid_size * info.grid_size;
-    size_t per_image = (size_t)patches * info.feature_dim;
-    float *features = malloc(per_image * batch * sizeof(float));
-    rp_image **owned = calloc(batch, sizeof *owned);
-    const rp_image **view = calloc(batch, sizeof *view);
-    if (!features || !owned || !view) {
-        rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory for a batch of %u images", batch);
-        goto done;
-    }
-    rp_image_load_params lp;
-    rp_image_load_params_init(&lp, sizeof lp);
-    lp.max_pixels = src->max_pixels;
-    for (uint32_t first = 0; first < src->count && !rc; first += batch) {
-        uint32_t n = src->count - first < batch ? src->count - first : batch;
-        for (uint32_t i = 0; i < n && !rc; i++) {
-            const uint32_t at = src->index[first + i];
-            if (src->paths) {
-                if (!src->paths[at]) {
-                    rc = rp__fail(RP_E_INVALID_ARG, "rp_train: paths[%u] is NULL", at);
-                    break;
-                }
-                rc = rp_image_load_file(src->paths[at], &lp, &owned[i]);
-                if (rc) rc = rp__fail_relay(rc, "rp_train: image %u (%s)", at, src->paths[at]);
-                view[i] = owned[i];
-            } else {
-                view[i] = src->images[at];
-                if (!view[i]) rc = rp__fail(RP_E_INVALID_ARG, "rp_train: images[%u] is NULL", at);
-            }
-        }
-        if (!rc) rc = rp_extractor_patch_features(ex, view, n, features, per_image * n);
-        for (uint32_t i = 0; i < n && !rc; i++) rc = sink(sink_ctx, features + per_image * i, patches, info.feature_dim);
-        for (uint32_t i = 0; i < n; i++) {
-            rp_image_free(owned[i]);
-            owned[i] = NULL;
-        }
-        if (!rc) rc = report(pc, RP_STAGE_FEATURES, first + n, src->count);
-    }
-done:
-    free(features);
-    free(owned);
-    free(view);
-    return rc;
 }
 
 /* Where each training image's features go: the trainer (a head is fitted on all of them) or the
@@ -148,81 +60,19 @@ static int embed_into_banks(const rp_trainer *trainer, const rp_embedding *f, rp
     return rc;
 }
 
-/* Which images train and which calibrate (train_params.calibration_fraction): within each
- * category (category NULL: one), h evenly spaced images of its n are held out (image k of the
- * category when floor((k + 1) h / n) > floor(k h / n)). Fills train_idx / calib_idx (count entries
- * each at most) in the order of the list. */
-static int split_images(uint32_t count, const uint32_t *category, uint32_t n_categories, double fraction,
-                        uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib)
-{
-    uint32_t *size = calloc(n_categories, sizeof *size), *seen = calloc(n_categories, sizeof *seen);
-    uint32_t *held = calloc(n_categories, sizeof *held);
-    int rc = size && seen && held ? RP_OK : rp__fail(RP_E_NOMEM, "rp_train: out of memory");
-    for (uint32_t i = 0; !rc && i < count; i++) size[category ? category[i] : 0]++;
-    for (uint32_t c = 0; !rc && c < n_categories; c++) {
-        if (!size[c]) {
-            rc = rp__fail(RP_E_INVALID_ARG, "rp_train: category %u has no images", c);
-        } else if (fraction > 0.0) {
-            double r = floor((double)size[c] * fraction + 0.5);
-            held[c] = r < 1.0 ? 1u : (uint32_t)r;
-            if (held[c] >= size[c])
-                rc = rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_fraction %g holds out %u of %u images%s: "
-                                                "at least one must remain for training", fraction, held[c], size[c],
-                              n_categories > 1 ? " of a category" : "");
-        }
-    }
-    *n_train = *n_calib = 0;
-    for (uint32_t i = 0; !rc && i < count; i++) {
-        const uint32_t c = category ? category[i] : 0, k = seen[c]++, h = held[c], n = size[c];
-        int out = h && ((uint64_t)(k + 1) * h) / n > ((uint64_t)k * h) / n;
-        if (out) calib_idx[(*n_calib)++] = i;
-        else train_idx[(*n_train)++] = i;
-    }
-    free(size);
-    free(seen);
-    free(held);
-    return rc;
-}
-
-/* Score the held-out images of each category in that category (their category is known: no
- * routing) and set its thresholds with rp_model_calibrate's rule. */
-static int calibrate_held_out(rp_model *m, const image_source *src, const uint32_t *calib_idx, uint32_t n_calib,
-                              const uint32_t *category, double q, rp_progress_fn progress, void *user_data)
-{
-    const void **view = malloc((size_t)n_calib * sizeof *view);
-    double *scores = malloc((size_t)n_calib * sizeof *scores), *map_max = malloc((size_t)n_calib * sizeof *map_max);
-    int rc = RP_OK;
-    if (!view || !scores || !map_max) rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory for %u scores", n_calib);
-    for (uint32_t c = 0; !rc && c < m->n_categories; c++) {
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < n_calib; i++) {
-            const uint32_t at = calib_idx[i];
-            if (category && category[at] != c) continue;
-            view[n++] = src->paths ? (const void *)src->paths[at] : (const void *)src->images[at];
-        }
-        rc = rp__model_calibration_scores(m, c, src->paths ? NULL : (const rp_image *const *)view,
-                                          src->paths ? (const char *const *)view : NULL, n, src->max_pixels, progress,
-                                          user_data, scores, map_max, NULL, "rp_train");
-        if (!rc) rc = rp__model_thresholds_from_normals(scores, map_max, n, q, &m->categories[c].thresholds);
-    }
-    free(view);
-    free(scores);
-    free(map_max);
-    return rc;
-}
-
-/* The categories of params: checked, and the names copied into the model. */
+/* The categories of params, checked. category_count 0: a plain model (no router); 1 or more: a
+ * model that records its categories and can take more (rp_model_add_normals). */
 static int check_categories(const rp_train_params *p, uint32_t count, uint32_t *n_categories)
 {
     *n_categories = p->category_count > 1 ? p->category_count : 1;
-    if (*n_categories == 1) return RP_OK;
+    if (!p->category_count) return RP_OK;
     if (*n_categories > RP__MAX_CATEGORIES)
         return rp__fail(RP_E_INVALID_ARG, "rp_train: params.category_count %u is above %u", p->category_count,
                         RP__MAX_CATEGORIES);
-    if (!p->image_categories)
+    if (!p->image_categories && *n_categories > 1)
         return rp__fail(RP_E_INVALID_ARG, "rp_train: params.category_count is %u but params.image_categories is NULL",
                         p->category_count);
-    for (uint32_t i = 0; i < count; i++)
+    for (uint32_t i = 0; p->image_categories && i < count; i++)
         if (p->image_categories[i] >= *n_categories)
             return rp__fail(RP_E_INVALID_ARG, "rp_train: params.image_categories[%u] is %u, not below the %u categories",
                             i, p->image_categories[i], *n_categories);
@@ -249,17 +99,8 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     if (p.method != RP_METHOD_RECONPATCH && p.method != RP_METHOD_PATCHCORE && p.method != RP_METHOD_PCA)
         return rp__fail(RP_E_INVALID_ARG, "rp_train: params.method %d is not RP_METHOD_RECONPATCH (1), "
                                           "RP_METHOD_PATCHCORE (2) or RP_METHOD_PCA (3)", p.method);
-    if (!p.batch_size) p.batch_size = DEFAULT_BATCH_IMAGES;
-    if (p.batch_size > MAX_BATCH_IMAGES)
-        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.batch_size %u is above %u", p.batch_size,
-                        MAX_BATCH_IMAGES);
-    if (!(p.calibration_fraction >= 0.0 && p.calibration_fraction < 1.0))
-        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_fraction %g is not in [0, 1)",
-                        p.calibration_fraction);
-    double q = p.calibration_quantile == 0.0 ? RP_CALIBRATION_DEFAULT_QUANTILE : p.calibration_quantile;
-    if (!(q > 0.0 && q < 1.0))
-        return rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_quantile %g is not in (0, 1)",
-                        p.calibration_quantile);
+    double q;
+    if ((rc = rp__train_params_check_common(&p, &q, "rp_train"))) return rc;
 
     /* Extractor: the caller's params, with the cached Keras weights when no file is named. */
     rp_extractor_params ep;
@@ -274,33 +115,34 @@ static int train_common(const char *const *paths, const rp_image *const *images,
 
     uint32_t n_categories;
     if ((rc = check_categories(&p, count, &n_categories))) return rc;
+    const int categorised = p.category_count >= 1;
     const uint32_t *image_category = n_categories > 1 ? p.image_categories : NULL;
 
     rp_model *m = rp__model_alloc(n_categories);
     uint32_t *train_idx = malloc((size_t)count * sizeof *train_idx);
     uint32_t *calib_idx = malloc((size_t)count * sizeof *calib_idx);
-    uint32_t *train_category = image_category ? malloc((size_t)count * sizeof *train_category) : NULL;
+    uint32_t *train_category = categorised ? calloc(count, sizeof *train_category) : NULL;
     float *descriptor = NULL;
     rp_trainer *trainer = NULL;
-    if (!m || !train_idx || !calib_idx || (image_category && !train_category)) {
+    if (!m || !train_idx || !calib_idx || (categorised && !train_category)) {
         rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
         goto fail;
     }
-    if ((rc = name_categories(m, n_categories > 1 ? p.category_names : NULL))) goto fail;
+    if ((rc = name_categories(m, categorised ? p.category_names : NULL))) goto fail;
     uint32_t n_train = 0, n_calib = 0;
-    if ((rc = split_images(count, image_category, n_categories, p.calibration_fraction, train_idx, &n_train, calib_idx,
+    if ((rc = rp__split_images(count, image_category, n_categories, p.calibration_fraction, train_idx, &n_train, calib_idx,
                            &n_calib)))
         goto fail;
-    for (uint32_t i = 0; train_category && i < n_train; i++) train_category[i] = image_category[train_idx[i]];
+    for (uint32_t i = 0; image_category && i < n_train; i++) train_category[i] = image_category[train_idx[i]];
     m->method = p.method;
-    progress_ctx pc = {progress, user_data};
+    rp__progress_ctx pc = {progress, user_data};
 
     if ((rc = rp__model_create_extractor(&ep, &m->extractor, &m->backbone))) goto fail;
     rp_extractor_info info;
     info.struct_size = sizeof info;
     if ((rc = rp_extractor_get_info(m->extractor, &info, sizeof info))) goto fail;
-    image_source s = {paths, images, train_idx, n_train, ep.max_pixels};
-    if (image_category && !(descriptor = malloc(info.feature_dim * sizeof *descriptor))) {
+    rp__image_source s = {paths, images, train_idx, n_train, ep.max_pixels};
+    if (categorised && !(descriptor = malloc(info.feature_dim * sizeof *descriptor))) {
         rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
         goto fail;
     }
@@ -314,11 +156,11 @@ static int train_common(const char *const *paths, const rp_image *const *images,
         bp.dim = info.feature_dim;
         for (uint32_t c = 0; c < n_categories; c++)
             if ((rc = rp_bank_create(&bp, &m->categories[c].bank))) goto fail;
-        if ((rc = extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
+        if ((rc = rp__extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
     } else {
         if ((rc = rp_trainer_create(p.trainer, &trainer))) goto fail;
         route.trainer = trainer;
-        if ((rc = extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
+        if ((rc = rp__extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
         if (p.method == RP_METHOD_PCA) { /* the trainer only holds the features: fit, do not train */
             if ((rc = rp_trainer_fit_pca(trainer, 0, &m->embedding))) goto fail;
         } else {
@@ -337,7 +179,8 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     for (uint32_t c = 0; c < n_categories; c++)
         if ((rc = rp_bank_freeze(m->categories[c].bank, progress, user_data))) goto fail;
     if ((rc = rp__model_finish(m, p.scorer, "rp_train (params.scorer)"))) goto fail;
-    if (n_calib && (rc = calibrate_held_out(m, &s, calib_idx, n_calib, image_category, q, progress, user_data)))
+    if (n_calib && (rc = rp__calibrate_held_out(m, &s, calib_idx, n_calib, image_category, 0, q, progress, user_data,
+                                                "rp_train")))
         goto fail;
     free(train_idx);
     free(calib_idx);

@@ -169,6 +169,36 @@ class Model(Handle):
             if owned:
                 img.close()
 
+    def add_normals(self, name, images, bank=None, batch_size=0, calibration_fraction=0.0, calibration_quantile=0.0,
+                    progress=None):
+        """Add a product to a model trained with categories=..., without retraining its head:
+        its own bank (bank: rp_bank_params fields) and, with calibration_fraction, thresholds.
+        images as for train (a folder, paths, Images or RGB arrays). Needs exclusive use."""
+        if isinstance(images, (str, bytes, os.PathLike)) and os.path.isdir(images):
+            images = list_images(images)
+        images = list(images)
+        bp = make_params(S.BankParams, "rp_bank_params_init", bank) if bank is not None else None
+        p = make_params(S.TrainParams, "rp_train_params_init", batch_size=batch_size,
+                        calibration_fraction=calibration_fraction, calibration_quantile=calibration_quantile)
+        p.bank = ctypes.pointer(bp) if bp is not None else None
+        call = ProgressCall(progress)
+        with self._use() as m:
+            if all(isinstance(x, (str, bytes, os.PathLike)) for x in images):
+                paths = (ctypes.c_char_p * max(len(images), 1))(*[os.fsencode(x) for x in images])
+                call.check(_lib.lib.rp_model_add_normals(m, name.encode(), paths, len(images), ctypes.byref(p),
+                                                         call.cfunc, None))
+                return
+            converted = [as_image(x) for x in images]
+            try:
+                with Uses([img for img, _ in converted]) as ptrs:
+                    arr = (ctypes.POINTER(_lib.rp_image) * max(len(ptrs), 1))(*ptrs)
+                    call.check(_lib.lib.rp_model_add_normal_images(m, name.encode(), arr, len(ptrs), ctypes.byref(p),
+                                                                   call.cfunc, None))
+            finally:
+                for img, owned in converted:
+                    if owned:
+                        img.close()
+
     @property
     def categories(self):
         """The category names (one "" for a model of one product); Score.category indexes them."""

@@ -218,6 +218,10 @@ def test_model__categories_route_and_keep_their_thresholds(backbone):
             a = rp.Image.from_file(path).to_array()
             assert model.score(a, map=False).category == 0
             assert model.score(np.ascontiguousarray(a[::-1]), map=False).category == 1
+        model.add_normals("mirrored", [np.ascontiguousarray(a[:, ::-1]) for a in train[:4]])
+        assert model.categories == ["upright", "flipped", "mirrored"]
+        with pytest.raises(rp.ReconpatchError, match="already has a category 'flipped'"):
+            model.add_normals("flipped", train[:2])
         with pytest.raises(ValueError, match="3 names for 12 images"):
             rp.Model.train(train + flipped, method="patchcore", extractor=backbone, categories=["a", "b", "c"])
     finally:

@@ -314,6 +314,118 @@ START_TEST(inconsistent_category_sections_fail_as_format)
 }
 END_TEST
 
+/* A model trained on category 0 alone (but recording categories), then given category 1 with
+ * rp_model_add_normal_images: for PatchCore exactly the model trained on both. */
+static rp_model *train_first_then_add(int32_t method, double calibration_fraction)
+{
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    ep.weights_path = weights;
+    ep.feature_dim = 32;
+    rp_trainer_params tp;
+    rp_trainer_params_init(&tp, sizeof tp);
+    tp.repr_dim = 16;
+    tp.proj_dim = 8;
+    tp.batch_size = 128;
+    tp.epochs = 1;
+    tp.steps_per_epoch = 2;
+    static const char *const first[1] = {"bottle"};
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.method = method;
+    p.extractor = &ep;
+    p.trainer = &tp;
+    p.batch_size = 1;
+    p.calibration_fraction = calibration_fraction;
+    p.category_count = 1;
+    p.category_names = first;
+    rp_model *m = NULL;
+    ck_assert_int_eq(rp_train_images((const rp_image *const *)train[0], N_TRAIN, &p, NULL, NULL, &m), RP_OK);
+    ck_assert_uint_eq(rp_model_category_count(m), 1);
+    ck_assert_int_eq(rp_model_add_normal_images(m, "bottle-inverted", (const rp_image *const *)train[1], N_TRAIN, &p,
+                                                NULL, NULL),
+                     RP_OK);
+    return m;
+}
+
+START_TEST(added_category_equals_training_with_it)
+{
+    int32_t rc;
+    rp_model *both = train_unified(RP_METHOD_PATCHCORE, 0.34, &rc);
+    ck_assert_int_eq(rc, RP_OK);
+    rp_model *added = train_first_then_add(RP_METHOD_PATCHCORE, 0.34);
+    ck_assert_uint_eq(rp_model_category_count(added), 2);
+    ck_assert_str_eq(rp_model_category_name(added, 1), "bottle-inverted");
+    for (uint32_t c = 0; c < 2; c++) {
+        rp_model_thresholds a, b;
+        a.struct_size = b.struct_size = sizeof a;
+        ck_assert_int_eq(rp_model_get_category_thresholds(both, c, &a, sizeof a), RP_OK);
+        ck_assert_int_eq(rp_model_get_category_thresholds(added, c, &b, sizeof b), RP_OK);
+        ck_assert_double_eq(a.image_threshold, b.image_threshold);
+        for (uint32_t i = 0; i < N_TEST; i++) {
+            rp_score_result ra = score(both, test_img[c][i], NULL), rb = score(added, test_img[c][i], NULL);
+            ck_assert_uint_eq(rb.category, c);
+            ck_assert_double_eq(ra.score, rb.score);
+        }
+    }
+    rp_model_free(both);
+    rp_model_free(added);
+}
+END_TEST
+
+/* The head stays as trained; the new category is routed and saved like the others. */
+START_TEST(added_category_keeps_the_head_and_saves)
+{
+    rp_model *m = train_first_then_add(RP_METHOD_RECONPATCH, 0);
+    const rp_embedding *f = rp_model_embedding(m);
+    ck_assert_ptr_nonnull(f);
+    for (uint32_t i = 0; i < N_TEST; i++) {
+        ck_assert_uint_eq(score(m, test_img[0][i], NULL).category, 0);
+        ck_assert_uint_eq(score(m, test_img[1][i], NULL).category, 1);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/added.rpm", dir);
+    ck_assert_int_eq(rp_model_save(m, path, NULL), RP_OK);
+    rp_model *back = NULL;
+    ck_assert_int_eq(rp_model_load(path, NULL, &back), RP_OK);
+    ck_assert_uint_eq(rp_model_category_count(back), 2);
+    for (uint32_t i = 0; i < N_TEST; i++)
+        ck_assert_double_eq(score(m, test_img[1][i], NULL).score, score(back, test_img[1][i], NULL).score);
+    rp_model_free(back);
+    rp_model_free(m);
+}
+END_TEST
+
+START_TEST(adding_is_refused_without_change)
+{
+    rp_model *plain = train_single(0, 0);
+    const rp_image *const *imgs = (const rp_image *const *)train[1];
+    ck_assert_int_eq(rp_model_add_normal_images(plain, "x", imgs, N_TRAIN, NULL, NULL, NULL), RP_E_STATE);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "records no categories"));
+    ck_assert_uint_eq(rp_model_category_count(plain), 1);
+    rp_model_free(plain);
+    int32_t rc;
+    rp_model *m = train_unified(RP_METHOD_PATCHCORE, 0, &rc);
+    ck_assert_int_eq(rc, RP_OK);
+    ck_assert_int_eq(rp_model_add_normal_images(m, "bottle", imgs, N_TRAIN, NULL, NULL, NULL), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "already has a category 'bottle'"));
+    ck_assert_int_eq(rp_model_add_normal_images(m, NULL, imgs, N_TRAIN, NULL, NULL, NULL), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp_model_add_normal_images(m, "new", imgs, 0, NULL, NULL, NULL), RP_E_INVALID_ARG);
+    /* one image cannot spare one for calibration: refused before the model changes */
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.calibration_fraction = 0.5;
+    ck_assert_int_eq(rp_model_add_normal_images(m, "new", imgs, 1, &p, NULL, NULL), RP_E_INVALID_ARG);
+    ck_assert_uint_eq(rp_model_category_count(m), 2);
+    const char *missing[1] = {"/nonexistent/x.png"};
+    ck_assert_int_eq(rp_model_add_normals(m, "new", missing, 1, NULL, NULL, NULL), RP_E_IO);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "/nonexistent/x.png"));
+    ck_assert_uint_eq(rp_model_category_count(m), 2);
+    for (uint32_t i = 0; i < N_TEST; i++) ck_assert_uint_eq(score(m, test_img[1][i], NULL).category, 1);
+    rp_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     setup_images();
@@ -327,6 +439,9 @@ int main(void)
     tcase_add_test(tc, file_round_trip_keeps_categories);
     tcase_add_test(tc, bad_category_params_are_named);
     tcase_add_test(tc, inconsistent_category_sections_fail_as_format);
+    tcase_add_test(tc, added_category_equals_training_with_it);
+    tcase_add_test(tc, added_category_keeps_the_head_and_saves);
+    tcase_add_test(tc, adding_is_refused_without_change);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     for (uint32_t c = 0; c < 2; c++) {
