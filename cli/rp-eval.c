@@ -6,6 +6,7 @@
  *           [--unified]            one model of all the --data categories, each with its own bank,
  *                                  images routed to the category of their nearest training image
  *           [--unified-shared]     one model, one bank shared by all categories (no routing)
+ *           [--add DIR]            with --unified: a category added after training, its head frozen
  *           [--json OUT.json] [--knn-int8] [--repr-dim N] [--feature-dim N] [--pca N]
  *           [--sampler uniform|aligned]   (rp_model_options.h)
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
@@ -47,6 +48,7 @@ typedef struct category {
     double train_seconds, ms_per_image;
     size_t routed_home;       /* test images a model of several categories routed to this one */
     double routed_home_share; /* their share; -1 for a model of one category */
+    int added;                /* joined the model by rp_model_add_normals (--add) */
     double image_auroc, pixel_auroc, aupro;
     int has_masks;
     size_t n_trained;              /* training images the model learnt from (held-out ones excluded) */
@@ -59,6 +61,8 @@ typedef struct category {
 
 typedef struct options {
     const char *data[MAX_CATEGORIES];
+    const char *add[MAX_CATEGORIES]; /* --add: categories added to the trained unified model */
+    int n_add;
     int n_data;
     int32_t method;
     double coreset;
@@ -380,6 +384,7 @@ static void write_json(const options *o, category *cats, int n)
                 c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
         fprintf(f, ", ");
         json_metric(f, "routed_home_share", c->routed_home_share);
+        fprintf(f, ", \"added\": %s", c->added ? "true" : "false");
         if (c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) {
             fprintf(f, ", ");
             write_json_decisions(f, &c->thresholds, &c->decisions);
@@ -399,6 +404,28 @@ static void write_json(const options *o, category *cats, int n)
     getrusage(RUSAGE_SELF, &ru);
     fprintf(f, "\n}, \"peak_rss_mb\": %.1f}\n", ru.ru_maxrss / 1024.0);
     fclose(f);
+}
+
+/* --add: the category joins the trained model without retraining its head (rp_model_add_normals),
+ * with the same coreset and calibration share as the categories trained with it. */
+static void add_category(const options *o, rp_model *m, category *c)
+{
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.coreset_ratio = o->coreset;
+    bp.knn_int8 = (uint32_t)o->knn_int8;
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.bank = &bp;
+    const uint32_t held_out = calibration_count(o, c->train.count, 1);
+    p.calibration_fraction = (double)held_out / (double)c->train.count;
+    double t0 = now();
+    if (rp_model_add_normals(m, c->name, (const char *const *)c->train.items, (uint32_t)c->train.count, &p,
+                             o->verbose ? print_progress : NULL, NULL))
+        die("adding a category");
+    c->train_seconds = now() - t0;
+    c->added = 1;
+    fprintf(stderr, "rp-eval: %s added to the model in %.1f s (head not retrained)\n", c->name, c->train_seconds);
 }
 
 static void save_model(const options *o, const rp_model *m)
@@ -464,7 +491,8 @@ static void parse_calibrate(options *o, const char *v)
 static void usage(void)
 {
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
-                    "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified | --unified-shared] [--weights PATH]\n"
+                    "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified | --unified-shared] [--add DIR]\n"
+                    "               [--weights PATH]\n"
                     "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n"
                     "               [--calibrate N] [--report DIR]\n"
                     "               " RP_MODEL_OPTIONS_USAGE "\n");
@@ -478,6 +506,7 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--data") && v && o.n_data < MAX_CATEGORIES) o.data[o.n_data++] = v, i++;
+        else if (!strcmp(a, "--add") && v && o.n_add < MAX_CATEGORIES) o.add[o.n_add++] = v, i++;
         else if (!strcmp(a, "--method") && v) {
             if (!strcmp(v, "patchcore")) o.method = RP_METHOD_PATCHCORE;
             else if (!strcmp(v, "reconpatch")) o.method = RP_METHOD_RECONPATCH;
@@ -514,7 +543,14 @@ int main(int argc, char **argv)
     }
     category cats[MAX_CATEGORIES];
     memset(cats, 0, sizeof cats);
+    if (o.n_add && (!o.unified || o.unified_shared || o.n_data + o.n_add > MAX_CATEGORIES)) {
+        fprintf(stderr, "rp-eval: --add needs --unified (a model that records categories), at most %d in all\n",
+                MAX_CATEGORIES);
+        return 2;
+    }
+    const int n_cats = o.n_data + o.n_add;
     for (int i = 0; i < o.n_data; i++) load_category(&cats[i], o.data[i]);
+    for (int i = 0; i < o.n_add; i++) load_category(&cats[o.n_data + i], o.add[i]);
     rp_report *report = o.report ? report_open(o.report) : NULL;
 
     if (o.unified) {
@@ -533,16 +569,17 @@ int main(int argc, char **argv)
         double t0 = now();
         rp_model_thresholds subsets[MAX_SUBSETS];
         /* routed: one bank per category; shared: one bank over all (the earlier unified mode) */
-        const int routed = !o.unified_shared && o.n_data > 1;
+        const int routed = !o.unified_shared && (o.n_data > 1 || o.n_add);
         rp_model *m = train(&o, (const char *const *)all.items, (uint32_t)all.count, routed ? image_category : NULL,
                             (uint32_t)o.n_data, names, subsets);
         double secs = now() - t0;
+        for (int i = o.n_data; i < n_cats; i++) add_category(&o, m, &cats[i]);
         save_model(&o, m);
-        for (int i = 0; i < o.n_data; i++) {
-            cats[i].train_seconds = secs;
+        for (int i = 0; i < n_cats; i++) {
+            cats[i].train_seconds = i < o.n_data ? secs : cats[i].train_seconds;
             /* the one model's training set, calibration images excepted (held out per category when routed) */
             cats[i].n_trained = all.count;
-            for (int k = 0; k < o.n_data; k++) {
+            for (int k = 0; k < n_cats; k++) {
                 uint32_t held = 0;
                 rp_model_thresholds t;
                 t.struct_size = sizeof t;
@@ -569,17 +606,17 @@ int main(int argc, char **argv)
     }
     printf("%-16s %10s %11s %8s %8s %7s %9s %9s\n", "category", "image_AUROC", "pixel_AUROC", "AUPRO", "n_train",
            "n_test", "train_s", "ms/image");
-    for (int i = 0; i < o.n_data; i++) {
+    for (int i = 0; i < n_cats; i++) {
         category *c = &cats[i];
         printf("%-16s %10.4f %11.4f %8.4f %8zu %7zu %9.1f %9.1f\n", c->name, c->image_auroc, c->pixel_auroc,
                c->aupro, c->n_trained, c->test.count, c->train_seconds, c->ms_per_image);
     }
-    for (int i = 0; i < o.n_data; i++)
+    for (int i = 0; i < n_cats; i++)
         if (cats[i].routed_home_share >= 0)
             printf("routing: %s: %zu of %zu test images scored in their own category\n", cats[i].name,
                    cats[i].routed_home, cats[i].test.count);
-    if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(&o, cats, o.n_data);
-    if (o.json) write_json(&o, cats, o.n_data);
+    if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(&o, cats, n_cats);
+    if (o.json) write_json(&o, cats, n_cats);
     if (report) report_close(report);
     return 0;
 }

@@ -47,6 +47,33 @@ static void setup_images(void)
     }
 }
 
+/* The small settings every model here is trained with (batch 1: oneDNN may round differently at
+ * another batch size, and some tests compare models bit for bit). */
+typedef struct small_params {
+    rp_extractor_params ep;
+    rp_trainer_params tp;
+    rp_train_params p;
+} small_params;
+
+static void small_params_init(small_params *s, int32_t method, double calibration_fraction)
+{
+    rp_extractor_params_init(&s->ep, sizeof s->ep);
+    s->ep.weights_path = weights;
+    s->ep.feature_dim = 32;
+    rp_trainer_params_init(&s->tp, sizeof s->tp);
+    s->tp.repr_dim = 16;
+    s->tp.proj_dim = 8;
+    s->tp.batch_size = 128;
+    s->tp.epochs = 1;
+    s->tp.steps_per_epoch = 2;
+    rp_train_params_init(&s->p, sizeof s->p);
+    s->p.method = method;
+    s->p.extractor = &s->ep;
+    s->p.trainer = &s->tp;
+    s->p.calibration_fraction = calibration_fraction;
+    s->p.batch_size = 1;
+}
+
 /* Both categories' images interleaved (the order must not matter), with their categories. */
 static rp_model *train_unified(int32_t method, double calibration_fraction, int32_t *rc_out)
 {
@@ -57,47 +84,23 @@ static rp_model *train_unified(int32_t method, double calibration_fraction, int3
         cats[i] = i % 2;
     }
     static const char *const names[2] = {"bottle", "bottle-inverted"};
-    rp_extractor_params ep;
-    rp_extractor_params_init(&ep, sizeof ep);
-    ep.weights_path = weights;
-    ep.feature_dim = 32;
-    rp_trainer_params tp;
-    rp_trainer_params_init(&tp, sizeof tp);
-    tp.repr_dim = 16;
-    tp.proj_dim = 8;
-    tp.batch_size = 128;
-    tp.epochs = 1;
-    tp.steps_per_epoch = 2;
-    rp_train_params p;
-    rp_train_params_init(&p, sizeof p);
-    p.method = method;
-    p.extractor = &ep;
-    p.trainer = &tp;
-    p.calibration_fraction = calibration_fraction;
-    p.batch_size = 1; /* as train_single: oneDNN may round differently at another batch size */
-    p.category_count = 2;
-    p.image_categories = cats;
-    p.category_names = names;
+    small_params P;
+    small_params_init(&P, method, calibration_fraction);
+    P.p.category_count = 2;
+    P.p.image_categories = cats;
+    P.p.category_names = names;
     rp_model *m = NULL;
-    *rc_out = rp_train_images(images, 2 * N_TRAIN, &p, NULL, NULL, &m);
+    *rc_out = rp_train_images(images, 2 * N_TRAIN, &P.p, NULL, NULL, &m);
     return m;
 }
 
 /* One category alone, with the same settings. */
 static rp_model *train_single(uint32_t category, double calibration_fraction)
 {
-    rp_extractor_params ep;
-    rp_extractor_params_init(&ep, sizeof ep);
-    ep.weights_path = weights;
-    ep.feature_dim = 32;
-    rp_train_params p;
-    rp_train_params_init(&p, sizeof p);
-    p.method = RP_METHOD_PATCHCORE;
-    p.extractor = &ep;
-    p.calibration_fraction = calibration_fraction;
-    p.batch_size = 1;
+    small_params P;
+    small_params_init(&P, RP_METHOD_PATCHCORE, calibration_fraction);
     rp_model *m = NULL;
-    ck_assert_int_eq(rp_train_images((const rp_image *const *)train[category], N_TRAIN, &p, NULL, NULL, &m), RP_OK);
+    ck_assert_int_eq(rp_train_images((const rp_image *const *)train[category], N_TRAIN, &P.p, NULL, NULL, &m), RP_OK);
     return m;
 }
 
@@ -109,6 +112,25 @@ static rp_score_result score(const rp_model *m, const rp_image *img, float *map)
     const size_t pixels = (size_t)rp_image_width(img) * rp_image_height(img);
     ck_assert_int_eq(rp_score_image(m, img, &r, map, map ? pixels : 0, NULL, 0), RP_OK);
     return r;
+}
+
+/* Two models agree on every category: same thresholds, every test image routed to its own
+ * category in b with the same score as in a. */
+static void expect_same_categories(const rp_model *a, const rp_model *b)
+{
+    for (uint32_t c = 0; c < 2; c++) {
+        rp_model_thresholds ta, tb;
+        ta.struct_size = tb.struct_size = sizeof ta;
+        ck_assert_int_eq(rp_model_get_category_thresholds(a, c, &ta, sizeof ta), RP_OK);
+        ck_assert_int_eq(rp_model_get_category_thresholds(b, c, &tb, sizeof tb), RP_OK);
+        ck_assert_double_eq(ta.image_threshold, tb.image_threshold);
+        ck_assert_double_eq(ta.pixel_threshold, tb.pixel_threshold);
+        for (uint32_t i = 0; i < N_TEST; i++) {
+            rp_score_result ra = score(a, test_img[c][i], NULL), rb = score(b, test_img[c][i], NULL);
+            ck_assert_uint_eq(rb.category, c);
+            ck_assert_double_eq(ra.score, rb.score);
+        }
+    }
 }
 
 START_TEST(routes_every_image_to_its_category)
@@ -229,19 +251,7 @@ START_TEST(file_round_trip_keeps_categories)
     ck_assert_int_eq(rp_model_load(path, NULL, &back), RP_OK);
     ck_assert_uint_eq(rp_model_category_count(back), 2);
     ck_assert_str_eq(rp_model_category_name(back, 1), "bottle-inverted");
-    for (uint32_t c = 0; c < 2; c++) {
-        rp_model_thresholds a, b;
-        a.struct_size = b.struct_size = sizeof a;
-        ck_assert_int_eq(rp_model_get_category_thresholds(m, c, &a, sizeof a), RP_OK);
-        ck_assert_int_eq(rp_model_get_category_thresholds(back, c, &b, sizeof b), RP_OK);
-        ck_assert_double_eq(a.image_threshold, b.image_threshold);
-        ck_assert_double_eq(a.pixel_threshold, b.pixel_threshold);
-        for (uint32_t i = 0; i < N_TEST; i++) {
-            rp_score_result ra = score(m, test_img[c][i], NULL), rb = score(back, test_img[c][i], NULL);
-            ck_assert_uint_eq(rb.category, c);
-            ck_assert_double_eq(ra.score, rb.score);
-        }
-    }
+    expect_same_categories(m, back);
     rp_model_free(back);
     rp_model_free(m);
 }
@@ -318,31 +328,15 @@ END_TEST
  * rp_model_add_normal_images: for PatchCore exactly the model trained on both. */
 static rp_model *train_first_then_add(int32_t method, double calibration_fraction)
 {
-    rp_extractor_params ep;
-    rp_extractor_params_init(&ep, sizeof ep);
-    ep.weights_path = weights;
-    ep.feature_dim = 32;
-    rp_trainer_params tp;
-    rp_trainer_params_init(&tp, sizeof tp);
-    tp.repr_dim = 16;
-    tp.proj_dim = 8;
-    tp.batch_size = 128;
-    tp.epochs = 1;
-    tp.steps_per_epoch = 2;
     static const char *const first[1] = {"bottle"};
-    rp_train_params p;
-    rp_train_params_init(&p, sizeof p);
-    p.method = method;
-    p.extractor = &ep;
-    p.trainer = &tp;
-    p.batch_size = 1;
-    p.calibration_fraction = calibration_fraction;
-    p.category_count = 1;
-    p.category_names = first;
+    small_params P;
+    small_params_init(&P, method, calibration_fraction);
+    P.p.category_count = 1;
+    P.p.category_names = first;
     rp_model *m = NULL;
-    ck_assert_int_eq(rp_train_images((const rp_image *const *)train[0], N_TRAIN, &p, NULL, NULL, &m), RP_OK);
+    ck_assert_int_eq(rp_train_images((const rp_image *const *)train[0], N_TRAIN, &P.p, NULL, NULL, &m), RP_OK);
     ck_assert_uint_eq(rp_model_category_count(m), 1);
-    ck_assert_int_eq(rp_model_add_normal_images(m, "bottle-inverted", (const rp_image *const *)train[1], N_TRAIN, &p,
+    ck_assert_int_eq(rp_model_add_normal_images(m, "bottle-inverted", (const rp_image *const *)train[1], N_TRAIN, &P.p,
                                                 NULL, NULL),
                      RP_OK);
     return m;
@@ -356,18 +350,7 @@ START_TEST(added_category_equals_training_with_it)
     rp_model *added = train_first_then_add(RP_METHOD_PATCHCORE, 0.34);
     ck_assert_uint_eq(rp_model_category_count(added), 2);
     ck_assert_str_eq(rp_model_category_name(added, 1), "bottle-inverted");
-    for (uint32_t c = 0; c < 2; c++) {
-        rp_model_thresholds a, b;
-        a.struct_size = b.struct_size = sizeof a;
-        ck_assert_int_eq(rp_model_get_category_thresholds(both, c, &a, sizeof a), RP_OK);
-        ck_assert_int_eq(rp_model_get_category_thresholds(added, c, &b, sizeof b), RP_OK);
-        ck_assert_double_eq(a.image_threshold, b.image_threshold);
-        for (uint32_t i = 0; i < N_TEST; i++) {
-            rp_score_result ra = score(both, test_img[c][i], NULL), rb = score(added, test_img[c][i], NULL);
-            ck_assert_uint_eq(rb.category, c);
-            ck_assert_double_eq(ra.score, rb.score);
-        }
-    }
+    expect_same_categories(both, added);
     rp_model_free(both);
     rp_model_free(added);
 }
