@@ -1,6 +1,6 @@
 /* rp-score: score images with a model saved by rp-train (or rp-eval --save-model).
  *
- *   rp-score MODEL IMAGE... [--heatmap DIR] [--range LO:HI]
+ *   rp-score MODEL IMAGE... [--heatmap DIR] [--range LO:HI] [--precision fp32|bf16|auto]
  *
  * Prints one JSON line per image on stdout:
  *   {"file": "...", "score": S, "score_max": M, "decision": "anomalous"|"normal"|null}
@@ -21,6 +21,7 @@
 
 #include <reconpatch/reconpatch.h>
 
+#include "rp_model_options.h"
 #include "rp_omp_policy.h"
 
 #define OVERLAY_ALPHA 0.5f
@@ -33,11 +34,12 @@ typedef struct options {
     const char *heatmap_dir;
     int has_range;
     float lo, hi;
+    int32_t precision; /* 0: the model's own */
 } options;
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: rp-score MODEL IMAGE... [--heatmap DIR] [--range LO:HI]\n");
+    fprintf(stderr, "usage: rp-score MODEL IMAGE... [--heatmap DIR] [--range LO:HI] [--precision fp32|bf16|auto]\n");
     exit(2);
 }
 
@@ -49,6 +51,7 @@ static void parse_args(int argc, char **argv, options *o)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--heatmap") && v) o->heatmap_dir = v, i++;
+        else if (!strcmp(a, "--precision")) o->precision = rp_model_options_precision("rp-score", v), i++;
         else if (!strcmp(a, "--range") && v) {
             char *end;
             o->lo = strtof(v, &end);
@@ -204,7 +207,10 @@ int main(int argc, char **argv)
         }
     }
     rp_model *model = NULL;
-    if (rp_model_load(o.model, NULL, &model)) {
+    rp_model_load_params lp;
+    rp_model_load_params_init(&lp, sizeof lp);
+    lp.precision = o.precision;
+    if (rp_model_load(o.model, &lp, &model)) {
         fprintf(stderr, "rp-score: cannot load model %s: %s (%s)\n", o.model, rp_last_error_message(),
                 rp_error_name(rp_last_error_code()));
         free(o.images);

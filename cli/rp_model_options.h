@@ -4,6 +4,7 @@
  *                       adaptive average pooling; default 1024)
  *   --pca N             PCA onto N components instead of the learned head (RP_METHOD_PCA)
  *   --sampler uniform|aligned   how the head's training batches are drawn
+ *   --precision fp32|bf16|auto  the backbone's arithmetic (auto: bf16 where the CPU runs it natively)
  * Header-only; each tool keeps its own other options. */
 #ifndef RP_MODEL_OPTIONS_H
 #define RP_MODEL_OPTIONS_H
@@ -16,9 +17,21 @@
 
 typedef struct rp_model_options {
     unsigned repr_dim, feature_dim, pca_dim, sampler;
+    int32_t precision; /* RP_PRECISION_*; 0 = the library's default (fp32) */
 } rp_model_options;
 
-#define RP_MODEL_OPTIONS_USAGE "[--repr-dim N] [--feature-dim N] [--pca N] [--sampler uniform|aligned]"
+#define RP_MODEL_OPTIONS_USAGE \
+    "[--repr-dim N] [--feature-dim N] [--pca N] [--sampler uniform|aligned] [--precision fp32|bf16|auto]"
+
+/* --precision's value, or exit(2) naming the choices. Shared with rp-score. */
+static inline int32_t rp_model_options_precision(const char *program, const char *v)
+{
+    if (v && !strcmp(v, "fp32")) return RP_PRECISION_FP32;
+    if (v && !strcmp(v, "bf16")) return RP_PRECISION_BF16;
+    if (v && !strcmp(v, "auto")) return RP_PRECISION_AUTO;
+    fprintf(stderr, "%s: --precision %s: expected fp32, bf16 or auto\n", program, v ? v : "(missing)");
+    exit(2);
+}
 
 static inline unsigned rp_model_options_count(const char *program, const char *flag, const char *v)
 {
@@ -38,6 +51,7 @@ static inline int rp_model_options_parse(const char *program, char **argv, int a
     if (!strcmp(a, "--repr-dim")) o->repr_dim = rp_model_options_count(program, a, v);
     else if (!strcmp(a, "--feature-dim")) o->feature_dim = rp_model_options_count(program, a, v);
     else if (!strcmp(a, "--pca")) o->pca_dim = rp_model_options_count(program, a, v);
+    else if (!strcmp(a, "--precision")) o->precision = rp_model_options_precision(program, v);
     else if (!strcmp(a, "--sampler")) {
         if (v && !strcmp(v, "uniform")) o->sampler = RP_SAMPLER_UNIFORM;
         else if (v && !strcmp(v, "aligned")) o->sampler = RP_SAMPLER_ALIGNED;
@@ -55,6 +69,7 @@ static inline void rp_model_options_apply(const rp_model_options *o, int32_t *me
                                           rp_trainer_params *tp)
 {
     if (o->feature_dim) ep->feature_dim = o->feature_dim;
+    if (o->precision) ep->precision = o->precision;
     if (o->repr_dim) tp->repr_dim = o->repr_dim;
     if (o->sampler) tp->sampler = o->sampler;
     if (o->pca_dim) {

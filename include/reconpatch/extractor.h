@@ -33,6 +33,9 @@ typedef struct rp_extractor rp_extractor;
 
 #define RP_PRECISION_FP32 1
 #define RP_PRECISION_BF16 2 /* needs AVX-512 BF16 or AMX; fails with RP_E_UNSUPPORTED elsewhere */
+#define RP_PRECISION_AUTO 3 /* BF16 where the CPU runs it natively (oneDNN's ISA query), FP32
+                               elsewhere; resolved when the extractor is created (the resolved value
+                               is what rp_extractor_get_info reports and a model file records) */
 
 typedef struct rp_extractor_params {
     uint32_t struct_size;

@@ -225,6 +225,11 @@ typedef struct rp_model_load_params {
                                     (its sha256 must still match); NULL = the recorded path, taken
                                     relative to the model file's folder when relative */
     uint64_t max_bytes;          /* refuse larger model files (RP_E_LIMIT); 0 = 8 GiB */
+    int32_t precision;           /* the backbone's precision for scoring: RP_PRECISION_FP32, _BF16
+                                    or _AUTO; 0 = the one the model was trained with. Another
+                                    precision changes the scores slightly (docs/pipeline.md,
+                                    "Precision"); the model then reports, and saves, the new one */
+    uint32_t reserved0;
 } rp_model_load_params;
 
 RP_API int rp_model_load_params_init(rp_model_load_params *params, size_t size);

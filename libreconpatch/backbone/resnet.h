@@ -65,6 +65,9 @@ typedef struct rp__resnet_shape {
     uint32_t num_classes; /* 0 without the classifier */
 } rp__resnet_shape;
 
+/* Non-zero when oneDNN runs bf16 natively here (AVX512-BF16 or AMX), not emulated. */
+int rp__resnet_bf16_native(void);
+
 /* Build the primitives for batch 1 and reorder every weight once into the layout the primitives
  * chose. spec's arrays are only read (the caller frees spec afterwards). */
 int rp__resnet_create(const rp__resnet_spec *spec, const rp__resnet_options *opt, const char *fn,

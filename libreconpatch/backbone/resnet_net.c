@@ -551,10 +551,11 @@ static int take_conv(rp__resnet *net, const rp__resnet_conv *c, int relu, const 
     return RP_OK;
 }
 
+int rp__resnet_bf16_native(void) { return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_bf16; }
+
 static int bf16_supported(int allow_emulation)
 {
-    if (allow_emulation) return 1;
-    return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_bf16;
+    return allow_emulation || rp__resnet_bf16_native();
 }
 
 int rp__resnet_create(const rp__resnet_spec *spec, const rp__resnet_options *opt, const char *fn,

@@ -48,14 +48,15 @@ static int resolve_params(rp_extractor_params *p, const rp__weights *w, const ch
     if (p->output < 0 || p->output > RP_OUTPUT_CLASSIFIER)
         return rp__fail(RP_E_INVALID_ARG, "%s: params.output %d is not 0, RP_OUTPUT_LAYER3 (1) or "
                                           "RP_OUTPUT_CLASSIFIER (2)", fn, p->output);
-    if (p->precision < 0 || p->precision > RP_PRECISION_BF16)
-        return rp__fail(RP_E_INVALID_ARG, "%s: params.precision %d is not 0, RP_PRECISION_FP32 (1) or "
-                                          "RP_PRECISION_BF16 (2)", fn, p->precision);
+    if (p->precision < 0 || p->precision > RP_PRECISION_AUTO)
+        return rp__fail(RP_E_INVALID_ARG, "%s: params.precision %d is not 0, RP_PRECISION_FP32 (1), "
+                                          "RP_PRECISION_BF16 (2) or RP_PRECISION_AUTO (3)", fn, p->precision);
     if (p->normalization < 0 || p->normalization > RP_NORM_CAFFE)
         return rp__fail(RP_E_INVALID_ARG, "%s: params.normalization %d is not 0, RP_NORM_TORCHVISION (1) or "
                                           "RP_NORM_CAFFE (2)", fn, p->normalization);
     if (!p->output) p->output = RP_OUTPUT_LAYER3;
     if (!p->precision) p->precision = RP_PRECISION_FP32;
+    if (p->precision == RP_PRECISION_AUTO) p->precision = rp__resnet_bf16_native() ? RP_PRECISION_BF16 : RP_PRECISION_FP32;
     if (!p->num_threads) p->num_threads = rp__cpu_count();
     if (p->num_threads > MAX_THREADS)
         return rp__fail(RP_E_INVALID_ARG, "%s: params.num_threads %u is above %u", fn, p->num_threads, MAX_THREADS);

@@ -527,6 +527,7 @@ static int rebuild(const decoded *d, const sections *s, const rp_model_load_para
     if (!rc) {
         rp_extractor_params ep = d->ep;
         ep.num_threads = lp->num_threads;
+        if (lp->precision) ep.precision = lp->precision; /* the caller's, checked by the extractor */
         rc = rp__extractor_create_from_weights(&ep, w, 0, &m->extractor);
         if (rc) rc = rebuild_failed(rc, src, "extractor");
     }
@@ -567,6 +568,9 @@ static int load_common(const uint8_t *data, size_t size, const rp_model_load_par
     rp_model_load_params_init(&lp, sizeof lp);
     int rc = rp__params_copy(&lp, sizeof lp, user, src->fn);
     if (rc) return rc;
+    if (lp.precision < 0 || lp.precision > RP_PRECISION_AUTO)
+        return rp__fail(RP_E_INVALID_ARG, "%s: params.precision %d is not 0, RP_PRECISION_FP32 (1), RP_PRECISION_BF16 "
+                                          "(2) or RP_PRECISION_AUTO (3)", src->fn, lp.precision);
     uint64_t max_bytes = lp.max_bytes ? lp.max_bytes : RP__MODEL_DEFAULT_MAX_BYTES;
     if (size > max_bytes)
         return rp__fail(RP_E_LIMIT, "%s: '%s' is %zu bytes, above the limit of %llu (params.max_bytes)", src->fn,

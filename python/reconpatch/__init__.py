@@ -16,8 +16,8 @@ from .errors import (BackendError, CancelledError, DivergedError, ErrorCode, For
                      InvalidArgumentError, LimitError, OutOfMemoryError, ReconpatchError, ReconpatchIOError,
                      ShapeError, StateError, UnsupportedError, VersionError, error_name)
 from .extractor import (ARCH_RESNET50, ARCH_WIDE_RESNET50_2, LAYOUT_KERAS, LAYOUT_TORCHVISION, NORM_CAFFE,
-                        NORM_TORCHVISION, OUTPUT_CLASSIFIER, OUTPUT_LAYER3, PRECISION_BF16, PRECISION_FP32,
-                        Arch, Extractor, Layout, Norm, Output, Precision, default_weights_path)
+                        NORM_TORCHVISION, OUTPUT_CLASSIFIER, OUTPUT_LAYER3, PRECISION_AUTO, PRECISION_BF16,
+                        PRECISION_FP32, Arch, Extractor, Layout, Norm, Output, Precision, default_weights_path)
 from .image import (PIXEL_BGR8, PIXEL_BGRA8, PIXEL_GRAY8, PIXEL_RGB8, PIXEL_RGBA8, Image, PixelFormat)
 from .metrics import aupro, auroc, pixel_auroc
 from .model import (METHOD_PATCHCORE, METHOD_PCA, METHOD_RECONPATCH, THRESHOLD_RULE_F1, THRESHOLD_RULE_NONE,
@@ -40,7 +40,7 @@ __all__ = [
     "STAGE_FEATURES", "STAGE_TRAIN", "STAGE_CORESET", "STAGE_SCORE",
     "PIXEL_GRAY8", "PIXEL_RGB8", "PIXEL_BGR8", "PIXEL_RGBA8", "PIXEL_BGRA8",
     "ARCH_RESNET50", "ARCH_WIDE_RESNET50_2", "LAYOUT_TORCHVISION", "LAYOUT_KERAS", "NORM_TORCHVISION",
-    "NORM_CAFFE", "OUTPUT_LAYER3", "OUTPUT_CLASSIFIER", "PRECISION_FP32", "PRECISION_BF16",
+    "NORM_CAFFE", "OUTPUT_LAYER3", "OUTPUT_CLASSIFIER", "PRECISION_FP32", "PRECISION_BF16", "PRECISION_AUTO",
     "METHOD_RECONPATCH", "METHOD_PATCHCORE", "METHOD_PCA", "DECISION_NONE", "DECISION_NORMAL", "DECISION_ANOMALOUS",
     "THRESHOLD_RULE_NONE", "THRESHOLD_RULE_QUANTILE", "THRESHOLD_RULE_F1", "THRESHOLD_RULE_USER",
 ]

@@ -125,7 +125,8 @@ class ModelSaveParams(_Struct):
 
 class ModelLoadParams(_Struct):
     _c_name_ = "rp_model_load_params"
-    _fields_ = [("struct_size", u32), ("num_threads", u32), ("weights_path", cstr), ("max_bytes", u64)]
+    _fields_ = [("struct_size", u32), ("num_threads", u32), ("weights_path", cstr), ("max_bytes", u64),
+                ("precision", i32), ("reserved0", u32)]
 
 
 ALL = [Progress, ImageLoadParams, ExtractorParams, ExtractorInfo, BankParams, ScorerParams, ScorerInfo,

@@ -43,6 +43,7 @@ class Precision(IntEnum):
     """RP_PRECISION_*."""
     FP32 = 1
     BF16 = 2
+    AUTO = 3  # bf16 where the CPU runs it natively, fp32 elsewhere
 
 
 ARCH_RESNET50 = Arch.RESNET50
@@ -55,6 +56,7 @@ OUTPUT_LAYER3 = Output.LAYER3
 OUTPUT_CLASSIFIER = Output.CLASSIFIER
 PRECISION_FP32 = Precision.FP32
 PRECISION_BF16 = Precision.BF16
+PRECISION_AUTO = Precision.AUTO
 
 
 def default_weights_path() -> str:

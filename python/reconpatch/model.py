@@ -272,22 +272,23 @@ class Model(Handle):
             check(_lib.lib.rp_model_save(p, os.fsencode(path), ctypes.byref(params)))
 
     @classmethod
-    def load(cls, path, num_threads=0, weights_path=None, max_bytes=0):
-        """Read a model file (ReconpatchError RP_E_FORMAT when damaged, RP_E_VERSION when newer)."""
+    def load(cls, path, num_threads=0, weights_path=None, max_bytes=0, precision=0):
+        """Read a model file (ReconpatchError RP_E_FORMAT when damaged, RP_E_VERSION when newer).
+        precision: PRECISION_FP32 / _BF16 / _AUTO to score in another precision than trained."""
         _need("rp_model_load")
         params = make_params(S.ModelLoadParams, "rp_model_load_params_init", num_threads=num_threads,
-                             weights_path=weights_path, max_bytes=max_bytes)
+                             weights_path=weights_path, max_bytes=max_bytes, precision=int(precision))
         out = new_handle_ptr(_lib.rp_model)
         check(_lib.lib.rp_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(out)))
         return cls(out)
 
     @classmethod
-    def from_bytes(cls, data, num_threads=0, weights_path=None, max_bytes=0):
-        """A model from the bytes of a model file."""
+    def from_bytes(cls, data, num_threads=0, weights_path=None, max_bytes=0, precision=0):
+        """A model from the bytes of a model file (precision as for load)."""
         _need("rp_model_load_memory")
         buf = bytes(data)
         params = make_params(S.ModelLoadParams, "rp_model_load_params_init", num_threads=num_threads,
-                             weights_path=weights_path, max_bytes=max_bytes)
+                             weights_path=weights_path, max_bytes=max_bytes, precision=int(precision))
         out = new_handle_ptr(_lib.rp_model)
         check(_lib.lib.rp_model_load_memory(buf, len(buf), ctypes.byref(params), ctypes.byref(out)))
         return cls(out)

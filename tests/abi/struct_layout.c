@@ -132,13 +132,15 @@ _Static_assert(offsetof(rp_model_save_params, embed_weights) == 4 && sizeof(((rp
 _Static_assert(offsetof(rp_model_save_params, weights_path) == 8 && sizeof(((rp_model_save_params *)0)->weights_path) == 8, "rp_model_save_params.weights_path moved or resized");
 _Static_assert(offsetof(rp_model_save_params, weights_path) + sizeof(((rp_model_save_params *)0)->weights_path) == sizeof(rp_model_save_params), "rp_model_save_params has tail padding: an appended field would not grow it");
 
-_Static_assert(sizeof(rp_model_load_params) == 24, "sizeof(rp_model_load_params) changed");
+_Static_assert(sizeof(rp_model_load_params) == 32, "sizeof(rp_model_load_params) changed");
 _Static_assert(alignof(rp_model_load_params) == 8, "alignof(rp_model_load_params) changed");
 _Static_assert(offsetof(rp_model_load_params, struct_size) == 0 && sizeof(((rp_model_load_params *)0)->struct_size) == 4, "rp_model_load_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_model_load_params, num_threads) == 4 && sizeof(((rp_model_load_params *)0)->num_threads) == 4, "rp_model_load_params.num_threads moved or resized");
 _Static_assert(offsetof(rp_model_load_params, weights_path) == 8 && sizeof(((rp_model_load_params *)0)->weights_path) == 8, "rp_model_load_params.weights_path moved or resized");
 _Static_assert(offsetof(rp_model_load_params, max_bytes) == 16 && sizeof(((rp_model_load_params *)0)->max_bytes) == 8, "rp_model_load_params.max_bytes moved or resized");
-_Static_assert(offsetof(rp_model_load_params, max_bytes) + sizeof(((rp_model_load_params *)0)->max_bytes) == sizeof(rp_model_load_params), "rp_model_load_params has tail padding: an appended field would not grow it");
+_Static_assert(offsetof(rp_model_load_params, precision) == 24 && sizeof(((rp_model_load_params *)0)->precision) == 4, "rp_model_load_params.precision moved or resized");
+_Static_assert(offsetof(rp_model_load_params, reserved0) == 28 && sizeof(((rp_model_load_params *)0)->reserved0) == 4, "rp_model_load_params.reserved0 moved or resized");
+_Static_assert(offsetof(rp_model_load_params, reserved0) + sizeof(((rp_model_load_params *)0)->reserved0) == sizeof(rp_model_load_params), "rp_model_load_params has tail padding: an appended field would not grow it");
 
 /* ---- scorer.h */
 _Static_assert(sizeof(rp_scorer_params) == 40, "sizeof(rp_scorer_params) changed");
@@ -227,7 +229,7 @@ _Static_assert(offsetof(rp_trainer_params, reserved0) + sizeof(((rp_trainer_para
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (146 fields) as locked\n");
+    printf("layout of 14 public structs (148 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

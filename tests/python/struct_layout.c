@@ -142,6 +142,7 @@ int main(void)
     STRUCT(rp_model_load_params);
     FIELD(rp_model_load_params, struct_size); FIELD(rp_model_load_params, num_threads);
     FIELD(rp_model_load_params, weights_path); FIELD(rp_model_load_params, max_bytes);
+    FIELD(rp_model_load_params, precision); FIELD(rp_model_load_params, reserved0);
     end();
 
     printf("\n}\n");

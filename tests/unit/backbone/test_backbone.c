@@ -360,6 +360,28 @@ START_TEST(bf16__refused_with_unsupported_when_the_cpu_lacks_native_bf16)
 }
 END_TEST
 
+START_TEST(auto_precision__is_bf16_exactly_where_the_cpu_runs_it_natively)
+{
+    rp__weights *w = random_weights(RP_ARCH_RESNET50, RP_LAYOUT_TORCHVISION, 8, 1);
+    rp_extractor_params p;
+    rp_extractor_params_init(&p, sizeof p);
+    p.precision = RP_PRECISION_AUTO;
+    p.crop = 64, p.no_crop = 1;
+    rp_extractor *e = NULL;
+    ck_assert_int_eq(rp__extractor_create_from_weights(&p, w, 0, &e), RP_OK);
+    rp_extractor_info info;
+    info.struct_size = sizeof info;
+    ck_assert_int_eq(rp_extractor_get_info(e, &info, sizeof info), RP_OK);
+    const int native = dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_bf16;
+    ck_assert_int_eq(info.precision, native ? RP_PRECISION_BF16 : RP_PRECISION_FP32);
+    rp_extractor_free(e);
+    p.precision = RP_PRECISION_AUTO + 1;
+    ck_assert_int_eq(rp__extractor_create_from_weights(&p, w, 0, &e), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "RP_PRECISION_AUTO"));
+    rp__weights_free(w);
+}
+END_TEST
+
 /* ---- argument checks ------------------------------------------------------------------------------ */
 
 START_TEST(create__rejects_bad_params_with_clear_codes)
@@ -400,7 +422,7 @@ START_TEST(create__rejects_bad_params_with_clear_codes)
     ck_assert_int_eq(rp__extractor_create_from_weights(&p, w, 0, &e), RP_E_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "patch_size 4"));
     rp_extractor_params_init(&p, sizeof p);
-    p.precision = 3;
+    p.precision = RP_PRECISION_AUTO + 1;
     ck_assert_int_eq(rp__extractor_create_from_weights(&p, w, 0, &e), RP_E_INVALID_ARG);
     rp_extractor_params_init(&p, sizeof p);
     p.crop = 16, p.no_crop = 1;
@@ -565,6 +587,7 @@ int main(void)
     tcase_add_test(tc, plans__batch_1_and_8_use_no_reference_kernels);
     tcase_add_test(tc, bf16__layer3_within_2e_2_relative_l2_of_fp32);
     tcase_add_test(tc, bf16__refused_with_unsupported_when_the_cpu_lacks_native_bf16);
+    tcase_add_test(tc, auto_precision__is_bf16_exactly_where_the_cpu_runs_it_natively);
     tcase_add_test(tc, create__rejects_bad_params_with_clear_codes);
     tcase_add_test(tc, forward__rejects_wrong_sizes_and_wrong_state);
     tcase_add_test(tc, forward__failure_leaves_outputs_untouched);

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <dnnl.h>
+
 #include "bank/bank_internal.h"
 #include "bank/knn.h"
 #include "model/le_bytes.h"
@@ -308,6 +310,49 @@ static void expect_load_error(const uint8_t *d, size_t size, int code, const cha
     ck_assert_ptr_null(m);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_model_load_memory"));
 }
+
+/* A model trained in fp32 scores in bf16 when loaded so (where the CPU runs bf16 natively; elsewhere
+ * the load refuses with RP_E_UNSUPPORTED): close scores, not the same ones; AUTO resolves. */
+START_TEST(load__precision_override_scores_in_the_asked_precision)
+{
+    size_t size;
+    uint8_t *d = small_file(&size);
+    rp_model_load_params lp;
+    rp_model_load_params_init(&lp, sizeof lp);
+    lp.precision = 9;
+    rp_model *m = (rp_model *)0x1;
+    ck_assert_int_eq(rp_model_load_memory(d, size, &lp, &m), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "params.precision 9"));
+    const int native = dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_bf16;
+    lp.precision = RP_PRECISION_BF16;
+    int rc = rp_model_load_memory(d, size, &lp, &m);
+    if (!native) {
+        ck_assert_int_eq(rc, RP_E_UNSUPPORTED);
+    } else {
+        ck_assert_int_eq(rc, RP_OK);
+        rp_extractor_info info;
+        info.struct_size = sizeof info;
+        ck_assert_int_eq(rp_extractor_get_info(rp_model_extractor(m), &info, sizeof info), RP_OK);
+        ck_assert_int_eq(info.precision, RP_PRECISION_BF16);
+        for (int i = 0; i < 3; i++) {
+            rp_score_result a, b;
+            a.struct_size = b.struct_size = sizeof a;
+            ck_assert_int_eq(rp_score_image(model_small, test_images[i], &a, NULL, 0, NULL, 0), RP_OK);
+            ck_assert_int_eq(rp_score_image(m, test_images[i], &b, NULL, 0, NULL, 0), RP_OK);
+            ck_assert_msg(fabs(a.score - b.score) <= 0.05 * fabs(a.score), "fp32 %g, bf16 %g", a.score, b.score);
+        }
+        rp_model_free(m);
+    }
+    lp.precision = RP_PRECISION_AUTO;
+    ck_assert_int_eq(rp_model_load_memory(d, size, &lp, &m), RP_OK);
+    rp_extractor_info info;
+    info.struct_size = sizeof info;
+    ck_assert_int_eq(rp_extractor_get_info(rp_model_extractor(m), &info, sizeof info), RP_OK);
+    ck_assert_int_eq(info.precision, native ? RP_PRECISION_BF16 : RP_PRECISION_FP32);
+    rp_model_free(m);
+    free(d);
+}
+END_TEST
 
 START_TEST(damage__every_flipped_byte_fails_with_format)
 {
@@ -839,6 +884,7 @@ int main(void)
     tcase_add_test(tc, version__unknown_optional_section_is_skipped_unknown_required_one_fails);
     tcase_add_test(tc, round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail);
     tcase_add_test(tc, load__argument_errors_and_limits);
+    tcase_add_test(tc, load__precision_override_scores_in_the_asked_precision);
     tcase_add_test(tc, save__failure_leaves_no_temporary_file);
     tcase_add_test(tc, save__is_atomic_when_the_process_is_killed);
     suite_add_tcase(s, tc);
