@@ -39,6 +39,8 @@ echo "== 3. pipeline stages on bottle =="
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.1 | tee "$out/pipeline_pc10.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --coreset 0.1 | tee "$out/pipeline_rc10.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --repr-dim 512 --coreset 0.1 | tee "$out/pipeline_rc10_512.txt"
+# the one scoring cost that grows with the products of a unified model (docs/unified.md)
+"$build/bench/bench_router" | tee "$out/router.txt"
 
 echo "== 4. accuracy =="
 eval_run() { name=$1; shift; "$build/cli/rp-eval" "$@" --json "$out/$name.json" | tee "$out/$name.txt"; }
@@ -50,6 +52,17 @@ eval_run reconpatch_unified --method reconpatch --unified --data "$bottle" --dat
 # bottle is square, so --keep-aspect changes only magnetic tile
 eval_run patchcore_keep_aspect --method patchcore --keep-aspect --data "$tile"
 eval_run reconpatch_keep_aspect --method reconpatch --keep-aspect --data "$tile"
+# one model for the four shared sets: routed per-category banks, one shared bank, and the fourth
+# set added after training (docs/unified.md); peak RSS of the first in its /usr/bin/time line
+four="--data $bottle --data $tile --data $data/deeppcb --data $data/elpv_mono --keep-aspect"
+if [ -d "$data/deeppcb" ] && [ -d "$data/elpv_mono" ]; then
+    /usr/bin/time -f "unified training and scoring: peak RSS %M KB, %e s" \
+        "$build/cli/rp-eval" --method reconpatch --unified $four --json "$out/unified4.json" | tee "$out/unified4.txt"
+    eval_run unified4_shared --method reconpatch --unified-shared $four
+    eval_run separate4 --method reconpatch $four
+    eval_run unified4_add_elpv --method reconpatch --unified --data "$bottle" --data "$tile" --data "$data/deeppcb" \
+        --add "$data/elpv_mono" --keep-aspect
+fi
 
 echo "== 5. thresholds: false rejects and escapes =="
 sh "$src/bench/calibration_table.sh" "$build" "$out/calibration" | tee "$out/calibration_table.md"
