@@ -49,6 +49,16 @@ check-sanitize: deps
 	ninja -C $(SANITIZE_BUILD) $(NINJAFLAGS)
 	@sh tools/run_tests.sh $(SANITIZE_BUILD)
 
+# The concurrency tests (meson suite 'concurrency': threads sharing one model, scorer, extractor or
+# bank) built with ThreadSanitizer; tests/meson.build explains the OpenMP settings of this build.
+$(TSAN_BUILD)/build.ninja:
+	$(MESON) setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false
+
+check-tsan: deps
+	@$(MAKE) --no-print-directory $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD) $(NINJAFLAGS)
+	@sh tools/run_tests.sh $(TSAN_BUILD) --suite concurrency
+
 demo: deps weights build
 	@sh examples/demo.sh $(BUILD)
 
