@@ -240,8 +240,21 @@ static int check_image(const rp_extractor *e, const rp_image *img, const char *f
     /* keep_aspect: a very elongated image can need a frame above the size limit; say so now,
      * before any image of a batch is processed. */
     uint32_t fw, fh, ox, oy;
-    return rp__image_resize_frame(rp_image_width(img), rp_image_height(img), e->params.resize, e->params.crop,
-                                  (int)e->params.no_crop, (int)e->params.keep_aspect, &fw, &fh, &ox, &oy, fn);
+    const uint32_t w = rp_image_width(img), h = rp_image_height(img);
+    int rc = rp__image_resize_frame(w, h, e->params.resize, e->params.crop, (int)e->params.no_crop,
+                                    (int)e->params.keep_aspect, &fw, &fh, &ox, &oy, fn);
+    if (rc) return rc;
+    /* A side magnified more than RP_PREPROCESS_MAX_UPSCALE times holds too little to score (a 1x1
+     * image would become a flat 256 x 256 frame): refused, naming the smallest size accepted. */
+    if ((uint64_t)w * RP_PREPROCESS_MAX_UPSCALE < fw || (uint64_t)h * RP_PREPROCESS_MAX_UPSCALE < fh) {
+        const uint32_t min_w = (fw + RP_PREPROCESS_MAX_UPSCALE - 1) / RP_PREPROCESS_MAX_UPSCALE;
+        const uint32_t min_h = (fh + RP_PREPROCESS_MAX_UPSCALE - 1) / RP_PREPROCESS_MAX_UPSCALE;
+        return rp__fail(RP_E_SHAPE,
+                        "%s: image %u is %ux%u pixels: resizing it to %ux%u would magnify it more than %ux; "
+                        "the smallest image accepted is %ux%u pixels",
+                        fn, index, w, h, fw, fh, RP_PREPROCESS_MAX_UPSCALE, min_w, min_h);
+    }
+    return RP_OK;
 }
 
 int rp_extractor_preprocess(const rp_extractor *e, const rp_image *image, float *input_out, size_t input_out_floats)
