@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/weights.h"
 #include "extractor/extractor_internal.h"
 #include "model/model_internal.h"
 
 rp_model *rp__model_alloc(void)
 {
-    rp_model *m = calloc(1, sizeof *m);
+    rp_model *m = rp__calloc(1, sizeof *m);
     if (!m) return NULL;
     m->thresholds.struct_size = sizeof m->thresholds;
     m->thresholds.rule = RP_THRESHOLD_RULE_NONE;
@@ -36,7 +37,7 @@ int rp__model_create_extractor(const rp_extractor_params *params, rp_extractor *
         identity->layout = w->layout;
         memcpy(identity->sha256, w->sha256, sizeof identity->sha256);
         char resolved[PATH_MAX];
-        identity->weights_path = strdup(realpath(params->weights_path, resolved) ? resolved : params->weights_path);
+        identity->weights_path = rp__strdup(realpath(params->weights_path, resolved) ? resolved : params->weights_path);
         if (!identity->weights_path) {
             rp_extractor_free(*extractor_out);
             *extractor_out = NULL;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "model/model_internal.h"
 
 int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result *result_out, float *map_out,
@@ -32,7 +33,7 @@ int rp_score_image(const rp_model *model, const rp_image *image, rp_score_result
     }
     /* The mask needs the map even when the caller does not want it. */
     float *map = map_out;
-    if (mask_out && !map_out && !(map = malloc((pixels ? pixels : 1) * sizeof *map)))
+    if (mask_out && !map_out && !(map = rp__malloc((pixels ? pixels : 1) * sizeof *map)))
         return rp__fail(RP_E_NOMEM, "%s: out of memory for a %zu-pixel map", fn, pixels);
 
     rp_score_result full;

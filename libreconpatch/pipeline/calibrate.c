@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 
 int rp_calibration_params_init(rp_calibration_params *params, size_t size)
@@ -48,7 +49,7 @@ int rp__model_calibration_scores(const rp_model *model, const rp_image *const *i
         /* The map in the image's own geometry: the mask is drawn there, so its maximum is what the
          * pixel threshold has to clear. */
         size_t pixels = (size_t)rp_image_width(img) * rp_image_height(img);
-        float *map = malloc((pixels ? pixels : 1) * sizeof *map);
+        float *map = rp__malloc((pixels ? pixels : 1) * sizeof *map);
         rp_score_result r;
         memset(&r, 0, sizeof r);
         r.struct_size = sizeof r;
@@ -101,7 +102,7 @@ int rp_model_calibrate(rp_model *model, const rp_image *const *images, uint32_t 
     int rc = check_common(model, images, count, fn);
     if (!rc) rc = resolve_quantile(params, &q, fn);
     if (rc) return rc;
-    double *scores = malloc((size_t)count * sizeof *scores), *map_max = malloc((size_t)count * sizeof *map_max);
+    double *scores = rp__malloc((size_t)count * sizeof *scores), *map_max = rp__malloc((size_t)count * sizeof *map_max);
     if (!scores || !map_max) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, count);
     if (!rc)
         rc = rp__model_calibration_scores(model, images, NULL, count, 0, progress, user_data, scores, map_max, fn);
@@ -132,8 +133,8 @@ int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *images, 
     if (anomalous == 0 || anomalous == count)
         return rp__fail(RP_E_INVALID_ARG, "%s: %u of %u images are labelled anomalous: F1 needs at least one "
                                           "normal and one anomalous image", fn, anomalous, count);
-    double *scores = malloc((size_t)count * sizeof *scores), *map_max = malloc((size_t)count * sizeof *map_max);
-    double *normal_max = malloc((size_t)count * sizeof *normal_max);
+    double *scores = rp__malloc((size_t)count * sizeof *scores), *map_max = rp__malloc((size_t)count * sizeof *map_max);
+    double *normal_max = rp__malloc((size_t)count * sizeof *normal_max);
     if (!scores || !map_max || !normal_max) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, count);
     if (!rc)
         rc = rp__model_calibration_scores(model, images, NULL, count, 0, progress, user_data, scores, map_max, fn);

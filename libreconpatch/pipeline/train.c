@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 #include "trainer/trainer_features.h"
 
@@ -61,9 +62,9 @@ static int extract_all(const rp_extractor *ex, const image_source *src, uint32_t
     if (rc) return rc;
     uint32_t patches = info.grid_size * info.grid_size;
     size_t per_image = (size_t)patches * info.feature_dim;
-    float *features = malloc(per_image * batch * sizeof(float));
-    rp_image **owned = calloc(batch, sizeof *owned);
-    const rp_image **view = calloc(batch, sizeof *view);
+    float *features = rp__malloc(per_image * batch * sizeof(float));
+    rp_image **owned = rp__calloc(batch, sizeof *owned);
+    const rp_image **view = rp__calloc(batch, sizeof *view);
     if (!features || !owned || !view) {
         rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory for a batch of %u images", batch);
         goto done;
@@ -121,7 +122,7 @@ static int embed_into_bank(const rp_trainer *trainer, const rp_embedding *f, rp_
     uint32_t most = 0, n;
     for (uint32_t i = 0; i < n_images; i++)
         if (rp__trainer_image_features(trainer, i, &n) && n > most) most = n;
-    float *block = malloc((size_t)most * out_dim * sizeof(float));
+    float *block = rp__malloc((size_t)most * out_dim * sizeof(float));
     if (!block) return rp__fail(RP_E_NOMEM, "rp_train: out of memory for the embedding buffer");
     int rc = RP_OK;
     for (uint32_t i = 0; i < n_images && !rc; i++) {
@@ -159,8 +160,8 @@ static int split_images(uint32_t count, double fraction, uint32_t *train_idx, ui
 static int calibrate_held_out(rp_model *m, const image_source *src, const uint32_t *calib_idx, uint32_t n_calib,
                               double q, rp_progress_fn progress, void *user_data)
 {
-    const void **view = malloc((size_t)n_calib * sizeof *view);
-    double *scores = malloc((size_t)n_calib * sizeof *scores), *map_max = malloc((size_t)n_calib * sizeof *map_max);
+    const void **view = rp__malloc((size_t)n_calib * sizeof *view);
+    double *scores = rp__malloc((size_t)n_calib * sizeof *scores), *map_max = rp__malloc((size_t)n_calib * sizeof *map_max);
     int rc = RP_OK;
     if (!view || !scores || !map_max) rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory for %u scores", n_calib);
     for (uint32_t i = 0; !rc && i < n_calib; i++)
@@ -211,8 +212,8 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     ep.output = RP_OUTPUT_LAYER3;
 
     rp_model *m = rp__model_alloc();
-    uint32_t *train_idx = malloc((size_t)count * sizeof *train_idx);
-    uint32_t *calib_idx = malloc((size_t)count * sizeof *calib_idx);
+    uint32_t *train_idx = rp__malloc((size_t)count * sizeof *train_idx);
+    uint32_t *calib_idx = rp__malloc((size_t)count * sizeof *calib_idx);
     rp_trainer *trainer = NULL;
     if (!m || !train_idx || !calib_idx) {
         rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
