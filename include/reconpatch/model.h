@@ -161,7 +161,10 @@ RP_API int rp_model_save_params_init(rp_model_save_params *params, size_t size);
 /* Write the model to path atomically: a temporary file in the same folder, flushed and synced,
  * then renamed over path (and the folder synced). A crash at any moment leaves either the old
  * file or the new one, never a mix. The weights file (referenced) or its source (embedded) is
- * read again and its sha256 checked against the model's. params may be NULL (referenced). */
+ * read again and its sha256 checked against the model's. params may be NULL (referenced).
+ * A write that fails (disk full, file size limit) returns RP_E_IO naming path and the cause; out
+ * of memory returns RP_E_NOMEM. On any failure the old file is left as it was and the temporary
+ * file is removed. */
 RP_API int rp_model_save(const rp_model *model, const char *path, const rp_model_save_params *params);
 
 typedef struct rp_model_load_params {

@@ -56,7 +56,8 @@ int rp__file_writer_open(rp__file_writer *w, const char *path, const char *fn)
 int rp__file_writer_write(rp__file_writer *w, const void *data, size_t size)
 {
     if (size && fwrite(data, 1, size, w->file) != size)
-        return rp__fail(RP_E_IO, "%s: writing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+        return rp__fail(RP_E_IO, "%s: writing '%s' failed: %s (the file is left as it was)", w->fn, w->target,
+                        strerror(errno));
     return RP_OK;
 }
 
@@ -88,9 +89,11 @@ int rp__file_writer_commit(rp__file_writer *w)
 {
     int rc = RP_OK;
     if (fflush(w->file) != 0 || fsync(fileno(w->file)) != 0)
-        rc = rp__fail(RP_E_IO, "%s: flushing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+        rc = rp__fail(RP_E_IO, "%s: writing '%s' failed: %s (the file is left as it was)", w->fn, w->target,
+                      strerror(errno));
     if (fclose(w->file) != 0 && !rc)
-        rc = rp__fail(RP_E_IO, "%s: closing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+        rc = rp__fail(RP_E_IO, "%s: writing '%s' failed at close: %s (the file is left as it was)", w->fn,
+                      w->target, strerror(errno));
     w->file = NULL;
     if (!rc && rename(w->temp, w->target) != 0)
         rc = rp__fail(RP_E_IO, "%s: cannot rename '%s' to '%s': %s", w->fn, w->temp, w->target, strerror(errno));
