@@ -10,6 +10,9 @@
 #      and 20 calibration images (bench/calibration_table.sh; docs/pipeline.md)
 #   6. ReConPatch against PatchCore, pooled PatchCore and PCA at 32 to 512 dimensions,
 #      four categories, three seeds (reconpatch_table.sh; hours: RECONPATCH_TABLE=0 skips it)
+#   7. soak: 4 threads score the bundled test images on one model for SOAK_SECONDS (default 600):
+#      results equal to single-threaded, resident memory after warm-up and at the end, open
+#      descriptors before and after (rp-soak)
 # The host is noisy: compare ratios and medians; OPENBLAS_CORETYPE is left as the environment sets it.
 set -u
 build=${1:-build}
@@ -70,4 +73,6 @@ if [ "${RECONPATCH_TABLE:-1}" != 0 ]; then
     echo "== 6. ReConPatch against its baselines (keep_aspect, 10% coreset, seeds ${SEEDS:-0 7 11}) =="
     sh "$src/bench/reconpatch_table.sh" "$build" "$out/reconpatch" | tee "$out/reconpatch_table.txt"
 fi
+echo "== 7. soak: 4 threads, ${SOAK_SECONDS:-600} s =="
+"$build/bench/rp-soak" --threads 4 --seconds "${SOAK_SECONDS:-600}" | tee "$out/soak.txt"
 echo "results in $out"

@@ -116,7 +116,12 @@ static void load_category(category *c, const char *dir)
             snprintf(path, sizeof path, "%s/test/%s/%s", dir, types.items[t], imgs.items[i]);
             list_push(&c->test, path);
             int good = !strcmp(types.items[t], "good");
-            c->labels = realloc(c->labels, c->test.count);
+            uint8_t *labels = realloc(c->labels, c->test.count);
+            if (!labels) {
+                fprintf(stderr, "rp-eval: out of memory listing %s\n", dir);
+                exit(1);
+            }
+            c->labels = labels;
             c->labels[c->test.count - 1] = !good;
             char stem[1024];
             snprintf(stem, sizeof stem, "%s", imgs.items[i]);
@@ -128,7 +133,10 @@ static void load_category(category *c, const char *dir)
                 list_push(&c->masks, path);
             }
         }
+        list_free(&imgs);
     }
+    list_free(&types);
+    list_free(&names);
     if (!c->train.count || !c->test.count) {
         fprintf(stderr, "rp-eval: %s: needs train/good and test/* images\n", dir);
         exit(1);
@@ -592,6 +600,7 @@ int main(int argc, char **argv)
         }
         free(image_category);
         rp_model_free(m);
+        list_free(&all);
     } else {
         for (int i = 0; i < o.n_data; i++) {
             double t0 = now();
@@ -618,5 +627,11 @@ int main(int argc, char **argv)
     if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(&o, cats, n_cats);
     if (o.json) write_json(&o, cats, n_cats);
     if (report) report_close(report);
+    for (int i = 0; i < o.n_data; i++) {
+        list_free(&cats[i].train);
+        list_free(&cats[i].test);
+        list_free(&cats[i].masks);
+        free(cats[i].labels);
+    }
     return 0;
 }

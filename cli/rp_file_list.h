@@ -20,7 +20,17 @@ static void list_push(file_list *l, const char *s)
         l->items = realloc(l->items, l->cap * sizeof *l->items);
         if (!l->items) exit(2);
     }
-    l->items[l->count++] = strdup(s);
+    if (!(l->items[l->count] = strdup(s))) exit(2);
+    l->count++;
+}
+
+/* Free the names and the array; l is left empty. */
+static inline void list_free(file_list *l)
+{
+    for (size_t i = 0; i < l->count; i++) free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->count = l->cap = 0;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

@@ -47,7 +47,9 @@ typedef struct rp_extractor_params {
     uint32_t num_threads;    /* OpenMP threads per call; 0 = one per online CPU core.
                                 Export OMP_WAIT_POLICY=passive on shared CPUs (docs/threading.md) */
     uint32_t resize;         /* resize the image to resize x resize (or its shorter side to
-                                resize with keep_aspect); 0 = 256 */
+                                resize with keep_aspect); 0 = 256. An image side the resize
+                                would magnify more than 8x (below resize / 8 = 32 pixels at 256;
+                                crop / 8 with no_crop) is refused with RP_E_SHAPE */
     uint32_t crop;           /* then centre-crop crop x crop; 0 = 224 */
     uint32_t no_crop;        /* non-zero: resize straight to crop x crop, no cropping */
     int32_t normalization;   /* RP_NORM_*; 0 = the layout's own */

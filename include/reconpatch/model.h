@@ -64,7 +64,9 @@ typedef struct rp_train_params {
 
 RP_API int rp_train_params_init(rp_train_params *params, size_t size);
 
-/* Train on normal images given as file paths (PNG or JPEG). progress may be NULL; its stages
+/* Train on normal images given as file paths (PNG or JPEG), each at least 1/8 of the resize
+ * frame on a side (32 x 32 pixels at the default resize 256; smaller: RP_E_SHAPE naming the image,
+ * its size and the minimum; docs/preprocessing.md). progress may be NULL; its stages
  * are RP_STAGE_FEATURES, RP_STAGE_TRAIN (ReConPatch only), RP_STAGE_CORESET and, with a
  * calibration share, RP_STAGE_SCORE. On failure *out is NULL and the failing path is named in the
  * message. */
@@ -74,7 +76,8 @@ RP_API int rp_train(const char *const *paths, uint32_t count, const rp_train_par
 RP_API int rp_train_images(const rp_image *const *images, uint32_t count, const rp_train_params *params,
                            rp_progress_fn progress, void *user_data, rp_model **out);
 
-/* Score one image. result_out (struct_size set by the caller; may be NULL) gets the scores and
+/* Score one image (at least 32 x 32 pixels at the default resize 256, as for rp_train: smaller
+ * fails with RP_E_SHAPE). result_out (struct_size set by the caller; may be NULL) gets the scores and
  * the decision (RP_DECISION_NONE when the model has no image threshold). Optional outputs:
  *   map_out   the anomaly map in the image's own geometry: rp_image_width x rp_image_height
  *             floats, row-major (map_floats at least that, else RP_E_SHAPE);
@@ -215,7 +218,10 @@ RP_API int rp_model_save_params_init(rp_model_save_params *params, size_t size);
 /* Write the model to path atomically: a temporary file in the same folder, flushed and synced,
  * then renamed over path (and the folder synced). A crash at any moment leaves either the old
  * file or the new one, never a mix. The weights file (referenced) or its source (embedded) is
- * read again and its sha256 checked against the model's. params may be NULL (referenced). */
+ * read again and its sha256 checked against the model's. params may be NULL (referenced).
+ * A write that fails (disk full, file size limit) returns RP_E_IO naming path and the cause; out
+ * of memory returns RP_E_NOMEM. On any failure the old file is left as it was and the temporary
+ * file is removed. */
 RP_API int rp_model_save(const rp_model *model, const char *path, const rp_model_save_params *params);
 
 typedef struct rp_model_load_params {

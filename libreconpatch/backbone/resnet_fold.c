@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/resnet.h"
 #include "common/common.h"
 
@@ -61,8 +62,8 @@ static int fold_conv(const rp__weights *w, const char *conv, const char *bn, uin
         return rp__fail(RP_E_SHAPE, "%s: tensor '%s' should have %u entries", fn, name, oc);
 
     size_t per_out = (size_t)ic * ks * ks;
-    out->weight = malloc((size_t)oc * per_out * sizeof(float));
-    out->bias = malloc((size_t)oc * sizeof(float));
+    out->weight = rp__malloc((size_t)oc * per_out * sizeof(float));
+    out->bias = rp__malloc((size_t)oc * sizeof(float));
     if (!out->weight || !out->bias) return rp__fail(RP_E_NOMEM, "%s: out of memory folding '%s'", fn, conv);
     for (uint32_t o = 0; o < oc; o++) {
         double s = (double)bnt[0]->data[o] / sqrt((double)bnt[3]->data[o] + eps);
@@ -167,8 +168,8 @@ int rp__resnet_fold(const rp__weights *w, uint32_t num_stages, const char *fn, r
         out->num_classes = (uint32_t)fw->shape[0];
         out->fc_in = channels;
         size_t n = (size_t)out->num_classes * channels;
-        out->fc_weight = malloc(n * sizeof(float));
-        out->fc_bias = malloc(out->num_classes * sizeof(float));
+        out->fc_weight = rp__malloc(n * sizeof(float));
+        out->fc_bias = rp__malloc(out->num_classes * sizeof(float));
         if (!out->fc_weight || !out->fc_bias) {
             rc = rp__fail(RP_E_NOMEM, "%s: out of memory copying fc", fn);
             goto fail;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/resnet.h"
 #include "common/common.h"
 
@@ -113,7 +114,7 @@ static size_t align_up(size_t n) { return (n + 4095) & ~(size_t)4095; }
 static void *aligned_bytes(size_t n)
 {
     void *p = NULL;
-    if (posix_memalign(&p, 64, n ? align_up(n) : 64)) return NULL;
+    if (rp__posix_memalign(&p, 64, n ? align_up(n) : 64)) return NULL;
     return p;
 }
 
@@ -128,7 +129,7 @@ static int plan_push(plan *p, const step *s, const char *fn)
 {
     if (p->num_steps == p->cap_steps) {
         size_t cap = p->cap_steps ? 2 * p->cap_steps : 64;
-        step *n = realloc(p->steps, cap * sizeof *n);
+        step *n = rp__realloc(p->steps, cap * sizeof *n);
         if (!n) return rp__fail(RP_E_NOMEM, "%s: out of memory building the network plan", fn);
         p->steps = n;
         p->cap_steps = cap;
@@ -317,7 +318,7 @@ static int emit_conv(rp__resnet *net, plan *p, size_t ci, dnnl_primitive_desc_t 
     } else if (dnnl_memory_desc_equal(want_w, &cw->md)) {
         s.weights = cw->data;
     } else {
-        void *w, **o = realloc(p->owned, (p->num_owned + 1) * sizeof *o);
+        void *w, **o = rp__realloc(p->owned, (p->num_owned + 1) * sizeof *o);
         if (!o) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
         p->owned = o;
         if ((rc = reorder_weights(net, cw->data, &cw->md, want_w, &w, fn))) return rc;
@@ -505,7 +506,7 @@ static int add_stage_output(rp__resnet *net, plan *p, uint32_t batch, uint32_t s
 static int build_plan(rp__resnet *net, uint32_t batch, int first_plan, const char *fn, plan **out)
 {
     *out = NULL;
-    plan *p = calloc(1, sizeof *p);
+    plan *p = rp__calloc(1, sizeof *p);
     if (!p) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     p->batch = batch;
     p->layer4_slot = -1;
@@ -544,7 +545,7 @@ static int take_conv(rp__resnet *net, const rp__resnet_conv *c, int relu, const 
     if (!c->weight) return RP_OK; /* absent downsample */
     size_t nw = (size_t)cw->out * cw->in * cw->kernel * cw->kernel;
     cw->data = aligned_bytes(nw * sizeof(float));
-    cw->bias = malloc(cw->out * sizeof(float));
+    cw->bias = rp__malloc(cw->out * sizeof(float));
     if (!cw->data || !cw->bias) return rp__fail(RP_E_NOMEM, "%s: out of memory for weights", fn);
     memcpy(cw->data, c->weight, nw * sizeof(float));
     memcpy(cw->bias, c->bias, cw->out * sizeof(float));
@@ -567,7 +568,7 @@ int rp__resnet_create(const rp__resnet_spec *spec, const rp__resnet_options *opt
                         "%s: bf16 precision needs a CPU with native bf16 (AVX512-BF16 or AMX); oneDNN reports "
                         "ISA 0x%x here (emulated bf16 would be slower than fp32)",
                         fn, (unsigned)dnnl_get_effective_cpu_isa());
-    rp__resnet *net = calloc(1, sizeof *net);
+    rp__resnet *net = rp__calloc(1, sizeof *net);
     if (!net) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     pthread_mutex_init(&net->plan_lock, NULL);
     pthread_mutex_init(&net->arena_lock, NULL);
@@ -582,7 +583,7 @@ int rp__resnet_create(const rp__resnet_spec *spec, const rp__resnet_options *opt
     }
     size_t nconv = 1;
     for (uint32_t s = 0; s < net->num_stages; s++) nconv += 4 * (size_t)spec->blocks[s];
-    net->convs = calloc(nconv, sizeof *net->convs);
+    net->convs = rp__calloc(nconv, sizeof *net->convs);
     if (!net->convs) {
         rc = rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
         goto fail;
@@ -608,8 +609,8 @@ int rp__resnet_create(const rp__resnet_spec *spec, const rp__resnet_options *opt
     if (opt->classifier) {
         net->shape.num_classes = spec->num_classes;
         size_t n = (size_t)spec->num_classes * spec->fc_in;
-        net->fc_weight = malloc(n * sizeof(float));
-        net->fc_bias = malloc(spec->num_classes * sizeof(float));
+        net->fc_weight = rp__malloc(n * sizeof(float));
+        net->fc_bias = rp__malloc(spec->num_classes * sizeof(float));
         if (!net->fc_weight || !net->fc_bias) {
             rc = rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
             goto fail;
@@ -712,7 +713,7 @@ static arena *take_arena(rp__resnet *net, size_t bytes)
         }
     pthread_mutex_unlock(&net->arena_lock);
     if (a) return a;
-    a = calloc(1, sizeof *a);
+    a = rp__calloc(1, sizeof *a);
     if (!a) return NULL;
     a->mem = aligned_bytes(bytes);
     a->bytes = bytes;
@@ -787,8 +788,8 @@ static int classify(const rp__resnet *net, const float *layer4, uint32_t batch, 
 {
     uint32_t c = net->layer4_channels, hw = net->layer4_size * net->layer4_size, k = net->shape.num_classes;
     /* pooled features and logits in scratch: probs is written only once nothing can fail */
-    float *pooled = malloc((size_t)batch * c * sizeof(float));
-    float *logits = malloc((size_t)batch * k * sizeof(float));
+    float *pooled = rp__malloc((size_t)batch * c * sizeof(float));
+    float *logits = rp__malloc((size_t)batch * k * sizeof(float));
     if (!pooled || !logits) {
         free(pooled);
         free(logits);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/weights_memory.h"
 #include "common/common.h"
 
@@ -12,7 +13,7 @@ int rp__weights_load_safetensors_memory(const void *data, size_t size, const cha
         return rp__fail(RP_E_INVALID_ARG, "rp__weights_load_safetensors_memory: data, label or out is NULL");
     /* A private, malloc-aligned copy: the parser uses aligned F32 tensors in place and keeps the
      * buffer as the weights' storage, so the caller's bytes may go away afterwards. */
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = rp__malloc(size ? size : 1);
     if (!buf)
         return rp__fail(RP_E_NOMEM, "rp__weights_load: '%s': cannot allocate %zu bytes", label, size);
     memcpy(buf, data, size);

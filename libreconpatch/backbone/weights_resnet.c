@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/weights.h"
 #include "common/common.h"
 
@@ -122,8 +123,8 @@ int rp__weights_random(int32_t arch, int32_t layout, uint32_t width_divisor, uin
     geometry g = {.stem = 64 / width_divisor, .width_mult = arch == RP_ARCH_WIDE_RESNET50_2 ? 2 : 1,
                   .keras = layout == RP_LAYOUT_KERAS, .classes = 1000};
     for (int st = 0; st < 4; st++) g.planes[st] = ((int64_t)64 << st) / width_divisor;
-    spec *specs = malloc(MAX_SPECS * sizeof *specs);
-    rp__weights *w = calloc(1, sizeof *w);
+    spec *specs = rp__malloc(MAX_SPECS * sizeof *specs);
+    rp__weights *w = rp__calloc(1, sizeof *w);
     if (!specs || !w) goto nomem;
     size_t n = enumerate(&g, specs), total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -131,15 +132,15 @@ int rp__weights_random(int32_t arch, int32_t layout, uint32_t width_divisor, uin
         for (int d = 0; d < specs[i].ndim; d++) numel *= (size_t)specs[i].shape[d];
         total += numel;
     }
-    w->tensors = calloc(n, sizeof *w->tensors);
-    float *arena = malloc(total * sizeof(float));
+    w->tensors = rp__calloc(n, sizeof *w->tensors);
+    float *arena = rp__malloc(total * sizeof(float));
     w->storage_[0] = arena;
     if (!w->tensors || !arena) goto nomem;
     uint64_t state = seed;
     for (size_t i = 0; i < n; i++) {
         const spec *sp = &specs[i];
         rp__tensor *t = &w->tensors[i];
-        if (!(t->name = strdup(sp->name))) goto nomem;
+        if (!(t->name = rp__strdup(sp->name))) goto nomem;
         w->count++;
         t->ndim = sp->ndim;
         memcpy(t->shape, sp->shape, sizeof t->shape);
@@ -185,7 +186,7 @@ int rp__weights_check_resnet(const rp__weights *w, int need_fc)
     const rp__tensor *fc = rp__weights_find(w, "fc.weight");
     if (fc && fc->ndim == 2) g.classes = fc->shape[0];
     else if (need_fc) return rp__fail(RP_E_FORMAT, "%s: tensor 'fc.weight' missing or not 2-D", fn);
-    spec *specs = malloc(MAX_SPECS * sizeof *specs);
+    spec *specs = rp__malloc(MAX_SPECS * sizeof *specs);
     if (!specs) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     size_t n = enumerate(&g, specs);
     int rc = RP_OK;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/alloc.h"
 #include "backbone/weights.h"
 #include "common/common.h"
 #include "backbone/weights_memory.h"
@@ -125,7 +126,7 @@ static int cmp_name(const void *a, const void *b)
  * no overlap, no hole, nothing after the last one. */
 static int check_layout(const char *path, entry *entries, size_t n, uint64_t data_len)
 {
-    entry **order = malloc((n ? n : 1) * sizeof *order);
+    entry **order = rp__malloc((n ? n : 1) * sizeof *order);
     if (!order) return rp__fail(RP_E_NOMEM, FN ": '%s': out of memory", path);
     for (size_t i = 0; i < n; i++) order[i] = &entries[i];
     int rc = RP_OK;
@@ -217,7 +218,7 @@ static int read_file(const char *path, uint8_t **buf_out, uint64_t *size_out, ch
         return rp__fail(RP_E_LIMIT, FN ": '%s' is %llu bytes (limit %llu)", path, (unsigned long long)size,
                         (unsigned long long)MAX_FILE_BYTES);
     }
-    uint8_t *buf = malloc(size ? (size_t)size : 1);
+    uint8_t *buf = rp__malloc(size ? (size_t)size : 1);
     if (!buf) {
         fclose(f);
         return rp__fail(RP_E_NOMEM, FN ": cannot allocate %llu bytes for '%s'", (unsigned long long)size, path);
@@ -319,8 +320,8 @@ int rp__weights_parse_safetensors(const char *path, uint8_t *buf, uint64_t size,
     size_t n = 0;
     const cJSON *meta = NULL, *item;
     cJSON_ArrayForEach(item, root) n++;
-    entries = calloc(n ? n : 1, sizeof *entries);
-    w = calloc(1, sizeof *w);
+    entries = rp__calloc(n ? n : 1, sizeof *entries);
+    w = rp__calloc(1, sizeof *w);
     if (!entries || !w) {
         rc = rp__fail(RP_E_NOMEM, FN ": '%s': out of memory", path);
         goto done;
@@ -350,8 +351,8 @@ int rp__weights_parse_safetensors(const char *path, uint8_t *buf, uint64_t size,
         kept++;
         if (e->dtype != DT_F32 || ((uintptr_t)(data + e->begin) & 3u)) convert_floats += (e->end - e->begin) / e->elem_size;
     }
-    w->tensors = calloc(kept ? kept : 1, sizeof *w->tensors);
-    float *converted = convert_floats ? malloc(convert_floats * sizeof(float)) : NULL;
+    w->tensors = rp__calloc(kept ? kept : 1, sizeof *w->tensors);
+    float *converted = convert_floats ? rp__malloc(convert_floats * sizeof(float)) : NULL;
     w->storage_[1] = converted;
     if (!w->tensors || (convert_floats && !converted)) {
         rc = rp__fail(RP_E_NOMEM, FN ": '%s': out of memory", path);
@@ -361,7 +362,7 @@ int rp__weights_parse_safetensors(const char *path, uint8_t *buf, uint64_t size,
         const entry *e = &entries[i];
         if (is_ignored(e)) continue;
         rp__tensor *t = &w->tensors[w->count];
-        t->name = strdup(e->name);
+        t->name = rp__strdup(e->name);
         if (!t->name) {
             rc = rp__fail(RP_E_NOMEM, FN ": '%s': out of memory", path);
             goto done;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/weights_memory.h"
 #include "common/common.h"
 
@@ -69,7 +70,7 @@ int rp__weights_to_safetensors(const rp__weights *w, uint8_t **bytes_out, size_t
     size_t hlen = strlen(header);
     size_t padded = (hlen + 7) & ~(size_t)7; /* keeps the data section 8-byte aligned */
     size_t total = 8 + padded + (size_t)data_bytes;
-    uint8_t *buf = malloc(total);
+    uint8_t *buf = rp__malloc(total);
     if (!buf) {
         free(header);
         return rp__fail(RP_E_NOMEM, FN ": cannot allocate %zu bytes", total);

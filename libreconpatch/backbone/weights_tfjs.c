@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/alloc.h"
 #include "backbone/weights.h"
 #include "common/common.h"
 
@@ -219,7 +220,7 @@ static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need
                         L->path, g, (unsigned long long)have, (unsigned long long)need,
                         cJSON_GetArrayItem(paths, culprit)->valuestring, have < need ? "truncated?" : "too long?");
     }
-    uint8_t *buf = malloc(need ? (size_t)need : 1);
+    uint8_t *buf = rp__malloc(need ? (size_t)need : 1);
     if (!buf) return rp__fail(RP_E_NOMEM, FN ": '%s': cannot allocate %llu bytes", L->path, (unsigned long long)need);
     size_t at = 0;
     for (int k = 0; k < np; k++) {
@@ -250,7 +251,7 @@ static int emit_group(loader *L, const mweight *mw, size_t count, const float *s
         if (rp__weights_find(L->w, tv))
             return rp__fail(RP_E_FORMAT, FN ": '%s': weight '%s' maps to '%s' twice", L->path, mw[i].name, tv);
         rp__tensor *t = &L->w->tensors[L->w->count];
-        if (!(t->name = strdup(tv))) return rp__fail(RP_E_NOMEM, FN ": out of memory");
+        if (!(t->name = rp__strdup(tv))) return rp__fail(RP_E_NOMEM, FN ": out of memory");
         L->w->count++;
         t->data = L->arena;
         L->arena += mw[i].numel;
@@ -294,7 +295,7 @@ static int load_json(loader *L, char **text_out, size_t *len_out)
         return rp__fail(RP_E_LIMIT, FN ": '%s' is %ld bytes, more than a model.json should be (%ld)", L->path, size,
                         MAX_JSON_BYTES);
     }
-    char *text = malloc((size_t)size + 1);
+    char *text = rp__malloc((size_t)size + 1);
     size_t got = text ? fread(text, 1, (size_t)size, f) : 0;
     fclose(f);
     if (!text) return rp__fail(RP_E_NOMEM, FN ": out of memory");
@@ -323,8 +324,8 @@ int rp__weights_load_tfjs(const char *path, rp__weights **out)
     if (rc) return rc;
     const char *slash = strrchr(path, '/');
     size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
-    L.dir = malloc(dl + 1);
-    L.w = calloc(1, sizeof *L.w);
+    L.dir = rp__malloc(dl + 1);
+    L.w = rp__calloc(1, sizeof *L.w);
     if (!L.dir || !L.w) {
         rc = rp__fail(RP_E_NOMEM, FN ": out of memory");
         goto done;
@@ -362,8 +363,8 @@ int rp__weights_load_tfjs(const char *path, rp__weights **out)
         total_weights += (size_t)cJSON_GetArraySize(weights);
     }
     /* Bounded by the JSON text: every weight entry takes more than 10 bytes of it. */
-    mw = calloc(total_weights ? total_weights : 1, sizeof *mw);
-    L.w->tensors = calloc(total_weights ? total_weights : 1, sizeof *L.w->tensors);
+    mw = rp__calloc(total_weights ? total_weights : 1, sizeof *mw);
+    L.w->tensors = rp__calloc(total_weights ? total_weights : 1, sizeof *L.w->tensors);
     if (!mw || !L.w->tensors) {
         rc = rp__fail(RP_E_NOMEM, FN ": out of memory");
         goto done;
@@ -381,7 +382,7 @@ int rp__weights_load_tfjs(const char *path, rp__weights **out)
         rc = rp__fail(RP_E_LIMIT, FN ": '%s': weights total %zu floats", path, total_floats);
         goto done;
     }
-    L.arena = malloc((total_floats ? total_floats : 1) * sizeof(float));
+    L.arena = rp__malloc((total_floats ? total_floats : 1) * sizeof(float));
     L.w->storage_[0] = L.arena;
     if (!L.arena) {
         rc = rp__fail(RP_E_NOMEM, FN ": '%s': cannot allocate %zu floats", path, total_floats);

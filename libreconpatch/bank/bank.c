@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "bank/bank_internal.h"
 #include "bank/coreset.h"
 #include "bank/knn.h"
@@ -57,7 +58,7 @@ int rp_bank_create(const rp_bank_params *p, rp_bank **out)
     rp_bank_params resolved; /* NULL p: all defaults, the dim set by the first add */
     int st = resolve_params(p, &resolved, "rp_bank_create");
     if (st) return st;
-    rp_bank *bank = calloc(1, sizeof *bank);
+    rp_bank *bank = rp__calloc(1, sizeof *bank);
     if (!bank) return rp__fail(RP_E_NOMEM, "rp_bank_create: out of memory");
     bank->params = resolved;
     *out = bank;
@@ -102,7 +103,7 @@ int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint32_t di
         if (cap < bank->size + count) cap = bank->size + count;
         size_t bytes;
         if (rp__mul_size((size_t)cap, (size_t)dim * sizeof(float), &bytes)) bytes = needed_bytes, cap = bank->size + count;
-        float *grown = realloc(bank->data, bytes);
+        float *grown = rp__realloc(bank->data, bytes);
         if (!grown)
             return rp__fail(RP_E_NOMEM, "rp_bank_add: out of memory growing the bank to %llu vectors of %u floats",
                             (unsigned long long)cap, dim);
@@ -125,7 +126,7 @@ static int cmp_u64(const void *a, const void *b)
  * <= i, so nothing is overwritten before it is read), then give the tail back. */
 static int compact(rp_bank *bank, const uint64_t *selection, uint64_t m)
 {
-    uint64_t *sorted = malloc(m * sizeof(uint64_t));
+    uint64_t *sorted = rp__malloc(m * sizeof(uint64_t));
     if (!sorted) return rp__fail(RP_E_NOMEM, "rp_bank_freeze: out of memory");
     memcpy(sorted, selection, m * sizeof(uint64_t));
     qsort(sorted, m, sizeof(uint64_t), cmp_u64);
@@ -134,7 +135,7 @@ static int compact(rp_bank *bank, const uint64_t *selection, uint64_t m)
         if (sorted[i] != i) memmove(bank->data + i * dim, bank->data + sorted[i] * dim, dim * sizeof(float));
     free(sorted);
     bank->size = m;
-    float *shrunk = realloc(bank->data, m * dim * sizeof(float));
+    float *shrunk = rp__realloc(bank->data, m * dim * sizeof(float));
     if (shrunk) bank->data = shrunk, bank->capacity = m; /* a failed shrink just keeps the larger block */
     return RP_OK;
 }
@@ -157,7 +158,7 @@ int rp_bank_freeze(rp_bank *bank, rp_progress_fn progress, void *user_data)
     if (bank->size == 0) return rp__fail(RP_E_STATE, "%s: the bank is empty", fn);
     if (!bank->compacted) {
         const uint64_t n = bank->size, m = coreset_size(bank);
-        uint64_t *selection = malloc(m * sizeof(uint64_t));
+        uint64_t *selection = rp__malloc(m * sizeof(uint64_t));
         if (!selection) return rp__fail(RP_E_NOMEM, "%s: out of memory for %llu indices", fn, (unsigned long long)m);
         if (m == n) {
             /* keep everything in place, as PatchCore's sampler does at percentage 1 */
@@ -208,7 +209,7 @@ int rp_bank_create_frozen(const float *vectors, uint64_t count, uint32_t dim, co
         return rp__fail(RP_E_LIMIT, "%s: %llu x %u floats overflow the address space", fn, (unsigned long long)count, dim);
     if (!all_finite(vectors, floats, &bad))
         return rp__fail(RP_E_INVALID_ARG, "%s: vector %zu, element %zu is not finite", fn, bad / dim, bad % dim);
-    rp_bank *bank = calloc(1, sizeof *bank);
+    rp_bank *bank = rp__calloc(1, sizeof *bank);
     if (!bank) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     bank->params = resolved;
     st = rp_bank_add(bank, vectors, count, dim);
@@ -300,8 +301,8 @@ int rp_bank_search(const rp_bank *bank, const float *queries, size_t queries_flo
     /* The search fills its outputs block by block: search into scratch and copy on success, so
      * that a failure part-way (oneDNN, memory) leaves the caller's buffers untouched. The results
      * are small beside the queries (k values per query against dim floats). */
-    float *dist = malloc(results * sizeof *dist);
-    uint64_t *idx = malloc(results * sizeof *idx);
+    float *dist = rp__malloc(results * sizeof *dist);
+    uint64_t *idx = rp__malloc(results * sizeof *idx);
     if (!dist || !idx) {
         free(dist);
         free(idx);

@@ -21,6 +21,7 @@
  *     (coreset_bound.h): most centres and members are ruled out by it alone.
  * Rows are re-ordered by cluster a few times so a cluster's members are read from consecutive
  * memory. docs/memory-bank.md has the margins and the figures. */
+#include "common/alloc.h"
 #include "bank/coreset.h"
 
 #include <float.h>
@@ -292,9 +293,9 @@ static void reorder_rows(greedy *g, uint64_t clusters, int threads)
     if (!g->P.owned) return;
     const uint64_t n = g->P.n;
     const uint32_t pd = g->P.pd;
-    float *rows = malloc((size_t)n * pd * sizeof(float)), *norms = malloc(n * sizeof(float));
-    float *sketch = aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
-    uint32_t *orig = malloc(n * sizeof(uint32_t)), *slot_of = malloc(n * sizeof(uint32_t));
+    float *rows = rp__malloc((size_t)n * pd * sizeof(float)), *norms = rp__malloc(n * sizeof(float));
+    float *sketch = rp__aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
+    uint32_t *orig = rp__malloc(n * sizeof(uint32_t)), *slot_of = rp__malloc(n * sizeof(uint32_t));
     if (rows && norms && sketch && orig && slot_of) {
         compact_arena(g, clusters); /* now the arena holds every slot exactly once, in [0, n) */
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -633,35 +634,35 @@ static int greedy_alloc(greedy *g, uint64_t m, const char *fn)
     const uint64_t n = g->P.n, padded = (m + 15) / 16 * 16;
     const uint32_t pd = g->P.pd;
     g->cap = 2 * (size_t)n + 64; /* live lists never exceed n, a pass appends at most n */
-    g->orig = malloc(n * sizeof(uint32_t));
-    g->sketch = aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
-    g->start_rows = malloc((size_t)RP__CORESET_START_POINTS * pd * sizeof(float));
-    g->member = malloc(g->cap * sizeof(uint32_t));
-    g->dist = malloc(g->cap * sizeof(float));
-    g->fresh = malloc(g->cap * sizeof(float));
-    g->start = malloc(m * sizeof(size_t));
-    g->count = malloc(m * sizeof(uint32_t));
+    g->orig = rp__malloc(n * sizeof(uint32_t));
+    g->sketch = rp__aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
+    g->start_rows = rp__malloc((size_t)RP__CORESET_START_POINTS * pd * sizeof(float));
+    g->member = rp__malloc(g->cap * sizeof(uint32_t));
+    g->dist = rp__malloc(g->cap * sizeof(float));
+    g->fresh = rp__malloc(g->cap * sizeof(float));
+    g->start = rp__malloc(m * sizeof(size_t));
+    g->count = rp__malloc(m * sizeof(uint32_t));
     for (g->leaves = 1; g->leaves <= m; g->leaves *= 2) {
     }
     g->group_leaf = (uint32_t)m;
-    g->tree = malloc(2 * (size_t)g->leaves * sizeof(uint32_t));
-    g->radius = malloc(g->leaves * sizeof(float));
-    g->farthest = malloc(g->leaves * sizeof(uint32_t));
-    g->farthest_id = malloc(g->leaves * sizeof(uint32_t));
-    g->skip_above = malloc(m * sizeof(float));
-    g->sketch_skip = malloc(m * sizeof(float));
-    g->to_new = malloc(m * sizeof(float));
-    g->candidates = malloc(m * sizeof(uint32_t));
-    g->active = malloc(m * sizeof(uint32_t));
-    g->prefix = malloc(m * sizeof(uint32_t));
-    g->keys = malloc(n * sizeof(member_key));
-    g->doubt_pos = malloc(n * sizeof(size_t));
-    g->doubt_slot = malloc(n * sizeof(uint32_t));
-    g->segments = malloc(((size_t)m + n / SEGMENT + 4) * sizeof(segment));
-    g->centre_rows = malloc((size_t)m * pd * sizeof(float));
-    g->centre_norms = malloc(m * sizeof(float));
-    g->centre_sketch = aligned_alloc(64, padded * RP__CORESET_SKETCH * sizeof(float));
-    g->scratch = malloc(m * sizeof(float));
+    g->tree = rp__malloc(2 * (size_t)g->leaves * sizeof(uint32_t));
+    g->radius = rp__malloc(g->leaves * sizeof(float));
+    g->farthest = rp__malloc(g->leaves * sizeof(uint32_t));
+    g->farthest_id = rp__malloc(g->leaves * sizeof(uint32_t));
+    g->skip_above = rp__malloc(m * sizeof(float));
+    g->sketch_skip = rp__malloc(m * sizeof(float));
+    g->to_new = rp__malloc(m * sizeof(float));
+    g->candidates = rp__malloc(m * sizeof(uint32_t));
+    g->active = rp__malloc(m * sizeof(uint32_t));
+    g->prefix = rp__malloc(m * sizeof(uint32_t));
+    g->keys = rp__malloc(n * sizeof(member_key));
+    g->doubt_pos = rp__malloc(n * sizeof(size_t));
+    g->doubt_slot = rp__malloc(n * sizeof(uint32_t));
+    g->segments = rp__malloc(((size_t)m + n / SEGMENT + 4) * sizeof(segment));
+    g->centre_rows = rp__malloc((size_t)m * pd * sizeof(float));
+    g->centre_norms = rp__malloc(m * sizeof(float));
+    g->centre_sketch = rp__aligned_alloc(64, padded * RP__CORESET_SKETCH * sizeof(float));
+    g->scratch = rp__malloc(m * sizeof(float));
     if (!g->tree || !g->orig || !g->sketch || !g->start_rows || !g->member || !g->dist || !g->fresh || !g->start || !g->count ||
         !g->radius || !g->farthest || !g->farthest_id || !g->skip_above || !g->sketch_skip || !g->to_new ||
         !g->candidates || !g->active || !g->prefix || !g->keys || !g->doubt_pos || !g->doubt_slot || !g->segments || !g->centre_rows || !g->centre_norms ||
@@ -685,7 +686,7 @@ static int greedy_start(greedy *g, uint64_t seed, int threads, const char *fn)
     const uint64_t n = g->P.n;
     const uint32_t pd = g->P.pd;
     uint64_t starts[RP__CORESET_START_POINTS];
-    uint64_t *keys = malloc(n * sizeof(uint64_t));
+    uint64_t *keys = rp__malloc(n * sizeof(uint64_t));
     if (!keys) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     g->nstart = rp__coreset_start_points(n, seed, starts);
     for (uint32_t j = 0; j < g->nstart; j++)

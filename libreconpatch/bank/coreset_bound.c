@@ -1,5 +1,6 @@
 /* Sketches for the coreset's lower bound (coreset_bound.h): directions by subspace iteration on a
  * sample, then every point's coordinates and residual norm, all in double. */
+#include "common/alloc.h"
 #include "bank/coreset_bound.h"
 
 #include <math.h>
@@ -48,9 +49,9 @@ int rp__coreset_sketches(const rp__coreset_points *P, int threads, const char *f
     const uint32_t pd = P->pd, t = pd < DIRECTIONS ? pd : DIRECTIONS;
     uint64_t rows = n < SAMPLE_ROWS ? n : SAMPLE_ROWS;
     if (rows * pd > SAMPLE_DOUBLES) rows = SAMPLE_DOUBLES / pd > 0 ? SAMPLE_DOUBLES / pd : 1;
-    double *x = malloc((size_t)rows * pd * sizeof(double));
-    double *v = malloc((size_t)pd * t * sizeof(double)), *w = malloc((size_t)rows * t * sizeof(double));
-    double *mean = calloc(pd, sizeof(double));
+    double *x = rp__malloc((size_t)rows * pd * sizeof(double));
+    double *v = rp__malloc((size_t)pd * t * sizeof(double)), *w = rp__malloc((size_t)rows * t * sizeof(double));
+    double *mean = rp__calloc(pd, sizeof(double));
     if (!x || !v || !w || !mean) {
         free(x);
         free(v);

@@ -2,6 +2,7 @@
  * the distance kernel. The arithmetic (order of the sums, fused or not) is fixed here once: the
  * goldens in tests/data/bank were checked against exactly this, and the fast selection and the
  * reference loop both call these functions. */
+#include "common/alloc.h"
 #include "bank/coreset_points.h"
 
 #include <dnnl.h>
@@ -25,12 +26,12 @@ int rp__coreset_points_build(const float *vectors, uint64_t n, uint32_t dim, uin
     memset(out, 0, sizeof *out);
     out->n = n;
     out->pd = pd;
-    out->norm = malloc((size_t)n * sizeof(float));
+    out->norm = rp__malloc((size_t)n * sizeof(float));
     float *weight = NULL;
     if (dim != pd) {
         size_t floats;
-        if (rp__mul_size((size_t)n, pd, &floats) == 0) out->owned = malloc(floats * sizeof(float));
-        weight = malloc((size_t)pd * dim * sizeof(float));
+        if (rp__mul_size((size_t)n, pd, &floats) == 0) out->owned = rp__malloc(floats * sizeof(float));
+        weight = rp__malloc((size_t)pd * dim * sizeof(float));
     }
     if (!out->norm || (dim != pd && (!out->owned || !weight))) {
         free(weight);
@@ -87,7 +88,7 @@ void rp__coreset_start_distances(const rp__coreset_points *P, const uint64_t *st
 {
     const uint32_t pd = P->pd;
     /* start rows transposed (pd x nstart) so the inner loop runs over the start points */
-    float *ct = malloc((size_t)pd * RP__CORESET_START_POINTS * sizeof(float));
+    float *ct = rp__malloc((size_t)pd * RP__CORESET_START_POINTS * sizeof(float));
     float cn[RP__CORESET_START_POINTS];
     float *local = ct;
     if (!ct) local = NULL; /* fall through to the row-at-a-time loop below */

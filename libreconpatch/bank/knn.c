@@ -23,6 +23,7 @@
  *
  * Thread safety: the index is read-only after creation; every search allocates its own streams,
  * memory objects, oneDNN scratchpads (user scratchpad mode) and tiles. */
+#include "common/alloc.h"
 #include "bank/knn.h"
 
 #include <dnnl.h>
@@ -56,7 +57,7 @@ struct rp__knn {
     float *scales;          /* int8 mode: s_b per bank vector */
 };
 
-static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
+static void *alloc64(size_t bytes) { return rp__aligned_alloc(64, (bytes + 63) / 64 * 64); }
 
 static uint64_t block_width(const rp__knn *x, uint64_t b)
 {
@@ -143,18 +144,18 @@ int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, int int8, con
     if (int8 && !rp__knn_int8_supported())
         return rp__fail(RP_E_UNSUPPORTED, "%s: knn_int8 needs AVX-512 VNNI, but oneDNN reports CPU ISA %s", fn,
                         dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
-    rp__knn *x = calloc(1, sizeof *x);
+    rp__knn *x = rp__calloc(1, sizeof *x);
     if (!x) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     x->vectors = vectors;
     x->n = n;
     x->dim = dim;
     x->int8 = int8 != 0;
     x->nblocks = (n + RP__KNN_BANK_BLOCK - 1) / RP__KNN_BANK_BLOCK;
-    x->packed = calloc(x->nblocks, sizeof(void *));
-    x->norms = malloc(n * sizeof(float));
-    x->scales = x->int8 ? malloc(n * sizeof(float)) : NULL;
+    x->packed = rp__calloc(x->nblocks, sizeof(void *));
+    x->norms = rp__malloc(n * sizeof(float));
+    x->scales = x->int8 ? rp__malloc(n * sizeof(float)) : NULL;
     /* int8 mode: one block's quantised rows, the reorder's input */
-    int8_t *quantised = x->int8 ? malloc((size_t)block_width(x, 0) * dim) : NULL;
+    int8_t *quantised = x->int8 ? rp__malloc((size_t)block_width(x, 0) * dim) : NULL;
     int status = RP_OK;
     if (!x->packed || !x->norms || (x->int8 && (!x->scales || !quantised)))
         status = rp__fail(RP_E_NOMEM, "%s: out of memory for the kNN index", fn);
@@ -357,21 +358,21 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
                          ? threads
                          : 1;
 
-    worker *workers = calloc((size_t)team, sizeof *workers);
+    worker *workers = rp__calloc((size_t)team, sizeof *workers);
     int status = workers ? RP_OK : rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
     for (int t = 0; status == RP_OK && t < team; t++) {
         worker *w = &workers[t];
         w->tile = alloc64(tile_bytes);
-        w->qnorm = malloc(qb * sizeof(float));
-        w->lists = malloc(qb * cap * sizeof(rp__knn_candidate));
-        w->lens = malloc(qb * sizeof(uint32_t));
+        w->qnorm = rp__malloc(qb * sizeof(float));
+        w->lists = rp__malloc(qb * cap * sizeof(rp__knn_candidate));
+        w->lens = rp__malloc(qb * sizeof(uint32_t));
         w->scratch = alloc64(scratch_bytes ? scratch_bytes : 64);
         if (!x->int8) {
             w->padded = alloc64(qb * x->dim * sizeof(float));
         } else {
             w->tile_s32 = alloc64(qb * max_width * sizeof(int32_t));
             w->quantised = alloc64(qb * x->dim);
-            w->qscale = malloc(qb * sizeof(float));
+            w->qscale = rp__malloc(qb * sizeof(float));
         }
         if (!w->tile || !w->qnorm || !w->lists || !w->lens || !w->scratch ||
             (x->int8 ? !w->tile_s32 || !w->quantised || !w->qscale : !w->padded))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/resnet.h"
 #include "common/common.h"
 #include "extractor/extractor_internal.h"
@@ -124,7 +125,7 @@ static int create_common(const rp_extractor_params *params, const rp__weights *w
     rc = rp__resnet_create(&spec, &opt, fn, &net);
     rp__resnet_spec_free(&spec);
     if (rc) return rc;
-    rp_extractor *e = calloc(1, sizeof *e);
+    rp_extractor *e = rp__calloc(1, sizeof *e);
     if (!e) {
         rp__resnet_free(net);
         return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
@@ -241,8 +242,21 @@ static int check_image(const rp_extractor *e, const rp_image *img, const char *f
     /* keep_aspect: a very elongated image can need a frame above the size limit; say so now,
      * before any image of a batch is processed. */
     uint32_t fw, fh, ox, oy;
-    return rp__image_resize_frame(rp_image_width(img), rp_image_height(img), e->params.resize, e->params.crop,
-                                  (int)e->params.no_crop, (int)e->params.keep_aspect, &fw, &fh, &ox, &oy, fn);
+    const uint32_t w = rp_image_width(img), h = rp_image_height(img);
+    int rc = rp__image_resize_frame(w, h, e->params.resize, e->params.crop, (int)e->params.no_crop,
+                                    (int)e->params.keep_aspect, &fw, &fh, &ox, &oy, fn);
+    if (rc) return rc;
+    /* A side magnified more than RP_PREPROCESS_MAX_UPSCALE times holds too little to score (a 1x1
+     * image would become a flat 256 x 256 frame): refused, naming the smallest size accepted. */
+    if ((uint64_t)w * RP_PREPROCESS_MAX_UPSCALE < fw || (uint64_t)h * RP_PREPROCESS_MAX_UPSCALE < fh) {
+        const uint32_t min_w = (fw + RP_PREPROCESS_MAX_UPSCALE - 1) / RP_PREPROCESS_MAX_UPSCALE;
+        const uint32_t min_h = (fh + RP_PREPROCESS_MAX_UPSCALE - 1) / RP_PREPROCESS_MAX_UPSCALE;
+        return rp__fail(RP_E_SHAPE,
+                        "%s: image %u is %ux%u pixels: resizing it to %ux%u would magnify it more than %ux; "
+                        "the smallest image accepted is %ux%u pixels",
+                        fn, index, w, h, fw, fh, RP_PREPROCESS_MAX_UPSCALE, min_w, min_h);
+    }
+    return RP_OK;
 }
 
 int rp_extractor_preprocess(const rp_extractor *e, const rp_image *image, float *input_out, size_t input_out_floats)
@@ -258,7 +272,7 @@ int rp_extractor_preprocess(const rp_extractor *e, const rp_image *image, float 
     int rc = check_image(e, image, fn, 0);
     if (rc) return rc;
     /* Preprocess into scratch so that a failure part-way leaves the caller's buffer untouched. */
-    float *scratch = malloc(need * sizeof(float));
+    float *scratch = rp__malloc(need * sizeof(float));
     if (!scratch) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu floats", fn, need);
     rc = rp__image_preprocess(image, e->params.resize, e->params.crop, (int)e->params.no_crop,
                               (int)e->params.keep_aspect, e->params.normalization, scratch);
@@ -309,8 +323,8 @@ int rp_extractor_forward(const rp_extractor *e, const float *input, size_t input
     /* The network writes its layer outputs as it goes: run it into scratch and copy on success, so
      * that a failure part-way (oneDNN, memory) leaves the caller's buffers untouched. The copy is a
      * few MB per image, small beside the network's run. */
-    float *l2 = layer2_out ? malloc(n2 * sizeof(float)) : NULL;
-    float *l3 = layer3_out ? malloc(n3 * sizeof(float)) : NULL;
+    float *l2 = layer2_out ? rp__malloc(n2 * sizeof(float)) : NULL;
+    float *l3 = layer3_out ? rp__malloc(n3 * sizeof(float)) : NULL;
     if ((layer2_out && !l2) || (layer3_out && !l3)) {
         free(l2);
         free(l3);
@@ -364,9 +378,9 @@ int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *im
     }
     uint32_t chunk = count < PATCH_BATCH ? count : PATCH_BATCH;
     size_t in1 = input_floats(e), l2 = layer_floats(e, 2), l3 = layer_floats(e, 3);
-    float *input = malloc(chunk * in1 * sizeof(float));
-    float *layer2 = malloc(chunk * l2 * sizeof(float));
-    float *layer3 = malloc(chunk * l3 * sizeof(float));
+    float *input = rp__malloc(chunk * in1 * sizeof(float));
+    float *layer2 = rp__malloc(chunk * l2 * sizeof(float));
+    float *layer3 = rp__malloc(chunk * l3 * sizeof(float));
     int rc = RP_OK;
     if (!input || !layer2 || !layer3) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for a batch of %u", fn, chunk);
     for (uint32_t start = 0; start < count && !rc; start += chunk) {

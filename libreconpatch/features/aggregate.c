@@ -13,6 +13,7 @@
  * then merges them, so the planes stay in its cache and no 2 x 1024-plane array is built. A
  * plane shared by two blocks (bins overlap when the sizes do not divide) is computed twice, the
  * same way both times. The loops themselves are in features/aggregate_kernels.c. */
+#include "common/alloc.h"
 #include "features/aggregate.h"
 
 #include <omp.h>
@@ -60,9 +61,9 @@ int rp__features_aggregate(const float *layer2, uint32_t c2, uint32_t h2, const 
      * rows; shared: the bilinear taps */
     const int threads = omp_get_max_threads();
     const size_t per_thread = (size_t)(max_planes * npix2 + npix3 + (uint64_t)h3 * h2);
-    float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
-    uint32_t *lo = malloc(2 * (size_t)h2 * sizeof(uint32_t));
-    float *frac = malloc((size_t)h2 * sizeof(float));
+    float *scratch = rp__malloc((size_t)threads * per_thread * sizeof(float));
+    uint32_t *lo = rp__malloc(2 * (size_t)h2 * sizeof(uint32_t));
+    float *frac = rp__malloc((size_t)h2 * sizeof(float));
     if (!scratch || !lo || !frac) {
         free(scratch);
         free(lo);

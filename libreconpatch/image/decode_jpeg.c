@@ -10,6 +10,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include "common/alloc.h"
 #include "image/image_internal.h"
 
 /* A progressive file can hold thousands of tiny scans that each cost a full pass: a cheap way to
@@ -150,7 +151,7 @@ static void read_image(j_decompress_ptr cinfo, jpeg_job *job)
         set_error(job, RP_E_NOMEM, rp_last_error_message());
         longjmp(job->jump, 1);
     }
-    if (cmyk && !(job->cmyk_row = malloc((size_t)w * 4))) {
+    if (cmyk && !(job->cmyk_row = rp__malloc((size_t)w * 4))) {
         set_error(job, RP_E_NOMEM, "out of memory for a CMYK row");
         longjmp(job->jump, 1);
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "image/image_internal.h"
 
 typedef struct png_job {
@@ -122,7 +123,7 @@ static void read_image(png_structp png, png_infop info, png_job *job)
         set_error(job, RP_E_NOMEM, rp_last_error_message());
         png_error(png, "out of memory");
     }
-    job->rows = malloc(sizeof *job->rows * h);
+    job->rows = rp__malloc(sizeof *job->rows * h);
     if (!job->rows) {
         set_error(job, RP_E_NOMEM, "out of memory for the row table");
         png_error(png, "out of memory");

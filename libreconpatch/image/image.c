@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/alloc.h"
 #include "image/image_internal.h"
 
 static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
@@ -17,7 +18,7 @@ int rp__image_alloc(uint32_t width, uint32_t height, uint32_t channels, const ch
     if (rp__mul_size((size_t)width * channels, height, &bytes) || bytes > SIZE_MAX - sizeof(rp_image))
         return rp__fail(RP_E_NOMEM, "%s: %ux%u image with %u channels does not fit in memory", fn, width,
                         height, channels);
-    rp_image *img = malloc(sizeof *img + bytes);
+    rp_image *img = rp__malloc(sizeof *img + bytes);
     if (!img)
         return rp__fail(RP_E_NOMEM, "%s: cannot allocate %zu bytes for a %ux%ux%u image", fn,
                         sizeof *img + bytes, width, height, channels);

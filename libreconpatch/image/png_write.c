@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "image/png_write.h"
 
@@ -92,7 +93,7 @@ static int create_temp(const char *path, char *tmp, size_t tmp_size)
 static void sync_parent_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *dir = slash ? rp__strndup(path, slash == path ? 1 : (size_t)(slash - path)) : rp__strdup(".");
     if (!dir) return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
@@ -111,7 +112,7 @@ int rp__png_write(const char *path, const uint8_t *pixels, uint32_t w, uint32_t 
         return rp__fail(RP_E_INVALID_ARG, "%s: '%s': channels %u must be 1..4", fn, path, channels);
 
     size_t tmp_size = strlen(path) + 48;
-    char *tmp = malloc(tmp_size);
+    char *tmp = rp__malloc(tmp_size);
     if (!tmp) return rp__fail(RP_E_NOMEM, "%s: '%s': out of memory", fn, path);
     int fd = create_temp(path, tmp, tmp_size);
     if (fd < 0) {

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "common/alloc.h"
 #include "image/image_internal.h"
 #include "image/preprocess.h"
 #include "image/resample.h"
@@ -93,7 +94,7 @@ int rp__image_preprocess(const rp_image *img, uint32_t resize, uint32_t crop, in
     if (rc) return rc;
 
     size_t plane = (size_t)crop * crop;
-    float *hwc = malloc(plane * img->channels * sizeof *hwc);
+    float *hwc = rp__malloc(plane * img->channels * sizeof *hwc);
     if (!hwc) return rp__fail(RP_E_NOMEM, "%s: cannot allocate a %ux%u resize buffer", fn, crop, crop);
     /* Only the crop window of the resized frame is computed: the same pixels as resize-then-crop. */
     rc = rp__image_resample(img->pixels, img->width, img->height, img->channels, frame_w, frame_h, off_x, off_y, crop,

@@ -22,6 +22,10 @@
 
 /* Largest resize side accepted (a guard against absurd sizes, far above any network input). */
 #define RP_PREPROCESS_MAX_SIDE 16384u
+/* Largest magnification of an image side by the resize that the extractor accepts (scoring and
+ * training go through it): at the default resize 256 a side must be at least 32 pixels. The
+ * functions below do not apply it (they also resample masks and test fixtures). */
+#define RP_PREPROCESS_MAX_UPSCALE 8u
 
 /* Offset of a centre crop of `crop` pixels in `resize` pixels: torchvision's
  * round((resize - crop) / 2.0) with Python's round half to even (33 -> 16, 31 -> 16). */

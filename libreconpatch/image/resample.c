@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "image/resample.h"
 
@@ -136,7 +137,7 @@ int rp__image_resample(const uint8_t *src, uint32_t src_w, uint32_t src_h, uint3
         tmp_floats > (SIZE_MAX - tap_bytes) / sizeof(float))
         return rp__fail(RP_E_NOMEM, "%s: resize scratch for %ux%u -> %ux%u overflows", fn, src_w, src_h, win_w,
                         win_h);
-    float *block = malloc(tmp_floats * sizeof(float) + tap_bytes);
+    float *block = rp__malloc(tmp_floats * sizeof(float) + tap_bytes);
     if (!block)
         return rp__fail(RP_E_NOMEM, "%s: cannot allocate %zu bytes of resize scratch", fn,
                         tmp_floats * sizeof(float) + tap_bytes);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "metrics/metrics_internal.h"
 
@@ -55,10 +56,10 @@ int rp_metric_aupro(const float *const *maps, const uint8_t *const *masks, uint3
     int checked = rp__metrics_check_maps(maps, count, per_image, width, fn);
     if (checked) return checked;
 
-    uint64_t *items = malloc(bytes);
-    uint64_t *scratch = malloc(bytes);
-    uint32_t *labels = malloc(per_image * sizeof *labels);
-    uint32_t *queue = malloc(per_image * sizeof *queue);
+    uint64_t *items = rp__malloc(bytes);
+    uint64_t *scratch = rp__malloc(bytes);
+    uint32_t *labels = rp__malloc(per_image * sizeof *labels);
+    uint32_t *queue = rp__malloc(per_image * sizeof *queue);
     uint64_t *region_sizes = NULL, sizes_cap = 0;
     int rc = RP_OK;
     if (!items || !scratch || !labels || !queue) {

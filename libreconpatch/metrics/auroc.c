@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "metrics/metrics_internal.h"
 
@@ -34,7 +35,7 @@ static int auroc_finish(const char *fn, uint64_t *items, size_t n, uint64_t posi
     if (positives == 0 || negatives == 0)
         return rp__fail(RP_E_INVALID_ARG, "%s: %llu positive and %llu negative labels: AUROC needs both classes",
                         fn, (unsigned long long)positives, (unsigned long long)negatives);
-    uint64_t *scratch = malloc(n * sizeof *scratch);
+    uint64_t *scratch = rp__malloc(n * sizeof *scratch);
     if (!scratch) return rp__fail(RP_E_NOMEM, "%s: out of memory sorting %zu scores", fn, n);
     rp__metrics_radix_sort(items, scratch, n);
     free(scratch);
@@ -60,7 +61,7 @@ int rp_metric_auroc(const float *scores, const uint8_t *labels, uint64_t count, 
             return rp__fail(RP_E_INVALID_ARG, "%s: label %llu is %u, not 0 or 1", fn, (unsigned long long)i,
                             (unsigned)labels[i]);
     }
-    uint64_t *items = malloc(bytes);
+    uint64_t *items = rp__malloc(bytes);
     if (!items) return rp__fail(RP_E_NOMEM, "%s: out of memory for %llu scores", fn, (unsigned long long)count);
     uint64_t positives = 0;
     for (uint64_t i = 0; i < count; i++) {
@@ -88,7 +89,7 @@ int rp_metric_pixel_auroc(const float *const *maps, const uint8_t *const *masks,
         return rp__fail(RP_E_LIMIT, "%s: %u maps of %u x %u are too many pixels", fn, count, width, height);
     int checked = rp__metrics_check_maps(maps, count, per_image, width, fn);
     if (checked) return checked;
-    uint64_t *items = malloc(bytes);
+    uint64_t *items = rp__malloc(bytes);
     if (!items) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu pixels", fn, n);
     uint64_t positives = 0;
     size_t k = 0;

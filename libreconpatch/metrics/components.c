@@ -2,6 +2,7 @@
  * evaluation defines a region as an 8-connected component (scipy.ndimage.label, 3x3 ones). */
 #include <stdlib.h>
 
+#include "common/alloc.h"
 #include "metrics/metrics_internal.h"
 
 int64_t rp__metrics_label_components(const uint8_t *mask, uint32_t width, uint32_t height,
@@ -18,7 +19,7 @@ int64_t rp__metrics_label_components(const uint8_t *mask, uint32_t width, uint32
         const uint32_t label = first_label + (uint32_t)components;
         if (used + 1 > *sizes_cap) {
             uint64_t cap = *sizes_cap ? *sizes_cap * 2 : 64;
-            uint64_t *grown = realloc(*sizes, cap * sizeof **sizes);
+            uint64_t *grown = rp__realloc(*sizes, cap * sizeof **sizes);
             if (!grown) return -1;
             *sizes = grown;
             *sizes_cap = cap;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/weights.h"
 #include "extractor/extractor_internal.h"
 #include "model/model_internal.h"
@@ -12,9 +13,9 @@
 rp_model *rp__model_alloc(uint32_t n_categories)
 {
     if (n_categories < 1 || n_categories > RP__MAX_CATEGORIES) return NULL;
-    rp_model *m = calloc(1, sizeof *m);
+    rp_model *m = rp__calloc(1, sizeof *m);
     if (!m) return NULL;
-    if (!(m->categories = calloc(n_categories, sizeof *m->categories))) {
+    if (!(m->categories = rp__calloc(n_categories, sizeof *m->categories))) {
         free(m);
         return NULL;
     }
@@ -45,7 +46,7 @@ int rp__model_create_extractor(const rp_extractor_params *params, rp_extractor *
         identity->layout = w->layout;
         memcpy(identity->sha256, w->sha256, sizeof identity->sha256);
         char resolved[PATH_MAX];
-        identity->weights_path = strdup(realpath(params->weights_path, resolved) ? resolved : params->weights_path);
+        identity->weights_path = rp__strdup(realpath(params->weights_path, resolved) ? resolved : params->weights_path);
         if (!identity->weights_path) {
             rp_extractor_free(*extractor_out);
             *extractor_out = NULL;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "model/model_io.h"
 
@@ -25,8 +26,8 @@ int rp__file_writer_open(rp__file_writer *w, const char *path, const char *fn)
     memset(w, 0, sizeof *w);
     w->fn = fn;
     size_t n = strlen(path);
-    w->target = strdup(path);
-    w->temp = malloc(n + sizeof ".tmp-XXXXXX");
+    w->target = rp__strdup(path);
+    w->temp = rp__malloc(n + sizeof ".tmp-XXXXXX");
     if (!w->target || !w->temp) {
         writer_free(w);
         return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
@@ -55,7 +56,8 @@ int rp__file_writer_open(rp__file_writer *w, const char *path, const char *fn)
 int rp__file_writer_write(rp__file_writer *w, const void *data, size_t size)
 {
     if (size && fwrite(data, 1, size, w->file) != size)
-        return rp__fail(RP_E_IO, "%s: writing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+        return rp__fail(RP_E_IO, "%s: writing '%s' failed: %s (the file is left as it was)", w->fn, w->target,
+                        strerror(errno));
     return RP_OK;
 }
 
@@ -66,11 +68,12 @@ void rp__file_writer_abort(rp__file_writer *w)
     writer_free(w);
 }
 
-/* fsync the folder holding path, so the rename itself is on the disk. */
-static void sync_folder(const char *path)
+/* fsync the folder holding path, so the rename itself is on the disk. copy has room for path (the
+ * temporary file's name, no longer needed after the rename): no allocation here, so that a save
+ * that has replaced the file cannot skip this step for want of memory. */
+static void sync_folder(char *copy, const char *path)
 {
-    char *copy = strdup(path);
-    if (!copy) return;
+    strcpy(copy, path);
     char *slash = strrchr(copy, '/');
     const char *dir = ".";
     if (slash == copy) dir = "/";
@@ -80,21 +83,22 @@ static void sync_folder(const char *path)
         fsync(fd);
         close(fd);
     }
-    free(copy);
 }
 
 int rp__file_writer_commit(rp__file_writer *w)
 {
     int rc = RP_OK;
     if (fflush(w->file) != 0 || fsync(fileno(w->file)) != 0)
-        rc = rp__fail(RP_E_IO, "%s: flushing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+        rc = rp__fail(RP_E_IO, "%s: writing '%s' failed: %s (the file is left as it was)", w->fn, w->target,
+                      strerror(errno));
     if (fclose(w->file) != 0 && !rc)
-        rc = rp__fail(RP_E_IO, "%s: closing '%s' failed: %s", w->fn, w->temp, strerror(errno));
+        rc = rp__fail(RP_E_IO, "%s: writing '%s' failed at close: %s (the file is left as it was)", w->fn,
+                      w->target, strerror(errno));
     w->file = NULL;
     if (!rc && rename(w->temp, w->target) != 0)
         rc = rp__fail(RP_E_IO, "%s: cannot rename '%s' to '%s': %s", w->fn, w->temp, w->target, strerror(errno));
     if (rc) unlink(w->temp);
-    else sync_folder(w->target);
+    else sync_folder(w->temp, w->target); /* temp is strlen(target) + 12 bytes */
     writer_free(w);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "model/model_internal.h"
 #include "scorer/scorer_internal.h"
 
@@ -58,9 +59,9 @@ int rp__router_add(rp__router *r, const float *descriptor, uint32_t dim, uint32_
     if (r->count && r->dim != dim) return rp__fail(RP_E_SHAPE, "router: descriptor of %u floats, not %u", dim, r->dim);
     if (r->count == r->capacity) { /* doubling: one call per training image */
         const uint32_t cap = r->capacity ? 2 * r->capacity : 64;
-        float *d = realloc(r->descriptors, (size_t)cap * dim * sizeof *d);
+        float *d = rp__realloc(r->descriptors, (size_t)cap * dim * sizeof *d);
         if (d) r->descriptors = d;
-        uint32_t *c = d ? realloc(r->category, (size_t)cap * sizeof *c) : NULL;
+        uint32_t *c = d ? rp__realloc(r->category, (size_t)cap * sizeof *c) : NULL;
         if (c) r->category = c;
         if (!d || !c) return rp__fail(RP_E_NOMEM, "router: out of memory for %u image descriptors", cap);
         r->capacity = cap;
@@ -97,7 +98,7 @@ int rp__model_score(const rp_model *m, uint32_t category, const rp_image *image,
     if (rc) return rc;
     const uint32_t patches = info.grid_size * info.grid_size;
     const size_t floats = (size_t)patches * info.feature_dim;
-    float *features = malloc((floats + info.feature_dim) * sizeof *features);
+    float *features = rp__malloc((floats + info.feature_dim) * sizeof *features);
     if (!features) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu patch features", fn, floats);
     rc = rp_extractor_patch_features(m->extractor, &image, 1, features, floats);
     if (rc) {
@@ -143,7 +144,7 @@ int rp_model_route_features(const rp_model *m, const float *features, size_t fea
     if (features_floats != (size_t)patches * info.feature_dim)
         return rp__fail(RP_E_SHAPE, "%s: features_floats %zu != %u patches x %u features", fn, features_floats, patches,
                         info.feature_dim);
-    float *descriptor = malloc(info.feature_dim * sizeof *descriptor);
+    float *descriptor = rp__malloc(info.feature_dim * sizeof *descriptor);
     if (!descriptor) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     rp__route_descriptor(features, patches, info.feature_dim, descriptor);
     *category_out = rp__route(m, descriptor);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "model/le_bytes.h"
 
 static uint32_t crc_table[256];
@@ -86,7 +87,7 @@ static uint8_t *reserve(rp__bytes *b, size_t n)
     if (b->size + n > b->capacity) {
         size_t cap = b->capacity ? b->capacity : 64;
         while (cap < b->size + n) cap *= 2;
-        uint8_t *d = realloc(b->data, cap);
+        uint8_t *d = rp__realloc(b->data, cap);
         if (!d) {
             b->failed = 1;
             return NULL;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "model/model_internal.h"
 
 /* rp_score_image and rp_score_image_in_category: category RP__ROUTE lets the router choose. */
@@ -38,7 +39,7 @@ static int score_image(const rp_model *model, uint32_t category, const rp_image 
                             model->n_categories > 1 ? "'" : "");
     /* The mask needs the map even when the caller does not want it. */
     float *map = map_out;
-    if (mask_out && !map_out && !(map = malloc((pixels ? pixels : 1) * sizeof *map)))
+    if (mask_out && !map_out && !(map = rp__malloc((pixels ? pixels : 1) * sizeof *map)))
         return rp__fail(RP_E_NOMEM, "%s: out of memory for a %zu-pixel map", fn, pixels);
 
     rp_score_result full;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/alloc.h"
 #include "backbone/weights_memory.h"
 #include "bank/knn.h"
 #include "extractor/extractor_internal.h"
@@ -250,7 +251,7 @@ static int decode_backbone(const sections *s, const source *src, decoded *out)
         return BAD(src, "backbone storage %u but section 'WGTS' is %s", out->storage,
                    s->weights.present ? "present" : "missing");
     if (out->storage == RP__WEIGHTS_REFERENCED && path_len == 0) return BAD(src, "referenced weights without a path");
-    if (!(out->recorded_path = malloc(path_len + 1u)))
+    if (!(out->recorded_path = rp__malloc(path_len + 1u)))
         return rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
     memcpy(out->recorded_path, b + RP__BKBN_FIXED_SIZE, path_len);
     out->recorded_path[path_len] = '\0';
@@ -426,7 +427,7 @@ static int decode(const sections *s, uint32_t version, const source *src, decode
 
 static float *decode_floats(const uint8_t *src, size_t n)
 {
-    float *out = malloc((n ? n : 1) * sizeof *out);
+    float *out = rp__malloc((n ? n : 1) * sizeof *out);
     if (out)
         for (size_t i = 0; i < n; i++) out[i] = rp__le_get_f32(src + 4 * i);
     return out;
@@ -455,20 +456,20 @@ static int load_weights(const decoded *d, const sections *s, const rp_model_load
             return BAD(src, "embedded weights are layout %d arch %d, the backbone section says layout %d arch %d",
                        (*w)->layout, (*w)->arch, d->layout, d->arch);
         /* Kept so the model can be saved again with its weights. */
-        if (!(id->embedded = malloc((size_t)s->weights.size)))
+        if (!(id->embedded = rp__malloc((size_t)s->weights.size)))
             return rp__fail(RP_E_NOMEM, "%s: out of memory for the embedded weights", src->fn);
         memcpy(id->embedded, s->weights.payload, (size_t)s->weights.size);
         id->embedded_size = (size_t)s->weights.size;
-        if (d->recorded_path[0] && !(id->weights_path = strdup(d->recorded_path)))
+        if (d->recorded_path[0] && !(id->weights_path = rp__strdup(d->recorded_path)))
             return rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
         return RP_OK;
     }
-    char *path = lp->weights_path ? strdup(lp->weights_path) : rp__model_resolve_path(d->recorded_path, src->model_path);
+    char *path = lp->weights_path ? rp__strdup(lp->weights_path) : rp__model_resolve_path(d->recorded_path, src->model_path);
     if (!path) return rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
     rc = rp__model_weights_checked(path, d->sha256, src->fn, w);
     if (!rc) {
         char resolved[PATH_MAX];
-        id->weights_path = strdup(realpath(path, resolved) ? resolved : path);
+        id->weights_path = rp__strdup(realpath(path, resolved) ? resolved : path);
         if (!id->weights_path) rc = rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
     }
     free(path);
@@ -497,7 +498,7 @@ static int rebuild_category(const decoded *d, uint32_t c, const rp_model_load_pa
     if (rc) return rebuild_failed(rc, src, "bank");
     m->categories[c].thresholds = dc->thresholds;
     if (dc->name) {
-        if (!(m->categories[c].name = malloc(dc->name_len + 1u))) return rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
+        if (!(m->categories[c].name = rp__malloc(dc->name_len + 1u))) return rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
         memcpy(m->categories[c].name, dc->name, dc->name_len);
         m->categories[c].name[dc->name_len] = '\0';
     }
@@ -508,7 +509,7 @@ static int rebuild_router(const decoded *d, const source *src, rp_model *m)
 {
     rp__router *r = &m->router;
     r->descriptors = decode_floats(d->route_floats, (size_t)d->route_count * d->route_dim);
-    r->category = malloc((size_t)d->route_count * sizeof *r->category);
+    r->category = rp__malloc((size_t)d->route_count * sizeof *r->category);
     if (!r->descriptors || !r->category) return rp__fail(RP_E_NOMEM, "%s: out of memory for the router", src->fn);
     for (uint32_t i = 0; i < d->route_count; i++) r->category[i] = rp__le_get_u32(d->route_categories + 4 * (size_t)i);
     r->count = r->capacity = d->route_count;
@@ -576,8 +577,8 @@ static int load_common(const uint8_t *data, size_t size, const rp_model_load_par
         return rp__fail(RP_E_LIMIT, "%s: '%s' is %zu bytes, above the limit of %llu (params.max_bytes)", src->fn,
                         src->label, size, (unsigned long long)max_bytes);
     /* on the heap: a category table of each kind is ~100 KB */
-    sections *s = malloc(sizeof *s);
-    decoded *d = calloc(1, sizeof *d);
+    sections *s = rp__malloc(sizeof *s);
+    decoded *d = rp__calloc(1, sizeof *d);
     uint32_t version = 0;
     if (!s || !d) rc = rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);
     if (!rc) rc = split_sections(data, size, src, s, &version);
@@ -631,7 +632,7 @@ int rp_model_load(const char *path, const rp_model_load_params *params, rp_model
                         (unsigned long long)st.st_size, (unsigned long long)max_bytes);
     }
     size_t size = (size_t)st.st_size;
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = rp__malloc(size ? size : 1);
     if (!buf) {
         fclose(f);
         return rp__fail(RP_E_NOMEM, "%s: cannot allocate %zu bytes for '%s'", fn, size, path);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "backbone/weights_memory.h"
 #include "bank/bank_internal.h"
 #include "model/le_bytes.h"
@@ -88,7 +89,7 @@ static int bank_fields(const rp_bank *bank, rp__bytes *fields, float **floats_ou
     uint64_t count = rp_bank_size(bank);
     uint32_t dim = rp_bank_dim(bank);
     size_t bank_floats = (size_t)count * dim;
-    if (!(*floats_out = malloc((bank_floats ? bank_floats : 1) * sizeof(float))))
+    if (!(*floats_out = rp__malloc((bank_floats ? bank_floats : 1) * sizeof(float))))
         return rp__fail(RP_E_NOMEM, FN ": out of memory for %llu x %u bank vectors", (unsigned long long)count, dim);
     int rc = rp_bank_get_vectors(bank, *floats_out, bank_floats);
     if (rc) return rc;
@@ -216,7 +217,7 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     if (m->embedding) {
         uint32_t in = rp_embedding_in_dim(m->embedding), out = rp_embedding_out_dim(m->embedding);
         size_t wn = (size_t)in * out;
-        if (!(p->head = malloc((wn + out) * sizeof(float)))) return rp__fail(RP_E_NOMEM, FN ": out of memory");
+        if (!(p->head = rp__malloc((wn + out) * sizeof(float)))) return rp__fail(RP_E_NOMEM, FN ": out of memory");
         if ((rc = rp_embedding_get(m->embedding, p->head, wn, p->head + wn, out))) return rc;
         s = add_section(p, RP__SEC_HEAD);
         rp__bytes_u32(&s->fields, in);

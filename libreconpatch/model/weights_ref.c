@@ -3,16 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "model/model_io.h"
 
 char *rp__model_resolve_path(const char *recorded, const char *model_path)
 {
     const char *slash = model_path ? strrchr(model_path, '/') : NULL;
-    if (recorded[0] == '/' || !slash) return strdup(recorded);
+    if (recorded[0] == '/' || !slash) return rp__strdup(recorded);
     size_t dir_len = (size_t)(slash - model_path) + 1; /* keeps the slash */
     size_t n = strlen(recorded);
-    char *out = malloc(dir_len + n + 1);
+    char *out = rp__malloc(dir_len + n + 1);
     if (!out) return NULL;
     memcpy(out, model_path, dir_len);
     memcpy(out + dir_len, recorded, n + 1);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 
 /* The new category's patches: embedded (when the model has a head) into its bank; descriptors
@@ -58,12 +59,12 @@ static int check_args(const rp_model *m, const char *name, const void *list, uin
 /* Put the new category (bank frozen) into the model as category n_categories. */
 static int append_category(rp_model *m, const char *name, rp_bank *bank, const char *fn)
 {
-    rp__category *grown = realloc(m->categories, (m->n_categories + 1u) * sizeof *grown);
+    rp__category *grown = rp__realloc(m->categories, (m->n_categories + 1u) * sizeof *grown);
     if (!grown) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     m->categories = grown;
     rp__category *c = &m->categories[m->n_categories];
     memset(c, 0, sizeof *c);
-    if (!(c->name = strdup(name))) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    if (!(c->name = rp__strdup(name))) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     c->thresholds.struct_size = sizeof c->thresholds;
     c->thresholds.rule = RP_THRESHOLD_RULE_NONE;
     c->thresholds.image_threshold = c->thresholds.pixel_threshold = c->thresholds.quantile = c->thresholds.f1 = NAN;
@@ -107,9 +108,9 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
     n.head = m->embedding;
     const uint32_t dim = m->embedding ? rp_embedding_out_dim(m->embedding) : info.feature_dim;
     const size_t patches = (size_t)info.grid_size * info.grid_size;
-    uint32_t *train_idx = malloc((size_t)count * sizeof *train_idx), *calib_idx = malloc((size_t)count * sizeof *calib_idx);
-    n.descriptor = malloc(info.feature_dim * sizeof *n.descriptor);
-    n.block = m->embedding ? malloc(patches * dim * sizeof *n.block) : NULL;
+    uint32_t *train_idx = rp__malloc((size_t)count * sizeof *train_idx), *calib_idx = rp__malloc((size_t)count * sizeof *calib_idx);
+    n.descriptor = rp__malloc(info.feature_dim * sizeof *n.descriptor);
+    n.block = m->embedding ? rp__malloc(patches * dim * sizeof *n.block) : NULL;
     if (!train_idx || !calib_idx || !n.descriptor || (m->embedding && !n.block)) {
         rc = rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
         goto done;

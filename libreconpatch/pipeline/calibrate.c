@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 
 int rp_calibration_params_init(rp_calibration_params *params, size_t size)
@@ -49,7 +50,7 @@ int rp__model_calibration_scores(const rp_model *model, uint32_t category, const
         /* The map in the image's own geometry: the mask is drawn there, so its maximum is what the
          * pixel threshold has to clear. */
         size_t pixels = (size_t)rp_image_width(img) * rp_image_height(img);
-        float *map = malloc((pixels ? pixels : 1) * sizeof *map);
+        float *map = rp__malloc((pixels ? pixels : 1) * sizeof *map);
         rp_score_result r;
         memset(&r, 0, sizeof r);
         r.struct_size = sizeof r;
@@ -118,14 +119,14 @@ typedef struct calibration_scratch {
 static int scratch_alloc(calibration_scratch *w, uint32_t count, const char *fn)
 {
     const size_t n = count ? count : 1;
-    w->scores = malloc(n * sizeof *w->scores);
-    w->map_max = malloc(n * sizeof *w->map_max);
-    w->sub_scores = malloc(n * sizeof *w->sub_scores);
-    w->sub_map_max = malloc(n * sizeof *w->sub_map_max);
-    w->normal_max = malloc(n * sizeof *w->normal_max);
-    w->categories = malloc(n * sizeof *w->categories);
-    w->index = malloc(n * sizeof *w->index);
-    w->sub_labels = malloc(n);
+    w->scores = rp__malloc(n * sizeof *w->scores);
+    w->map_max = rp__malloc(n * sizeof *w->map_max);
+    w->sub_scores = rp__malloc(n * sizeof *w->sub_scores);
+    w->sub_map_max = rp__malloc(n * sizeof *w->sub_map_max);
+    w->normal_max = rp__malloc(n * sizeof *w->normal_max);
+    w->categories = rp__malloc(n * sizeof *w->categories);
+    w->index = rp__malloc(n * sizeof *w->index);
+    w->sub_labels = rp__malloc(n);
     if (!w->scores || !w->map_max || !w->sub_scores || !w->sub_map_max || !w->normal_max || !w->categories || !w->index ||
         !w->sub_labels)
         return rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, count);
@@ -168,8 +169,8 @@ static int calibrate(rp_model *model, const rp_image *const *images, const uint8
 {
     calibration_scratch w;
     memset(&w, 0, sizeof w);
-    rp_model_thresholds *fresh = calloc(model->n_categories, sizeof *fresh);
-    uint8_t *touched = calloc(model->n_categories, 1);
+    rp_model_thresholds *fresh = rp__calloc(model->n_categories, sizeof *fresh);
+    uint8_t *touched = rp__calloc(model->n_categories, 1);
     int rc = fresh && touched ? scratch_alloc(&w, count, fn) : rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     if (!rc)
         rc = rp__model_calibration_scores(model, RP__ROUTE, images, NULL, count, 0, progress, user_data, w.scores,

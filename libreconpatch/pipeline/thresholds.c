@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -15,7 +16,7 @@ static int cmp_double(const void *a, const void *b)
 
 int rp__threshold_quantile(const double *values, uint32_t n, double q, double *threshold_out)
 {
-    double *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    double *sorted = rp__malloc((n ? n : 1) * sizeof *sorted);
     if (!sorted) return rp__fail(RP_E_NOMEM, "rp_model_calibrate: out of memory for %u scores", n);
     memcpy(sorted, values, (size_t)n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, cmp_double);
@@ -45,7 +46,7 @@ static double f1_of(uint32_t tp, uint32_t fp, uint32_t fn)
 
 int rp__threshold_f1(const double *scores, const uint8_t *labels, uint32_t n, double *threshold_out, double *f1_out)
 {
-    scored *s = malloc((n ? n : 1) * sizeof *s);
+    scored *s = rp__malloc((n ? n : 1) * sizeof *s);
     if (!s) return rp__fail(RP_E_NOMEM, "rp_model_calibrate_labelled: out of memory for %u scores", n);
     uint32_t positives = 0;
     for (uint32_t i = 0; i < n; i++) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 #include "trainer/trainer_features.h"
 
@@ -48,7 +49,7 @@ static int embed_into_banks(const rp_trainer *trainer, const rp_embedding *f, rp
     uint32_t most = 0, n;
     for (uint32_t i = 0; i < n_images; i++)
         if (rp__trainer_image_features(trainer, i, &n) && n > most) most = n;
-    float *block = malloc((size_t)most * out_dim * sizeof(float));
+    float *block = rp__malloc((size_t)most * out_dim * sizeof(float));
     if (!block) return rp__fail(RP_E_NOMEM, "rp_train: out of memory for the embedding buffer");
     int rc = RP_OK;
     for (uint32_t i = 0; i < n_images && !rc; i++) {
@@ -84,7 +85,7 @@ static int check_categories(const rp_train_params *p, uint32_t count, uint32_t *
 static int name_categories(rp_model *m, const char *const *names)
 {
     for (uint32_t c = 0; names && c < m->n_categories; c++)
-        if (!(m->categories[c].name = strdup(names[c]))) return rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+        if (!(m->categories[c].name = rp__strdup(names[c]))) return rp__fail(RP_E_NOMEM, "rp_train: out of memory");
     return RP_OK;
 }
 
@@ -119,9 +120,9 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     const uint32_t *image_category = n_categories > 1 ? p.image_categories : NULL;
 
     rp_model *m = rp__model_alloc(n_categories);
-    uint32_t *train_idx = malloc((size_t)count * sizeof *train_idx);
-    uint32_t *calib_idx = malloc((size_t)count * sizeof *calib_idx);
-    uint32_t *train_category = categorised ? calloc(count, sizeof *train_category) : NULL;
+    uint32_t *train_idx = rp__malloc((size_t)count * sizeof *train_idx);
+    uint32_t *calib_idx = rp__malloc((size_t)count * sizeof *calib_idx);
+    uint32_t *train_category = categorised ? rp__calloc(count, sizeof *train_category) : NULL;
     float *descriptor = NULL;
     rp_trainer *trainer = NULL;
     if (!m || !train_idx || !calib_idx || (categorised && !train_category)) {
@@ -142,7 +143,7 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     info.struct_size = sizeof info;
     if ((rc = rp_extractor_get_info(m->extractor, &info, sizeof info))) goto fail;
     rp__image_source s = {paths, images, train_idx, n_train, ep.max_pixels};
-    if (categorised && !(descriptor = malloc(info.feature_dim * sizeof *descriptor))) {
+    if (categorised && !(descriptor = rp__malloc(info.feature_dim * sizeof *descriptor))) {
         rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
         goto fail;
     }

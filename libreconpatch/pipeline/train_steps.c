@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 
 #define DEFAULT_BATCH_IMAGES 4u
@@ -50,9 +51,9 @@ int rp__extract_all(const rp_extractor *ex, const rp__image_source *src, uint32_
     if (rc) return rc;
     uint32_t patches = info.grid_size * info.grid_size;
     size_t per_image = (size_t)patches * info.feature_dim;
-    float *features = malloc(per_image * batch * sizeof(float));
-    rp_image **owned = calloc(batch, sizeof *owned);
-    const rp_image **view = calloc(batch, sizeof *view);
+    float *features = rp__malloc(per_image * batch * sizeof(float));
+    rp_image **owned = rp__calloc(batch, sizeof *owned);
+    const rp_image **view = rp__calloc(batch, sizeof *view);
     if (!features || !owned || !view) {
         rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory for a batch of %u images", batch);
         goto done;
@@ -96,8 +97,8 @@ done:
 int rp__split_images(uint32_t count, const uint32_t *category, uint32_t n_categories, double fraction,
                      uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib)
 {
-    uint32_t *size = calloc(n_categories, sizeof *size), *seen = calloc(n_categories, sizeof *seen);
-    uint32_t *held = calloc(n_categories, sizeof *held);
+    uint32_t *size = rp__calloc(n_categories, sizeof *size), *seen = rp__calloc(n_categories, sizeof *seen);
+    uint32_t *held = rp__calloc(n_categories, sizeof *held);
     int rc = size && seen && held ? RP_OK : rp__fail(RP_E_NOMEM, "rp_train: out of memory");
     for (uint32_t i = 0; !rc && i < count; i++) size[category ? category[i] : 0]++;
     for (uint32_t c = 0; !rc && c < n_categories; c++) {
@@ -130,8 +131,8 @@ int rp__calibrate_held_out(rp_model *m, const rp__image_source *src, const uint3
                            const uint32_t *category, uint32_t first_category, double q, rp_progress_fn progress,
                            void *user_data, const char *fn)
 {
-    const void **view = malloc((size_t)n_calib * sizeof *view);
-    double *scores = malloc((size_t)n_calib * sizeof *scores), *map_max = malloc((size_t)n_calib * sizeof *map_max);
+    const void **view = rp__malloc((size_t)n_calib * sizeof *view);
+    double *scores = rp__malloc((size_t)n_calib * sizeof *scores), *map_max = rp__malloc((size_t)n_calib * sizeof *map_max);
     int rc = RP_OK;
     if (!view || !scores || !map_max) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u scores", fn, n_calib);
     for (uint32_t c = first_category; !rc && c < m->n_categories; c++) {

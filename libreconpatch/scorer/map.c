@@ -11,6 +11,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "common/alloc.h"
 #include "common/bilinear.h"
 #include "common/common.h"
 #include "scorer/scorer_internal.h"
@@ -44,7 +45,7 @@ void rp__scorer_resize_bilinear(const float *src, uint32_t src_w, uint32_t src_h
                                 uint32_t dst_h, uint32_t num_threads)
 {
     /* rows[sy][x] = source row sy interpolated along x: the `top` / `bottom` of resize_direct */
-    float *rows = malloc((size_t)src_h * dst_w * sizeof(float));
+    float *rows = rp__malloc((size_t)src_h * dst_w * sizeof(float));
     if (!rows) {
         resize_direct(src, src_w, src_h, dst, dst_w, dst_h, num_threads);
         return;
@@ -177,7 +178,7 @@ void rp__scorer_gaussian_filter(float *map, uint32_t width, uint32_t height, dou
 {
     const uint32_t radius = rp__scorer_gaussian_radius(sigma);
     double stack_weights[257];
-    double *weights = 2 * radius + 1 <= 257 ? stack_weights : malloc((2 * (size_t)radius + 1) * sizeof *weights);
+    double *weights = 2 * radius + 1 <= 257 ? stack_weights : rp__malloc((2 * (size_t)radius + 1) * sizeof *weights);
     if (!weights) return; /* the caller bounds sigma so that the stack buffer always suffices */
     /* scipy's _gaussian_kernel1d: exp(-x^2 / (2 sigma^2)), normalised to sum 1. */
     double total = 0.0;
@@ -191,7 +192,7 @@ void rp__scorer_gaussian_filter(float *map, uint32_t width, uint32_t height, dou
     /* the row buffers, one per thread that the rows pass may use */
     const int threads = (size_t)width * height > 65536 ? (int)num_threads : 1;
     float *ext = radius <= 128 && rp__cpu_use_avx512()
-                     ? malloc((size_t)(threads > 0 ? threads : 1) * (width + 2 * radius) * sizeof(float))
+                     ? rp__malloc((size_t)(threads > 0 ? threads : 1) * (width + 2 * radius) * sizeof(float))
                      : NULL;
     if (ext) {
         columns_avx512(map, scratch, width, height, weights, radius, num_threads);

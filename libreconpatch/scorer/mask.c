@@ -3,6 +3,7 @@
  * keep_aspect its shorter side resized as the image's was). */
 #include <stdlib.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "image/preprocess.h"
 #include "image/resample.h"
@@ -25,7 +26,7 @@ int rp_scorer_mask_to_input(const rp_scorer *scorer, const rp_image *mask, uint3
     int rc = rp__image_resize_frame(rp_image_width(mask), rp_image_height(mask), g->resize, g->input_size, 0,
                                     (int)g->keep_aspect, &fw, &fh, &ox, &oy, fn);
     if (rc) return rc;
-    float *resized = malloc(npix * channels * sizeof(float));
+    float *resized = rp__malloc(npix * channels * sizeof(float));
     if (!resized) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     /* The same PIL-bilinear resampling as the image, then the same crop window. */
     rc = rp__image_resample(rp_image_pixels(mask), rp_image_width(mask), rp_image_height(mask), channels, fw, fh, ox,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "scorer/scorer_internal.h"
 
@@ -36,8 +37,8 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
     const uint32_t n = s->geometry.grid_size * s->geometry.grid_size;
     const uint32_t dim = s->bank_dim;
     const uint32_t b = s->reweight_neighbors;
-    float *embedded = NULL, *support_dist = malloc(b * sizeof *support_dist);
-    uint64_t *nearest = malloc(n * sizeof *nearest), *support = malloc(b * sizeof *support);
+    float *embedded = NULL, *support_dist = rp__malloc(b * sizeof *support_dist);
+    uint64_t *nearest = rp__malloc(n * sizeof *nearest), *support = rp__malloc(b * sizeof *support);
     int rc = RP_OK;
     if (!support_dist || !nearest || !support) {
         rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u patch neighbours", fn, n);
@@ -46,7 +47,7 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
 
     const float *vectors = features;
     if (s->embedding) {
-        embedded = malloc((size_t)n * dim * sizeof *embedded);
+        embedded = rp__malloc((size_t)n * dim * sizeof *embedded);
         if (!embedded) {
             rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u embedded patches of %u", fn, n, dim);
             goto done;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "scorer/scorer_internal.h"
 
@@ -46,9 +47,9 @@ static int score_core(const rp_scorer *s, const float *features, rp_score_result
 
     const int want_map = map_input_out || map_image_out;
     const size_t map_floats = want_map ? (size_t)side * side : 0;
-    float *patch_scores = malloc(n * sizeof *patch_scores);
-    float *map = want_map ? malloc(map_floats * sizeof *map) : NULL;
-    float *scratch = want_map ? malloc(map_floats * sizeof *scratch) : NULL;
+    float *patch_scores = rp__malloc(n * sizeof *patch_scores);
+    float *map = want_map ? rp__malloc(map_floats * sizeof *map) : NULL;
+    float *scratch = want_map ? rp__malloc(map_floats * sizeof *scratch) : NULL;
     rp_score_result result;
     memset(&result, 0, sizeof result);
     result.struct_size = sizeof result;
@@ -114,7 +115,7 @@ int rp_scorer_score(const rp_scorer *s, const rp_image *image, rp_score_result *
     if (rc) return rc;
 
     const size_t floats = (size_t)s->geometry.grid_size * s->geometry.grid_size * s->feature_dim;
-    float *features = malloc(floats * sizeof *features);
+    float *features = rp__malloc(floats * sizeof *features);
     if (!features) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu patch features", fn, floats);
     rc = rp_extractor_patch_features(s->extractor, &image, 1, features, floats);
     if (rc) {

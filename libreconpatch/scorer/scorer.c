@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 #include "image/preprocess.h"
 #include "scorer/scorer_internal.h"
@@ -117,7 +118,7 @@ static int load_bank_vectors(rp_scorer *s, const char *fn)
         rp__mul_size(floats, sizeof(float), &bytes))
         return rp__fail(RP_E_LIMIT, "%s: bank of %llu x %u is too large", fn, (unsigned long long)s->bank_size,
                         s->bank_dim);
-    s->bank_vectors_owned = malloc(bytes);
+    s->bank_vectors_owned = rp__malloc(bytes);
     if (!s->bank_vectors_owned)
         return rp__fail(RP_E_NOMEM, "%s: out of memory for a copy of the bank (%zu bytes)", fn, bytes);
     int rc = rp_bank_get_vectors(s->bank, s->bank_vectors_owned, floats);
@@ -145,7 +146,7 @@ int rp_scorer_create(const rp_extractor *extractor, const rp_embedding *embeddin
     if (!(p.map_sigma > 0.0 && p.map_sigma <= MAX_SIGMA))
         return rp__fail(RP_E_INVALID_ARG, "%s: params.map_sigma %g is outside (0, %g]", fn, p.map_sigma, MAX_SIGMA);
 
-    rp_scorer *s = calloc(1, sizeof *s);
+    rp_scorer *s = rp__calloc(1, sizeof *s);
     if (!s) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     s->extractor = extractor;
     s->embedding = embedding;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/common.h"
 
 struct rp_embedding {
@@ -23,11 +24,11 @@ int rp_embedding_create(uint32_t in_dim, uint32_t out_dim, const float *weight, 
     if (!in_dim || !out_dim || in_dim > (1u << 20) || out_dim > (1u << 20))
         return rp__fail(RP_E_INVALID_ARG, "rp_embedding_create: dims %u x %u out of range (1..2^20)", out_dim,
                         in_dim);
-    rp_embedding *e = calloc(1, sizeof *e);
+    rp_embedding *e = rp__calloc(1, sizeof *e);
     size_t nw = (size_t)in_dim * out_dim;
     if (e) {
-        e->weight = malloc(nw * sizeof(float));
-        e->bias = calloc(out_dim, sizeof(float));
+        e->weight = rp__malloc(nw * sizeof(float));
+        e->bias = rp__calloc(out_dim, sizeof(float));
     }
     if (!e || !e->weight || !e->bias) {
         rp_embedding_free(e);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "trainer/trainer_internal.h"
 
 /* LAPACK, Fortran calling convention (OpenBLAS exports it; no LAPACKE header needed). */
@@ -37,7 +38,7 @@ static void column_mean(const pca_rows *x, uint32_t dim, double *mean)
 /* Upper triangle of sum_r (x_r - mean)(x_r - mean)^T into cov (dim x dim, row-major). */
 static int covariance(const pca_rows *x, uint32_t dim, const double *mean, double *cov)
 {
-    double *block = malloc((size_t)PCA_BLOCK_ROWS * dim * sizeof(double));
+    double *block = rp__malloc((size_t)PCA_BLOCK_ROWS * dim * sizeof(double));
     if (!block) return RP_E_NOMEM;
     memset(cov, 0, (size_t)dim * dim * sizeof(double));
     uint32_t filled = 0;
@@ -72,8 +73,8 @@ static int eigen(double *a, uint32_t dim, double *w)
     if (info) return RP_E_BACKEND;
     lwork = (int)work_query + 1;
     liwork = iwork_query;
-    double *work = malloc((size_t)lwork * sizeof(double));
-    int *iwork = malloc((size_t)liwork * sizeof(int));
+    double *work = rp__malloc((size_t)lwork * sizeof(double));
+    int *iwork = rp__malloc((size_t)liwork * sizeof(int));
     if (!work || !iwork) {
         free(work);
         free(iwork);
@@ -91,11 +92,11 @@ static int fit(const pca_rows *x, uint32_t dim, uint32_t out_dim, const char *fn
         return rp__fail(RP_E_INVALID_ARG, "%s: out_dim %u must be in 1..dim (%u), dim <= 16384", fn, out_dim, dim);
     if (x->count < 2)
         return rp__fail(RP_E_INVALID_ARG, "%s: %llu rows, need at least 2", fn, (unsigned long long)x->count);
-    double *mean = calloc(dim, sizeof(double));
-    double *cov = malloc((size_t)dim * dim * sizeof(double));
-    double *eigval = malloc(dim * sizeof(double));
-    float *weight = malloc((size_t)out_dim * dim * sizeof(float));
-    float *bias = malloc(out_dim * sizeof(float));
+    double *mean = rp__calloc(dim, sizeof(double));
+    double *cov = rp__malloc((size_t)dim * dim * sizeof(double));
+    double *eigval = rp__malloc(dim * sizeof(double));
+    float *weight = rp__malloc((size_t)out_dim * dim * sizeof(float));
+    float *bias = rp__malloc(out_dim * sizeof(float));
     int rc = mean && cov && eigval && weight && bias ? RP_OK : RP_E_NOMEM;
     if (rc == RP_OK) {
         column_mean(x, dim, mean);

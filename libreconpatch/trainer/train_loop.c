@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "trainer/trainer_internal.h"
 
 typedef struct loop {
@@ -74,9 +75,9 @@ static void loop_free(loop *L)
 
 static int alloc_acts(rp__trainer_acts *a, const rp__trainer_shape *s, uint32_t n)
 {
-    a->h = malloc((size_t)n * s->repr_dim * sizeof(float));
-    a->a = s->hidden_dim ? malloc((size_t)n * s->hidden_dim * sizeof(float)) : NULL;
-    a->z = malloc((size_t)n * s->proj_dim * sizeof(float));
+    a->h = rp__malloc((size_t)n * s->repr_dim * sizeof(float));
+    a->a = s->hidden_dim ? rp__malloc((size_t)n * s->hidden_dim * sizeof(float)) : NULL;
+    a->z = rp__malloc((size_t)n * s->proj_dim * sizeof(float));
     return a->h && a->z && (a->a || !s->hidden_dim);
 }
 
@@ -152,8 +153,8 @@ static void snapshot_f(const loop *L, const rp_trainer_params *p, float *dst)
 static int split_images(rp_trainer *t, loop *L, rp__trainer_rng *rng, int with_val)
 {
     uint32_t n_img = t->n_images, n_val_img = 0;
-    uint8_t *is_val = calloc(n_img, 1);
-    uint32_t *order = malloc(n_img * sizeof(uint32_t));
+    uint8_t *is_val = rp__calloc(n_img, 1);
+    uint32_t *order = rp__malloc(n_img * sizeof(uint32_t));
     if (!is_val || !order) {
         free(is_val);
         free(order);
@@ -171,13 +172,13 @@ static int split_images(rp_trainer *t, loop *L, rp__trainer_rng *rng, int with_v
     for (uint32_t i = 0; i < n_img; i++) *(is_val[i] ? &nv : &nt) += t->image_patches[i];
     L->n_train = (uint32_t)nt;
     L->n_val = (uint32_t)nv;
-    L->train_rows = malloc((nt ? nt : 1) * sizeof(float *));
-    L->val_rows = malloc((nv ? nv : 1) * sizeof(float *));
-    L->row_img = malloc((nt ? nt : 1) * sizeof(uint32_t));
-    L->row_pos = malloc((nt ? nt : 1) * sizeof(uint32_t));
-    L->img_start = malloc(n_img * sizeof(uint32_t));
-    L->img_patches = malloc(n_img * sizeof(uint32_t));
-    L->img_order = malloc(n_img * sizeof(uint32_t));
+    L->train_rows = rp__malloc((nt ? nt : 1) * sizeof(float *));
+    L->val_rows = rp__malloc((nv ? nv : 1) * sizeof(float *));
+    L->row_img = rp__malloc((nt ? nt : 1) * sizeof(uint32_t));
+    L->row_pos = rp__malloc((nt ? nt : 1) * sizeof(uint32_t));
+    L->img_start = rp__malloc(n_img * sizeof(uint32_t));
+    L->img_patches = rp__malloc(n_img * sizeof(uint32_t));
+    L->img_order = rp__malloc(n_img * sizeof(uint32_t));
     int ok = L->train_rows && L->val_rows && L->row_img && L->row_pos && L->img_start && L->img_patches &&
              L->img_order;
     if (ok) {
@@ -211,8 +212,8 @@ static int split_images(rp_trainer *t, loop *L, rp__trainer_rng *rng, int with_v
 /* Fixed validation batches: consecutive slices of shuffled validation rows, reshuffled when used up. */
 static int make_val_batches(loop *L, rp__trainer_rng *rng, uint32_t val_batches)
 {
-    uint32_t *order = malloc(L->n_val * sizeof(uint32_t));
-    L->val_idx = malloc((size_t)val_batches * L->val_batch * sizeof(uint32_t));
+    uint32_t *order = rp__malloc(L->n_val * sizeof(uint32_t));
+    L->val_idx = rp__malloc((size_t)val_batches * L->val_batch * sizeof(uint32_t));
     if (!order || !L->val_idx) {
         free(order);
         return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
@@ -236,20 +237,20 @@ static int alloc_loop(loop *L, const rp_trainer_params *p)
     const rp__trainer_shape *s = &L->shape;
     size_t np = L->layout.total, B = L->batch;
     size_t f_count = L->layout.b_f + s->repr_dim;
-    L->online = malloc(np * sizeof(float));
-    L->target = malloc(np * sizeof(float));
-    L->grad = malloc(np * sizeof(float));
-    L->best_f = malloc(f_count * sizeof(float));
-    L->opt.m = calloc(np, sizeof(float));
-    L->opt.v = calloc(np, sizeof(float));
-    L->x = malloc(B * s->in_dim * sizeof(float));
-    L->scratch = malloc(B * (s->repr_dim + s->hidden_dim) * sizeof(float));
-    L->dz = malloc(B * s->proj_dim * sizeof(float));
-    L->w = malloc(B * B * sizeof(double));
-    L->zd = malloc(B * s->proj_dim * sizeof(double));
-    L->dzd = malloc(B * s->proj_dim * sizeof(double));
-    L->perm = malloc((size_t)L->n_train * sizeof(uint32_t));
-    L->batch_idx = malloc(B * sizeof(uint32_t));
+    L->online = rp__malloc(np * sizeof(float));
+    L->target = rp__malloc(np * sizeof(float));
+    L->grad = rp__malloc(np * sizeof(float));
+    L->best_f = rp__malloc(f_count * sizeof(float));
+    L->opt.m = rp__calloc(np, sizeof(float));
+    L->opt.v = rp__calloc(np, sizeof(float));
+    L->x = rp__malloc(B * s->in_dim * sizeof(float));
+    L->scratch = rp__malloc(B * (s->repr_dim + s->hidden_dim) * sizeof(float));
+    L->dz = rp__malloc(B * s->proj_dim * sizeof(float));
+    L->w = rp__malloc(B * B * sizeof(double));
+    L->zd = rp__malloc(B * s->proj_dim * sizeof(double));
+    L->dzd = rp__malloc(B * s->proj_dim * sizeof(double));
+    L->perm = rp__malloc((size_t)L->n_train * sizeof(uint32_t));
+    L->batch_idx = rp__malloc(B * sizeof(uint32_t));
     int acts = alloc_acts(&L->on, s, L->batch) & alloc_acts(&L->tg, s, L->batch);
     if (rp__trainer_ws_init(&L->ws, L->batch, s->proj_dim, p->k) != RP_OK) acts = 0;
     if (!acts || !L->online || !L->target || !L->grad || !L->best_f || !L->opt.m || !L->opt.v || !L->x ||
@@ -321,8 +322,8 @@ static void label_stats(const loop *L, uint32_t grid, rp__trainer_step_stats *st
 static int freeze_initial_labels(loop *L, uint32_t val_batches, uint32_t dim)
 {
     const size_t vb2 = (size_t)L->val_batch * L->val_batch;
-    L->target0 = malloc(L->layout.total * sizeof(float));
-    L->val_w0 = malloc(vb2 * val_batches * sizeof(double));
+    L->target0 = rp__malloc(L->layout.total * sizeof(float));
+    L->val_w0 = rp__malloc(vb2 * val_batches * sizeof(double));
     if (!L->target0 || !L->val_w0) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory (diagnostics)");
     memcpy(L->target0, L->target, L->layout.total * sizeof(float));
     for (uint32_t b = 0; b < val_batches; b++) {
@@ -491,8 +492,8 @@ static int train(rp_trainer *t, loop *L, rp_progress_fn progress, void *user_dat
     const uint32_t epochs = (uint32_t)((total + spe - 1) / spe);
     free(t->hist_train);
     free(t->hist_val);
-    t->hist_train = malloc(epochs * sizeof(double));
-    t->hist_val = malloc(epochs * sizeof(double));
+    t->hist_train = rp__malloc(epochs * sizeof(double));
+    t->hist_val = rp__malloc(epochs * sizeof(double));
     if (!t->hist_train || !t->hist_val) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory");
 
     init_networks(L, p, &rng);

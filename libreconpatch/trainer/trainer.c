@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "trainer/trainer_features.h"
 #include "trainer/trainer_internal.h"
 
@@ -90,7 +91,7 @@ int rp_trainer_create(const rp_trainer_params *params, rp_trainer **out)
     int rc = rp__params_copy(&p, sizeof p, params, "rp_trainer_create");
     if (rc != RP_OK) return rc;
     if ((rc = resolve_params(&p)) != RP_OK) return rc;
-    rp_trainer *t = calloc(1, sizeof *t);
+    rp_trainer *t = rp__calloc(1, sizeof *t);
     if (!t) return rp__fail(RP_E_NOMEM, "rp_trainer_create: out of memory");
     t->p = p;
     t->in_dim = p.in_dim;
@@ -117,15 +118,15 @@ int rp_trainer_add_image_features(rp_trainer *t, const float *features, uint32_t
         return rp__fail(RP_E_LIMIT, "rp_trainer_add_image_features: %u x %u floats overflow", patches, dim);
     if (t->n_images == t->cap_images) {
         uint32_t cap = t->cap_images ? t->cap_images * 2 : 64;
-        float **imgs = realloc(t->images, cap * sizeof *imgs);
+        float **imgs = rp__realloc(t->images, cap * sizeof *imgs);
         if (imgs) t->images = imgs;
-        uint32_t *counts = imgs ? realloc(t->image_patches, cap * sizeof *counts) : NULL;
+        uint32_t *counts = imgs ? rp__realloc(t->image_patches, cap * sizeof *counts) : NULL;
         if (counts) t->image_patches = counts;
         if (!imgs || !counts)
             return rp__fail(RP_E_NOMEM, "rp_trainer_add_image_features: out of memory for %u images", cap);
         t->cap_images = cap;
     }
-    float *copy = malloc(floats * sizeof(float));
+    float *copy = rp__malloc(floats * sizeof(float));
     if (!copy)
         return rp__fail(RP_E_NOMEM, "rp_trainer_add_image_features: out of memory for %u x %u floats", patches, dim);
     memcpy(copy, features, floats * sizeof(float));

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "trainer/trainer_internal.h"
 
 int rp__trainer_ws_init(rp__trainer_ws *ws, uint32_t n, uint32_t dim, uint32_t k)
@@ -11,19 +12,19 @@ int rp__trainer_ws_init(rp__trainer_ws *ws, uint32_t n, uint32_t dim, uint32_t k
     ws->n = n;
     ws->dim = dim;
     ws->k = k;
-    ws->norms = malloc(n * sizeof(double));
-    ws->z = malloc((size_t)n * dim * sizeof(double));
-    ws->d2 = malloc(nn * sizeof(double));
-    ws->c_raw = malloc(nn * sizeof(double));
-    ws->c_qe = malloc(nn * sizeof(double));
-    ws->wc = malloc(nn * sizeof(double));
-    ws->dist = malloc(nn * sizeof(double));
-    ws->coef = malloc(nn * sizeof(double));
-    ws->mu = malloc(n * sizeof(double));
-    ws->s = malloc(n * sizeof(double));
-    ws->in_k = malloc(nn);
-    ws->in_half = malloc(nn);
-    ws->nbr = malloc((size_t)n * (k ? k : 1) * sizeof(uint32_t));
+    ws->norms = rp__malloc(n * sizeof(double));
+    ws->z = rp__malloc((size_t)n * dim * sizeof(double));
+    ws->d2 = rp__malloc(nn * sizeof(double));
+    ws->c_raw = rp__malloc(nn * sizeof(double));
+    ws->c_qe = rp__malloc(nn * sizeof(double));
+    ws->wc = rp__malloc(nn * sizeof(double));
+    ws->dist = rp__malloc(nn * sizeof(double));
+    ws->coef = rp__malloc(nn * sizeof(double));
+    ws->mu = rp__malloc(n * sizeof(double));
+    ws->s = rp__malloc(n * sizeof(double));
+    ws->in_k = rp__malloc(nn);
+    ws->in_half = rp__malloc(nn);
+    ws->nbr = rp__malloc((size_t)n * (k ? k : 1) * sizeof(uint32_t));
     if (!ws->norms || !ws->z || !ws->d2 || !ws->c_raw || !ws->c_qe || !ws->wc || !ws->dist || !ws->coef ||
         !ws->mu || !ws->s || !ws->in_k || !ws->in_half || !ws->nbr) {
         rp__trainer_ws_free(ws);

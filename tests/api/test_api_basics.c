@@ -115,10 +115,13 @@ int main(void)
     tcase_add_test(tc, version__matches_header_macros);
     tcase_add_test(tc, error_names__cover_every_code);
     tcase_add_test(tc, last_error__set_by_failure_and_cleared_by_next_call);
-    tcase_add_test(tc, last_error__is_thread_local);
     tcase_add_test(tc, params__reject_unknown_nonzero_tail);
     tcase_add_test(tc, log_callback__receives_debug_messages);
     tcase_add_test(tc, free__accepts_null);
     suite_add_tcase(s, tc);
+    /* Threads at once on one object: the case make check-tsan runs (CK_RUN_CASE=concurrency). */
+    TCase *conc = tcase_create("concurrency");
+    tcase_add_test(conc, last_error__is_thread_local);
+    suite_add_tcase(s, conc);
     return rp_test_run(s);
 }

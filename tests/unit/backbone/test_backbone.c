@@ -582,8 +582,6 @@ int main(void)
     tcase_add_test(tc, forward__full_resnet50_matches_torch_at_2000_positions);
     tcase_add_test(tc, forward__full_wide_resnet50_2_matches_torch_at_2000_positions);
     tcase_add_test(tc, forward__batch_of_3_matches_images_one_by_one);
-    tcase_add_test(tc, forward__four_threads_at_once_are_bit_identical_to_serial);
-    tcase_add_test(tc, forward__new_batch_size_from_four_threads_is_built_once_and_agrees);
     tcase_add_test(tc, plans__batch_1_and_8_use_no_reference_kernels);
     tcase_add_test(tc, bf16__layer3_within_2e_2_relative_l2_of_fp32);
     tcase_add_test(tc, bf16__refused_with_unsupported_when_the_cpu_lacks_native_bf16);
@@ -594,5 +592,11 @@ int main(void)
     tcase_add_test(tc, patch_features__ten_images_match_one_by_one);
     tcase_add_test(tc, preprocess__keep_aspect_extractor_uses_the_aspect_keeping_frame);
     suite_add_tcase(s, tc);
+    /* Threads at once on one object: the case make check-tsan runs (CK_RUN_CASE=concurrency). */
+    TCase *conc = tcase_create("concurrency");
+    tcase_set_timeout(conc, 0);
+    tcase_add_test(conc, forward__four_threads_at_once_are_bit_identical_to_serial);
+    tcase_add_test(conc, forward__new_batch_size_from_four_threads_is_built_once_and_agrees);
+    suite_add_tcase(s, conc);
     return rp_test_run(s);
 }

@@ -219,9 +219,12 @@ int main(void)
     tcase_add_test(tc, knn__small_bank_and_k_equal_to_size);
     tcase_add_test(tc, knn__near_duplicates_have_accurate_distances);
     tcase_add_test(tc, knn__exact_duplicates_come_back_in_index_order_at_zero);
-    tcase_add_test(tc, knn__eight_concurrent_searches_equal_serial);
     tcase_add_test(tc, knn__frozen_by_coreset_searches_its_kept_vectors);
     rp_test_add_cpu_switch_case(tc);
     suite_add_tcase(s, tc);
+    /* Threads at once on one object: the case make check-tsan runs (CK_RUN_CASE=concurrency). */
+    TCase *conc = tcase_create("concurrency");
+    tcase_add_test(conc, knn__eight_concurrent_searches_equal_serial);
+    suite_add_tcase(s, conc);
     return rp_test_run(s);
 }

@@ -657,10 +657,13 @@ int main(void)
     tcase_add_test(tc, map_to_image__keep_aspect_matches_torch_interpolate_of_the_images_own_frame);
     tcase_add_test(tc, mask_to_input__keep_aspect_matches_torchvision_resize_and_crop_of_the_mask);
     tcase_add_test(tc, keep_aspect__with_no_crop_is_refused_and_too_long_frames_fail_cleanly);
-    tcase_add_test(tc, score_features__eight_threads_match_single_thread_exactly);
     tcase_add_test(tc, create__rejects_unfit_banks_embeddings_and_params);
     tcase_add_test(tc, score_features__rejects_bad_shapes_and_leaves_outputs_untouched);
     rp_test_add_cpu_switch_case(tc);
     suite_add_tcase(s, tc);
+    /* Threads at once on one object: the case make check-tsan runs (CK_RUN_CASE=concurrency). */
+    TCase *conc = tcase_create("concurrency");
+    tcase_add_test(conc, score_features__eight_threads_match_single_thread_exactly);
+    suite_add_tcase(s, conc);
     return rp_test_run(s);
 }
