@@ -119,11 +119,52 @@ static int other_files(const char *keep)
     return n;
 }
 
-static void load_and_save_fail_cleanly(int32_t method)
+/* A model of two categories (one image each), as docs/unified.md describes: its file has the
+ * CATS and CBNK sections. */
+static rp_model *train_categorised(int32_t method, const rp_image *const *train, double coreset)
+{
+    static const uint32_t cats[2] = {0, 1};
+    static const char *const names[2] = {"first", "second"};
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    ep.weights_path = weights_path;
+    ep.feature_dim = 16;
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.coreset_ratio = coreset;
+    rp_trainer_params tp; /* as fixture_train: a few steps */
+    rp_trainer_params_init(&tp, sizeof tp);
+    tp.repr_dim = 32;
+    tp.proj_dim = 16;
+    tp.batch_size = 128;
+    tp.epochs = 2;
+    tp.steps_per_epoch = 3;
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.method = method;
+    p.extractor = &ep;
+    p.bank = &bp;
+    p.trainer = &tp;
+    p.category_count = 2;
+    p.image_categories = cats;
+    p.category_names = names;
+    rp_model *m = NULL;
+    ck_assert_int_eq(rp_train_images(train, 2, &p, NULL, NULL, &m), RP_OK);
+    return m;
+}
+
+static rp_model *train_plain(int32_t method, const rp_image *const *train, double coreset)
+{
+    return fixture_train(weights_path, method, train, 2, 16, coreset, 0);
+}
+
+typedef rp_model *(*model_maker)(int32_t method, const rp_image *const *train, double coreset);
+
+static void load_and_save_fail_cleanly(int32_t method, model_maker make)
 {
     rp_image *train[2];
     fixture_train_images(train, 2);
-    rp_model *m = fixture_train(weights_path, method, (const rp_image *const *)train, 2, 16, 0.25, 0);
+    rp_model *m = make(method, (const rp_image *const *)train, 0.25);
     char path[700], other[700];
     snprintf(path, sizeof path, "%s/model.rpm", dir);
     snprintf(other, sizeof other, "%s/other.rpm", dir);
@@ -158,7 +199,7 @@ static void load_and_save_fail_cleanly(int32_t method)
 
     /* Save over the existing file: a failure leaves it as it was, and no temporary file. An
      * other model is saved so that a success would change the bytes. */
-    rp_model *m2 = fixture_train(weights_path, method, (const rp_image *const *)train, 2, 16, 1.0, 0);
+    rp_model *m2 = make(method, (const rp_image *const *)train, 1.0);
     ck_assert_int_eq(rp_model_save(m2, other, NULL), RP_OK);
     size_t other_size;
     uint8_t *other_bytes = read_all(other, &other_size);
@@ -200,13 +241,74 @@ static void load_and_save_fail_cleanly(int32_t method)
 
 START_TEST(model__patchcore_load_and_save_fail_cleanly_at_every_allocation)
 {
-    load_and_save_fail_cleanly(RP_METHOD_PATCHCORE);
+    load_and_save_fail_cleanly(RP_METHOD_PATCHCORE, train_plain);
 }
 END_TEST
 
 START_TEST(model__reconpatch_load_and_save_fail_cleanly_at_every_allocation)
 {
-    load_and_save_fail_cleanly(RP_METHOD_RECONPATCH);
+    load_and_save_fail_cleanly(RP_METHOD_RECONPATCH, train_plain);
+}
+END_TEST
+
+START_TEST(model__categorised_load_and_save_fail_cleanly_at_every_allocation)
+{
+    load_and_save_fail_cleanly(RP_METHOD_RECONPATCH, train_categorised);
+}
+END_TEST
+
+/* Adding a product: every failure leaves the model as it was (categories, routing, scores). Each
+ * attempt starts from the model as saved (reloaded with the hook off after a success). A failure that a
+ * fallback path absorbs (the coreset's scratch, say) must still give the full result. */
+START_TEST(model__add_normals_fails_cleanly_at_every_allocation)
+{
+    rp_image *train[2];
+    fixture_train_images(train, 2);
+    rp_model *trained = train_categorised(RP_METHOD_RECONPATCH, (const rp_image *const *)train, 0.25);
+    char path[700];
+    snprintf(path, sizeof path, "%s/categorised.rpm", dir);
+    ck_assert_int_eq(rp_model_save(trained, path, NULL), RP_OK);
+    rp_model_free(trained);
+    rp_image *probe = fixture_image("test/broken_large/000.png");
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.calibration_fraction = 0.5; /* the calibration step too */
+    uint64_t n = 1, absorbed = 0;
+    rp_model *m = NULL;
+    rp_score_result want = {.struct_size = sizeof want};
+    for (;; n++) {
+        if (!m) { /* a failed attempt leaves the model as it was: reload only after a success */
+            ck_assert_int_eq(rp_model_load(path, NULL, &m), RP_OK);
+            ck_assert_int_eq(rp_score_image(m, probe, &want, NULL, 0, NULL, 0), RP_OK);
+        }
+        rp__alloc_fail_at(n);
+        int rc = rp_model_add_normal_images(m, "third", (const rp_image *const *)train, 2, &p, NULL, NULL);
+        int injected = rp__alloc_failure_injected();
+        rp__alloc_fail_at(0);
+        if (rc == RP_OK) {
+            ck_assert_uint_eq(rp_model_category_count(m), 3);
+            rp_model_thresholds t = {.struct_size = sizeof t};
+            ck_assert_int_eq(rp_model_get_category_thresholds(m, 2, &t, sizeof t), RP_OK);
+            ck_assert_uint_eq(t.calibration_images, 1);
+            absorbed += injected;
+            rp_model_free(m);
+            m = NULL;
+        } else {
+            expect_nomem(rc, n, "rp_model_add_normal_images");
+            ck_assert_uint_eq(rp_model_category_count(m), 2);
+            rp_score_result got = {.struct_size = sizeof got};
+            ck_assert_int_eq(rp_score_image(m, probe, &got, NULL, 0, NULL, 0), RP_OK);
+            ck_assert(got.score == want.score && got.category == want.category);
+        }
+        if (!injected) break;
+    }
+    rp_model_free(m);
+    ck_assert_uint_ge(n, 10);
+    printf("rp_model_add_normal_images: %llu allocations, each failure RP_E_NOMEM or (%llu) absorbed by a "
+           "fallback with the full result\n", (unsigned long long)(n - 1), (unsigned long long)absorbed);
+    remove(path);
+    rp_image_free(probe);
+    for (int i = 0; i < 2; i++) rp_image_free(train[i]);
 }
 END_TEST
 
@@ -221,6 +323,8 @@ int main(void)
     tcase_add_test(tc, weights__safetensors_load_fails_cleanly_at_every_allocation);
     tcase_add_test(tc, model__patchcore_load_and_save_fail_cleanly_at_every_allocation);
     tcase_add_test(tc, model__reconpatch_load_and_save_fail_cleanly_at_every_allocation);
+    tcase_add_test(tc, model__categorised_load_and_save_fail_cleanly_at_every_allocation);
+    tcase_add_test(tc, model__add_normals_fails_cleanly_at_every_allocation);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     fixture_remove_dir(dir);
