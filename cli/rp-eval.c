@@ -585,16 +585,13 @@ int main(int argc, char **argv)
         save_model(&o, m);
         for (int i = 0; i < n_cats; i++) {
             cats[i].train_seconds = i < o.n_data ? secs : cats[i].train_seconds;
-            /* the one model's training set, calibration images excepted (held out per category when routed) */
-            cats[i].n_trained = all.count;
-            for (int k = 0; k < n_cats; k++) {
-                uint32_t held = 0;
-                rp_model_thresholds t;
-                t.struct_size = sizeof t;
-                if (routed && !rp_model_get_category_thresholds(m, (uint32_t)k, &t, sizeof t)) held = t.calibration_images;
-                cats[i].n_trained -= held;
-            }
-            if (!routed) cats[i].n_trained -= calibration_count(&o, all.count, 0);
+            /* routed: the category's own training images (its bank), calibration images excepted;
+             * shared: the one model's training set */
+            rp_model_thresholds t;
+            t.struct_size = sizeof t;
+            if (routed && rp_model_get_category_thresholds(m, (uint32_t)i, &t, sizeof t)) die("category thresholds");
+            cats[i].n_trained = routed ? cats[i].train.count - t.calibration_images
+                                       : all.count - calibration_count(&o, all.count, 0);
             memcpy(cats[i].subset_thresholds, subsets, sizeof subsets);
             evaluate(&o, m, routed ? (uint32_t)i : 0u, &cats[i], report);
         }
@@ -627,7 +624,7 @@ int main(int argc, char **argv)
     if (cats[0].thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) print_decisions(&o, cats, n_cats);
     if (o.json) write_json(&o, cats, n_cats);
     if (report) report_close(report);
-    for (int i = 0; i < o.n_data; i++) {
+    for (int i = 0; i < n_cats; i++) {
         list_free(&cats[i].train);
         list_free(&cats[i].test);
         list_free(&cats[i].masks);
