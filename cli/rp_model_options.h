@@ -5,6 +5,7 @@
  *   --pca N             PCA onto N components instead of the learned head (RP_METHOD_PCA)
  *   --sampler uniform|aligned   how the head's training batches are drawn
  *   --precision fp32|bf16|auto  the backbone's arithmetic (auto: bf16 where the CPU runs it natively)
+ *   --seed N            the head's training seed (ReConPatch; 0 = the library's default)
  * Header-only; each tool keeps its own other options. */
 #ifndef RP_MODEL_OPTIONS_H
 #define RP_MODEL_OPTIONS_H
@@ -18,10 +19,11 @@
 typedef struct rp_model_options {
     unsigned repr_dim, feature_dim, pca_dim, sampler;
     int32_t precision; /* RP_PRECISION_*; 0 = the library's default (fp32) */
+    unsigned long long seed; /* 0 = the trainer's default */
 } rp_model_options;
 
 #define RP_MODEL_OPTIONS_USAGE \
-    "[--repr-dim N] [--feature-dim N] [--pca N] [--sampler uniform|aligned] [--precision fp32|bf16|auto]"
+    "[--repr-dim N] [--feature-dim N] [--pca N] [--sampler uniform|aligned] [--precision fp32|bf16|auto] [--seed N]"
 
 /* --precision's value, or exit(2) naming the choices. Shared with rp-score. */
 static inline int32_t rp_model_options_precision(const char *program, const char *v)
@@ -52,6 +54,7 @@ static inline int rp_model_options_parse(const char *program, char **argv, int a
     else if (!strcmp(a, "--feature-dim")) o->feature_dim = rp_model_options_count(program, a, v);
     else if (!strcmp(a, "--pca")) o->pca_dim = rp_model_options_count(program, a, v);
     else if (!strcmp(a, "--precision")) o->precision = rp_model_options_precision(program, v);
+    else if (!strcmp(a, "--seed")) o->seed = rp_model_options_count(program, a, v);
     else if (!strcmp(a, "--sampler")) {
         if (v && !strcmp(v, "uniform")) o->sampler = RP_SAMPLER_UNIFORM;
         else if (v && !strcmp(v, "aligned")) o->sampler = RP_SAMPLER_ALIGNED;
@@ -72,6 +75,7 @@ static inline void rp_model_options_apply(const rp_model_options *o, int32_t *me
     if (o->precision) ep->precision = o->precision;
     if (o->repr_dim) tp->repr_dim = o->repr_dim;
     if (o->sampler) tp->sampler = o->sampler;
+    if (o->seed) tp->seed = o->seed;
     if (o->pca_dim) {
         *method = RP_METHOD_PCA;
         tp->repr_dim = o->pca_dim;
