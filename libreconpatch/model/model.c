@@ -24,11 +24,9 @@ static int score_image(const rp_model *model, uint32_t category, const rp_image 
     if (map_out && map_floats < pixels)
         return rp__fail(RP_E_SHAPE, "%s: map_out holds %zu floats, the %u x %u image needs %zu", fn, map_floats,
                         rp_image_width(image), rp_image_height(image), pixels);
-    if (mask_out) {
-        if (mask_size < pixels)
-            return rp__fail(RP_E_SHAPE, "%s: mask_out holds %zu bytes, the %u x %u image needs %zu", fn, mask_size,
-                            rp_image_width(image), rp_image_height(image), pixels);
-    }
+    if (mask_out && mask_size < pixels)
+        return rp__fail(RP_E_SHAPE, "%s: mask_out holds %zu bytes, the %u x %u image needs %zu", fn, mask_size,
+                        rp_image_width(image), rp_image_height(image), pixels);
     /* Before routing the mask's threshold is not known: every category must have one. */
     for (uint32_t c = 0; mask_out && c < model->n_categories; c++)
         if ((category == RP__ROUTE || c == category) && isnan(model->categories[c].thresholds.pixel_threshold))
