@@ -8,7 +8,7 @@ CACHE_DIR ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/reconpatch
 # Debian 12 packages needed to build and test (tools/debian-packages.txt is the single list).
 DEB_PACKAGES := $(shell grep -v '^\#' tools/debian-packages.txt)
 
-.PHONY: all deps weights build check demo bench install clean
+.PHONY: all deps weights build check demo bench fuzz install clean
 
 all: build
 
@@ -35,6 +35,11 @@ demo: deps weights build
 
 bench: deps weights build
 	@sh bench/run_all.sh $(BUILD)
+
+# Fuzz every parser with libFuzzer (clang, ASan + UBSan) for FUZZ_SECONDS each, in build-fuzz.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/run_fuzz.sh
 
 install: build
 	$(MESON) install -C $(BUILD)
