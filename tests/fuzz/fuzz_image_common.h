@@ -12,7 +12,7 @@
 
 /* The loaders' pixel limit in the fuzz targets: large enough for every header trick, small enough
  * that a tiny input cannot ask for gigabytes. */
-#define FUZZ_MAX_PIXELS ((uint64_t)1 << 22)
+#define FUZZ_MAX_PIXELS ((uint64_t)1 << 20)
 
 static inline void fuzz_preprocess(const rp_image *img, size_t salt)
 {
