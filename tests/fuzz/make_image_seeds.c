@@ -59,8 +59,8 @@ static int write_png(const char *dir, const png_seed *s)
     if (!f) return -1;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    uint8_t *rows = NULL;
-    png_bytep *rp = NULL;
+    uint8_t *volatile rows = NULL; /* set after setjmp, read after longjmp */
+    png_bytep *volatile rp = NULL;
     if (!info || setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         fclose(f);
