@@ -220,10 +220,9 @@ static int shard_size(const loader *L, const char *p, char *shard, size_t n, uin
     return RP_OK;
 }
 
-/* Stat the shards, check they add up to the manifest's byte count, read them (hashing) into buf. */
-static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need, uint8_t **buf_out)
+/* Stat the shards and check they add up to the manifest's byte count. */
+static int check_group_shards(loader *L, const cJSON *paths, int g, uint64_t need)
 {
-    *buf_out = NULL;
     int np = cJSON_GetArraySize(paths);
     char shard[4096];
     uint64_t have = 0, first_size = 0;
@@ -232,13 +231,16 @@ static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need
         const cJSON *p = cJSON_GetArrayItem(paths, k);
         if (!cJSON_IsString(p) || !safe_relative(p->valuestring))
             return rp__fail(RP_E_FORMAT, FN ": '%s': group %d path %d is not a relative file name", L->path, g, k);
-        uint64_t size;
+        uint64_t size = 0;
         int rc = shard_size(L, p->valuestring, shard, sizeof shard, &size);
         if (rc) return rc;
         if (k == 0) first_size = size;
         else if (k < np - 1 && size != first_size && odd < 0) odd = k;
         have += size;
     }
+    if (have != need && np == 0)
+        return rp__fail(RP_E_FORMAT, FN ": '%s': group %d has no shard but its weights need %llu bytes", L->path, g,
+                        (unsigned long long)need);
     if (have != need) {
         int culprit = odd >= 0 ? odd : np - 1;
         return rp__fail(RP_E_FORMAT,
@@ -246,6 +248,17 @@ static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need
                         L->path, g, (unsigned long long)have, (unsigned long long)need,
                         cJSON_GetArrayItem(paths, culprit)->valuestring, have < need ? "truncated?" : "too long?");
     }
+    return RP_OK;
+}
+
+/* Check the shards again (a file may have changed since pass 1), then read them (hashing) into buf. */
+static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need, uint8_t **buf_out)
+{
+    *buf_out = NULL;
+    int rc0 = check_group_shards(L, paths, g, need);
+    if (rc0) return rc0;
+    int np = cJSON_GetArraySize(paths);
+    char shard[4096];
     uint8_t *buf = malloc(need ? (size_t)need : 1);
     if (!buf) return rp__fail(RP_E_NOMEM, FN ": '%s': cannot allocate %llu bytes", L->path, (unsigned long long)need);
     size_t at = 0;
