@@ -416,6 +416,10 @@ static int load_tfjs(loader L, char *text, size_t len, rp__weights **out)
         const cJSON *weights = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(manifest, g), "weights");
         size_t cnt = (size_t)cJSON_GetArraySize(weights), floats = 0;
         if ((rc = parse_group_weights(&L, weights, g, mw + base, cnt, &floats))) goto done;
+        /* The shards must hold what the shapes declare before anything is allocated for them: a
+         * model.json of a few bytes may declare gigabytes of weights. */
+        const cJSON *paths = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(manifest, g), "paths");
+        if ((rc = check_group_shards(&L, paths, g, (uint64_t)floats * 4))) goto done;
         base += cnt;
         total_floats += floats;
     }

@@ -233,11 +233,17 @@ START_TEST(tfjs_load_memory__same_tensors_and_sha_as_files_and_same_errors)
     ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", json, json_size, NULL, 0, &mem), RP_E_IO);
     ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", NULL, 0, NULL, 0, &mem), RP_E_INVALID_ARG);
     ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", "{", 1, NULL, 0, &mem), RP_E_FORMAT);
-    /* a group with weights but no shard */
+    /* a group with weights but no shard; and shapes declaring 6 GB over a 4-byte shard: both
+     * refused before any weight buffer is allocated */
     static const char no_shard[] = "{\"weightsManifest\":[{\"paths\":[],\"weights\":[{\"name\":\"conv1/bias\","
                                    "\"shape\":[1],\"dtype\":\"float32\"}]}]}";
     ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", no_shard, strlen(no_shard), NULL, 0, &mem), RP_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "group 0 has no shard"));
+    static const char huge[] = "{\"weightsManifest\":[{\"paths\":[\"a.bin\"],\"weights\":[{\"name\":\"conv1/kernel\","
+                               "\"shape\":[40000,40000],\"dtype\":\"float32\"}]}]}";
+    const rp__tfjs_shard tiny = {"a.bin", "abcd", 4};
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", huge, strlen(huge), &tiny, 1, &mem), RP_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "shards hold 4 bytes but its weights need 6400000000"));
     free(json);
     for (int i = 0; i < 4; i++) free(bytes[i]);
     rp__weights_free(file);
