@@ -14,7 +14,7 @@ NINJAFLAGS ?=
 SANITIZE_BUILD ?= build-sanitize
 TSAN_BUILD ?= build-tsan
 
-.PHONY: all deps weights build check check-sanitize check-tsan demo bench install clean
+.PHONY: all deps weights build check check-sanitize check-tsan demo bench fuzz install clean
 
 all: build
 
@@ -64,6 +64,11 @@ demo: deps weights build
 
 bench: deps weights build
 	@sh bench/run_all.sh $(BUILD)
+
+# Fuzz every parser with libFuzzer (clang, ASan + UBSan) for FUZZ_SECONDS each, in build-fuzz.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/run_fuzz.sh
 
 install: build
 	$(MESON) install -C $(BUILD)

@@ -1,6 +1,7 @@
 /* Backbone weights as safetensors bytes in memory, so a saved model can carry its backbone inside
  * the model file (libreconpatch/model) and load it back through the same parser as a .safetensors
- * file. Internal. */
+ * file; and a TF.js model.json with its shards in memory (the same reader as the files; the fuzz
+ * targets use both). Internal. */
 #ifndef RP_BACKBONE_WEIGHTS_MEMORY_H
 #define RP_BACKBONE_WEIGHTS_MEMORY_H
 
@@ -18,6 +19,20 @@ int rp__weights_parse_safetensors(const char *label, uint8_t *buf, uint64_t size
 /* Parse size bytes of a safetensors file held in memory (copied; the caller keeps data).
  * The weights' sha256 is that of these bytes. label names the source in messages. */
 int rp__weights_load_safetensors_memory(const void *data, size_t size, const char *label, rp__weights **out);
+
+/* A TF.js shard held in memory: the name model.json's "paths" use for it, and its bytes. */
+typedef struct rp__tfjs_shard {
+    const char *name;
+    const void *data;
+    size_t size;
+} rp__tfjs_shard;
+
+/* Parse a TF.js layers model.json held in memory (json_size bytes, no NUL needed) whose shard
+ * paths name entries of shards[0..n_shards-1] (borrowed for the call; the same path checks, size
+ * checks, name mapping and ResNet check as rp__weights_load_tfjs). The weights' sha256 is that of
+ * the JSON bytes then the shards in manifest order. label names the source in messages. */
+int rp__weights_load_tfjs_memory(const char *label, const void *json, size_t json_size, const rp__tfjs_shard *shards,
+                                 size_t n_shards, rp__weights **out);
 
 /* Serialise w as a safetensors file in memory: every tensor as F32 under its torchvision name, in
  * w's order, and __metadata__ {"reconpatch.layout", "reconpatch.arch", "reconpatch.source_sha256"}

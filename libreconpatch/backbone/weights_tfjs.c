@@ -17,6 +17,7 @@
 
 #include "common/alloc.h"
 #include "backbone/weights.h"
+#include "backbone/weights_memory.h"
 #include "common/common.h"
 
 #define FN "rp__weights_load"
@@ -143,6 +144,8 @@ static int safe_relative(const char *p)
 typedef struct loader {
     const char *path;
     char *dir; /* model.json's directory, with trailing '/' (or "") */
+    const rp__tfjs_shard *mem; /* memory source: the shards by name (NULL: files beside model.json) */
+    size_t n_mem;
     rp__sha256 hash;
     rp__weights *w;
     float *arena; /* next free float in w->storage_[0] */
@@ -193,10 +196,34 @@ static int parse_group_weights(loader *L, const cJSON *weights, int g, mweight *
     return RP_OK;
 }
 
-/* Stat the shards, check they add up to the manifest's byte count, read them (hashing) into buf. */
-static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need, uint8_t **buf_out)
+/* The memory shard named p, or NULL. */
+static const rp__tfjs_shard *mem_shard(const loader *L, const char *p)
 {
-    *buf_out = NULL;
+    for (size_t i = 0; i < L->n_mem; i++)
+        if (L->mem[i].name && strcmp(L->mem[i].name, p) == 0) return &L->mem[i];
+    return NULL;
+}
+
+/* Size of shard p (a file beside model.json, or a memory shard); RP_E_IO naming it when missing. */
+static int shard_size(const loader *L, const char *p, char *shard, size_t n, uint64_t *size)
+{
+    snprintf(shard, n, "%s%s", L->dir, p);
+    if (L->mem) {
+        const rp__tfjs_shard *m = mem_shard(L, p);
+        if (!m) return rp__fail(RP_E_IO, FN ": '%s': shard '%s' is missing", L->path, shard);
+        *size = m->size;
+        return RP_OK;
+    }
+    struct stat st;
+    if (stat(shard, &st) != 0 || !S_ISREG(st.st_mode))
+        return rp__fail(RP_E_IO, FN ": '%s': shard '%s' is missing", L->path, shard);
+    *size = (uint64_t)st.st_size;
+    return RP_OK;
+}
+
+/* Stat the shards and check they add up to the manifest's byte count. */
+static int check_group_shards(loader *L, const cJSON *paths, int g, uint64_t need)
+{
     int np = cJSON_GetArraySize(paths);
     char shard[4096];
     uint64_t have = 0, first_size = 0;
@@ -205,14 +232,16 @@ static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need
         const cJSON *p = cJSON_GetArrayItem(paths, k);
         if (!cJSON_IsString(p) || !safe_relative(p->valuestring))
             return rp__fail(RP_E_FORMAT, FN ": '%s': group %d path %d is not a relative file name", L->path, g, k);
-        snprintf(shard, sizeof shard, "%s%s", L->dir, p->valuestring);
-        struct stat st;
-        if (stat(shard, &st) != 0 || !S_ISREG(st.st_mode))
-            return rp__fail(RP_E_IO, FN ": '%s': shard '%s' is missing", L->path, shard);
-        if (k == 0) first_size = (uint64_t)st.st_size;
-        else if (k < np - 1 && (uint64_t)st.st_size != first_size && odd < 0) odd = k;
-        have += (uint64_t)st.st_size;
+        uint64_t size = 0;
+        int rc = shard_size(L, p->valuestring, shard, sizeof shard, &size);
+        if (rc) return rc;
+        if (k == 0) first_size = size;
+        else if (k < np - 1 && size != first_size && odd < 0) odd = k;
+        have += size;
     }
+    if (have != need && np == 0)
+        return rp__fail(RP_E_FORMAT, FN ": '%s': group %d has no shard but its weights need %llu bytes", L->path, g,
+                        (unsigned long long)need);
     if (have != need) {
         int culprit = odd >= 0 ? odd : np - 1;
         return rp__fail(RP_E_FORMAT,
@@ -220,21 +249,39 @@ static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need
                         L->path, g, (unsigned long long)have, (unsigned long long)need,
                         cJSON_GetArrayItem(paths, culprit)->valuestring, have < need ? "truncated?" : "too long?");
     }
+    return RP_OK;
+}
+
+/* Check the shards again (a file may have changed since pass 1), then read them (hashing) into buf. */
+static int read_group_shards(loader *L, const cJSON *paths, int g, uint64_t need, uint8_t **buf_out)
+{
+    *buf_out = NULL;
+    int rc0 = check_group_shards(L, paths, g, need);
+    if (rc0) return rc0;
+    int np = cJSON_GetArraySize(paths);
+    char shard[4096];
     uint8_t *buf = rp__malloc(need ? (size_t)need : 1);
     if (!buf) return rp__fail(RP_E_NOMEM, FN ": '%s': cannot allocate %llu bytes", L->path, (unsigned long long)need);
     size_t at = 0;
     for (int k = 0; k < np; k++) {
-        snprintf(shard, sizeof shard, "%s%s", L->dir, cJSON_GetArrayItem(paths, k)->valuestring);
+        const char *p = cJSON_GetArrayItem(paths, k)->valuestring;
+        snprintf(shard, sizeof shard, "%s%s", L->dir, p);
+        const rp__tfjs_shard *m = L->mem ? mem_shard(L, p) : NULL;
         struct stat st;
-        int rc = stat(shard, &st) != 0 ? rp__fail(RP_E_IO, FN ": shard '%s' vanished", shard) : RP_OK;
-        if (!rc && (uint64_t)st.st_size > need - at) rc = rp__fail(RP_E_IO, FN ": shard '%s' changed size", shard);
-        if (!rc) rc = read_all(shard, "shard", buf + at, (size_t)st.st_size);
+        uint64_t size = 0;
+        int rc = RP_OK;
+        if (m) size = m->size;
+        else if (stat(shard, &st) != 0) rc = rp__fail(RP_E_IO, FN ": shard '%s' vanished", shard);
+        else size = (uint64_t)st.st_size;
+        if (!rc && size > need - at) rc = rp__fail(RP_E_IO, FN ": shard '%s' changed size", shard);
+        if (!rc && m) memcpy(buf + at, m->data, (size_t)size);
+        else if (!rc) rc = read_all(shard, "shard", buf + at, (size_t)size);
         if (rc) {
             free(buf);
             return rc;
         }
-        rp__weights_sha256_update(&L->hash, buf + at, (size_t)st.st_size);
-        at += (size_t)st.st_size;
+        rp__weights_sha256_update(&L->hash, buf + at, (size_t)size);
+        at += (size_t)size;
     }
     *buf_out = buf;
     return RP_OK;
@@ -310,19 +357,15 @@ static int load_json(loader *L, char **text_out, size_t *len_out)
     return RP_OK;
 }
 
-int rp__weights_load_tfjs(const char *path, rp__weights **out)
+/* model.json text (malloc'd, NUL-terminated, hashed) -> weights; frees text. */
+static int load_tfjs(loader L, char *text, size_t len, rp__weights **out)
 {
-    *out = NULL;
-    loader L = {.path = path};
-    rp__weights_sha256_init(&L.hash);
-    char *text = NULL;
-    size_t len = 0;
+    const char *path = L.path;
     cJSON *root = NULL;
     mweight *mw = NULL;
     uint8_t *buf = NULL;
-    int rc = load_json(&L, &text, &len);
-    if (rc) return rc;
-    const char *slash = strrchr(path, '/');
+    int rc = RP_OK;
+    const char *slash = L.mem ? NULL : strrchr(path, '/');
     size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
     L.dir = rp__malloc(dl + 1);
     L.w = rp__calloc(1, sizeof *L.w);
@@ -374,6 +417,10 @@ int rp__weights_load_tfjs(const char *path, rp__weights **out)
         const cJSON *weights = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(manifest, g), "weights");
         size_t cnt = (size_t)cJSON_GetArraySize(weights), floats = 0;
         if ((rc = parse_group_weights(&L, weights, g, mw + base, cnt, &floats))) goto done;
+        /* The shards must hold what the shapes declare before anything is allocated for them: a
+         * model.json of a few bytes may declare gigabytes of weights. */
+        const cJSON *paths = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(manifest, g), "paths");
+        if ((rc = check_group_shards(&L, paths, g, (uint64_t)floats * 4))) goto done;
         base += cnt;
         total_floats += floats;
     }
@@ -417,4 +464,39 @@ done:
     free(L.dir);
     rp__weights_free(L.w);
     return rc;
+}
+
+int rp__weights_load_tfjs(const char *path, rp__weights **out)
+{
+    *out = NULL;
+    loader L = {.path = path};
+    rp__weights_sha256_init(&L.hash);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = load_json(&L, &text, &len);
+    if (rc) return rc;
+    return load_tfjs(L, text, len, out);
+}
+
+int rp__weights_load_tfjs_memory(const char *label, const void *json, size_t json_size, const rp__tfjs_shard *shards,
+                                 size_t n_shards, rp__weights **out)
+{
+    if (out) *out = NULL;
+    if (!label || !json || !out || (n_shards && !shards))
+        return rp__fail(RP_E_INVALID_ARG, "rp__weights_load_tfjs_memory: label, json, shards or out is NULL");
+    if (json_size > (size_t)MAX_JSON_BYTES)
+        return rp__fail(RP_E_LIMIT, FN ": '%s' is %zu bytes, more than a model.json should be (%ld)", label,
+                        json_size, MAX_JSON_BYTES);
+    for (size_t i = 0; i < n_shards; i++)
+        if (!shards[i].name || (shards[i].size && !shards[i].data))
+            return rp__fail(RP_E_INVALID_ARG, "rp__weights_load_tfjs_memory: shard %zu has no name or data", i);
+    static const rp__tfjs_shard none = {"", "", 0};
+    loader L = {.path = label, .mem = n_shards ? shards : &none, .n_mem = n_shards};
+    rp__weights_sha256_init(&L.hash);
+    char *text = rp__malloc(json_size + 1);
+    if (!text) return rp__fail(RP_E_NOMEM, FN ": out of memory");
+    memcpy(text, json, json_size);
+    text[json_size] = '\0';
+    rp__weights_sha256_update(&L.hash, text, json_size);
+    return load_tfjs(L, text, json_size, out);
 }

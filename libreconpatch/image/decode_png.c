@@ -99,6 +99,11 @@ static void read_image(png_structp png, png_infop info, png_job *job)
     png_set_read_fn(png, job, read_bytes);
     /* Our own pixel limit decides, not libpng's default 1,000,000-pixel side limit. */
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    /* Skip every ancillary chunk but tRNS, unread: none changes the pixels we return (no gamma or
+     * colour management is applied), and libpng allocates text, sPLT, eXIf, pCAL and sCAL chunks
+     * at their declared length before reading them, so a 73-byte file declaring a 2 GB tEXt chunk
+     * made it allocate 2 GB. A skipped chunk's CRC is still checked (a warning, as before). */
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
     png_read_info(png, info);
 
     uint32_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);

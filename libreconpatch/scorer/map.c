@@ -123,52 +123,64 @@ static void gaussian_pass(const float *in, float *out, uint32_t lines, uint32_t 
 #define RP_MAP_TAP(acc, w, from) \
     acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_set1_pd(w), _mm512_cvtps_pd(_mm256_loadu_ps(from))))
 
-/* Down the columns (axis 0) of a width x height map: 8 adjacent columns per step share the tap
- * rows; leftover columns go through filtered_element. */
-__attribute__((target("avx512f"))) static void columns_avx512(const float *in, float *out, uint32_t width,
-                                                              uint32_t height, const double *weights,
-                                                              uint32_t radius, uint32_t num_threads)
+/* Down the columns (axis 0) of a width x height map, output row k: 8 adjacent columns per step
+ * share the tap rows; leftover columns go through filtered_element. */
+__attribute__((target("avx512f"))) static void column_row_avx512(const float *in, float *out, uint32_t width,
+                                                                 uint32_t height, const double *weights,
+                                                                 uint32_t radius, uint32_t k)
 {
     const uint32_t width8 = width & ~7u;
+    const float *tap_row[257]; /* radius <= 128: see rp__scorer_gaussian_filter */
+    for (uint32_t j = 0; j <= 2 * radius; j++) tap_row[j] = in + (size_t)tap_index(k, j, radius, height) * width;
+    for (uint32_t x = 0; x < width8; x += 8) {
+        __m512d acc = _mm512_setzero_pd();
+        for (uint32_t j = 0; j <= 2 * radius; j++) RP_MAP_TAP(acc, weights[j], tap_row[j] + x);
+        _mm256_storeu_ps(out + (size_t)k * width + x, _mm512_cvtpd_ps(acc));
+    }
+    for (uint32_t x = width8; x < width; x++)
+        out[(size_t)k * width + x] = filtered_element(in + x, width, height, k, weights, radius);
+}
+
+/* The OpenMP loops stay outside the target("avx512f") functions: clang outlines a parallel region
+ * into a function without its parent's target attribute, and then rejects the AVX-512 code. */
+static void columns_avx512(const float *in, float *out, uint32_t width, uint32_t height, const double *weights,
+                           uint32_t radius, uint32_t num_threads)
+{
 #pragma omp parallel for num_threads(num_threads) if ((size_t)width * height > 65536) schedule(static)
-    for (uint32_t k = 0; k < height; k++) {
-        const float *tap_row[257]; /* radius <= 128: see rp__scorer_gaussian_filter */
-        for (uint32_t j = 0; j <= 2 * radius; j++) tap_row[j] = in + (size_t)tap_index(k, j, radius, height) * width;
-        for (uint32_t x = 0; x < width8; x += 8) {
-            __m512d acc = _mm512_setzero_pd();
-            for (uint32_t j = 0; j <= 2 * radius; j++) RP_MAP_TAP(acc, weights[j], tap_row[j] + x);
-            _mm256_storeu_ps(out + (size_t)k * width + x, _mm512_cvtpd_ps(acc));
-        }
-        for (uint32_t x = width8; x < width; x++)
-            out[(size_t)k * width + x] = filtered_element(in + x, width, height, k, weights, radius);
+    for (uint32_t k = 0; k < height; k++) column_row_avx512(in, out, width, height, weights, radius, k);
+}
+
+/* Along the rows (axis 1), row y: the row is first copied with its reflected borders (ext[i] =
+ * row[reflect(i - radius)], so ext[k + j] is filtered_element's tap j of pixel k), then 8
+ * consecutive pixels per step; ext holds width + 2 * radius floats. */
+__attribute__((target("avx512f"))) static void row_avx512(const float *in, float *out, uint32_t width,
+                                                          const double *weights, uint32_t radius, float *ext,
+                                                          uint32_t y)
+{
+    const uint32_t width8 = width & ~7u;
+    const float *src = in + (size_t)y * width;
+    float *dst = out + (size_t)y * width;
+    for (uint32_t i = 0; i < width + 2 * radius; i++) ext[i] = src[tap_index(i, 0, radius, width)];
+    for (uint32_t k = 0; k < width8; k += 8) {
+        __m512d acc = _mm512_setzero_pd();
+        for (uint32_t j = 0; j <= 2 * radius; j++) RP_MAP_TAP(acc, weights[j], ext + k + j);
+        _mm256_storeu_ps(dst + k, _mm512_cvtpd_ps(acc));
+    }
+    for (uint32_t k = width8; k < width; k++) {
+        double sum = 0.0;
+        for (uint32_t j = 0; j <= 2 * radius; j++) sum += weights[j] * (double)ext[k + j];
+        dst[k] = (float)sum;
     }
 }
 
-/* Along the rows (axis 1): each row is first copied with its reflected borders (ext[i] =
- * row[reflect(i - radius)], so ext[k + j] is filtered_element's tap j of pixel k), then 8
- * consecutive pixels per step; ext holds width + 2 * radius floats per thread. */
-__attribute__((target("avx512f"))) static void rows_avx512(const float *in, float *out, uint32_t width,
-                                                           uint32_t height, const double *weights, uint32_t radius,
-                                                           float *ext_all, uint32_t num_threads)
+/* ext_all holds one row buffer per thread. */
+static void rows_avx512(const float *in, float *out, uint32_t width, uint32_t height, const double *weights,
+                        uint32_t radius, float *ext_all, uint32_t num_threads)
 {
-    const uint32_t width8 = width & ~7u;
 #pragma omp parallel for num_threads(num_threads) if ((size_t)width * height > 65536) schedule(static)
-    for (uint32_t y = 0; y < height; y++) {
-        const float *src = in + (size_t)y * width;
-        float *dst = out + (size_t)y * width;
-        float *ext = ext_all + (size_t)omp_get_thread_num() * (width + 2 * radius);
-        for (uint32_t i = 0; i < width + 2 * radius; i++) ext[i] = src[tap_index(i, 0, radius, width)];
-        for (uint32_t k = 0; k < width8; k += 8) {
-            __m512d acc = _mm512_setzero_pd();
-            for (uint32_t j = 0; j <= 2 * radius; j++) RP_MAP_TAP(acc, weights[j], ext + k + j);
-            _mm256_storeu_ps(dst + k, _mm512_cvtpd_ps(acc));
-        }
-        for (uint32_t k = width8; k < width; k++) {
-            double sum = 0.0;
-            for (uint32_t j = 0; j <= 2 * radius; j++) sum += weights[j] * (double)ext[k + j];
-            dst[k] = (float)sum;
-        }
-    }
+    for (uint32_t y = 0; y < height; y++)
+        row_avx512(in, out, width, weights, radius,
+                   ext_all + (size_t)omp_get_thread_num() * (width + 2 * radius), y);
 }
 #undef RP_MAP_TAP
 #endif

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "backbone/weights_memory.h"
 #include "common/common.h"
 #include "weights_test_util.h"
 
@@ -181,6 +182,74 @@ START_TEST(tfjs_load__maps_keras_names_and_transposes_like_numpy)
 }
 END_TEST
 
+static uint8_t *slurp(const char *name, size_t *size)
+{
+    char path[1024];
+    FILE *f = fopen(fixture(path, sizeof path, name), "rb");
+    ck_assert_msg(f != NULL, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+START_TEST(tfjs_load_memory__same_tensors_and_sha_as_files_and_same_errors)
+{
+    static const char *const names[] = {"group1-shard1of2.bin", "group1-shard2of2.bin", "group2-shard1of1.bin",
+                                        "stem-short.bin"};
+    char path[256];
+    rp__tfjs_shard shards[4];
+    uint8_t *bytes[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "tfjs/%s", names[i]);
+        bytes[i] = slurp(path, &shards[i].size);
+        shards[i].name = names[i];
+        shards[i].data = bytes[i];
+    }
+    size_t json_size;
+    uint8_t *json = slurp("tfjs/model.json", &json_size);
+    rp__weights *file = load_fixture("tfjs/model.json"), *mem = NULL;
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("model.json", json, json_size, shards, 4, &mem), RP_OK);
+    ck_assert_str_eq(mem->sha256, file->sha256);
+    ck_assert_uint_eq(mem->count, file->count);
+    for (size_t i = 0; i < file->count; i++) {
+        const rp__tensor *want = &file->tensors[i], *got = rp__weights_find(mem, want->name);
+        ck_assert_msg(got != NULL && shapes_equal(got, want), "%s", want->name);
+        ck_assert_int_eq(memcmp(got->data, want->data, rp__weights_numel(want) * sizeof(float)), 0);
+    }
+    rp__weights_free(mem);
+    /* a missing shard is named; a truncated one is reported as on disk */
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("model.json", json, json_size, shards, 2, &mem), RP_E_IO);
+    ck_assert_ptr_null(mem);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "group2-shard1of1.bin' is missing"));
+    free(json);
+    json = slurp("tfjs/model_truncated_shard.json", &json_size);
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", json, json_size, shards, 4, &mem), RP_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "stem-short.bin' truncated"));
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", json, json_size, NULL, 0, &mem), RP_E_IO);
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", NULL, 0, NULL, 0, &mem), RP_E_INVALID_ARG);
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", "{", 1, NULL, 0, &mem), RP_E_FORMAT);
+    /* a group with weights but no shard; and shapes declaring 6 GB over a 4-byte shard: both
+     * refused before any weight buffer is allocated */
+    static const char no_shard[] = "{\"weightsManifest\":[{\"paths\":[],\"weights\":[{\"name\":\"conv1/bias\","
+                                   "\"shape\":[1],\"dtype\":\"float32\"}]}]}";
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", no_shard, strlen(no_shard), NULL, 0, &mem), RP_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "group 0 has no shard"));
+    static const char huge[] = "{\"weightsManifest\":[{\"paths\":[\"a.bin\"],\"weights\":[{\"name\":\"conv1/kernel\","
+                               "\"shape\":[40000,40000],\"dtype\":\"float32\"}]}]}";
+    const rp__tfjs_shard tiny = {"a.bin", "abcd", 4};
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", huge, strlen(huge), &tiny, 1, &mem), RP_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "shards hold 4 bytes but its weights need 6400000000"));
+    free(json);
+    for (int i = 0; i < 4; i++) free(bytes[i]);
+    rp__weights_free(file);
+}
+END_TEST
+
 START_TEST(random__same_seed_same_bytes_other_seed_differs)
 {
     rp__weights *a, *b, *c;
@@ -321,6 +390,7 @@ int main(void)
                         (int)(sizeof BAD_SAFETENSORS / sizeof BAD_SAFETENSORS[0]));
     tcase_add_test(tc, load__rejects_null_arguments_and_missing_file);
     tcase_add_test(tc, tfjs_load__maps_keras_names_and_transposes_like_numpy);
+    tcase_add_test(tc, tfjs_load_memory__same_tensors_and_sha_as_files_and_same_errors);
     tcase_add_test(tc, random__same_seed_same_bytes_other_seed_differs);
     tcase_add_test(tc, random__full_size_shapes_arch_and_init_statistics);
     tcase_add_test(tc, random__rejects_bad_arguments);
