@@ -1,8 +1,36 @@
 /* Writes a seed corpus for fuzz_model_load into the folder given as argument: valid model files of
  * a small random backbone (embedded weights; referenced weights; PatchCore; ReConPatch with
- * thresholds; a keep_aspect model, which is written as format version 2, the others as version 1),
- * so the fuzzer starts from inputs that reach every section's decoder in both versions. */
+ * thresholds; a keep_aspect model, which is written as format version 2, the others as version 1;
+ * a model of three categories with thresholds, format version 4), so the fuzzer starts from inputs
+ * that reach every section's decoder in every version. */
 #include "../unit/model/model_fixture.h"
+
+/* PatchCore over three categories, one image each (CATS, two CBNK sections), with thresholds. */
+static rp_model *train_categories(const char *weights, const rp_image *const *imgs)
+{
+    static const uint32_t cats[3] = {0, 1, 2};
+    static const char *const names[3] = {"a", "bb", "ccc"};
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    ep.weights_path = weights;
+    ep.feature_dim = 16;
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.coreset_ratio = 0.01;
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.method = RP_METHOD_PATCHCORE;
+    p.extractor = &ep;
+    p.bank = &bp;
+    p.category_count = 3;
+    p.image_categories = cats;
+    p.category_names = names;
+    rp_model *m = NULL;
+    if (rp_train_images(imgs, 3, &p, NULL, NULL, &m)) return NULL;
+    rp_model_thresholds t = {.struct_size = sizeof t, .image_threshold = 1.5, .pixel_threshold = 2.5};
+    rp_model_set_thresholds(m, &t);
+    return m;
+}
 
 int main(int argc, char **argv)
 {
@@ -18,6 +46,7 @@ int main(int argc, char **argv)
     rp_model *pc = fixture_train(weights, RP_METHOD_PATCHCORE, (const rp_image *const *)imgs, 2, 16, 0.01, 0);
     rp_model *rc = fixture_train(weights, RP_METHOD_RECONPATCH, (const rp_image *const *)imgs, 3, 16, 0.01, 0.34);
     rp_model *aspect = fixture_train_keep_aspect(weights, (const rp_image *const *)imgs, 2, 16);
+    rp_model *categories = train_categories(weights, (const rp_image *const *)imgs);
     rp_model_save_params sp;
     rp_model_save_params_init(&sp, sizeof sp);
     int err = 0;
@@ -27,6 +56,8 @@ int main(int argc, char **argv)
     err |= rp_model_save(rc, path, &sp);
     snprintf(path, sizeof path, "%s/patchcore-keep-aspect-v2.rpm", argv[1]);
     err |= rp_model_save(aspect, path, &sp);
+    snprintf(path, sizeof path, "%s/patchcore-categories-v4.rpm", argv[1]);
+    err |= categories ? rp_model_save(categories, path, &sp) : -1;
     sp.embed_weights = 1;
     snprintf(path, sizeof path, "%s/reconpatch-embedded.rpm", argv[1]);
     err |= rp_model_save(rc, path, &sp);
@@ -35,6 +66,7 @@ int main(int argc, char **argv)
     rp_model_free(pc);
     rp_model_free(rc);
     rp_model_free(aspect);
+    rp_model_free(categories);
     rp_image_free(imgs[0]);
     rp_image_free(imgs[1]);
     rp_image_free(imgs[2]);
