@@ -8,25 +8,8 @@
 /* PatchCore over three categories, one image each (CATS, two CBNK sections), with thresholds. */
 static rp_model *train_categories(const char *weights, const rp_image *const *imgs)
 {
-    static const uint32_t cats[3] = {0, 1, 2};
     static const char *const names[3] = {"a", "bb", "ccc"};
-    rp_extractor_params ep;
-    rp_extractor_params_init(&ep, sizeof ep);
-    ep.weights_path = weights;
-    ep.feature_dim = 16;
-    rp_bank_params bp;
-    rp_bank_params_init(&bp, sizeof bp);
-    bp.coreset_ratio = 0.01;
-    rp_train_params p;
-    rp_train_params_init(&p, sizeof p);
-    p.method = RP_METHOD_PATCHCORE;
-    p.extractor = &ep;
-    p.bank = &bp;
-    p.category_count = 3;
-    p.image_categories = cats;
-    p.category_names = names;
-    rp_model *m = NULL;
-    if (rp_train_images(imgs, 3, &p, NULL, NULL, &m)) return NULL;
+    rp_model *m = fixture_train_categories(weights, RP_METHOD_PATCHCORE, imgs, 3, names, 0.01);
     rp_model_thresholds t = {.struct_size = sizeof t, .image_threshold = 1.5, .pixel_threshold = 2.5};
     rp_model_set_thresholds(m, &t);
     return m;
@@ -57,7 +40,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/patchcore-keep-aspect-v2.rpm", argv[1]);
     err |= rp_model_save(aspect, path, &sp);
     snprintf(path, sizeof path, "%s/patchcore-categories-v4.rpm", argv[1]);
-    err |= categories ? rp_model_save(categories, path, &sp) : -1;
+    err |= rp_model_save(categories, path, &sp);
     sp.embed_weights = 1;
     snprintf(path, sizeof path, "%s/reconpatch-embedded.rpm", argv[1]);
     err |= rp_model_save(rc, path, &sp);

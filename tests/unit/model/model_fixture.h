@@ -71,40 +71,73 @@ static inline void fixture_remove_dir(const char *dir)
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* The small training settings of the model tests: the weights file, a short patch feature, a
+ * few trainer steps; the caller sets the rest of p (method, categories...). */
+typedef struct fixture_params {
+    rp_extractor_params ep;
+    rp_trainer_params tp;
+    rp_bank_params bp;
+    rp_train_params p;
+} fixture_params;
+
+static inline void fixture_params_init(fixture_params *f, const char *weights_path, int32_t method,
+                                       uint32_t feature_dim, double coreset_ratio)
+{
+    rp_extractor_params_init(&f->ep, sizeof f->ep);
+    f->ep.weights_path = weights_path;
+    f->ep.feature_dim = feature_dim;
+    rp_trainer_params_init(&f->tp, sizeof f->tp);
+    f->tp.repr_dim = 32;
+    f->tp.proj_dim = 16;
+    f->tp.batch_size = 128;
+    f->tp.epochs = 2;
+    f->tp.steps_per_epoch = 3;
+    rp_bank_params_init(&f->bp, sizeof f->bp);
+    f->bp.coreset_ratio = coreset_ratio;
+    rp_train_params_init(&f->p, sizeof f->p);
+    f->p.method = method;
+    f->p.extractor = &f->ep;
+    f->p.trainer = &f->tp;
+    f->p.bank = &f->bp;
+}
+
+static inline rp_model *fixture_train_params(fixture_params *f, const rp_image *const *images, uint32_t count)
+{
+    rp_model *m = NULL;
+    if (rp_train_images(images, count, &f->p, NULL, NULL, &m)) {
+        fprintf(stderr, "rp_train_images: %s\n", rp_last_error_message());
+        exit(1);
+    }
+    return m;
+}
+
 /* Train a small model: PatchCore or ReConPatch (a few trainer steps) on the given images.
  * feature_dim small keeps the files small. */
 static inline rp_model *fixture_train_with(const char *weights_path, int32_t method, const rp_image *const *images,
                                            uint32_t count, uint32_t feature_dim, double coreset_ratio,
                                            double calibration_fraction, uint32_t keep_aspect)
 {
-    rp_extractor_params ep;
-    rp_extractor_params_init(&ep, sizeof ep);
-    ep.weights_path = weights_path;
-    ep.feature_dim = feature_dim;
-    ep.keep_aspect = keep_aspect;
-    rp_trainer_params tp;
-    rp_trainer_params_init(&tp, sizeof tp);
-    tp.repr_dim = 32;
-    tp.proj_dim = 16;
-    tp.batch_size = 128;
-    tp.epochs = 2;
-    tp.steps_per_epoch = 3;
-    rp_bank_params bp;
-    rp_bank_params_init(&bp, sizeof bp);
-    bp.coreset_ratio = coreset_ratio;
-    rp_train_params p;
-    rp_train_params_init(&p, sizeof p);
-    p.method = method;
-    p.extractor = &ep;
-    p.trainer = &tp;
-    p.bank = &bp;
-    p.calibration_fraction = calibration_fraction;
-    rp_model *m = NULL;
-    if (rp_train_images(images, count, &p, NULL, NULL, &m)) {
-        fprintf(stderr, "rp_train_images: %s\n", rp_last_error_message());
-        exit(1);
-    }
-    return m;
+    fixture_params f;
+    fixture_params_init(&f, weights_path, method, feature_dim, coreset_ratio);
+    f.ep.keep_aspect = keep_aspect;
+    f.p.calibration_fraction = calibration_fraction;
+    return fixture_train_params(&f, images, count);
+}
+
+/* A model of count categories, image i in category i (docs/unified.md), names optional. */
+static inline rp_model *fixture_train_categories(const char *weights_path, int32_t method,
+                                                 const rp_image *const *images, uint32_t count,
+                                                 const char *const *names, double coreset_ratio)
+{
+    uint32_t cats[16];
+    if (count > 16) exit(1);
+    for (uint32_t i = 0; i < count; i++) cats[i] = i;
+    fixture_params f;
+    fixture_params_init(&f, weights_path, method, 16, coreset_ratio);
+    f.p.category_count = count;
+    f.p.image_categories = cats;
+    f.p.category_names = names;
+    return fixture_train_params(&f, images, count);
 }
 
 static inline rp_model *fixture_train(const char *weights_path, int32_t method, const rp_image *const *images,

@@ -123,34 +123,8 @@ static int other_files(const char *keep)
  * CATS and CBNK sections. */
 static rp_model *train_categorised(int32_t method, const rp_image *const *train, double coreset)
 {
-    static const uint32_t cats[2] = {0, 1};
     static const char *const names[2] = {"first", "second"};
-    rp_extractor_params ep;
-    rp_extractor_params_init(&ep, sizeof ep);
-    ep.weights_path = weights_path;
-    ep.feature_dim = 16;
-    rp_bank_params bp;
-    rp_bank_params_init(&bp, sizeof bp);
-    bp.coreset_ratio = coreset;
-    rp_trainer_params tp; /* as fixture_train: a few steps */
-    rp_trainer_params_init(&tp, sizeof tp);
-    tp.repr_dim = 32;
-    tp.proj_dim = 16;
-    tp.batch_size = 128;
-    tp.epochs = 2;
-    tp.steps_per_epoch = 3;
-    rp_train_params p;
-    rp_train_params_init(&p, sizeof p);
-    p.method = method;
-    p.extractor = &ep;
-    p.bank = &bp;
-    p.trainer = &tp;
-    p.category_count = 2;
-    p.image_categories = cats;
-    p.category_names = names;
-    rp_model *m = NULL;
-    ck_assert_int_eq(rp_train_images(train, 2, &p, NULL, NULL, &m), RP_OK);
-    return m;
+    return fixture_train_categories(weights_path, method, train, 2, names, coreset);
 }
 
 static rp_model *train_plain(int32_t method, const rp_image *const *train, double coreset)
