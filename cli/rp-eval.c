@@ -176,6 +176,14 @@ static uint32_t calibration_count(const options *o, size_t n, int say_why)
     return want;
 }
 
+/* The bank of every model rp-eval trains, or category it adds. */
+static void bank_params(const options *o, rp_bank_params *bp)
+{
+    rp_bank_params_init(bp, sizeof *bp);
+    bp->coreset_ratio = o->coreset;
+    bp->knn_int8 = (uint32_t)o->knn_int8;
+}
+
 /* categories: n_categories >= 2 names, image_categories the category of each path (NULL: one). */
 static rp_model *train(const options *o, const char *const *paths, uint32_t n, const uint32_t *image_categories,
                        uint32_t n_categories, const char *const *names, rp_model_thresholds *subsets_out)
@@ -186,9 +194,7 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n, c
     ep.no_crop = (uint32_t)o->no_crop;
     ep.keep_aspect = (uint32_t)o->keep_aspect; /* the scorer (and so the masks) follow the extractor */
     rp_bank_params bp;
-    rp_bank_params_init(&bp, sizeof bp);
-    bp.coreset_ratio = o->coreset;
-    bp.knn_int8 = (uint32_t)o->knn_int8;
+    bank_params(o, &bp);
     rp_trainer_params tp;
     rp_trainer_params_init(&tp, sizeof tp);
     tp.epochs = o->epochs;
@@ -419,9 +425,7 @@ static void write_json(const options *o, category *cats, int n)
 static void add_category(const options *o, rp_model *m, category *c)
 {
     rp_bank_params bp;
-    rp_bank_params_init(&bp, sizeof bp);
-    bp.coreset_ratio = o->coreset;
-    bp.knn_int8 = (uint32_t)o->knn_int8;
+    bank_params(o, &bp);
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
     p.bank = &bp;
@@ -551,6 +555,13 @@ int main(int argc, char **argv)
     }
     category cats[MAX_CATEGORIES];
     memset(cats, 0, sizeof cats);
+    /* The subsets are drawn from the held-out images as one list; a routed model holds out a share
+     * of each category instead, so they would not be the images it calibrated on. */
+    if (o.unified && !o.unified_shared && o.n_subsets) {
+        fprintf(stderr, "rp-eval: --calibrate N1,N2,... (calibration subsets) does not go with --unified; use one N "
+                        "or --unified-shared\n");
+        return 2;
+    }
     if (o.n_add && (!o.unified || o.unified_shared || o.n_data + o.n_add > MAX_CATEGORIES)) {
         fprintf(stderr, "rp-eval: --add needs --unified (a model that records categories), at most %d in all\n",
                 MAX_CATEGORIES);

@@ -20,14 +20,16 @@ rp_model *rp__model_alloc(uint32_t n_categories)
         return NULL;
     }
     m->n_categories = n_categories;
-    for (uint32_t c = 0; c < n_categories; c++) {
-        rp_model_thresholds *t = &m->categories[c].thresholds;
-        t->struct_size = sizeof *t;
-        t->rule = RP_THRESHOLD_RULE_NONE;
-        t->image_threshold = t->pixel_threshold = NAN;
-        t->quantile = t->f1 = NAN;
-    }
+    for (uint32_t c = 0; c < n_categories; c++) rp__thresholds_none(&m->categories[c].thresholds);
     return m;
+}
+
+void rp__thresholds_none(rp_model_thresholds *t)
+{
+    memset(t, 0, sizeof *t);
+    t->struct_size = sizeof *t;
+    t->rule = RP_THRESHOLD_RULE_NONE;
+    t->image_threshold = t->pixel_threshold = t->quantile = t->f1 = NAN;
 }
 
 int rp__model_create_extractor(const rp_extractor_params *params, rp_extractor **extractor_out,

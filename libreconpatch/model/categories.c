@@ -13,11 +13,18 @@
 
 void rp__route_descriptor(const float *features, uint32_t patches, uint32_t dim, float *out)
 {
-    /* double sums: 784 patches of values up to ~1e2 lose digits in float */
-    for (uint32_t d = 0; d < dim; d++) {
-        double sum = 0.0;
-        for (uint32_t p = 0; p < patches; p++) sum += features[(size_t)p * dim + d];
-        out[d] = (float)(sum / (patches ? patches : 1u));
+    /* double sums (784 patches of values up to ~1e2 lose digits in float), a block of dimensions
+     * at a time so every patch row is read front to back */
+    enum { BLOCK = 256 };
+    double sum[BLOCK];
+    for (uint32_t d0 = 0; d0 < dim; d0 += BLOCK) {
+        const uint32_t n = dim - d0 < BLOCK ? dim - d0 : BLOCK;
+        memset(sum, 0, n * sizeof *sum);
+        for (uint32_t p = 0; p < patches; p++) {
+            const float *row = features + (size_t)p * dim + d0;
+            for (uint32_t d = 0; d < n; d++) sum[d] += row[d];
+        }
+        for (uint32_t d = 0; d < n; d++) out[d0 + d] = (float)(sum[d] / (patches ? patches : 1u));
     }
 }
 
@@ -80,11 +87,20 @@ void rp__router_clear(rp__router *r)
     memset(r, 0, sizeof *r);
 }
 
-int rp__model_score(const rp_model *m, uint32_t category, const rp_image *image, rp_score_result *result,
-                    float *map_image_out, size_t map_image_floats, uint32_t *category_out, const char *fn)
+int rp__route_features(const rp_model *m, const float *features, uint32_t patches, uint32_t dim,
+                       uint32_t *category_out)
 {
-    if (category != RP__ROUTE && category >= m->n_categories)
-        return rp__fail(RP_E_INVALID_ARG, "%s: category %u: the model has %u", fn, category, m->n_categories);
+    float *descriptor = rp__malloc(dim * sizeof *descriptor);
+    if (!descriptor) return rp__fail(RP_E_NOMEM, "out of memory for an image descriptor");
+    rp__route_descriptor(features, patches, dim, descriptor);
+    *category_out = rp__route(m, descriptor);
+    free(descriptor);
+    return RP_OK;
+}
+
+int rp__model_score(const rp_model *m, uint32_t category, const rp_image *image, rp_score_result *result,
+                    float *map_image_out, size_t map_image_floats, uint32_t *category_out)
+{
     if (m->n_categories == 1 || category != RP__ROUTE) {
         /* nothing to route: the scorer runs the extractor itself */
         const uint32_t c = category == RP__ROUTE ? 0 : category;
@@ -92,25 +108,23 @@ int rp__model_score(const rp_model *m, uint32_t category, const rp_image *image,
         if (!rc && category_out) *category_out = c;
         return rc;
     }
+    /* the features once: the router's descriptor and the chosen category's scores come from them */
     rp_extractor_info info;
     info.struct_size = sizeof info;
     int rc = rp_extractor_get_info(m->extractor, &info, sizeof info);
     if (rc) return rc;
     const uint32_t patches = info.grid_size * info.grid_size;
     const size_t floats = (size_t)patches * info.feature_dim;
-    float *features = rp__malloc((floats + info.feature_dim) * sizeof *features);
-    if (!features) return rp__fail(RP_E_NOMEM, "%s: out of memory for %zu patch features", fn, floats);
+    float *features = rp__malloc(floats * sizeof *features);
+    if (!features) return rp__fail(RP_E_NOMEM, "out of memory for %zu patch features", floats);
+    uint32_t c = 0;
     rc = rp_extractor_patch_features(m->extractor, &image, 1, features, floats);
-    if (rc) {
-        rc = rp__fail_relay(rc, "%s: rp_extractor_patch_features failed", fn);
-    } else {
-        float *descriptor = features + floats;
-        rp__route_descriptor(features, patches, info.feature_dim, descriptor);
-        const uint32_t c = rp__route(m, descriptor);
+    if (rc) rc = rp__fail_relay(rc, "rp_extractor_patch_features");
+    if (!rc) rc = rp__route_features(m, features, patches, info.feature_dim, &c);
+    if (!rc)
         rc = rp__scorer_score_features_image(m->categories[c].scorer, features, rp_image_width(image),
-                                             rp_image_height(image), result, map_image_out, fn);
-        if (!rc && category_out) *category_out = c;
-    }
+                                             rp_image_height(image), result, map_image_out, "rp_scorer_score");
+    if (!rc && category_out) *category_out = c;
     free(features);
     return rc;
 }
@@ -144,25 +158,6 @@ int rp_model_route_features(const rp_model *m, const float *features, size_t fea
     if (features_floats != (size_t)patches * info.feature_dim)
         return rp__fail(RP_E_SHAPE, "%s: features_floats %zu != %u patches x %u features", fn, features_floats, patches,
                         info.feature_dim);
-    float *descriptor = rp__malloc(info.feature_dim * sizeof *descriptor);
-    if (!descriptor) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
-    rp__route_descriptor(features, patches, info.feature_dim, descriptor);
-    *category_out = rp__route(m, descriptor);
-    free(descriptor);
-    return RP_OK;
-}
-
-int rp_model_get_category_thresholds(const rp_model *m, uint32_t category, rp_model_thresholds *out, size_t size)
-{
-    static const char fn[] = "rp_model_get_category_thresholds";
-    rp__clear_error();
-    if (!m || !out) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : "out");
-    if (category >= m->n_categories)
-        return rp__fail(RP_E_INVALID_ARG, "%s: category %u: the model has %u", fn, category, m->n_categories);
-    if (size < sizeof(uint32_t)) return rp__fail(RP_E_INVALID_ARG, "%s: size %zu is too small", fn, size);
-    rp_model_thresholds t = m->categories[category].thresholds;
-    t.struct_size = (uint32_t)(size < sizeof t ? size : sizeof t);
-    memset(out, 0, size);
-    memcpy(out, &t, t.struct_size);
-    return RP_OK;
+    rc = rp__route_features(m, features, patches, info.feature_dim, category_out);
+    return rc ? rp__fail_relay(rc, "%s", fn) : RP_OK;
 }

@@ -44,7 +44,7 @@ static int score_image(const rp_model *model, uint32_t category, const rp_image 
     memset(&full, 0, sizeof full);
     full.struct_size = sizeof full;
     uint32_t used = 0;
-    int rc = rp__model_score(model, category, image, &full, map, map ? pixels : 0, &used, fn);
+    int rc = rp__model_score(model, category, image, &full, map, map ? pixels : 0, &used);
     if (rc) {
         rc = rp__fail_relay(rc, "%s", fn);
     } else {
@@ -93,17 +93,30 @@ const rp_bank *rp_model_bank(const rp_model *m) { return m ? m->categories[0].ba
 const rp_scorer *rp_model_scorer(const rp_model *m) { return m ? m->categories[0].scorer : NULL; }
 int32_t rp_model_method(const rp_model *m) { return m ? m->method : 0; }
 
-int rp_model_get_thresholds(const rp_model *model, rp_model_thresholds *out, size_t size)
+/* One category's thresholds into the caller's struct of size bytes. */
+static int get_thresholds(const rp_model *model, uint32_t category, rp_model_thresholds *out, size_t size,
+                          const char *fn)
 {
-    static const char fn[] = "rp_model_get_thresholds";
     rp__clear_error();
     if (!model || !out) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !model ? "model" : "out");
+    if (category >= model->n_categories)
+        return rp__fail(RP_E_INVALID_ARG, "%s: category %u: the model has %u", fn, category, model->n_categories);
     if (size < sizeof(uint32_t)) return rp__fail(RP_E_INVALID_ARG, "%s: size %zu is too small", fn, size);
-    rp_model_thresholds t = model->categories[0].thresholds;
+    rp_model_thresholds t = model->categories[category].thresholds;
     t.struct_size = (uint32_t)(size < sizeof t ? size : sizeof t);
     memset(out, 0, size);
     memcpy(out, &t, t.struct_size);
     return RP_OK;
+}
+
+int rp_model_get_thresholds(const rp_model *model, rp_model_thresholds *out, size_t size)
+{
+    return get_thresholds(model, 0, out, size, "rp_model_get_thresholds");
+}
+
+int rp_model_get_category_thresholds(const rp_model *model, uint32_t category, rp_model_thresholds *out, size_t size)
+{
+    return get_thresholds(model, category, out, size, "rp_model_get_category_thresholds");
 }
 
 int rp_model_set_thresholds(rp_model *model, const rp_model_thresholds *t)

@@ -47,6 +47,9 @@ struct rp_model {
     rp__backbone_identity backbone;
 };
 
+/* No thresholds: rule NONE, every value NaN (a new category, before calibration). */
+void rp__thresholds_none(rp_model_thresholds *t);
+
 /* Most categories one model holds (a bound for the file reader). */
 #define RP__MAX_CATEGORIES 1024u
 
@@ -76,11 +79,17 @@ int rp__router_add(rp__router *router, const float *descriptor, uint32_t dim, ui
 
 void rp__router_clear(rp__router *router);
 
-/* Score one image against category (RP__ROUTE: the router chooses), writing the category used to
- * *category_out (may be NULL). result and map as rp_scorer_score (map in the image's geometry). */
+/* The category of an image from its patch features (grid^2 x dim floats): rp__route of their
+ * descriptor. RP_E_NOMEM only. */
+int rp__route_features(const rp_model *model, const float *features, uint32_t patches, uint32_t dim,
+                       uint32_t *category_out);
+
+/* Score one image in category (below n_categories, or RP__ROUTE: the router chooses), writing the
+ * category used to *category_out (may be NULL). result and map as rp_scorer_score (map in the
+ * image's geometry); messages name the step that failed, the caller adds its own name. */
 #define RP__ROUTE UINT32_MAX
 int rp__model_score(const rp_model *model, uint32_t category, const rp_image *image, rp_score_result *result,
-                    float *map_image_out, size_t map_image_floats, uint32_t *category_out, const char *fn);
+                    float *map_image_out, size_t map_image_floats, uint32_t *category_out);
 
 /* An rp_extractor_params with its defaults resolved, with the backbone loaded from
  * params->weights_path, recording the backbone's identity into *identity (weights_path made

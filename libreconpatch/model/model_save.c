@@ -301,15 +301,18 @@ int rp_model_save(const rp_model *model, const char *path, const rp_model_save_p
     rp_model_save_params_init(&sp, sizeof sp);
     int rc = rp__params_copy(&sp, sizeof sp, params, FN);
     if (rc) return rc;
-    plan p;
-    memset(&p, 0, sizeof p);
-    rc = build_plan(model, &sp, path, &p);
+    /* on the heap: with room for every category's section the plan is ~90 KB, too much for the
+     * stack of a host thread */
+    plan *p = rp__calloc(1, sizeof *p);
+    if (!p) return rp__fail(RP_E_NOMEM, FN ": out of memory");
+    rc = build_plan(model, &sp, path, p);
     rp__file_writer fw;
     if (!rc) rc = rp__file_writer_open(&fw, path, FN);
     if (!rc) {
-        rc = write_plan(&fw, &p);
+        rc = write_plan(&fw, p);
         rc = rc ? rp__file_writer_abort(&fw), rc : rp__file_writer_commit(&fw);
     }
-    plan_free(&p);
+    plan_free(p);
+    free(p);
     return rc;
 }

@@ -1,8 +1,7 @@
 /* rp_model_add_normals: a new product joins a model that records categories, with the head left
  * as trained. Its images go through the extractor and the frozen head into a bank of their own;
- * the category is put into the model only when everything that can fail has succeeded, except
- * calibration, which needs it in place and is undone on failure. */
-#include <math.h>
+ * the category is put into the model once its bank is frozen (calibration scores in it), and
+ * taken out again if calibrating or routing it then fails. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,6 @@ typedef struct new_category {
     const rp_embedding *head; /* NULL for PatchCore */
     rp_bank *bank;
     float *block;             /* patches x bank dim, for the embedded patches */
-    size_t block_floats;
     float *descriptor;        /* feature_dim */
     rp__router pending;
 } new_category;
@@ -65,9 +63,7 @@ static int append_category(rp_model *m, const char *name, rp_bank *bank, const c
     rp__category *c = &m->categories[m->n_categories];
     memset(c, 0, sizeof *c);
     if (!(c->name = rp__strdup(name))) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
-    c->thresholds.struct_size = sizeof c->thresholds;
-    c->thresholds.rule = RP_THRESHOLD_RULE_NONE;
-    c->thresholds.image_threshold = c->thresholds.pixel_threshold = c->thresholds.quantile = c->thresholds.f1 = NAN;
+    rp__thresholds_none(&c->thresholds);
     c->bank = bank;
     m->n_categories++;
     int rc = rp__model_add_category_scorer(m, m->n_categories - 1);
@@ -116,7 +112,8 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
         goto done;
     }
     uint32_t n_train = 0, n_calib = 0;
-    if ((rc = rp__split_images(count, NULL, 1, p.calibration_fraction, train_idx, &n_train, calib_idx, &n_calib)))
+    if ((rc = rp__split_images(count, NULL, 1, p.calibration_fraction, train_idx, &n_train, calib_idx, &n_calib,
+                               fn)))
         goto done;
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
@@ -124,7 +121,7 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
     bp.dim = dim;
     if ((rc = rp_bank_create(&bp, &n.bank))) goto done;
     rp__image_source src = {paths, images, train_idx, n_train, m->extractor_params.max_pixels};
-    rp__progress_ctx pc = {progress, user_data};
+    rp__progress_ctx pc = {progress, user_data, fn};
     if ((rc = rp__extract_all(m->extractor, &src, p.batch_size, sink_new_category, &n, &pc))) goto done;
     if ((rc = rp_bank_freeze(n.bank, progress, user_data))) goto done;
 

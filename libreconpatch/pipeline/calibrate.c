@@ -55,7 +55,7 @@ int rp__model_calibration_scores(const rp_model *model, uint32_t category, const
         memset(&r, 0, sizeof r);
         r.struct_size = sizeof r;
         if (!map) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for the map of image %u", fn, i);
-        else rc = rp__model_score(model, category, img, &r, map, pixels, categories_out ? &categories_out[i] : NULL, fn);
+        else rc = rp__model_score(model, category, img, &r, map, pixels, categories_out ? &categories_out[i] : NULL);
         if (!rc) {
             float top = map[0];
             for (size_t k = 1; k < pixels; k++)

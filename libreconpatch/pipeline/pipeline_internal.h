@@ -44,10 +44,12 @@ typedef struct rp__image_source {
     uint64_t max_pixels;
 } rp__image_source;
 
-/* The caller's progress callback, for the feature stage. */
+/* The caller's progress callback, for the feature stage, and the public function's name for
+ * messages. */
 typedef struct rp__progress_ctx {
     rp_progress_fn fn;
     void *user_data;
+    const char *caller;
 } rp__progress_ctx;
 
 /* Receives each image's patch features (grid^2 x dim). */
@@ -63,7 +65,7 @@ int rp__extract_all(const rp_extractor *ex, const rp__image_source *src, uint32_
  * floor((k + 1) h / n) > floor(k h / n)). Fills train_idx / calib_idx (count entries each at most)
  * in the order of the list. */
 int rp__split_images(uint32_t count, const uint32_t *category, uint32_t n_categories, double fraction,
-                     uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib);
+                     uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib, const char *fn);
 
 /* Score the held-out images of each category (category of image i: category[i]; NULL: all of
  * first_category) in that category, no routing, and set its thresholds with rp_model_calibrate's

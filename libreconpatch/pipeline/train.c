@@ -131,12 +131,12 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     }
     if ((rc = name_categories(m, categorised ? p.category_names : NULL))) goto fail;
     uint32_t n_train = 0, n_calib = 0;
-    if ((rc = rp__split_images(count, image_category, n_categories, p.calibration_fraction, train_idx, &n_train, calib_idx,
-                           &n_calib)))
+    if ((rc = rp__split_images(count, image_category, n_categories, p.calibration_fraction, train_idx, &n_train,
+                               calib_idx, &n_calib, "rp_train")))
         goto fail;
     for (uint32_t i = 0; image_category && i < n_train; i++) train_category[i] = image_category[train_idx[i]];
     m->method = p.method;
-    rp__progress_ctx pc = {progress, user_data};
+    rp__progress_ctx pc = {progress, user_data, "rp_train"};
 
     if ((rc = rp__model_create_extractor(&ep, &m->extractor, &m->backbone))) goto fail;
     rp_extractor_info info;

@@ -38,7 +38,7 @@ static int report(const rp__progress_ctx *pc, int32_t stage, int64_t done, int64
     p.epoch = -1;
     p.step = -1;
     p.loss = p.val_loss = __builtin_nan("");
-    if (pc->fn(&p, pc->user_data)) return rp__fail(RP_E_CANCELLED, "rp_train: cancelled by the progress callback");
+    if (pc->fn(&p, pc->user_data)) return rp__fail(RP_E_CANCELLED, "%s: cancelled by the progress callback", pc->caller);
     return RP_OK;
 }
 
@@ -55,7 +55,7 @@ int rp__extract_all(const rp_extractor *ex, const rp__image_source *src, uint32_
     rp_image **owned = rp__calloc(batch, sizeof *owned);
     const rp_image **view = rp__calloc(batch, sizeof *view);
     if (!features || !owned || !view) {
-        rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory for a batch of %u images", batch);
+        rc = rp__fail(RP_E_NOMEM, "%s: out of memory for a batch of %u images", pc->caller, batch);
         goto done;
     }
     rp_image_load_params lp;
@@ -67,15 +67,15 @@ int rp__extract_all(const rp_extractor *ex, const rp__image_source *src, uint32_
             const uint32_t at = src->index[first + i];
             if (src->paths) {
                 if (!src->paths[at]) {
-                    rc = rp__fail(RP_E_INVALID_ARG, "rp_train: paths[%u] is NULL", at);
+                    rc = rp__fail(RP_E_INVALID_ARG, "%s: paths[%u] is NULL", pc->caller, at);
                     break;
                 }
                 rc = rp_image_load_file(src->paths[at], &lp, &owned[i]);
-                if (rc) rc = rp__fail_relay(rc, "rp_train: image %u (%s)", at, src->paths[at]);
+                if (rc) rc = rp__fail_relay(rc, "%s: image %u (%s)", pc->caller, at, src->paths[at]);
                 view[i] = owned[i];
             } else {
                 view[i] = src->images[at];
-                if (!view[i]) rc = rp__fail(RP_E_INVALID_ARG, "rp_train: images[%u] is NULL", at);
+                if (!view[i]) rc = rp__fail(RP_E_INVALID_ARG, "%s: images[%u] is NULL", pc->caller, at);
             }
         }
         if (!rc) rc = rp_extractor_patch_features(ex, view, n, features, per_image * n);
@@ -95,21 +95,21 @@ done:
 
 /* Held out within each category, evenly spaced (the rule is in pipeline_internal.h). */
 int rp__split_images(uint32_t count, const uint32_t *category, uint32_t n_categories, double fraction,
-                     uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib)
+                     uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib, const char *fn)
 {
     uint32_t *size = rp__calloc(n_categories, sizeof *size), *seen = rp__calloc(n_categories, sizeof *seen);
     uint32_t *held = rp__calloc(n_categories, sizeof *held);
-    int rc = size && seen && held ? RP_OK : rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+    int rc = size && seen && held ? RP_OK : rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     for (uint32_t i = 0; !rc && i < count; i++) size[category ? category[i] : 0]++;
     for (uint32_t c = 0; !rc && c < n_categories; c++) {
         if (!size[c]) {
-            rc = rp__fail(RP_E_INVALID_ARG, "rp_train: category %u has no images", c);
+            rc = rp__fail(RP_E_INVALID_ARG, "%s: category %u has no images", fn, c);
         } else if (fraction > 0.0) {
             double r = floor((double)size[c] * fraction + 0.5);
             held[c] = r < 1.0 ? 1u : (uint32_t)r;
             if (held[c] >= size[c])
-                rc = rp__fail(RP_E_INVALID_ARG, "rp_train: params.calibration_fraction %g holds out %u of %u images%s: "
-                                                "at least one must remain for training", fraction, held[c], size[c],
+                rc = rp__fail(RP_E_INVALID_ARG, "%s: params.calibration_fraction %g holds out %u of %u images%s: "
+                                                "at least one must remain for training", fn, fraction, held[c], size[c],
                               n_categories > 1 ? " of a category" : "");
         }
     }
