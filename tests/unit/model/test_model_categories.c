@@ -47,29 +47,18 @@ static void setup_images(void)
     }
 }
 
-/* The small settings every model here is trained with (batch 1: oneDNN may round differently at
- * another batch size, and some tests compare models bit for bit). */
-typedef struct small_params {
-    rp_extractor_params ep;
-    rp_trainer_params tp;
-    rp_train_params p;
-} small_params;
+/* The small settings every model here is trained with: the fixture's (model_fixture.h) with a
+ * longer feature, a smaller head and backbone batch 1 (oneDNN may round differently at another
+ * batch size, and some tests compare models bit for bit). */
+typedef fixture_params small_params;
 
 static void small_params_init(small_params *s, int32_t method, double calibration_fraction)
 {
-    rp_extractor_params_init(&s->ep, sizeof s->ep);
-    s->ep.weights_path = weights;
-    s->ep.feature_dim = 32;
-    rp_trainer_params_init(&s->tp, sizeof s->tp);
+    fixture_params_init(s, weights, method, 32, 0);
     s->tp.repr_dim = 16;
     s->tp.proj_dim = 8;
-    s->tp.batch_size = 128;
     s->tp.epochs = 1;
     s->tp.steps_per_epoch = 2;
-    rp_train_params_init(&s->p, sizeof s->p);
-    s->p.method = method;
-    s->p.extractor = &s->ep;
-    s->p.trainer = &s->tp;
     s->p.calibration_fraction = calibration_fraction;
     s->p.batch_size = 1;
 }
@@ -402,10 +391,102 @@ START_TEST(adding_is_refused_without_change)
     ck_assert_uint_eq(rp_model_category_count(m), 2);
     const char *missing[1] = {"/nonexistent/x.png"};
     ck_assert_int_eq(rp_model_add_normals(m, "new", missing, 1, NULL, NULL, NULL), RP_E_IO);
-    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "/nonexistent/x.png"));
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "rp_model_add_normals: image 0 (/nonexistent/x.png)"));
     ck_assert_uint_eq(rp_model_category_count(m), 2);
     for (uint32_t i = 0; i < N_TEST; i++) ck_assert_uint_eq(score(m, test_img[1][i], NULL).category, 1);
     rp_model_free(m);
+}
+END_TEST
+
+static void expect_same_thresholds(const rp_model *a, uint32_t category, const rp_model *single)
+{
+    rp_model_thresholds ta = {.struct_size = sizeof ta}, ts = {.struct_size = sizeof ts};
+    ck_assert_int_eq(rp_model_get_category_thresholds(a, category, &ta, sizeof ta), RP_OK);
+    ck_assert_int_eq(rp_model_get_thresholds(single, &ts, sizeof ts), RP_OK);
+    ck_assert_int_eq(ta.rule, ts.rule);
+    ck_assert_uint_eq(ta.calibration_images, ts.calibration_images);
+    ck_assert_double_eq(ta.image_threshold, ts.image_threshold);
+    ck_assert_double_eq(ta.pixel_threshold, ts.pixel_threshold);
+}
+
+/* rp_model_calibrate(_labelled) on a model of two categories routes each image and calibrates each
+ * category from the images routed to it: what a model of that category alone gets from them. */
+START_TEST(calibration_routes_and_sets_each_category)
+{
+    int32_t rc;
+    rp_model *u = train_unified(RP_METHOD_PATCHCORE, 0, &rc);
+    ck_assert_int_eq(rc, RP_OK);
+    static const uint8_t labels[N_TEST] = {0, 0, 1, 1}; /* good, good, broken, contamination */
+    const rp_image *mixed[2 * N_TEST];
+    uint8_t mixed_labels[2 * N_TEST];
+    for (uint32_t i = 0; i < 2 * N_TEST; i++) {
+        mixed[i] = test_img[i % 2][i / 2];
+        mixed_labels[i] = labels[i / 2];
+    }
+    rp_model *single[2] = {train_single(0, 0), train_single(1, 0)};
+
+    ck_assert_int_eq(rp_model_calibrate(u, mixed, 2 * N_TEST, NULL, NULL, NULL), RP_OK);
+    for (uint32_t c = 0; c < 2; c++) {
+        ck_assert_int_eq(rp_model_calibrate(single[c], (const rp_image *const *)test_img[c], N_TEST, NULL, NULL, NULL),
+                         RP_OK);
+        expect_same_thresholds(u, c, single[c]);
+    }
+    ck_assert_int_eq(rp_model_calibrate_labelled(u, mixed, mixed_labels, 2 * N_TEST, NULL, NULL, NULL), RP_OK);
+    for (uint32_t c = 0; c < 2; c++) {
+        ck_assert_int_eq(rp_model_calibrate_labelled(single[c], (const rp_image *const *)test_img[c], labels, N_TEST,
+                                                     NULL, NULL, NULL),
+                         RP_OK);
+        expect_same_thresholds(u, c, single[c]);
+    }
+    /* images of category 0 only: category 1 keeps the thresholds it had */
+    ck_assert_int_eq(rp_model_calibrate(u, (const rp_image *const *)test_img[0], N_TEST, NULL, NULL, NULL), RP_OK);
+    ck_assert_int_eq(rp_model_calibrate(single[0], (const rp_image *const *)test_img[0], N_TEST, NULL, NULL, NULL),
+                     RP_OK);
+    expect_same_thresholds(u, 0, single[0]);
+    expect_same_thresholds(u, 1, single[1]);
+    /* a category whose routed images are all labelled normal cannot take the F1 rule; nothing changes */
+    for (uint32_t i = 1; i < 2 * N_TEST; i += 2) mixed_labels[i] = 0;
+    ck_assert_int_eq(rp_model_calibrate_labelled(u, mixed, mixed_labels, 2 * N_TEST, NULL, NULL, NULL),
+                     RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "routed to category 'bottle-inverted'"));
+    expect_same_thresholds(u, 0, single[0]);
+    expect_same_thresholds(u, 1, single[1]);
+    rp_model_free(single[0]);
+    rp_model_free(single[1]);
+    rp_model_free(u);
+}
+END_TEST
+
+/* Routing by hand, as a host that runs the extractor itself does it, gives rp_score_image's
+ * category and score. */
+START_TEST(route_features_and_category_scorer_match_rp_score_image)
+{
+    int32_t rc;
+    rp_model *u = train_unified(RP_METHOD_RECONPATCH, 0, &rc);
+    ck_assert_int_eq(rc, RP_OK);
+    rp_extractor_info info = {.struct_size = sizeof info};
+    ck_assert_int_eq(rp_extractor_get_info(rp_model_extractor(u), &info, sizeof info), RP_OK);
+    const size_t floats = (size_t)info.grid_size * info.grid_size * info.feature_dim;
+    float *f = malloc(floats * sizeof *f);
+    for (uint32_t c = 0; c < 2; c++)
+        for (uint32_t i = 0; i < N_TEST; i++) {
+            const rp_image *img = test_img[c][i];
+            ck_assert_int_eq(rp_extractor_patch_features(rp_model_extractor(u), &img, 1, f, floats), RP_OK);
+            uint32_t routed = 9;
+            ck_assert_int_eq(rp_model_route_features(u, f, floats, &routed), RP_OK);
+            ck_assert_uint_eq(routed, c);
+            rp_score_result r = {.struct_size = sizeof r};
+            ck_assert_int_eq(rp_scorer_score_features(rp_model_category_scorer(u, routed), f, floats, &r, NULL, 0,
+                                                      NULL, 0),
+                             RP_OK);
+            ck_assert_double_eq(r.score, score(u, img, NULL).score);
+        }
+    uint32_t routed;
+    ck_assert_int_eq(rp_model_route_features(u, f, floats - 1, &routed), RP_E_SHAPE);
+    ck_assert_int_eq(rp_model_route_features(u, NULL, floats, &routed), RP_E_INVALID_ARG);
+    ck_assert_ptr_null(rp_model_category_scorer(u, 2));
+    free(f);
+    rp_model_free(u);
 }
 END_TEST
 
@@ -425,6 +506,8 @@ int main(void)
     tcase_add_test(tc, added_category_equals_training_with_it);
     tcase_add_test(tc, added_category_keeps_the_head_and_saves);
     tcase_add_test(tc, adding_is_refused_without_change);
+    tcase_add_test(tc, calibration_routes_and_sets_each_category);
+    tcase_add_test(tc, route_features_and_category_scorer_match_rp_score_image);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     for (uint32_t c = 0; c < 2; c++) {

@@ -334,13 +334,16 @@ START_TEST(load__precision_override_scores_in_the_asked_precision)
         info.struct_size = sizeof info;
         ck_assert_int_eq(rp_extractor_get_info(rp_model_extractor(m), &info, sizeof info), RP_OK);
         ck_assert_int_eq(info.precision, RP_PRECISION_BF16);
+        int differ = 0;
         for (int i = 0; i < 3; i++) {
             rp_score_result a, b;
             a.struct_size = b.struct_size = sizeof a;
             ck_assert_int_eq(rp_score_image(model_small, test_images[i], &a, NULL, 0, NULL, 0), RP_OK);
             ck_assert_int_eq(rp_score_image(m, test_images[i], &b, NULL, 0, NULL, 0), RP_OK);
             ck_assert_msg(fabs(a.score - b.score) <= 0.05 * fabs(a.score), "fp32 %g, bf16 %g", a.score, b.score);
+            differ += a.score != b.score;
         }
+        ck_assert_msg(differ > 0, "bf16 scores identical to fp32: the bf16 backbone did not run");
         rp_model_free(m);
     }
     lp.precision = RP_PRECISION_AUTO;
