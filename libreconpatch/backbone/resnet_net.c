@@ -204,6 +204,22 @@ static int add_reorder(const rp__resnet *net, plan *p, int src, const dnnl_memor
     return rc;
 }
 
+/* Whether oneDNN runs at least `isa`. The ISA values are bit sets, not an order (avx2_vnni is
+ * numerically above avx512_core_bf16), so compare bits. */
+static int isa_has(dnnl_cpu_isa_t isa)
+{
+    return ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)isa) == (unsigned)isa;
+}
+
+/* The blocked activation layout of oneDNN's direct JIT convolutions on this CPU (the ISA oneDNN
+ * runs, which ONEDNN_MAX_CPU_ISA may lower); "any" where it has none. */
+static dnnl_format_tag_t blocked_tag(void)
+{
+    if (isa_has(dnnl_cpu_isa_avx512_core)) return dnnl_nChw16c;
+    if (isa_has(dnnl_cpu_isa_avx2)) return dnnl_nChw8c;
+    return dnnl_format_tag_any;
+}
+
 /* Convolution primitive descriptor (weights and dst "any"); src_md NULL means "any" too. */
 static dnnl_status_t conv_pd(const rp__resnet *net, const conv_weights *cw, uint32_t batch, uint32_t in_size,
                              const dnnl_memory_desc_t *src_md, dnnl_primitive_attr_t attr,
@@ -217,9 +233,11 @@ static dnnl_status_t conv_pd(const rp__resnet *net, const conv_weights *cw, uint
     dnnl_dims_t bd = {cw->out};
     dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
     /* Batch 1-3: let oneDNN choose (brgemm kernels, channels-last), ~10% less CPU per image than
-     * the blocked direct kernels; from batch 4 on, nChw16c (direct JIT kernels, what PyTorch picks)
-     * costs 5-10% less. Measured as CPU time per image on this host: docs/backbone.md. */
-    dnnl_format_tag_t tag = batch >= BLOCKED_FROM_BATCH && net->dt == dnnl_f32 ? dnnl_nChw16c : dnnl_format_tag_any;
+     * the blocked direct kernels; from batch 4 on, the blocked layout of the direct JIT kernels
+     * (what PyTorch picks) costs 5-10% less. Measured as CPU time per image: docs/backbone.md. The
+     * block is the CPU's vector width: 16 channels on AVX-512, 8 on AVX2. Forcing nChw16c on an
+     * AVX2 CPU leaves oneDNN only its reference convolution, about 100x slower. */
+    dnnl_format_tag_t tag = batch >= BLOCKED_FROM_BATCH && net->dt == dnnl_f32 ? blocked_tag() : dnnl_format_tag_any;
     md_nchw(&dst_any, batch, cw->out, out_size, net->dt, tag);
     dnnl_dims_t strides = {cw->stride, cw->stride}, pad = {cw->pad, cw->pad};
     dnnl_convolution_desc_t cd;
@@ -552,11 +570,12 @@ static int take_conv(rp__resnet *net, const rp__resnet_conv *c, int relu, const 
     return RP_OK;
 }
 
-int rp__resnet_bf16_native(void) { return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_bf16; }
+int rp__resnet_bf16_native(void) { return isa_has(dnnl_cpu_isa_avx512_core_bf16); }
 
+/* oneDNN 2.6 emulates bf16 convolutions with AVX-512 instructions; below AVX-512 it has none. */
 static int bf16_supported(int allow_emulation)
 {
-    return allow_emulation || rp__resnet_bf16_native();
+    return (allow_emulation && isa_has(dnnl_cpu_isa_avx512_core)) || rp__resnet_bf16_native();
 }
 
 int rp__resnet_create(const rp__resnet_spec *spec, const rp__resnet_options *opt, const char *fn,
@@ -566,7 +585,7 @@ int rp__resnet_create(const rp__resnet_spec *spec, const rp__resnet_options *opt
     if (opt->bf16 && !bf16_supported(opt->allow_bf16_emulation))
         return rp__fail(RP_E_UNSUPPORTED,
                         "%s: bf16 precision needs a CPU with native bf16 (AVX512-BF16 or AMX); oneDNN reports "
-                        "ISA 0x%x here (emulated bf16 would be slower than fp32)",
+                        "ISA 0x%x here (emulated bf16 would be slower than fp32, and needs AVX-512)",
                         fn, (unsigned)dnnl_get_effective_cpu_isa());
     rp__resnet *net = rp__calloc(1, sizeof *net);
     if (!net) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
