@@ -202,6 +202,7 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n, c
     rp_train_params_init(&p, sizeof p);
     p.method = o->method;
     rp_model_options_apply(&o->model, &p.method, &ep, &tp);
+    rp_model_options_apply_memory(&o->model, &p);
     p.extractor = &ep;
     p.bank = &bp;
     p.trainer = &tp;
@@ -429,6 +430,7 @@ static void add_category(const options *o, rp_model *m, category *c)
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
     p.bank = &bp;
+    rp_model_options_apply_memory(&o->model, &p);
     const uint32_t held_out = calibration_count(o, c->train.count, 1);
     p.calibration_fraction = (double)held_out / (double)c->train.count;
     double t0 = now();

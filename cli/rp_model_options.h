@@ -6,6 +6,9 @@
  *   --sampler uniform|aligned   how the head's training batches are drawn
  *   --precision fp32|bf16|auto  the backbone's arithmetic (auto: bf16 where the CPU runs it natively)
  *   --seed N            the head's training seed (ReConPatch; 0 = the library's default)
+ *   --feature-memory-limit N[K|M|G]|none   patch features held in memory while training before
+ *                       they go to a temporary file (rp_train_params.feature_memory_limit; 2G)
+ *   --spill-dir DIR     where that file goes ($TMPDIR, else /tmp)
  * Header-only; each tool keeps its own other options. */
 #ifndef RP_MODEL_OPTIONS_H
 #define RP_MODEL_OPTIONS_H
@@ -20,10 +23,28 @@ typedef struct rp_model_options {
     unsigned repr_dim, feature_dim, pca_dim, sampler;
     int32_t precision; /* RP_PRECISION_*; 0 = the library's default (fp32) */
     unsigned long long seed; /* 0 = the trainer's default */
+    uint64_t feature_memory_limit; /* 0 = the library's default; UINT64_MAX = never spill */
+    const char *spill_dir;
 } rp_model_options;
 
 #define RP_MODEL_OPTIONS_USAGE \
-    "[--repr-dim N] [--feature-dim N] [--pca N] [--sampler uniform|aligned] [--precision fp32|bf16|auto] [--seed N]"
+    "[--repr-dim N] [--feature-dim N] [--pca N] [--sampler uniform|aligned] [--precision fp32|bf16|auto] [--seed N]\n" \
+    "    [--feature-memory-limit N[K|M|G]|none] [--spill-dir DIR]"
+
+/* --feature-memory-limit's value: bytes with an optional K, M or G (powers of 1024), or none. */
+static inline uint64_t rp_model_options_bytes(const char *program, const char *v)
+{
+    if (v && !strcmp(v, "none")) return UINT64_MAX;
+    char *end = NULL;
+    unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+    const int shift = end && *end == 'K' ? 10 : end && *end == 'M' ? 20 : end && *end == 'G' ? 30 : 0;
+    if (!v || end == v || (shift ? end[1] != '\0' : *end != '\0') || n == 0 || n > (UINT64_MAX >> 30)) {
+        fprintf(stderr, "%s: --feature-memory-limit %s: expected a positive number of bytes, with K, M or G, or none\n",
+                program, v ? v : "(missing)");
+        exit(2);
+    }
+    return (uint64_t)n << shift;
+}
 
 /* --precision's value, or exit(2) naming the choices. Shared with rp-score. */
 static inline int32_t rp_model_options_precision(const char *program, const char *v)
@@ -55,6 +76,8 @@ static inline int rp_model_options_parse(const char *program, char **argv, int a
     else if (!strcmp(a, "--pca")) o->pca_dim = rp_model_options_count(program, a, v);
     else if (!strcmp(a, "--precision")) o->precision = rp_model_options_precision(program, v);
     else if (!strcmp(a, "--seed")) o->seed = rp_model_options_count(program, a, v);
+    else if (!strcmp(a, "--feature-memory-limit")) o->feature_memory_limit = rp_model_options_bytes(program, v);
+    else if (!strcmp(a, "--spill-dir") && v) o->spill_dir = v;
     else if (!strcmp(a, "--sampler")) {
         if (v && !strcmp(v, "uniform")) o->sampler = RP_SAMPLER_UNIFORM;
         else if (v && !strcmp(v, "aligned")) o->sampler = RP_SAMPLER_ALIGNED;
@@ -80,6 +103,13 @@ static inline void rp_model_options_apply(const rp_model_options *o, int32_t *me
         *method = RP_METHOD_PCA;
         tp->repr_dim = o->pca_dim;
     }
+}
+
+/* The training-memory options (also for rp_model_add_normals' params). */
+static inline void rp_model_options_apply_memory(const rp_model_options *o, rp_train_params *p)
+{
+    p->feature_memory_limit = o->feature_memory_limit;
+    p->spill_dir = o->spill_dir;
 }
 
 static inline const char *rp_model_options_method_name(int32_t method)

@@ -60,6 +60,13 @@ typedef struct rp_train_params {
     uint32_t reserved1;
     const uint32_t *image_categories;
     const char *const *category_names;
+    /* Bytes of patch features held in memory while training (docs/memory-bank.md, "Training
+     * memory"): the head's trainer and the banks of all categories before their coresets together
+     * hold at most about this much; past it their features move to an unlinked temporary file in
+     * spill_dir, read back with the same values (the model is the same either way). 0 = 2 GiB;
+     * UINT64_MAX = never spill (everything in memory). A shorter struct (older callers) reads as 0. */
+    uint64_t feature_memory_limit;
+    const char *spill_dir; /* folder of that file; NULL = $TMPDIR, else /tmp */
 } rp_train_params;
 
 RP_API int rp_train_params_init(rp_train_params *params, size_t size);

@@ -7,8 +7,10 @@
 #include "common/alloc.h"
 #include "bank/bank_internal.h"
 #include "bank/coreset.h"
+#include "bank/coreset_points.h"
 #include "bank/knn.h"
 #include "common/common.h"
+#include "common/feature_store.h"
 
 #define DEFAULT_RATIO 0.1
 #define DEFAULT_PROJECTION_DIM 128u
@@ -16,8 +18,9 @@
 
 struct rp_bank {
     rp_bank_params params; /* defaults resolved */
-    float *data;           /* size x dim, one buffer grown by rp_bank_add */
-    uint64_t size, capacity;
+    rp__feature_store added; /* the vectors added before the freeze (in memory or spilled) */
+    float *data;           /* after the selection: size x dim, the kept vectors */
+    uint64_t size;         /* vectors added, then kept */
     uint64_t *selection;   /* after freeze: picked indices (into the added vectors) in greedy order */
     uint64_t selection_len;
     int compacted;         /* selection applied to data (a failed index build can be retried) */
@@ -61,8 +64,22 @@ int rp_bank_create(const rp_bank_params *p, rp_bank **out)
     rp_bank *bank = rp__calloc(1, sizeof *bank);
     if (!bank) return rp__fail(RP_E_NOMEM, "rp_bank_create: out of memory");
     bank->params = resolved;
+    /* no limit: a bank made through the public API holds its vectors in memory, as documented;
+     * rp_train sets one (rp__bank_set_memory_limit) */
+    if ((st = rp__feature_store_init(&bank->added, resolved.dim, 0, NULL, "rp_bank_create"))) {
+        free(bank);
+        return st;
+    }
     *out = bank;
     return RP_OK;
+}
+
+int rp__bank_set_memory_limit(rp_bank *bank, uint64_t bytes, const char *spill_dir, const char *fn)
+{
+    if (bank->size || bank->compacted)
+        return rp__fail(RP_E_STATE, "%s: the bank's memory limit is set before the first vectors", fn);
+    rp__feature_store_free(&bank->added);
+    return rp__feature_store_init(&bank->added, bank->params.dim, bytes, spill_dir, fn);
 }
 
 static int all_finite(const float *v, size_t n, size_t *where)
@@ -91,26 +108,19 @@ int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint32_t di
                                   (unsigned long long)count);
     size_t floats, needed_bytes;
     if (count > UINT64_MAX - bank->size || rp__mul_size((size_t)count, dim, &floats) ||
-        rp__mul_size((size_t)(bank->size + count), (size_t)dim * sizeof(float), &needed_bytes))
+        rp__mul_size((size_t)(bank->size + count), (size_t)dim * sizeof(float), &needed_bytes) ||
+        needed_bytes > (size_t)INT64_MAX)
         return rp__fail(RP_E_LIMIT, "rp_bank_add: %llu + %llu vectors of %u floats overflow the address space",
                         (unsigned long long)bank->size, (unsigned long long)count, dim);
     size_t bad;
     if (!all_finite(vectors, floats, &bad))
         return rp__fail(RP_E_INVALID_ARG, "rp_bank_add: vector %zu, element %zu is not finite", bad / dim, bad % dim);
-    if (bank->size + count > bank->capacity) {
-        /* grow geometrically in one buffer; glibc realloc moves large blocks with mremap, no copy */
-        uint64_t cap = bank->capacity ? bank->capacity + bank->capacity / 2 : 4096;
-        if (cap < bank->size + count) cap = bank->size + count;
-        size_t bytes;
-        if (rp__mul_size((size_t)cap, (size_t)dim * sizeof(float), &bytes)) bytes = needed_bytes, cap = bank->size + count;
-        float *grown = rp__realloc(bank->data, bytes);
-        if (!grown)
-            return rp__fail(RP_E_NOMEM, "rp_bank_add: out of memory growing the bank to %llu vectors of %u floats",
-                            (unsigned long long)cap, dim);
-        bank->data = grown;
-        bank->capacity = cap;
+    bank->added.dim = dim;
+    int rc = rp__feature_store_append(&bank->added, vectors, count, "rp_bank_add");
+    if (rc) {
+        if (first_sets_dim && !bank->size) bank->added.dim = 0;
+        return rc;
     }
-    memcpy(bank->data + bank->size * dim, vectors, floats * sizeof(float));
     bank->size += count;
     if (first_sets_dim) bank->params.dim = dim;
     return RP_OK;
@@ -122,22 +132,49 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Keep only the selected rows, in their original order, in place (row i moves to a position
- * <= i, so nothing is overwritten before it is read), then give the tail back. */
-static int compact(rp_bank *bank, const uint64_t *selection, uint64_t m)
+/* Keep the selected rows (selection NULL: all), in their original order, as the bank's own block,
+ * and close the store. In memory the store's block is kept and compacted in place (row i moves to
+ * a position <= i, so nothing is overwritten before it is read); a spilled store's rows are
+ * copied out of the file mapping, whose pages are given back as the copy passes them. */
+static int keep_selected(rp_bank *bank, const float *rows, const uint64_t *selection, uint64_t m, const char *fn)
 {
-    uint64_t *sorted = rp__malloc(m * sizeof(uint64_t));
-    if (!sorted) return rp__fail(RP_E_NOMEM, "rp_bank_freeze: out of memory");
-    memcpy(sorted, selection, m * sizeof(uint64_t));
-    qsort(sorted, m, sizeof(uint64_t), cmp_u64);
     const uint32_t dim = bank->params.dim;
-    for (uint64_t i = 0; i < m; i++)
-        if (sorted[i] != i) memmove(bank->data + i * dim, bank->data + sorted[i] * dim, dim * sizeof(float));
+    const int in_place = !rp__feature_store_spilled(&bank->added);
+    uint64_t *sorted = selection ? rp__malloc(m * sizeof(uint64_t)) : NULL;
+    float *kept = in_place ? (float *)rows : rp__malloc((size_t)m * dim * sizeof(float));
+    if ((selection && !sorted) || !kept) {
+        free(sorted);
+        if (!in_place) free(kept);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory for %llu vectors of %u floats", fn, (unsigned long long)m, dim);
+    }
+    if (sorted) {
+        memcpy(sorted, selection, m * sizeof(uint64_t));
+        qsort(sorted, m, sizeof(uint64_t), cmp_u64);
+    }
+    uint64_t released = 0;
+    for (uint64_t i = 0; i < m; i++) {
+        const uint64_t from = sorted ? sorted[i] : i;
+        if (from != i || !in_place) memmove(kept + i * dim, rows + from * dim, dim * sizeof(float));
+        if (from - released >= 4096) { /* a few MB at a time */
+            rp__feature_store_release(&bank->added, released, from - released);
+            released = from;
+        }
+    }
     free(sorted);
+    if (in_place) {
+        kept = rp__feature_store_detach(&bank->added);
+        float *shrunk = rp__realloc(kept, (size_t)m * dim * sizeof(float));
+        if (shrunk) kept = shrunk; /* a failed shrink just keeps the larger block */
+    }
+    rp__feature_store_free(&bank->added);
+    bank->data = kept;
     bank->size = m;
-    float *shrunk = rp__realloc(bank->data, m * dim * sizeof(float));
-    if (shrunk) bank->data = shrunk, bank->capacity = m; /* a failed shrink just keeps the larger block */
     return RP_OK;
+}
+
+static void release_rows(void *ctx, uint64_t first, uint64_t count)
+{
+    rp__feature_store_release(ctx, first, count);
 }
 
 static uint64_t coreset_size(const rp_bank *bank)
@@ -158,25 +195,29 @@ int rp_bank_freeze(rp_bank *bank, rp_progress_fn progress, void *user_data)
     if (bank->size == 0) return rp__fail(RP_E_STATE, "%s: the bank is empty", fn);
     if (!bank->compacted) {
         const uint64_t n = bank->size, m = coreset_size(bank);
+        const float *rows = rp__feature_store_rows(&bank->added, fn);
+        if (!rows) return rp_last_error_code(); /* mapping the spilled vectors failed */
         uint64_t *selection = rp__malloc(m * sizeof(uint64_t));
         if (!selection) return rp__fail(RP_E_NOMEM, "%s: out of memory for %llu indices", fn, (unsigned long long)m);
+        int st;
         if (m == n) {
-            /* keep everything in place, as PatchCore's sampler does at percentage 1 */
+            /* keep everything, as PatchCore's sampler does at percentage 1 */
             for (uint64_t i = 0; i < n; i++) selection[i] = i;
+            st = keep_selected(bank, rows, NULL, m, fn);
         } else {
-            int st = rp__coreset_select(bank->data, n, bank->params.dim, m, bank->params.projection_dim,
-                                        bank->params.seed, bank->params.num_threads, progress, user_data, fn,
-                                        selection);
-            if (st) {
-                free(selection);
-                return st;
+            const rp__coreset_release release = {release_rows, &bank->added};
+            st = rp__coreset_select_released(rows, n, bank->params.dim, m, bank->params.projection_dim,
+                                             bank->params.seed, bank->params.num_threads,
+                                             rp__feature_store_spilled(&bank->added) ? &release : NULL, progress,
+                                             user_data, fn, selection);
+            if (!st) {
+                rp__log(RP_LOG_INFO, "%s: kept %llu of %llu vectors", fn, (unsigned long long)m, (unsigned long long)n);
+                st = keep_selected(bank, rows, selection, m, fn);
             }
-            rp__log(RP_LOG_INFO, "%s: kept %llu of %llu vectors", fn, (unsigned long long)m, (unsigned long long)n);
-            st = compact(bank, selection, m);
-            if (st) {
-                free(selection);
-                return st;
-            }
+        }
+        if (st) {
+            free(selection);
+            return st;
         }
         free(bank->selection);
         bank->selection = selection;
@@ -212,8 +253,11 @@ int rp_bank_create_frozen(const float *vectors, uint64_t count, uint32_t dim, co
     rp_bank *bank = rp__calloc(1, sizeof *bank);
     if (!bank) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     bank->params = resolved;
-    st = rp_bank_add(bank, vectors, count, dim);
+    bank->added.fd = -1;
+    st = (bank->data = rp__malloc(floats * sizeof(float))) ? RP_OK : rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     if (st == RP_OK) {
+        memcpy(bank->data, vectors, floats * sizeof(float));
+        bank->size = count;
         bank->compacted = 1;
         st = rp__knn_create(bank->data, bank->size, dim, bank->params.knn_int8 != 0, fn, &bank->index);
     }
@@ -238,6 +282,7 @@ int rp_bank_get_vectors(const rp_bank *bank, float *out, size_t out_floats)
     if (out_floats < floats)
         return rp__fail(RP_E_SHAPE, "rp_bank_get_vectors: out_floats %zu < %llu x %u", out_floats,
                         (unsigned long long)bank->size, bank->params.dim);
+    if (!bank->compacted) return rp__feature_store_read(&bank->added, 0, bank->size, out, "rp_bank_get_vectors");
     if (floats) memcpy(out, bank->data, floats * sizeof(float));
     return RP_OK;
 }
@@ -321,6 +366,7 @@ void rp_bank_free(rp_bank *bank)
     if (!bank) return;
     rp__knn_free(bank->index);
     free(bank->selection);
+    rp__feature_store_free(&bank->added);
     free(bank->data);
     free(bank);
 }

@@ -7,4 +7,10 @@
 /* 1 when the bank's search ranks candidates with int8 products (rp_bank_params.knn_int8). */
 int rp__bank_knn_int8(const rp_bank *bank);
 
+/* Before the first rp_bank_add: hold at most `bytes` of added vectors in memory, moving them to an
+ * unlinked temporary file in spill_dir (NULL: $TMPDIR, else /tmp) past that (0: never). The
+ * selection and the kept vectors are the same either way (common/feature_store.h). RP_E_STATE
+ * once vectors were added. */
+int rp__bank_set_memory_limit(rp_bank *bank, uint64_t bytes, const char *spill_dir, const char *fn);
+
 #endif

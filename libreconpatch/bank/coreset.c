@@ -713,6 +713,14 @@ int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t 
                        uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data, const char *fn,
                        uint64_t *indices_out)
 {
+    return rp__coreset_select_released(vectors, n, dim, m, projection_dim, seed, num_threads, NULL, progress,
+                                       user_data, fn, indices_out);
+}
+
+int rp__coreset_select_released(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
+                                uint64_t seed, uint32_t num_threads, const struct rp__coreset_release *release,
+                                rp_progress_fn progress, void *user_data, const char *fn, uint64_t *indices_out)
+{
     if (n == 0 || m == 0 || m > n)
         return rp__fail(RP_E_INVALID_ARG, "%s: cannot select %llu of %llu points", fn, (unsigned long long)m,
                         (unsigned long long)n);
@@ -721,7 +729,7 @@ int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t 
                         (unsigned long long)n);
     greedy g;
     memset(&g, 0, sizeof g);
-    int status = rp__coreset_points_build(vectors, n, dim, projection_dim, seed, fn, &g.P);
+    int status = rp__coreset_points_build_released(vectors, n, dim, projection_dim, seed, release, fn, &g.P);
     if (status == RP_OK) status = greedy_alloc(&g, m, fn);
     const int threads = (int)(num_threads ? num_threads : rp__cpu_count());
     if (status == RP_OK) status = greedy_start(&g, seed, threads, fn);

@@ -31,4 +31,11 @@ int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t 
                        uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data, const char *fn,
                        uint64_t *indices_out);
 
+/* The same for input that is read once and let go (a spilled feature store): release (may be
+ * NULL) is told after each block of rows has been projected or copied (coreset_points.h). */
+struct rp__coreset_release;
+int rp__coreset_select_released(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
+                                uint64_t seed, uint32_t num_threads, const struct rp__coreset_release *release,
+                                rp_progress_fn progress, void *user_data, const char *fn, uint64_t *indices_out);
+
 #endif

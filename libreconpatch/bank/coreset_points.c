@@ -22,24 +22,38 @@
 int rp__coreset_points_build(const float *vectors, uint64_t n, uint32_t dim, uint32_t pd, uint64_t seed,
                              const char *fn, rp__coreset_points *out)
 {
+    return rp__coreset_points_build_released(vectors, n, dim, pd, seed, NULL, fn, out);
+}
+
+int rp__coreset_points_build_released(const float *vectors, uint64_t n, uint32_t dim, uint32_t pd, uint64_t seed,
+                                      const rp__coreset_release *release, const char *fn, rp__coreset_points *out)
+{
     enum { CHUNK = 4096 };
     memset(out, 0, sizeof *out);
     out->n = n;
     out->pd = pd;
     out->norm = rp__malloc((size_t)n * sizeof(float));
     float *weight = NULL;
-    if (dim != pd) {
+    const int copy_input = dim == pd && release; /* the input goes away: keep rows of our own */
+    if (dim != pd || copy_input) {
         size_t floats;
         if (rp__mul_size((size_t)n, pd, &floats) == 0) out->owned = rp__malloc(floats * sizeof(float));
-        weight = rp__malloc((size_t)pd * dim * sizeof(float));
+        if (!copy_input) weight = rp__malloc((size_t)pd * dim * sizeof(float));
     }
-    if (!out->norm || (dim != pd && (!out->owned || !weight))) {
+    if (!out->norm || ((dim != pd || copy_input) && !out->owned) || (dim != pd && !weight)) {
         free(weight);
         rp__coreset_points_free(out);
         return rp__fail(RP_E_NOMEM, "%s: out of memory for %llu projected points of %u dims", fn,
                         (unsigned long long)n, pd);
     }
-    if (dim == pd) {
+    if (copy_input) {
+        for (uint64_t r0 = 0; r0 < n; r0 += CHUNK) {
+            const uint64_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
+            memcpy(out->owned + r0 * pd, vectors + r0 * dim, (size_t)rows * dim * sizeof(float));
+            release->fn(release->ctx, r0, rows);
+        }
+        out->y = out->owned;
+    } else if (dim == pd) {
         out->y = vectors; /* PatchCore skips the projection: work on the caller's rows directly */
     } else {
         rp__coreset_projection(pd, dim, seed, weight);
@@ -49,6 +63,7 @@ int rp__coreset_points_build(const float *vectors, uint64_t n, uint32_t dim, uin
             const uint64_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
             dnnl_status_t st = dnnl_sgemm('N', 'T', (dnnl_dim_t)rows, pd, dim, 1.0f, vectors + r0 * dim, dim, weight,
                                           dim, 0.0f, out->owned + r0 * pd, pd);
+            if (release) release->fn(release->ctx, r0, rows);
             if (st != dnnl_success) {
                 free(weight);
                 rp__coreset_points_free(out);

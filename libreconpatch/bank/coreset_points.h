@@ -19,6 +19,19 @@ typedef struct {
  * Returns RP_OK, RP_E_NOMEM or RP_E_BACKEND (message prefixed with fn). */
 int rp__coreset_points_build(const float *vectors, uint64_t n, uint32_t dim, uint32_t pd, uint64_t seed,
                              const char *fn, rp__coreset_points *out);
+
+/* Called after rows [first, first + count) of the input were read, so that input held in a
+ * file mapping (a spilled feature store) can give its pages back. */
+typedef struct rp__coreset_release {
+    void (*fn)(void *ctx, uint64_t first, uint64_t count);
+    void *ctx;
+} rp__coreset_release;
+
+/* The same, for input that must be read once in order and let go: the rows are always copied
+ * (or projected) into memory of the points' own, and release (may be NULL: plain build) is told
+ * after each block. */
+int rp__coreset_points_build_released(const float *vectors, uint64_t n, uint32_t dim, uint32_t pd, uint64_t seed,
+                                      const rp__coreset_release *release, const char *fn, rp__coreset_points *out);
 void rp__coreset_points_free(rp__coreset_points *points);
 
 /* PatchCore's starting distances: out[p] = mean over the start points of |p - start|

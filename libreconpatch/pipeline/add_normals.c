@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/bank_internal.h"
 #include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 
@@ -120,6 +121,7 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
     if ((rc = rp__params_copy(&bp, sizeof bp, p.bank, "rp_model_add_normals (params.bank)"))) goto done;
     bp.dim = dim;
     if ((rc = rp_bank_create(&bp, &n.bank))) goto done;
+    if ((rc = rp__bank_set_memory_limit(n.bank, rp__train_feature_limit(&p), p.spill_dir, fn))) goto done;
     rp__image_source src = {paths, images, train_idx, n_train, m->extractor_params.max_pixels};
     rp__progress_ctx pc = {progress, user_data, fn};
     if ((rc = rp__extract_all(m->extractor, &src, p.batch_size, sink_new_category, &n, &pc))) goto done;

@@ -35,6 +35,9 @@ int rp__model_thresholds_from_normals(const double *scores, const double *map_ma
  * checked as rp_train documents them. */
 int rp__train_params_check_common(rp_train_params *params, double *q, const char *fn);
 
+/* params.feature_memory_limit resolved: the default for 0, 0 (never spill) for UINT64_MAX. */
+uint64_t rp__train_feature_limit(const rp_train_params *p);
+
 /* Where the images come from: paths (decoded one batch at a time) or caller images. */
 typedef struct rp__image_source {
     const char *const *paths;

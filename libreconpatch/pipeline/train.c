@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/bank_internal.h"
 #include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 #include "trainer/trainer_features.h"
@@ -55,6 +56,7 @@ static int embed_into_banks(const rp_trainer *trainer, const rp_embedding *f, rp
     for (uint32_t i = 0; i < n_images && !rc; i++) {
         const float *features = rp__trainer_image_features(trainer, i, &n);
         rc = rp_embedding_apply(f, features, n, block, (size_t)n * out_dim);
+        rp__trainer_release_features(trainer, i);
         if (!rc) rc = rp_bank_add(m->categories[category ? category[i] : 0].bank, block, n, out_dim);
     }
     free(block);
@@ -80,6 +82,22 @@ static int check_categories(const rp_train_params *p, uint32_t count, uint32_t *
     for (uint32_t c = 0; p->category_names && c < *n_categories; c++)
         if (!p->category_names[c]) return rp__fail(RP_E_INVALID_ARG, "rp_train: params.category_names[%u] is NULL", c);
     return RP_OK;
+}
+
+/* The feature memory limit shared out (params.feature_memory_limit): with a head, half for the
+ * trainer, which holds every training patch, and half for the banks of its embedded vectors,
+ * which fill while the trainer still holds its own; without one, all for the banks. Each bank
+ * gets an equal share. 0 everywhere: never spill. */
+static int set_memory_limits(rp_model *m, rp_trainer *trainer, const rp_train_params *p)
+{
+    const uint64_t limit = rp__train_feature_limit(p);
+    const uint64_t banks = p->method != RP_METHOD_PATCHCORE ? limit / 2 : limit, share = banks / m->n_categories;
+    int rc = trainer ? rp__trainer_set_memory_limit(trainer, limit ? limit - banks : 0, p->spill_dir, "rp_train")
+                     : RP_OK;
+    for (uint32_t c = 0; !rc && c < m->n_categories && m->categories[c].bank; c++)
+        rc = rp__bank_set_memory_limit(m->categories[c].bank, limit ? (share ? share : 1) : 0, p->spill_dir,
+                                       "rp_train");
+    return rc;
 }
 
 static int name_categories(rp_model *m, const char *const *names)
@@ -157,9 +175,11 @@ static int train_common(const char *const *paths, const rp_image *const *images,
         bp.dim = info.feature_dim;
         for (uint32_t c = 0; c < n_categories; c++)
             if ((rc = rp_bank_create(&bp, &m->categories[c].bank))) goto fail;
+        if ((rc = set_memory_limits(m, NULL, &p))) goto fail;
         if ((rc = rp__extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
     } else {
         if ((rc = rp_trainer_create(p.trainer, &trainer))) goto fail;
+        if ((rc = set_memory_limits(m, trainer, &p))) goto fail;
         route.trainer = trainer;
         if ((rc = rp__extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
         if (p.method == RP_METHOD_PCA) { /* the trainer only holds the features: fit, do not train */
@@ -171,6 +191,7 @@ static int train_common(const char *const *paths, const rp_image *const *images,
         bp.dim = rp_embedding_out_dim(m->embedding);
         for (uint32_t c = 0; c < n_categories; c++)
             if ((rc = rp_bank_create(&bp, &m->categories[c].bank))) goto fail;
+        if ((rc = set_memory_limits(m, NULL, &p))) goto fail; /* the banks' half: see set_memory_limits */
         if ((rc = embed_into_banks(trainer, m->embedding, m, train_category))) goto fail;
         rp_trainer_free(trainer);
         trainer = NULL;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/feature_store.h"
 #include "pipeline/pipeline_internal.h"
 
 #define DEFAULT_BATCH_IMAGES 4u
@@ -24,6 +25,12 @@ int rp__train_params_check_common(rp_train_params *p, double *q, const char *fn)
         return rp__fail(RP_E_INVALID_ARG, "%s: params.calibration_quantile %g is not in (0, 1)", fn,
                         p->calibration_quantile);
     return RP_OK;
+}
+
+uint64_t rp__train_feature_limit(const rp_train_params *p)
+{
+    if (p->feature_memory_limit == UINT64_MAX) return 0;
+    return p->feature_memory_limit ? p->feature_memory_limit : RP__FEATURE_STORE_DEFAULT_LIMIT;
 }
 
 static int report(const rp__progress_ctx *pc, int32_t stage, int64_t done, int64_t total)

@@ -25,13 +25,21 @@ typedef struct pca_rows {
     const uint32_t *rows;
     uint32_t n_parts;
     uint64_t count; /* sum of rows */
+    const rp_trainer *release; /* non-NULL: the parts are its images, given back once read */
 } pca_rows;
+
+static void part_read(const pca_rows *x, uint32_t p)
+{
+    if (x->release) rp__feature_store_release(&x->release->features, x->release->image_start[p], x->rows[p]);
+}
 
 static void column_mean(const pca_rows *x, uint32_t dim, double *mean)
 {
-    for (uint32_t p = 0; p < x->n_parts; p++)
+    for (uint32_t p = 0; p < x->n_parts; p++) {
         for (uint64_t r = 0; r < x->rows[p]; r++)
             for (uint32_t c = 0; c < dim; c++) mean[c] += x->parts[p][r * dim + c];
+        part_read(x, p);
+    }
     for (uint32_t c = 0; c < dim; c++) mean[c] /= (double)x->count;
 }
 
@@ -51,7 +59,10 @@ static int covariance(const pca_rows *x, uint32_t dim, const double *mean, doubl
                             cov, (int)dim);
                 filled = 0;
             }
-            if (r == rows) break;
+            if (r == rows) {
+                if (p < x->n_parts) part_read(x, p);
+                break;
+            }
             for (uint32_t c = 0; c < dim; c++)
                 block[(size_t)filled * dim + c] = (double)x->parts[p][r * dim + c] - mean[c];
             filled++;
@@ -148,7 +159,7 @@ int rp_embedding_fit_pca(const float *features, uint64_t count, uint32_t dim, ui
         parts[i] = features + i * part * dim;
         rows[i] = (uint32_t)(i + 1 < n_parts ? part : count - i * part);
     }
-    pca_rows x = {parts, rows, (uint32_t)n_parts, count};
+    pca_rows x = {parts, rows, (uint32_t)n_parts, count, NULL};
     return fit(&x, dim, out_dim, "rp_embedding_fit_pca", out);
 }
 
@@ -159,6 +170,11 @@ int rp_trainer_fit_pca(const rp_trainer *t, uint32_t out_dim, rp_embedding **out
     *out = NULL;
     if (!t) return rp__fail(RP_E_INVALID_ARG, "rp_trainer_fit_pca: trainer is NULL");
     if (!t->n_images) return rp__fail(RP_E_STATE, "rp_trainer_fit_pca: no features added");
-    pca_rows x = {(const float *const *)t->images, t->image_patches, t->n_images, t->n_patches};
-    return fit(&x, t->in_dim, out_dim ? out_dim : t->p.repr_dim, "rp_trainer_fit_pca", out);
+    const float **parts = rp__malloc(t->n_images * sizeof *parts);
+    if (!parts) return rp__fail(RP_E_NOMEM, "rp_trainer_fit_pca: out of memory");
+    for (uint32_t i = 0; i < t->n_images; i++) parts[i] = rp__trainer_image_rows(t, i);
+    pca_rows x = {parts, t->image_patches, t->n_images, t->n_patches, t};
+    int rc = fit(&x, t->in_dim, out_dim ? out_dim : t->p.repr_dim, "rp_trainer_fit_pca", out);
+    free(parts);
+    return rc;
 }

@@ -23,6 +23,10 @@ typedef struct loop {
     double *w, *zd, *dzd;
     rp__trainer_ws ws; /* scratch of the O(batch^2) label and loss computations */
     const float **train_rows, **val_rows;
+    /* Set when the features live in the trainer's temporary file: rows are then read with pread
+     * (rows picked at random through the mapping would map whole cached folios of the file, and
+     * the resident set would grow to the file's size), the pointers above serving as positions. */
+    const rp__feature_store *spilled;
     uint32_t n_train, n_val;
     uint32_t *perm;    /* shuffled order of train_rows */
     uint32_t *val_idx; /* val_batches x val_batch fixed indices into val_rows */
@@ -81,9 +85,19 @@ static int alloc_acts(rp__trainer_acts *a, const rp__trainer_shape *s, uint32_t 
     return a->h && a->z && (a->a || !s->hidden_dim);
 }
 
-static void gather(const float *const *rows, const uint32_t *idx, uint32_t n, uint32_t dim, float *x)
+static int gather(const loop *L, const float *const *rows, const uint32_t *idx, uint32_t n, uint32_t dim, float *x)
 {
-    for (uint32_t i = 0; i < n; i++) memcpy(x + (size_t)i * dim, rows[idx[i]], dim * sizeof(float));
+    if (!L->spilled) {
+        for (uint32_t i = 0; i < n; i++) memcpy(x + (size_t)i * dim, rows[idx[i]], dim * sizeof(float));
+        return RP_OK;
+    }
+    const float *base = rp__feature_store_view(L->spilled);
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = rp__feature_store_read(L->spilled, (uint64_t)(rows[idx[i]] - base) / dim, 1, x + (size_t)i * dim,
+                                        "rp_trainer_train");
+        if (rc) return rc;
+    }
+    return RP_OK;
 }
 
 /* Pseudo-labels of the batch in L->x (n rows) from the given target parameters, into L->w. */
@@ -127,9 +141,10 @@ static int validation_loss_of(loop *L, uint32_t val_batches, uint32_t dim, int f
     double sum = 0.0;
     const size_t vb2 = (size_t)L->val_batch * L->val_batch;
     for (uint32_t b = 0; b < val_batches; b++) {
-        gather(L->val_rows, L->val_idx + (size_t)b * L->val_batch, L->val_batch, dim, L->x);
+        int rc = gather(L, L->val_rows, L->val_idx + (size_t)b * L->val_batch, L->val_batch, dim, L->x);
+        if (rc != RP_OK) return rc;
         double l;
-        int rc = batch_loss_with(L, L->val_batch, frozen ? L->val_w0 + vb2 * b : NULL, 0, &l);
+        rc = batch_loss_with(L, L->val_batch, frozen ? L->val_w0 + vb2 * b : NULL, 0, &l);
         if (rc != RP_OK) return rc;
         sum += l;
     }
@@ -190,7 +205,7 @@ static int split_images(rp_trainer *t, loop *L, rp__trainer_rng *rng, int with_v
                 L->img_order[ti] = ti;
             }
             for (uint32_t r = 0; r < t->image_patches[i]; r++) {
-                const float *row = t->images[i] + (size_t)r * t->in_dim;
+                const float *row = rp__trainer_image_rows(t, i) + (size_t)r * t->in_dim;
                 if (is_val[i]) {
                     L->val_rows[b++] = row;
                 } else {
@@ -327,8 +342,8 @@ static int freeze_initial_labels(loop *L, uint32_t val_batches, uint32_t dim)
     if (!L->target0 || !L->val_w0) return rp__fail(RP_E_NOMEM, "rp_trainer_train: out of memory (diagnostics)");
     memcpy(L->target0, L->target, L->layout.total * sizeof(float));
     for (uint32_t b = 0; b < val_batches; b++) {
-        gather(L->val_rows, L->val_idx + (size_t)b * L->val_batch, L->val_batch, dim, L->x);
-        int rc = batch_labels(L, L->target0, L->val_batch);
+        int rc = gather(L, L->val_rows, L->val_idx + (size_t)b * L->val_batch, L->val_batch, dim, L->x);
+        if (rc == RP_OK) rc = batch_labels(L, L->target0, L->val_batch);
         if (rc != RP_OK) return rc;
         memcpy(L->val_w0 + vb2 * b, L->w, vb2 * sizeof(double));
     }
@@ -355,6 +370,7 @@ static int prepare(rp_trainer *t, loop *L, rp__trainer_rng *rng, int with_val)
 
     int rc = split_images(t, L, rng, with_val);
     if (rc != RP_OK) return rc;
+    L->spilled = rp__feature_store_spilled(&t->features) ? &t->features : NULL;
     L->batch = p->batch_size < L->n_train ? p->batch_size : L->n_train;
     if (L->batch < p->k)
         return rp__fail(RP_E_STATE, "rp_trainer_train: %u training patches, fewer than k = %u", L->n_train, p->k);
@@ -434,8 +450,9 @@ static int train_step(rp_trainer *t, loop *L, rp__trainer_rng *rng, loop_state *
     } else {
         uniform_batch(L, rng, &st->cursor);
     }
-    gather(L->train_rows, L->batch_idx, L->batch, t->in_dim, L->x);
-    int rc = batch_loss(L, L->batch, 1, loss);
+    int rc = gather(L, L->train_rows, L->batch_idx, L->batch, t->in_dim, L->x);
+    if (rc != RP_OK) return rc;
+    rc = batch_loss(L, L->batch, 1, loss);
     if (rc != RP_OK)
         return rp__fail(rc, "rp_trainer_train: out of memory for the pseudo-labels of a batch of %u", L->batch);
     if (!isfinite(*loss))
@@ -460,6 +477,7 @@ static int end_epoch(rp_trainer *t, loop *L, loop_state *st, uint32_t e, double 
     t->hist_epochs = e + 1;
     if (with_val) {
         int rc = validation_loss(L, p->val_batches, t->in_dim, &st->val);
+        if (rc == RP_E_IO) return rc; /* reading a spilled feature back failed: the read said so */
         if (rc != RP_OK) return rp__fail(rc, "rp_trainer_train: out of memory during validation");
         if (st->val < st->best_val) {
             st->best_val = st->val;

@@ -93,6 +93,12 @@ int rp_trainer_create(const rp_trainer_params *params, rp_trainer **out)
     if ((rc = resolve_params(&p)) != RP_OK) return rc;
     rp_trainer *t = rp__calloc(1, sizeof *t);
     if (!t) return rp__fail(RP_E_NOMEM, "rp_trainer_create: out of memory");
+    /* no limit: a trainer made through the public API holds its features in memory; rp_train
+     * sets one (rp__trainer_set_memory_limit) */
+    if ((rc = rp__feature_store_init(&t->features, p.in_dim, 0, NULL, "rp_trainer_create"))) {
+        free(t);
+        return rc;
+    }
     t->p = p;
     t->in_dim = p.in_dim;
     t->best_epoch = -1;
@@ -118,19 +124,29 @@ int rp_trainer_add_image_features(rp_trainer *t, const float *features, uint32_t
         return rp__fail(RP_E_LIMIT, "rp_trainer_add_image_features: %u x %u floats overflow", patches, dim);
     if (t->n_images == t->cap_images) {
         uint32_t cap = t->cap_images ? t->cap_images * 2 : 64;
-        float **imgs = rp__realloc(t->images, cap * sizeof *imgs);
-        if (imgs) t->images = imgs;
-        uint32_t *counts = imgs ? rp__realloc(t->image_patches, cap * sizeof *counts) : NULL;
+        uint64_t *starts = rp__realloc(t->image_start, cap * sizeof *starts);
+        if (starts) t->image_start = starts;
+        uint32_t *counts = starts ? rp__realloc(t->image_patches, cap * sizeof *counts) : NULL;
         if (counts) t->image_patches = counts;
-        if (!imgs || !counts)
+        if (!starts || !counts)
             return rp__fail(RP_E_NOMEM, "rp_trainer_add_image_features: out of memory for %u images", cap);
         t->cap_images = cap;
     }
-    float *copy = rp__malloc(floats * sizeof(float));
-    if (!copy)
-        return rp__fail(RP_E_NOMEM, "rp_trainer_add_image_features: out of memory for %u x %u floats", patches, dim);
-    memcpy(copy, features, floats * sizeof(float));
-    t->images[t->n_images] = copy;
+    const uint32_t store_dim = t->features.dim;
+    t->features.dim = dim;
+    int rc = rp__feature_store_append(&t->features, features, patches, "rp_trainer_add_image_features");
+    /* a spilled store is mapped again after each add, so that readers of a const trainer find
+     * the rows (mapping reads nothing: the pages come in when touched) */
+    if (!rc && rp__feature_store_spilled(&t->features) &&
+        !rp__feature_store_rows(&t->features, "rp_trainer_add_image_features")) {
+        rc = rp_last_error_code();
+        rp__feature_store_truncate(&t->features, t->n_patches);
+    }
+    if (rc) {
+        if (!t->n_images) t->features.dim = store_dim;
+        return rc; /* the store holds what it held before */
+    }
+    t->image_start[t->n_images] = t->n_patches;
     t->image_patches[t->n_images] = patches;
     t->n_images++;
     t->n_patches += patches;
@@ -148,7 +164,19 @@ const float *rp__trainer_image_features(const rp_trainer *t, uint32_t i, uint32_
         return NULL;
     }
     *patches_out = t->image_patches[i];
-    return t->images[i];
+    return rp__trainer_image_rows(t, i);
+}
+
+void rp__trainer_release_features(const rp_trainer *t, uint32_t i)
+{
+    if (t && i < t->n_images) rp__feature_store_release(&t->features, t->image_start[i], t->image_patches[i]);
+}
+
+int rp__trainer_set_memory_limit(rp_trainer *t, uint64_t bytes, const char *spill_dir, const char *fn)
+{
+    if (t->n_images) return rp__fail(RP_E_STATE, "%s: the trainer's memory limit is set before the first image", fn);
+    rp__feature_store_free(&t->features);
+    return rp__feature_store_init(&t->features, t->in_dim, bytes, spill_dir, fn);
 }
 
 int rp_trainer_train(rp_trainer *t, rp_progress_fn progress, void *user_data)
@@ -192,8 +220,8 @@ int rp_trainer_get_history(const rp_trainer *t, double *train_loss_out, double *
 void rp_trainer_free(rp_trainer *t)
 {
     if (!t) return;
-    for (uint32_t i = 0; i < t->n_images; i++) free(t->images[i]);
-    free(t->images);
+    rp__feature_store_free(&t->features);
+    free(t->image_start);
     free(t->image_patches);
     free(t->f_params);
     free(t->hist_train);

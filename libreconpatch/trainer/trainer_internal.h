@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "common/feature_store.h"
 
 /* Added to squared distances before the square root in the loss, so the gradient of |z_i - z_j|
  * stays finite for identical outputs. The PyTorch golden script uses the same value. */
@@ -190,8 +191,11 @@ struct rp_trainer {
     rp_trainer_params p; /* defaults resolved, validated */
     uint32_t in_dim;     /* 0 until known (params or first image) */
 
-    /* Patch features, stored once: one block of image_patches[i] x in_dim floats per image. */
-    float **images;
+    /* Patch features, stored once, image after image (in memory up to a limit, then in a
+     * temporary file: common/feature_store.h); image i is image_patches[i] rows from row
+     * image_start[i]. Read them through rp__trainer_image_rows. */
+    rp__feature_store features;
+    uint64_t *image_start;
     uint32_t *image_patches;
     uint32_t n_images, cap_images;
     uint64_t n_patches;
@@ -207,6 +211,15 @@ struct rp_trainer {
     rp__trainer_observer observer; /* diagnostics, NULL normally */
     void *observer_data;
 };
+
+/* Image i's rows (image_patches[i] x in_dim floats). A spilled store is mapped after every add, so
+ * the view exists whenever images do. Readers going through it in order give the pages back
+ * (rp__feature_store_release); the training batches, which pick rows at random, read them with
+ * pread instead (train_loop.c, gather). */
+static inline const float *rp__trainer_image_rows(const rp_trainer *t, uint32_t i)
+{
+    return rp__feature_store_view(&t->features) + (size_t)t->image_start[i] * t->in_dim;
+}
 
 /* The training loop (train_loop.c): fills the result fields, or returns an error with trained = 0. */
 int rp__trainer_run(rp_trainer *t, rp_progress_fn progress, void *user_data);

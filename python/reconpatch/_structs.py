@@ -104,7 +104,8 @@ class TrainParams(_Struct):
                 ("scorer", ctypes.POINTER(ScorerParams)), ("batch_size", u32), ("reserved0", u32),
                 ("calibration_fraction", f64), ("calibration_quantile", f64),
                 ("category_count", u32), ("reserved1", u32), ("image_categories", ctypes.POINTER(u32)),
-                ("category_names", ctypes.POINTER(ctypes.c_char_p))]
+                ("category_names", ctypes.POINTER(ctypes.c_char_p)), ("feature_memory_limit", u64),
+                ("spill_dir", ctypes.c_char_p)]
 
 
 class ModelThresholds(_Struct):

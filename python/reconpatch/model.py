@@ -83,7 +83,8 @@ class Model(Handle):
 
     @classmethod
     def train(cls, images, method="reconpatch", progress=None, extractor=None, trainer=None, bank=None,
-              scorer=None, batch_size=0, calibration_fraction=0.0, calibration_quantile=0.0, categories=None):
+              scorer=None, batch_size=0, calibration_fraction=0.0, calibration_quantile=0.0, categories=None,
+              feature_memory_limit=0, spill_dir=None):
         """Train on normal images.
 
         images     a folder, or a list of paths, Images or uint8 ndarrays (RGB)
@@ -97,6 +98,9 @@ class Model(Handle):
                    the quantile rule at calibration_quantile (0 = 0.99); see Model.calibrate
         categories one name per image: a model of several products (docs/unified.md), each with
                    its own bank and thresholds, numbered in the order the names first appear
+        feature_memory_limit  bytes of patch features held in memory while training (0 = 2 GiB,
+                   None = never spill); past it they go to a temporary file in spill_dir
+                   ($TMPDIR or /tmp), with the same model as a result
         """
         if isinstance(images, (str, bytes, os.PathLike)) and os.path.isdir(images):
             images = list_images(images)
@@ -115,6 +119,9 @@ class Model(Handle):
         p = make_params(S.TrainParams, "rp_train_params_init", method=_method_code(method),
                         batch_size=batch_size, calibration_fraction=calibration_fraction,
                         calibration_quantile=calibration_quantile)
+        p.feature_memory_limit = 2**64 - 1 if feature_memory_limit is None else int(feature_memory_limit)
+        spill = os.fsencode(spill_dir) if spill_dir is not None else None
+        p.spill_dir = spill
         p.extractor = ctypes.pointer(ep) if ep is not None else None
         p.trainer = ctypes.pointer(tp) if tp is not None else None
         p.bank = ctypes.pointer(bp) if bp is not None else None

@@ -120,6 +120,7 @@ int main(void)
     FIELD(rp_train_params, calibration_fraction); FIELD(rp_train_params, calibration_quantile);
     FIELD(rp_train_params, category_count); FIELD(rp_train_params, reserved1);
     FIELD(rp_train_params, image_categories); FIELD(rp_train_params, category_names);
+    FIELD(rp_train_params, feature_memory_limit); FIELD(rp_train_params, spill_dir);
     end();
 
     STRUCT(rp_model_thresholds);

@@ -136,6 +136,22 @@ def test_model__train_refuses_a_missing_file_naming_it(backbone, tmp_path):
         rp.Model.train(bottle_train_paths()[:2], method="nearest")
 
 
+def test_model__feature_memory_limit_spills_to_the_folder_given(backbone, tmp_path):
+    """A limit below one image's features sends them to a temporary file in spill_dir at once:
+    the same scores as in memory, and a folder that does not exist is named in the error."""
+    paths = bottle_train_paths()[:3]
+    in_memory = rp.Model.train(paths, method="patchcore", extractor=backbone, feature_memory_limit=None)
+    spilled = rp.Model.train(paths, method="patchcore", extractor=backbone, feature_memory_limit=1024,
+                             spill_dir=str(tmp_path))
+    image = bottle_test_cases()[0][0]
+    assert in_memory.score(image).score == spilled.score(image).score
+    assert list(tmp_path.iterdir()) == []  # the file was unlinked from the start
+    missing = str(tmp_path / "no-such-folder")
+    with pytest.raises(rp.ReconpatchError) as info:
+        rp.Model.train(paths, method="patchcore", extractor=backbone, feature_memory_limit=1024, spill_dir=missing)
+    assert info.value.code == errors.E_IO and "no-such-folder" in info.value.message
+
+
 def test_model__thresholds_decide_and_mask(weights, patchcore, serial_scores):  # separable scores: real weights
     model = patchcore.model
     goods = [s for _, label, _, s in serial_scores if label == 0]
