@@ -15,13 +15,16 @@
  * (default 1: the batch scoring uses).
  *
  * Timing: N evenly spaced test images (default 20) of each of DIR 0 and DIR 1, decoded before,
- * each scored with rp_score_image (image score and heat map) by the three models, interleaved
- * image by image (their order rotated per image and round), R rounds (default 5) after one untimed
- * round. Printed per image group and model: median ms per image, its ratio to the 1-category
- * model's median, and the median of the paired ratios (same image and round, seconds apart: the
- * figure least moved by other jobs on the host). DIR 1's images go to DIR 1's bank in the routed
- * models and to DIR 0's in the 1-category one, so that group also carries the two banks' size
- * difference (printed). Also: the share of the timed images routed to their own category, the
+ * each scored with rp_score_image (image score and heat map) by the three models, and by
+ * rp_score_image_in_category on the K-category model with the image's own category ("own bank":
+ * no router, the image's own bank, what a separate model of its category costs), interleaved image
+ * by image (their order rotated per image and round), R rounds (default 5) after one untimed round.
+ * Printed per image group and model: median ms per image, its ratio to the 1-category model
+ * (of the medians, and the median of the paired ratios: same image and round, seconds apart, the
+ * figure least moved by other jobs on the host) and the paired ratio to "own bank". DIR 1's images
+ * search DIR 1's bank in the routed models but DIR 0's in the 1-category one, so their ratio to
+ * that model also carries the two banks' size difference (printed); their ratio to "own bank" does
+ * not. Also: the share of the timed images routed to their own category, the
  * routing of N test images of every DIR by the K-category model, whether routed scores and maps
  * equal the separate model's, the ISA and the load average. Exit 1 when a routed image lands in
  * another category or its score differs by more than 1e-4 relative (all features here are batch
@@ -346,7 +349,10 @@ int main(int argc, char **argv)
     const uint32_t n0 = sets[0].n_test, n1 = sets[1].n_test, n = n0 + n1;
     rp_image **imgs = malloc(n * sizeof *imgs);
     for (uint32_t i = 0; i < n; i++) imgs[i] = i < n0 ? sets[0].test[i] : sets[1].test[i - n0];
-    enum { M_SINGLE, M_TWO, M_ALL, N_TIMED };
+    /* M_KNOWN: rp_score_image_in_category on the K-category model, the image's own category given:
+     * its own bank and no router, the cost of a separate model of its category */
+    enum { M_SINGLE, M_KNOWN, M_TWO, M_ALL, N_TIMED };
+    const char *timed_names[N_TIMED] = {"1 cat", "own bank", "2 cats", kname};
     /* times[(round * n + image) * N_TIMED + model], ms */
     double *times = malloc((size_t)rounds * n * N_TIMED * sizeof *times);
     double *ref_score = malloc((size_t)n * N_TIMED * sizeof *ref_score);
@@ -362,13 +368,15 @@ int main(int argc, char **argv)
             const size_t pixels = (size_t)rp_image_width(imgs[i]) * rp_image_height(imgs[i]);
             for (uint32_t k = 0; k < N_TIMED; k++) {
                 const uint32_t which = (k + i + r) % N_TIMED;
-                const rp_model *m = models[which];
+                const rp_model *m = models[which == M_SINGLE ? 0 : which == M_TWO ? 1 : 2];
                 float *map = malloc(pixels * sizeof *map);
                 rp_score_result res;
                 memset(&res, 0, sizeof res);
                 res.struct_size = sizeof res;
                 const double t = now();
-                if (rp_score_image(m, imgs[i], &res, map, pixels, NULL, 0)) die("rp_score_image");
+                if (which == M_KNOWN ? rp_score_image_in_category(m, own, imgs[i], &res, map, pixels, NULL, 0)
+                                     : rp_score_image(m, imgs[i], &res, map, pixels, NULL, 0))
+                    die("rp_score_image");
                 const double ms = (now() - t) * 1e3;
                 const size_t slot = (size_t)i * N_TIMED + which;
                 if (r == 0) {
@@ -391,11 +399,11 @@ int main(int argc, char **argv)
     print_loadavg("after scoring");
 
     /* routed against separate-model scores and maps (round 0): DIR 0's images against DIR 0's own
-     * model; DIR 1's against the 2-category model, whose DIR 1 bank is built as DIR 1's own model
+     * model; DIR 1's against its own bank in the K-category model, built as DIR 1's own model
      * would be (the bench does not train that one, to save a pass of its images) */
     for (uint32_t i = 0; i < n; i++) {
         const size_t pixels = (size_t)rp_image_width(imgs[i]) * rp_image_height(imgs[i]);
-        const uint32_t base = i < n0 ? M_SINGLE : M_TWO;
+        const uint32_t base = i < n0 ? M_SINGLE : M_KNOWN;
         const double s0 = ref_score[(size_t)i * N_TIMED + base];
         const float *m0 = ref_map[(size_t)i * N_TIMED + base];
         for (uint32_t w = base + 1; w <= M_ALL; w++) {
@@ -412,7 +420,7 @@ int main(int argc, char **argv)
             if (dmap > worst_map) worst_map = dmap;
         }
     }
-    printf("routed vs separate (%s: 2 and %d cats vs %s alone; %s: %d vs 2 cats): %u of %u (image, model) pairs bit-identical in score and map; "
+    printf("routed vs separate (%s: own bank, 2 and %d cats vs %s alone; %s: 2 and %d cats vs own bank): %u of %u (image, model) pairs bit-identical in score and map; "
            "largest relative score difference %.3g, largest map difference %.3g\n",
            sets[0].name, K, sets[0].name, sets[1].name, K, identical, compared, worst_rel, worst_map);
     printf("timed images scored in their own category: 2 cats %u/%u, %d cats %u/%u\n", routed_home[M_TWO], n, K,
@@ -420,10 +428,13 @@ int main(int argc, char **argv)
 
     /* medians per group: 0 = set 0's images, 1 = set 1's, 2 = both */
     double *v = malloc((size_t)rounds * n * sizeof *v), *q = malloc((size_t)rounds * n * sizeof *q);
+    double *q2 = malloc((size_t)rounds * n * sizeof *q2);
     double json_med[3][N_TIMED], json_pair[3][N_TIMED];
-    printf("\nms per image (rp_score_image with heat map, median over images x %u rounds); ratio to the "
-           "model of %s alone: of the medians, and median of the paired ratios\n", rounds, sets[0].name);
-    printf("%-22s %-9s %10s %14s %14s\n", "images", "model", "median ms", "ratio medians", "paired ratio");
+    printf("\nms per image (rp_score_image with heat map, median over images x %u rounds); ratios to the model of %s "
+           "alone (of the medians, and the median of the paired ratios) and to the image's own bank without the "
+           "router (paired)\n", rounds, sets[0].name);
+    printf("%-22s %-9s %10s %12s %12s %12s\n", "images", "model", "median ms", "/1cat med", "/1cat paired",
+           "/own paired");
     for (int g = 0; g < 3; g++) {
         const uint32_t lo = g == 1 ? n0 : 0, hi = g == 0 ? n0 : n;
         char label[64];
@@ -438,27 +449,24 @@ int main(int argc, char **argv)
                 for (uint32_t i = lo; i < hi; i++) {
                     const double *row = times + ((size_t)r * n + i) * N_TIMED;
                     v[c] = row[w];
+                    q2[c] = row[w] / row[M_KNOWN];
                     q[c++] = row[w] / row[M_SINGLE];
                 }
-            const double med = median(v, c), pair = median(q, c);
+            const double med = median(v, c), pair = median(q, c), pair_own = median(q2, c);
             if (w == M_SINGLE) base = med;
             json_med[g][w] = med;
-            json_pair[g][w] = pair;
-            char mname[32];
-            if (w == M_SINGLE)
-                snprintf(mname, sizeof mname, "1 cat");
-            else
-                snprintf(mname, sizeof mname, "%d cats", w == M_TWO ? 2 : K);
-            printf("%-22s %-9s %10.1f %14.3f %14.3f\n", label, mname, med, med / base, pair);
+            json_pair[g][w] = pair_own;
+            printf("%-22s %-9s %10.1f %12.3f %12.3f %12.3f\n", label, timed_names[w], med, med / base, pair, pair_own);
         }
     }
     printf("timed scoring took %.1f s\n", now() - t_scoring);
-    printf("{\"coreset\": %g, \"categories\": %d, \"rounds\": %u, \"isa\": \"%s\", \"groups\": {", coreset, K,
-           rounds, dnnl_isa_name(dnnl_get_effective_cpu_isa()));
+    printf("{\"models\": [\"1 cat\", \"own bank\", \"2 cats\", \"%s\"], \"coreset\": %g, \"categories\": %d, "
+           "\"rounds\": %u, \"isa\": \"%s\", \"groups\": {", kname, coreset, K, rounds,
+           dnnl_isa_name(dnnl_get_effective_cpu_isa()));
     for (int g = 0; g < 3; g++)
-        printf("%s\"%s\": {\"ms\": [%.2f, %.2f, %.2f], \"paired_ratio\": [%.4f, %.4f, %.4f]}", g ? ", " : "",
-               g < 2 ? sets[g].name : "both", json_med[g][0], json_med[g][1], json_med[g][2], json_pair[g][0],
-               json_pair[g][1], json_pair[g][2]);
+        printf("%s\"%s\": {\"ms\": [%.2f, %.2f, %.2f, %.2f], \"paired_ratio_to_own_bank\": [%.4f, %.4f, %.4f, %.4f]}",
+               g ? ", " : "", g < 2 ? sets[g].name : "both", json_med[g][0], json_med[g][1], json_med[g][2],
+               json_med[g][3], json_pair[g][0], json_pair[g][1], json_pair[g][2], json_pair[g][3]);
     printf("}, \"routed_home\": [%u, %u], \"images\": %u, \"identical\": %u, \"compared\": %u, "
            "\"max_rel_score_diff\": %.3g}\n", routed_home[M_TWO], routed_home[M_ALL], n, identical, compared, worst_rel);
 
@@ -468,6 +476,7 @@ int main(int argc, char **argv)
     free(times);
     free(v);
     free(q);
+    free(q2);
     free(imgs);
     for (int s = 0; s < K; s++) {
         for (uint32_t i = 0; i < sets[s].n_test; i++) rp_image_free(sets[s].test[i]);
