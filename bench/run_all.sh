@@ -3,7 +3,8 @@
 #   1. backbone img/s, ours vs PyTorch, interleaved (bench_backbone.sh)
 #   2. coreset and kNN, ours vs PatchCore's torch sampler (bench_bank.sh)
 #   3. the pipeline on real data, stage by stage (rp-bench-pipeline): scoring cost at 1% and 10%
-#      coreset, kNN GFLOP/s, ReConPatch training time split and peak memory
+#      coreset, kNN GFLOP/s, ReConPatch training time split and peak memory; the router, and scoring
+#      cost against the number of categories of one model, 1, 2 and 4 (rp-bench-categories)
 #   4. accuracy tables (rp-eval): PatchCore and ReConPatch on bottle and magnetic tile, unified model;
 #      default preprocessing (both axes to 256), no crop, and the aspect-keeping MVTec protocol
 #   5. the calibrated thresholds' false-reject and escape rates on the four shared sets, with 4, 10
@@ -44,6 +45,16 @@ echo "== 3. pipeline stages on bottle =="
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --repr-dim 512 --coreset 0.1 | tee "$out/pipeline_rc10_512.txt"
 # the one scoring cost that grows with the products of a unified model (docs/unified.md)
 "$build/bench/bench_router" | tee "$out/router.txt"
+# scoring ms per image with 1, 2 and 4 categories in one PatchCore model, at 1% and 10% coreset
+# (docs/unified.md, "Cost"); trains on all four shared sets: about 15 minutes per ratio on 2 cores
+if [ -d "$tile" ] && [ -d "$data/deeppcb" ] && [ -d "$data/elpv_mono" ]; then
+    for ratio in 0.01 0.1; do
+        "$build/bench/rp-bench-categories" --data "$bottle" --data "$tile" --data "$data/deeppcb" \
+            --data "$data/elpv_mono" --coreset $ratio --per-category 10 --rounds 3 | tee "$out/categories_$ratio.txt"
+    done
+else
+    echo "magnetic_tile, deeppcb or elpv_mono missing under $data: skipping the categories benchmark (rp-bench-categories)"
+fi
 
 echo "== 4. accuracy =="
 eval_run() { name=$1; shift; "$build/cli/rp-eval" "$@" --json "$out/$name.json" | tee "$out/$name.txt"; }
