@@ -41,6 +41,7 @@
 #include <reconpatch/reconpatch.h>
 
 #define RP_BENCH_PROGRAM "rp-bench-categories"
+#include "rp_bench_isa.h"
 #include "rp_bench_util.h"
 #include "rp_file_list.h"
 #include "rp_omp_policy.h"
@@ -171,21 +172,6 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static const char *dnnl_isa_name(dnnl_cpu_isa_t isa)
-{
-    switch (isa) {
-    case dnnl_cpu_isa_sse41: return "sse41";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    default: return "other";
-    }
-}
-
 static void print_loadavg(const char *when)
 {
     FILE *f = fopen("/proc/loadavg", "r");
@@ -206,7 +192,7 @@ static void print_isa(void)
     const int avx512 = __builtin_cpu_supports("avx512f") && !(off && *off && strcmp(off, "0"));
     printf("ISA: oneDNN %d.%d.%d %s (backbone, kNN products), library loops %s; CPU avx2 %s, fma %s, "
            "avx512f %s; %d OpenMP threads, OMP_WAIT_POLICY=%s\n",
-           v->major, v->minor, v->patch, dnnl_isa_name(dnnl_get_effective_cpu_isa()),
+           v->major, v->minor, v->patch, rp_bench_isa_name(dnnl_get_effective_cpu_isa()),
            avx512 ? "AVX-512" : "portable (no AVX-512)", __builtin_cpu_supports("avx2") ? "yes" : "no",
            __builtin_cpu_supports("fma") ? "yes" : "no", __builtin_cpu_supports("avx512f") ? "yes" : "no",
            omp_get_max_threads(), getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "unset");
@@ -462,7 +448,7 @@ int main(int argc, char **argv)
     printf("timed scoring took %.1f s\n", now() - t_scoring);
     printf("{\"models\": [\"1 cat\", \"own bank\", \"2 cats\", \"%s\"], \"coreset\": %g, \"categories\": %d, "
            "\"rounds\": %u, \"isa\": \"%s\", \"groups\": {", kname, coreset, K, rounds,
-           dnnl_isa_name(dnnl_get_effective_cpu_isa()));
+           rp_bench_isa_name(dnnl_get_effective_cpu_isa()));
     for (int g = 0; g < 3; g++)
         printf("%s\"%s\": {\"ms\": [%.2f, %.2f, %.2f, %.2f], \"paired_ratio_to_own_bank\": [%.4f, %.4f, %.4f, %.4f]}",
                g ? ", " : "", g < 2 ? sets[g].name : "both", json_med[g][0], json_med[g][1], json_med[g][2],

@@ -23,6 +23,7 @@
 #include <reconpatch/reconpatch.h>
 
 #define RP_BENCH_PROGRAM "rp-bench-pipeline"
+#include "rp_bench_isa.h"
 #include "rp_bench_util.h"
 
 #include "common/common.h"
@@ -36,30 +37,13 @@ static const char *stage_names[N_STAGES] = {"decode", "preprocess", "backbone", 
 char *openblas_get_config(void); /* OpenBLAS's own entry points (its cblas.h path varies) */
 char *openblas_get_corename(void);
 
-static const char *dnnl_isa_name(dnnl_cpu_isa_t isa)
-{
-    switch (isa) {
-    case dnnl_cpu_isa_sse41: return "sse41";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
-    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    default: return "other";
-    }
-}
-
 /* One line naming the kernels behind the timed stages. */
 static void print_kernels(void)
 {
     const dnnl_version_t *v = dnnl_version();
     printf("kernels: oneDNN %d.%d.%d (%s, %d OpenMP threads), OpenBLAS %s (core %s, OPENBLAS_CORETYPE=%s), "
            "library AVX-512 loops %s\n",
-           v->major, v->minor, v->patch, dnnl_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads(),
+           v->major, v->minor, v->patch, rp_bench_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads(),
            openblas_get_config(), openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset",
            rp__cpu_use_avx512() ? "on" : "off (portable loops)");

@@ -54,6 +54,23 @@ static inline void fixture_train_images(rp_image **out, uint32_t count)
     }
 }
 
+/* The image with its colours inverted: the second "product" of the tests of several categories
+ * (a different appearance, the same sizes). */
+static inline rp_image *fixture_inverted(const rp_image *img)
+{
+    const size_t n = (size_t)rp_image_width(img) * rp_image_height(img) * rp_image_channels(img);
+    uint8_t *px = malloc(n);
+    for (size_t i = 0; i < n; i++) px[i] = (uint8_t)(255 - rp_image_pixels(img)[i]);
+    rp_image *out = NULL;
+    if (rp_image_from_pixels(px, rp_image_width(img), rp_image_height(img), 0,
+                             rp_image_channels(img) == 3 ? RP_PIXEL_RGB8 : RP_PIXEL_GRAY8, &out)) {
+        fprintf(stderr, "rp_image_from_pixels: %s\n", rp_last_error_message());
+        exit(1);
+    }
+    free(px);
+    return out;
+}
+
 /* A private temporary folder (removed by fixture_remove_dir). */
 static inline void fixture_make_dir(char *dir, size_t size)
 {

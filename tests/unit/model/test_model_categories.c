@@ -14,21 +14,6 @@
 static char dir[256], weights[512];
 static rp_image *train[2][N_TRAIN], *test_img[2][N_TEST];
 
-static rp_image *inverted(const rp_image *img)
-{
-    const size_t n = (size_t)rp_image_width(img) * rp_image_height(img) * rp_image_channels(img);
-    uint8_t *px = malloc(n);
-    for (size_t i = 0; i < n; i++) px[i] = (uint8_t)(255 - rp_image_pixels(img)[i]);
-    rp_image *out = NULL;
-    if (rp_image_from_pixels(px, rp_image_width(img), rp_image_height(img), 0,
-                             rp_image_channels(img) == 3 ? RP_PIXEL_RGB8 : RP_PIXEL_GRAY8, &out)) {
-        fprintf(stderr, "rp_image_from_pixels: %s\n", rp_last_error_message());
-        exit(1);
-    }
-    free(px);
-    return out;
-}
-
 static void setup_images(void)
 {
     fixture_make_dir(dir, sizeof dir);
@@ -38,12 +23,12 @@ static void setup_images(void)
         exit(1);
     }
     fixture_train_images(train[0], N_TRAIN);
-    for (uint32_t i = 0; i < N_TRAIN; i++) train[1][i] = inverted(train[0][i]);
+    for (uint32_t i = 0; i < N_TRAIN; i++) train[1][i] = fixture_inverted(train[0][i]);
     static const char *const tests[N_TEST] = {"test/good/000.png", "test/good/005.png", "test/broken_large/000.png",
                                               "test/contamination/000.png"};
     for (uint32_t i = 0; i < N_TEST; i++) {
         test_img[0][i] = fixture_image(tests[i]);
-        test_img[1][i] = inverted(test_img[0][i]);
+        test_img[1][i] = fixture_inverted(test_img[0][i]);
     }
 }
 
