@@ -346,6 +346,42 @@ START_TEST(coreset_sketch__is_a_lower_bound_on_every_layout)
 }
 END_TEST
 
+START_TEST(coreset_kernels__every_distance_kernel_gives_the_same_bits)
+{
+    /* the fast selection and the plain loop share one kernel per run, but runs on CPUs with and
+     * without AVX-512 / AVX2 must pick the same points: every kernel this CPU can run must give
+     * bit-identical distances (odd dims exercise the leftover-dimension path, odd counts the
+     * partial groups of 16) */
+    rp__coreset_distance_fn fns[3];
+    const char *names[3];
+    const uint32_t nk = rp__coreset_distance_kernels(fns, names);
+    ck_assert_uint_ge(nk, 1);
+    const uint32_t pds[] = {128, 20, 23, 5, 1};
+    for (int kind = 0; kind < LAYOUTS; kind++)
+        for (uint32_t t = 0; t < sizeof pds / sizeof *pds; t++) {
+            const uint64_t n = 301;
+            const uint32_t pd = pds[t];
+            float *v = layout_vectors((enum layout)kind, n, pd, 40 + kind);
+            rp__coreset_points P;
+            ck_assert_int_eq(rp__coreset_points_build(v, n, pd, pd, 9, "test", &P), RP_OK);
+            uint32_t idx[301];
+            for (uint32_t i = 0; i < n; i++) idx[i] = (uint32_t)((i * 97u + 13u) % n);
+            float out[3][301];
+            for (uint32_t c = 0; c < 5; c++) {
+                const uint32_t centre = c * 61u % (uint32_t)n, count = (uint32_t)n - c * 7u;
+                for (uint32_t k = 0; k < nk; k++)
+                    fns[k](P.y, P.norm, pd, idx, count, P.y + (size_t)centre * pd, P.norm[centre], out[k]);
+                for (uint32_t k = 1; k < nk; k++)
+                    ck_assert_msg(!memcmp(out[0], out[k], count * sizeof(float)),
+                                  "%s pd=%u: kernel %s differs from %s", layout_name((enum layout)kind), pd,
+                                  names[k], names[0]);
+            }
+            rp__coreset_points_free(&P);
+            free(v);
+        }
+}
+END_TEST
+
 static int cancel_at_second_report(const rp_progress *pr, void *ud)
 {
     ck_assert_int_eq(pr->stage, RP_STAGE_CORESET);
@@ -397,6 +433,7 @@ int main(void)
     tcase_add_test(tc, coreset__progress_cancel_leaves_bank_open_and_unchanged);
     tcase_add_test(tc, coreset__start_points_are_distinct);
     tcase_add_test(tc, coreset_sketch__is_a_lower_bound_on_every_layout);
+    tcase_add_test(tc, coreset_kernels__every_distance_kernel_gives_the_same_bits);
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_on_every_layout);
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_random_shapes);
     tcase_add_test(tc, coreset__thread_count_does_not_change_selection_on_parallel_passes);
