@@ -134,7 +134,12 @@ typedef struct {
     uint32_t group_leaf;
 
     float pick_value; /* d of the current pick: the largest distance of all points */
+    rp__coreset_stats stats;
 } greedy;
+
+static _Thread_local rp__coreset_stats last_stats;
+
+void rp__coreset_last_stats(rp__coreset_stats *out) { *out = last_stats; }
 
 /* Upper bound on the exact distance between two points whose computed distance is f: computed
  * d^2 is off by at most e, and f^2 = fl(d^2)(1 +- 3u); 1e-6 stands in for the 3u's. */
@@ -288,15 +293,16 @@ static void compact_arena(greedy *g, uint64_t clusters)
 /* Store the rows in list order (unassigned first, then cluster by cluster), so checking a
  * cluster reads consecutive rows. Needs a second n x pd buffer for a moment; without one (or
  * when the rows are the caller's own, unprojected input) the order just stays. */
-static void reorder_rows(greedy *g, uint64_t clusters, int threads)
+static int reorder_rows(greedy *g, uint64_t clusters, int threads)
 {
-    if (!g->P.owned) return;
+    if (!g->P.owned) return 0;
     const uint64_t n = g->P.n;
     const uint32_t pd = g->P.pd;
     float *rows = rp__malloc((size_t)n * pd * sizeof(float)), *norms = rp__malloc(n * sizeof(float));
     float *sketch = rp__aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
     uint32_t *orig = rp__malloc(n * sizeof(uint32_t)), *slot_of = rp__malloc(n * sizeof(uint32_t));
-    if (rows && norms && sketch && orig && slot_of) {
+    const int done = rows && norms && sketch && orig && slot_of;
+    if (done) {
         compact_arena(g, clusters); /* now the arena holds every slot exactly once, in [0, n) */
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t i = 0; i < (int64_t)n; i++) {
@@ -331,13 +337,14 @@ static void reorder_rows(greedy *g, uint64_t clusters, int threads)
     free(sketch);
     free(orig);
     free(slot_of);
+    return done;
 }
 
 /* Distances from the members in the segments to the new pick (slot s), into fresh[]; +inf for
  * the members the sketches prove cannot get closer. First the sketch filter collects the arena
  * positions still in doubt (segment by segment), then one kernel call per thread runs over all of
  * them, so the row prefetching spans cluster boundaries. */
-static void compute_segments(greedy *g, uint32_t nseg, size_t work, uint32_t s, int threads)
+static size_t compute_segments(greedy *g, uint32_t nseg, size_t work, uint32_t s, int threads)
 {
     const rp__coreset_points *P = &g->P;
     const float *c = P->y + (size_t)s * P->pd, cn = P->norm[s];
@@ -374,6 +381,7 @@ static void compute_segments(greedy *g, uint32_t nseg, size_t work, uint32_t s, 
             for (uint32_t q = 0; q < cnt; q++) g->fresh[g->doubt_pos[q0 + q]] = out[q];
         }
     }
+    return ndoubt;
 }
 
 static uint32_t add_segments(greedy *g, uint32_t nseg, size_t start, size_t count)
@@ -491,6 +499,8 @@ static uint32_t scan_centres(greedy *g, uint64_t k, uint32_t s)
         g->to_new[g->candidates[i]] = g->scratch[i];
         consider(g, g->candidates[i], &nactive);
     }
+    g->stats.centre_candidates += ncand;
+    g->stats.clusters_checked += nactive;
     return nactive;
 }
 
@@ -549,7 +559,15 @@ static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
         work += lo;
     }
 
-    compute_segments(g, nseg, work, s, threads);
+    const size_t rows = compute_segments(g, nseg, work, s, threads);
+    const uint64_t tenth = (k + 1) * RP__CORESET_STAT_BUCKETS / (g->stats.m ? g->stats.m : 1);
+    const uint32_t b = tenth < RP__CORESET_STAT_BUCKETS ? (uint32_t)tenth : RP__CORESET_STAT_BUCKETS - 1;
+    g->stats.passes++;
+    g->stats.member_visits += work;
+    g->stats.rows_computed += rows;
+    g->stats.visits_by_tenth[b] += work;
+    g->stats.rows_by_tenth[b] += rows;
+    const uint32_t had_unassigned = g->unassigned;
 
     /* move the points that got closer to s into cluster k, in list order (deterministic) */
     const size_t new_start = g->used;
@@ -559,6 +577,7 @@ static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
         g->unassigned = (uint32_t)(first + split_list(g, first, g->unassigned, &bv, &bs, &bi));
         update_group_leaf(g);
     }
+    if (had_unassigned && !g->unassigned) g->stats.unassigned_left_at = k + 1;
     for (uint32_t a = 0; a < nactive; a++) {
         const uint32_t j = g->active[a];
         split_cluster(g, j, g->prefix[a]);
@@ -578,7 +597,7 @@ static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
     tree_update(g, (uint32_t)k);
 
     if (k + 1 == g->next_reorder) {
-        reorder_rows(g, k + 1, threads);
+        g->stats.reorders += reorder_rows(g, k + 1, threads);
         g->next_reorder *= 2;
     }
 }
@@ -677,6 +696,9 @@ static int greedy_alloc(greedy *g, uint64_t m, const char *fn)
     }
     for (uint32_t i = g->leaves - 1; i >= 1; i--) g->tree[i] = winner(g, g->tree[2 * i], g->tree[2 * i + 1]);
     g->next_reorder = FIRST_REORDER;
+    g->stats.n = n;
+    g->stats.m = m;
+    g->stats.isa = rp__coreset_kernel_isa();
     return RP_OK;
 }
 
@@ -738,6 +760,7 @@ int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t 
         if (stop || report(progress, user_data, m, m))
             status = rp__fail(RP_E_CANCELLED, "%s: cancelled by the progress callback", fn);
     }
+    last_stats = g.stats;
     greedy_free(&g);
     return status;
 }

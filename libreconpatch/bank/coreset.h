@@ -31,4 +31,20 @@ int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t 
                        uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data, const char *fn,
                        uint64_t *indices_out);
 
+/* What the pruning left to do in the last rp__coreset_select call of this thread (for benchmarks;
+ * cumulative over the passes, and per tenth of the picks in the arrays). */
+#define RP__CORESET_STAT_BUCKETS 10
+typedef struct {
+    uint64_t n, m, passes;
+    uint64_t member_visits;     /* members the list-level bounds could not rule out (sketch-screened) */
+    uint64_t rows_computed;     /* of those, distances computed with the full row */
+    uint64_t centre_candidates; /* centre distances computed (centres the sketch scan kept) */
+    uint64_t clusters_checked;  /* clusters whose member lists were opened */
+    uint64_t unassigned_left_at; /* pick at which the unassigned group emptied (0: never) */
+    uint64_t reorders;
+    uint64_t visits_by_tenth[RP__CORESET_STAT_BUCKETS], rows_by_tenth[RP__CORESET_STAT_BUCKETS];
+    const char *isa; /* rp__coreset_kernel_isa() */
+} rp__coreset_stats;
+void rp__coreset_last_stats(rp__coreset_stats *out);
+
 #endif
