@@ -291,52 +291,61 @@ static void compact_arena(greedy *g, uint64_t clusters)
 }
 
 /* Store the rows in list order (unassigned first, then cluster by cluster), so checking a
- * cluster reads consecutive rows. Needs a second n x pd buffer for a moment; without one (or
- * when the rows are the caller's own, unprojected input) the order just stays. */
-static int reorder_rows(greedy *g, uint64_t clusters, int threads)
+ * cluster reads consecutive rows. The rows, norms, sketches and original indices are permuted in
+ * place, cycle by cycle (one row of scratch, a bitmap and the slot map: 4.1 bytes per point, no
+ * second copy of the rows). The caller's own rows (dim == projection_dim) are never moved: there
+ * the order just stays. Returns whether the rows were re-ordered. */
+static int reorder_rows(greedy *g, uint64_t clusters)
 {
     if (!g->P.owned) return 0;
     const uint64_t n = g->P.n;
-    const uint32_t pd = g->P.pd;
-    float *rows = rp__malloc((size_t)n * pd * sizeof(float)), *norms = rp__malloc(n * sizeof(float));
-    float *sketch = rp__aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
-    uint32_t *orig = rp__malloc(n * sizeof(uint32_t)), *slot_of = rp__malloc(n * sizeof(uint32_t));
-    const int done = rows && norms && sketch && orig && slot_of;
+    const uint32_t pd = g->P.pd, sk = RP__CORESET_SKETCH;
+    uint32_t *slot_of = rp__malloc(n * sizeof(uint32_t));
+    uint64_t *moved = rp__calloc((n + 63) / 64, sizeof(uint64_t));
+    float *tmp = rp__malloc(((size_t)pd + sk) * sizeof(float));
+    const int done = slot_of && moved && tmp;
     if (done) {
         compact_arena(g, clusters); /* now the arena holds every slot exactly once, in [0, n) */
-#pragma omp parallel for schedule(static) num_threads(threads)
-        for (int64_t i = 0; i < (int64_t)n; i++) {
-            const uint32_t p = g->member[i];
-            memcpy(rows + (size_t)i * pd, g->P.y + (size_t)p * pd, pd * sizeof(float));
-            norms[i] = g->P.norm[p];
-            memcpy(sketch + (size_t)i * RP__CORESET_SKETCH, g->sketch + (size_t)p * RP__CORESET_SKETCH,
-                   RP__CORESET_SKETCH * sizeof(float));
-            orig[i] = g->orig[p];
-            slot_of[p] = (uint32_t)i;
-            g->member[i] = (uint32_t)i;
+        float *rows = g->P.owned, *norms = g->P.norm, *sketch = g->sketch;
+        uint32_t *orig = g->orig;
+        const uint32_t *src = g->member; /* new slot i takes the point in old slot src[i] */
+        for (uint64_t i = 0; i < n; i++) {
+            slot_of[src[i]] = (uint32_t)i;
+            if (moved[i / 64] >> (i % 64) & 1) continue;
+            if (src[i] == i) {
+                moved[i / 64] |= 1ull << (i % 64);
+                continue;
+            }
+            memcpy(tmp, rows + (size_t)i * pd, pd * sizeof(float));
+            memcpy(tmp + pd, sketch + (size_t)i * sk, sk * sizeof(float));
+            const float tnorm = norms[i];
+            const uint32_t torig = orig[i];
+            uint64_t j = i;
+            for (;;) {
+                const uint64_t k = src[j];
+                moved[j / 64] |= 1ull << (j % 64);
+                if (k == i) {
+                    memcpy(rows + (size_t)j * pd, tmp, pd * sizeof(float));
+                    memcpy(sketch + (size_t)j * sk, tmp + pd, sk * sizeof(float));
+                    norms[j] = tnorm;
+                    orig[j] = torig;
+                    break;
+                }
+                memcpy(rows + (size_t)j * pd, rows + (size_t)k * pd, pd * sizeof(float));
+                memcpy(sketch + (size_t)j * sk, sketch + (size_t)k * sk, sk * sizeof(float));
+                norms[j] = norms[k];
+                orig[j] = orig[k];
+                j = k;
+            }
         }
+        for (uint64_t i = 0; i < n; i++) g->member[i] = (uint32_t)i;
         for (uint64_t j = 0; j < clusters; j++)
             if (g->count[j]) g->farthest[j] = slot_of[g->farthest[j]];
         update_group_leaf(g);
-        free(g->P.owned);
-        free(g->P.norm);
-        free(g->orig);
-        free(g->sketch);
-        g->P.owned = rows;
-        g->P.y = rows;
-        g->P.norm = norms;
-        g->sketch = sketch;
-        g->orig = orig;
-        rows = NULL;
-        norms = NULL;
-        sketch = NULL;
-        orig = NULL;
     }
-    free(rows);
-    free(norms);
-    free(sketch);
-    free(orig);
     free(slot_of);
+    free(moved);
+    free(tmp);
     return done;
 }
 
@@ -597,7 +606,7 @@ static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
     tree_update(g, (uint32_t)k);
 
     if (k + 1 == g->next_reorder) {
-        g->stats.reorders += reorder_rows(g, k + 1, threads);
+        g->stats.reorders += reorder_rows(g, k + 1);
         g->next_reorder *= 2;
     }
 }
