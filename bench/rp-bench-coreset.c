@@ -278,7 +278,9 @@ static int do_run(const char *path, double ratio, uint64_t rows, const char *seg
         for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) printf(" %.1f", st.rows_by_tenth[b] * 1e-6);
         printf("\n  member visits per tenth (M):");
         for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) printf(" %.1f", st.visits_by_tenth[b] * 1e-6);
-        printf("\n");
+        printf("\n  pick distance at the end of each tenth:");
+        for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) printf(" %.4g", st.radius_by_tenth[b]);
+        printf("\n  largest norm %.4g, rounding slack sqrt(e) %.4g\n", st.largest_norm, st.rounding_slack);
         fflush(stdout);
     }
     printf("median of %d: wall %.2f s, cpu %.2f s\n", runs, median(wall, runs), median(cpu, runs));

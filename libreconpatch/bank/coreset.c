@@ -576,6 +576,7 @@ static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
     g->stats.rows_computed += rows;
     g->stats.visits_by_tenth[b] += work;
     g->stats.rows_by_tenth[b] += rows;
+    g->stats.radius_by_tenth[b] = g->pick_value;
     const uint32_t had_unassigned = g->unassigned;
 
     /* move the points that got closer to s into cluster k, in list order (deterministic) */
@@ -733,6 +734,8 @@ static int greedy_start(greedy *g, uint64_t seed, int threads, const char *fn)
     for (uint64_t p = 0; p < n; p++)
         if (g->P.norm[p] > largest) largest = g->P.norm[p];
     g->scale = sqrt((double)largest);
+    g->stats.largest_norm = g->scale;
+    g->stats.rounding_slack = sqrt(g->error);
     g->filter = rp__coreset_filter_kernel();
     g->scan = rp__coreset_scan_kernel();
     g->filter_alpha = (float)((1.0 + 1e-6) / (1.0 - 1e-5) * (1.0 + 1e-7));

@@ -43,6 +43,9 @@ typedef struct {
     uint64_t unassigned_left_at; /* pick at which the unassigned group emptied (0: never) */
     uint64_t reorders;
     uint64_t visits_by_tenth[RP__CORESET_STAT_BUCKETS], rows_by_tenth[RP__CORESET_STAT_BUCKETS];
+    float radius_by_tenth[RP__CORESET_STAT_BUCKETS]; /* the pick's distance at the end of each tenth */
+    double largest_norm;  /* sqrt of the largest squared norm (the bounds' scale) */
+    double rounding_slack; /* sqrt(e): the margin the bounds give the formula's rounding */
     const char *isa; /* rp__coreset_kernel_isa() */
 } rp__coreset_stats;
 void rp__coreset_last_stats(rp__coreset_stats *out);
