@@ -743,6 +743,112 @@ static int greedy_start(greedy *g, uint64_t seed, int threads, const char *fn)
     return rp__coreset_sketches(&g->P, threads, fn, g->sketch);
 }
 
+uint64_t rp__coreset_partition_size(uint64_t n, uint64_t m)
+{
+    const char *v = getenv("RP_CORESET_PARTITION");
+    uint64_t size = RP__CORESET_PARTITION_AUTO;
+    if (v && v[0]) {
+        size = strtoull(v, NULL, 10);
+        if (size == 0) return 0;
+        if (size < 1024) size = 1024;
+    } else if (n <= RP__CORESET_EXACT_MAX) {
+        return 0;
+    }
+    if (n <= size || m >= n || m < (n + size - 1) / size) return 0;
+    return size;
+}
+
+uint64_t rp__coreset_partition_budgets(uint64_t n, uint64_t m, uint64_t size, uint64_t *n_out, uint64_t *m_out)
+{
+    const uint64_t parts = (n + size - 1) / size;
+    uint64_t given = 0;
+    for (uint64_t i = 0; i < parts; i++) {
+        n_out[i] = n / parts + (i < n % parts);
+        m_out[i] = (uint64_t)(((unsigned __int128)m * n_out[i]) / n);
+        given += m_out[i];
+    }
+    /* the rest, one each, to the largest remainders m n_i mod n (lower partition first) */
+    for (; given < m; given++) {
+        uint64_t best = UINT64_MAX, best_rem = 0;
+        for (uint64_t i = 0; i < parts; i++) {
+            const uint64_t rem = (uint64_t)(((unsigned __int128)m * n_out[i]) % n);
+            const int taken = m_out[i] != (uint64_t)(((unsigned __int128)m * n_out[i]) / n);
+            if (!taken && (best == UINT64_MAX || rem > best_rem)) best = i, best_rem = rem;
+        }
+        m_out[best]++;
+    }
+    return parts;
+}
+
+/* The partitioned approximation (coreset.h): waves of `threads` partitions, one thread each; the
+ * progress callback runs on the calling thread between waves. */
+static int select_partitioned(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
+                              uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data,
+                              const char *fn, uint64_t size, uint64_t *indices_out)
+{
+    const uint64_t parts = (n + size - 1) / size;
+    uint64_t *pn = rp__malloc(parts * sizeof(uint64_t)), *pm = rp__malloc(parts * sizeof(uint64_t));
+    uint64_t *first = rp__malloc(parts * sizeof(uint64_t)), *out_at = rp__malloc(parts * sizeof(uint64_t));
+    int *status = rp__malloc(parts * sizeof(int));
+    rp__coreset_stats *st = rp__calloc(parts, sizeof(rp__coreset_stats));
+    if (!pn || !pm || !first || !out_at || !status || !st) {
+        free(pn), free(pm), free(first), free(out_at), free(status), free(st);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    }
+    rp__coreset_partition_budgets(n, m, size, pn, pm);
+    for (uint64_t i = 0, row = 0, at = 0; i < parts; i++) {
+        first[i] = row;
+        out_at[i] = at;
+        row += pn[i];
+        at += pm[i];
+        status[i] = RP_OK;
+    }
+    const int threads = (int)(num_threads ? num_threads : rp__cpu_count());
+    int result = RP_OK, stop = report(progress, user_data, 0, m);
+    for (uint64_t w = 0; w < parts && !stop && result == RP_OK; w += (uint64_t)threads) {
+        const uint64_t end = w + (uint64_t)threads < parts ? w + (uint64_t)threads : parts;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+        for (int64_t i = (int64_t)w; i < (int64_t)end; i++) {
+            if (!pm[i]) continue;
+            status[i] = rp__coreset_select(vectors + first[i] * dim, pn[i], dim, pm[i], projection_dim, seed, 1, NULL,
+                                           NULL, fn, indices_out + out_at[i]);
+            rp__coreset_last_stats(&st[i]);
+            for (uint64_t k = 0; k < pm[i]; k++) indices_out[out_at[i] + k] += first[i];
+        }
+        for (uint64_t i = w; i < end; i++)
+            if (status[i] != RP_OK && result == RP_OK)
+                result = rp__fail(status[i], "%s: the coreset of partition %llu (rows %llu..%llu) failed with code %d",
+                                  fn, (unsigned long long)i, (unsigned long long)first[i],
+                                  (unsigned long long)(first[i] + pn[i]), status[i]);
+        if (result == RP_OK && report(progress, user_data, out_at[end - 1] + pm[end - 1], m)) stop = 1;
+    }
+    if (result == RP_OK && stop) result = rp__fail(RP_E_CANCELLED, "%s: cancelled by the progress callback", fn);
+    rp__coreset_stats sum;
+    memset(&sum, 0, sizeof sum);
+    sum.n = n;
+    sum.m = m;
+    sum.partitions = parts;
+    sum.isa = rp__coreset_kernel_isa();
+    for (uint64_t i = 0; i < parts; i++) {
+        sum.passes += st[i].passes;
+        sum.member_visits += st[i].member_visits;
+        sum.rows_computed += st[i].rows_computed;
+        sum.centre_candidates += st[i].centre_candidates;
+        sum.clusters_checked += st[i].clusters_checked;
+        sum.reorders += st[i].reorders;
+        if (st[i].largest_norm > sum.largest_norm) sum.largest_norm = st[i].largest_norm;
+        if (st[i].rounding_slack > sum.rounding_slack) sum.rounding_slack = st[i].rounding_slack;
+        for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) {
+            sum.visits_by_tenth[b] += st[i].visits_by_tenth[b];
+            sum.rows_by_tenth[b] += st[i].rows_by_tenth[b];
+            if (st[i].radius_by_tenth[b] > sum.radius_by_tenth[b]) sum.radius_by_tenth[b] = st[i].radius_by_tenth[b];
+        }
+    }
+    last_stats = sum;
+    free(pn), free(pm), free(first), free(out_at), free(status), free(st);
+    return result;
+}
+
 int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
                        uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data, const char *fn,
                        uint64_t *indices_out)
@@ -753,6 +859,8 @@ int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t 
     if (n > (uint64_t)UINT32_MAX - 1)
         return rp__fail(RP_E_LIMIT, "%s: the coreset handles at most %u points, got %llu", fn, UINT32_MAX - 1,
                         (unsigned long long)n);
+    const uint64_t part = rp__coreset_partition_size(n, m);
+    if (part) return select_partitioned(vectors, n, dim, m, projection_dim, seed, num_threads, progress, user_data, fn, part, indices_out);
     greedy g;
     memset(&g, 0, sizeof g);
     int status = rp__coreset_points_build(vectors, n, dim, projection_dim, seed, fn, &g.P);

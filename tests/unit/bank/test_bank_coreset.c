@@ -382,6 +382,54 @@ START_TEST(coreset_kernels__every_distance_kernel_gives_the_same_bits)
 }
 END_TEST
 
+START_TEST(coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows)
+{
+    /* RP_CORESET_PARTITION=1024: 5000 points in 5 runs of 1000 rows, budgets by largest
+     * remainder computed here independently, each run selected by the plain loop on its own rows */
+    const uint64_t n = 5000;
+    const uint32_t dim = 20, pd = 8;
+    float *v = layout_vectors(CLUSTERED, n, dim, 21);
+    ck_assert_int_eq(setenv("RP_CORESET_PARTITION", "1024", 1), 0);
+    const uint64_t ms[] = {5, 333, 1234};
+    for (int t = 0; t < 3; t++) {
+        const uint64_t m = ms[t], parts = 5, rows = n / parts;
+        ck_assert_uint_eq(rp__coreset_partition_size(n, m), 1024);
+        /* equal runs: m * 1000 / 5000 each, the remainder to the lowest partitions */
+        uint64_t budget[5], given = 0;
+        for (uint64_t i = 0; i < parts; i++) given += budget[i] = m * rows / n;
+        for (uint64_t i = 0; given < m; i++, given++) budget[i]++;
+        uint64_t *got = malloc(m * sizeof(uint64_t)), nn[8], mm[8];
+        ck_assert_uint_eq(rp__coreset_partition_budgets(n, m, 1024, nn, mm), parts);
+        for (uint64_t i = 0; i < parts; i++) ck_assert_uint_eq(mm[i], budget[i]);
+        for (uint32_t threads = 1; threads <= 3; threads += 2) {
+            ck_assert_int_eq(rp__coreset_select(v, n, dim, m, pd, 7, threads, NULL, NULL, "test", got), RP_OK);
+            uint64_t at = 0;
+            for (uint64_t i = 0; i < parts; i++) {
+                if (!budget[i]) continue;
+                uint64_t *plain = malloc(budget[i] * sizeof(uint64_t));
+                ck_assert_int_eq(
+                    rp__coreset_select_reference(v + i * rows * dim, rows, dim, budget[i], pd, 7, "test", plain), RP_OK);
+                for (uint64_t k = 0; k < budget[i]; k++) ck_assert_uint_eq(got[at + k], plain[k] + i * rows);
+                at += budget[i];
+                free(plain);
+            }
+            ck_assert_uint_eq(at, m);
+        }
+        free(got);
+    }
+    /* "0" turns it off: the whole set, exactly */
+    ck_assert_int_eq(setenv("RP_CORESET_PARTITION", "0", 1), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(n, 333), 0);
+    /* unset: exact up to RP__CORESET_EXACT_MAX points, then partitions of the automatic size */
+    ck_assert_int_eq(unsetenv("RP_CORESET_PARTITION"), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(n, 333), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(RP__CORESET_EXACT_MAX, 15000), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(RP__CORESET_EXACT_MAX + 1, 15000), RP__CORESET_PARTITION_AUTO);
+    ck_assert_uint_eq(rp__coreset_partition_size(RP__CORESET_EXACT_MAX + 1, RP__CORESET_EXACT_MAX + 1), 0);
+    free(v);
+}
+END_TEST
+
 static int cancel_at_second_report(const rp_progress *pr, void *ud)
 {
     ck_assert_int_eq(pr->stage, RP_STAGE_CORESET);
@@ -434,6 +482,7 @@ int main(void)
     tcase_add_test(tc, coreset__start_points_are_distinct);
     tcase_add_test(tc, coreset_sketch__is_a_lower_bound_on_every_layout);
     tcase_add_test(tc, coreset_kernels__every_distance_kernel_gives_the_same_bits);
+    tcase_add_test(tc, coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows);
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_on_every_layout);
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_random_shapes);
     tcase_add_test(tc, coreset__thread_count_does_not_change_selection_on_parallel_passes);
