@@ -274,6 +274,11 @@ static int do_run(const char *path, double ratio, uint64_t rows, const char *seg
                (double)st.member_visits, 100.0 * st.member_visits / plain, plain, (double)st.rows_computed,
                100.0 * st.rows_computed / plain, (double)st.centre_candidates, (double)st.clusters_checked,
                (unsigned long long)st.unassigned_left_at, (unsigned long long)st.reorders, st.isa);
+        if (st.partitions)
+            printf("  APPROXIMATE: selected in %llu partitions of consecutive rows (RP_CORESET_PARTITION)\n",
+                   (unsigned long long)st.partitions);
+        else
+            printf("  exact (PatchCore's selection)\n");
         printf("  full rows per tenth of the picks (M):");
         for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) printf(" %.1f", st.rows_by_tenth[b] * 1e-6);
         printf("\n  member visits per tenth (M):");
