@@ -269,11 +269,12 @@ static int do_run(const char *path, double ratio, uint64_t rows, const char *seg
         rp__coreset_last_stats(&st);
         const double plain = (double)n * (double)(m - 1);
         printf("  pruning: member visits %.3g (%.2f%% of the plain loop's %.3g), full rows %.3g (%.2f%%), "
-               "centre distances %.3g, clusters opened %.3g, unassigned group empty at pick %llu, %llu reorders, "
+               "centre distances %.3g, clusters opened %.3g, unassigned group empty at pick %llu%s, %llu reorders, "
                "kernels %s\n",
                (double)st.member_visits, 100.0 * st.member_visits / plain, plain, (double)st.rows_computed,
                100.0 * st.rows_computed / plain, (double)st.centre_candidates, (double)st.clusters_checked,
-               (unsigned long long)st.unassigned_left_at, (unsigned long long)st.reorders, st.isa);
+               (unsigned long long)st.unassigned_left_at, st.partitions ? " (not tracked in partitions)" : "",
+               (unsigned long long)st.reorders, st.isa);
         if (st.partitions)
             printf("  APPROXIMATE: selected in %llu partitions of consecutive rows (RP_CORESET_PARTITION)\n",
                    (unsigned long long)st.partitions);
@@ -283,7 +284,7 @@ static int do_run(const char *path, double ratio, uint64_t rows, const char *seg
         for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) printf(" %.1f", st.rows_by_tenth[b] * 1e-6);
         printf("\n  member visits per tenth (M):");
         for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) printf(" %.1f", st.visits_by_tenth[b] * 1e-6);
-        printf("\n  pick distance at the end of each tenth:");
+        printf("\n  pick distance at the end of each tenth%s:", st.partitions ? " (largest over the partitions)" : "");
         for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) printf(" %.4g", st.radius_by_tenth[b]);
         printf("\n  largest norm %.4g, rounding slack sqrt(e) %.4g\n", st.largest_norm, st.rounding_slack);
         fflush(stdout);
