@@ -26,6 +26,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -780,8 +781,7 @@ uint64_t rp__coreset_partition_budgets(uint64_t n, uint64_t m, uint64_t size, ui
     return parts;
 }
 
-/* The partitioned approximation (coreset.h): waves of `threads` partitions, one thread each; the
- * progress callback runs on the calling thread between waves. */
+/* The partitioned approximation (coreset.h): one thread per partition, `threads` at a time. */
 static int select_partitioned(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
                               uint64_t seed, uint32_t num_threads, rp_progress_fn progress, void *user_data,
                               const char *fn, uint64_t size, uint64_t *indices_out)
@@ -804,24 +804,39 @@ static int select_partitioned(const float *vectors, uint64_t n, uint32_t dim, ui
         status[i] = RP_OK;
     }
     const int threads = (int)(num_threads ? num_threads : rp__cpu_count());
-    int result = RP_OK, stop = report(progress, user_data, 0, m);
-    for (uint64_t w = 0; w < parts && !stop && result == RP_OK; w += (uint64_t)threads) {
-        const uint64_t end = w + (uint64_t)threads < parts ? w + (uint64_t)threads : parts;
+    int result = RP_OK, stop = report(progress, user_data, 0, m), failed = 0;
+    uint64_t picked = 0;
+    /* one team over all partitions (dynamic: partitions of compact data cost more); only the
+     * calling thread (thread 0) calls the progress callback, after each of its partitions */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-        for (int64_t i = (int64_t)w; i < (int64_t)end; i++) {
-            if (!pm[i]) continue;
-            status[i] = rp__coreset_select(vectors + first[i] * dim, pn[i], dim, pm[i], projection_dim, seed, 1, NULL,
-                                           NULL, fn, indices_out + out_at[i]);
-            rp__coreset_last_stats(&st[i]);
-            for (uint64_t k = 0; k < pm[i]; k++) indices_out[out_at[i] + k] += first[i];
+    for (int64_t i = 0; i < (int64_t)parts; i++) {
+        int cancelled, broken;
+#pragma omp atomic read
+        cancelled = stop;
+#pragma omp atomic read
+        broken = failed;
+        if (cancelled || broken || !pm[i]) continue;
+        status[i] = rp__coreset_select(vectors + first[i] * dim, pn[i], dim, pm[i], projection_dim, seed, 1, NULL,
+                                       NULL, fn, indices_out + out_at[i]);
+        rp__coreset_last_stats(&st[i]);
+        for (uint64_t k = 0; k < pm[i]; k++) indices_out[out_at[i] + k] += first[i];
+        if (status[i] != RP_OK) {
+#pragma omp atomic write
+            failed = 1;
         }
-        for (uint64_t i = w; i < end; i++)
-            if (status[i] != RP_OK && result == RP_OK)
-                result = rp__fail(status[i], "%s: the coreset of partition %llu (rows %llu..%llu) failed with code %d",
-                                  fn, (unsigned long long)i, (unsigned long long)first[i],
-                                  (unsigned long long)(first[i] + pn[i]), status[i]);
-        if (result == RP_OK && report(progress, user_data, out_at[end - 1] + pm[end - 1], m)) stop = 1;
+        uint64_t now;
+#pragma omp atomic capture
+        now = picked += pm[i];
+        if (omp_get_thread_num() == 0 && report(progress, user_data, now, m)) {
+#pragma omp atomic write
+            stop = 1;
+        }
     }
+    for (uint64_t i = 0; i < parts && result == RP_OK; i++)
+        if (status[i] != RP_OK)
+            result = rp__fail(status[i], "%s: the coreset of partition %llu (rows %llu..%llu) failed with code %d", fn,
+                              (unsigned long long)i, (unsigned long long)first[i],
+                              (unsigned long long)(first[i] + pn[i]), status[i]);
     if (result == RP_OK && stop) result = rp__fail(RP_E_CANCELLED, "%s: cancelled by the progress callback", fn);
     rp__coreset_stats sum;
     memset(&sum, 0, sizeof sum);

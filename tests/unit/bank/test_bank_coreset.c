@@ -382,6 +382,12 @@ START_TEST(coreset_kernels__every_distance_kernel_gives_the_same_bits)
 }
 END_TEST
 
+static int stop_at_second_call(const rp_progress *pr, void *ud)
+{
+    ck_assert_int_eq(pr->stage, RP_STAGE_CORESET);
+    return ++*(int *)ud >= 2;
+}
+
 START_TEST(coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows)
 {
     /* RP_CORESET_PARTITION=1024: 5000 points in 5 runs of 1000 rows, budgets by largest
@@ -415,6 +421,15 @@ START_TEST(coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows)
             }
             ck_assert_uint_eq(at, m);
         }
+        free(got);
+    }
+    /* the progress callback still cancels */
+    {
+        int calls = 0;
+        uint64_t *got = malloc(333 * sizeof(uint64_t));
+        ck_assert_int_eq(rp__coreset_select(v, n, dim, 333, pd, 7, 2, stop_at_second_call, &calls, "test", got),
+                         RP_E_CANCELLED);
+        ck_assert_int_ge(calls, 2);
         free(got);
     }
     /* "0" turns it off: the whole set, exactly */
