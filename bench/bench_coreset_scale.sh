@@ -3,9 +3,9 @@
 #   sh bench/bench_coreset_scale.sh BUILD [DATA] [RUNS]
 # builds (once) the cache of 128-d projected patch features of the four shared training sets,
 # as they are and flipped three ways (~3.1M rows, 1.6 GB, CORESET_CACHE, default
-# /tmp/rp_coreset_3m.bin; several minutes of backbone time), then times the selection per category
-# (1 %, 10 %), and of 1 % / 10 % of the first 1M rows and of all ~3.1M rows, exact
-# (RP_CORESET_PARTITION=0) and with the default (partitions above 1.5M points), on 2 threads.
+# /tmp/rp_coreset_3m.bin; several minutes of backbone time), then times the exact selection per
+# category (1 %, 10 %, 1 thread), 1 % of the first 1M rows (exact) and of all ~3.1M rows (the
+# default: partitions above 1.5M points), on 2 threads; CORESET_SCALE_10=1 adds 10 % of both.
 # Skips with a message when the shared data is absent.
 set -u
 build=${1:-build}
@@ -32,10 +32,11 @@ echo "== per category, 1 thread =="
 for s in bottle magnetic_tile deeppcb elpv_mono; do
     for r in 0.01 0.1; do RP_CORESET_PARTITION=0 "$exe" run --cache "$cache" --segment orig/$s --ratio $r --threads 1; done
 done
-echo "== ~1M and ~3.1M rows, 2 threads, $runs runs each =="
-for rows in 1000000 0; do
-    for r in 0.01 0.1; do
-        "$exe" run --cache "$cache" --rows $rows --ratio $r --threads 2 --runs "$runs"
-        RP_CORESET_PARTITION=0 "$exe" run --cache "$cache" --rows $rows --ratio $r --threads 2 --runs 1
-    done
-done
+echo "== 1 % of ~1M rows (exact) and of ~3.1M rows (automatic partitions), 2 threads =="
+"$exe" run --cache "$cache" --rows 1000000 --ratio 0.01 --threads 2 --runs 1
+"$exe" run --cache "$cache" --ratio 0.01 --threads 2 --runs "$runs"
+if [ "${CORESET_SCALE_10:-0}" = 1 ]; then
+    echo "== 10 % of ~1M and ~3.1M rows (partitions of 262144 points), 2 threads =="
+    RP_CORESET_PARTITION=262144 "$exe" run --cache "$cache" --rows 1000000 --ratio 0.1 --threads 2 --runs 1
+    "$exe" run --cache "$cache" --ratio 0.1 --threads 2 --runs 1
+fi
