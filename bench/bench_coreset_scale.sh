@@ -4,8 +4,8 @@
 # builds (once) the cache of 128-d projected patch features of the four shared training sets,
 # as they are and flipped three ways (~3.1M rows, 1.6 GB, CORESET_CACHE, default
 # /tmp/rp_coreset_3m.bin; several minutes of backbone time), then times the exact selection per
-# category (1 %, 10 %, 1 thread), 1 % of the first 1M rows (exact) and of all ~3.1M rows (the
-# default: partitions above 1.5M points), on 2 threads; CORESET_SCALE_10=1 adds 10 % of both.
+# category (1 %, 10 %, 1 thread), 1 % of the first 1M rows (exact) and of all ~3.1M rows
+# (RP_CORESET_PARTITION=262144: 12 partitions), on 2 threads; CORESET_SCALE_10=1 adds 10 % of both.
 # Skips with a message when the shared data is absent.
 set -u
 build=${1:-build}
@@ -30,13 +30,13 @@ fi
 "$exe" info --cache "$cache"
 echo "== per category, 1 thread =="
 for s in bottle magnetic_tile deeppcb elpv_mono; do
-    for r in 0.01 0.1; do RP_CORESET_PARTITION=0 "$exe" run --cache "$cache" --segment orig/$s --ratio $r --threads 1; done
+    for r in 0.01 0.1; do "$exe" run --cache "$cache" --segment orig/$s --ratio $r --threads 1; done
 done
-echo "== 1 % of ~1M rows (exact) and of ~3.1M rows (automatic partitions), 2 threads =="
+echo "== 1 % of ~1M rows (exact) and of ~3.1M rows (partitions of 262144 points), 2 threads =="
 "$exe" run --cache "$cache" --rows 1000000 --ratio 0.01 --threads 2 --runs 1
-"$exe" run --cache "$cache" --ratio 0.01 --threads 2 --runs "$runs"
+RP_CORESET_PARTITION=262144 "$exe" run --cache "$cache" --ratio 0.01 --threads 2 --runs "$runs"
 if [ "${CORESET_SCALE_10:-0}" = 1 ]; then
     echo "== 10 % of ~1M and ~3.1M rows (partitions of 262144 points), 2 threads =="
     RP_CORESET_PARTITION=262144 "$exe" run --cache "$cache" --rows 1000000 --ratio 0.1 --threads 2 --runs 1
-    "$exe" run --cache "$cache" --ratio 0.1 --threads 2 --runs 1
+    RP_CORESET_PARTITION=262144 "$exe" run --cache "$cache" --ratio 0.1 --threads 2 --runs 1
 fi

@@ -56,10 +56,10 @@ RP_API int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint
  * with stage RP_STAGE_CORESET; a non-zero return cancels: RP_E_CANCELLED, the bank unchanged and
  * still open. Freezing an empty bank fails with RP_E_STATE. If building the search index fails
  * (RP_E_NOMEM / RP_E_BACKEND) after the selection, the bank holds the selected vectors and a
- * further rp_bank_freeze call only retries the index. Above 1.5M added vectors the selection is
- * made in partitions of consecutive vectors with proportional budgets, each exact on its own
- * (an approximation of the single greedy run; environment RP_CORESET_PARTITION=0 keeps it exact
- * at any size, docs/memory-bank.md "The coreset at scale"). */
+ * further rp_bank_freeze call only retries the index. With the environment variable
+ * RP_CORESET_PARTITION=N set, banks of more than N vectors are selected in partitions of
+ * consecutive vectors with proportional budgets, each exact on its own: an opt-in approximation
+ * of the single greedy run for millions of vectors (docs/memory-bank.md "The coreset at scale"). */
 RP_API int rp_bank_freeze(rp_bank *bank, rp_progress_fn progress, void *user_data);
 
 /* A frozen bank holding exactly these vectors (copied), no selection: for loading saved models.

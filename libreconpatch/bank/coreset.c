@@ -747,14 +747,10 @@ static int greedy_start(greedy *g, uint64_t seed, int threads, const char *fn)
 uint64_t rp__coreset_partition_size(uint64_t n, uint64_t m)
 {
     const char *v = getenv("RP_CORESET_PARTITION");
-    uint64_t size = RP__CORESET_PARTITION_AUTO;
-    if (v && v[0]) {
-        size = strtoull(v, NULL, 10);
-        if (size == 0) return 0;
-        if (size < 1024) size = 1024;
-    } else if (n <= RP__CORESET_EXACT_MAX) {
-        return 0;
-    }
+    if (!v || !v[0]) return 0;
+    uint64_t size = strtoull(v, NULL, 10);
+    if (size == 0) return 0;
+    if (size < 1024) size = 1024;
     if (n <= size || m >= n || m < (n + size - 1) / size) return 0;
     return size;
 }

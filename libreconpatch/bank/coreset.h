@@ -36,12 +36,11 @@ int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t 
  * each gets the budget m_i = floor(m n_i / n), the remaining picks going to the largest remainders
  * (lower partition first on ties), and each run is selected exactly on its own (same seed, its own
  * start points); the output is partition 0's picks in greedy order, then partition 1's, ... with
- * their indices in the whole set. Used when rp__coreset_partition_size(n, m) is non-zero:
- * RP_CORESET_PARTITION = "0" never (always exact), = N (>= 1024) partitions of at most N points
- * whenever n > N; unset or empty: partitions of RP__CORESET_PARTITION_AUTO points when n is above
- * RP__CORESET_EXACT_MAX. Never when m == n or m < P. */
-#define RP__CORESET_EXACT_MAX 1500000ull
-#define RP__CORESET_PARTITION_AUTO 262144ull
+ * their indices in the whole set. Opt-in, used when rp__coreset_partition_size(n, m) is non-zero:
+ * RP_CORESET_PARTITION = N (>= 1024; smaller values count as 1024) partitions of at most N points
+ * whenever n > N; unset, empty or "0": never (the exact selection). Never when m == n or m < P.
+ * RP__CORESET_PARTITION_SUGGESTED is the size measured at 3.1M points (docs/memory-bank.md). */
+#define RP__CORESET_PARTITION_SUGGESTED 262144ull
 uint64_t rp__coreset_partition_size(uint64_t n, uint64_t m);
 /* The budgets above: m_out[i] for the P partitions (P = ceil(n / size)); returns P. */
 uint64_t rp__coreset_partition_budgets(uint64_t n, uint64_t m, uint64_t size, uint64_t *n_out, uint64_t *m_out);

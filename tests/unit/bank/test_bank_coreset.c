@@ -435,12 +435,12 @@ START_TEST(coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows)
     /* "0" turns it off: the whole set, exactly */
     ck_assert_int_eq(setenv("RP_CORESET_PARTITION", "0", 1), 0);
     ck_assert_uint_eq(rp__coreset_partition_size(n, 333), 0);
-    /* unset: exact up to RP__CORESET_EXACT_MAX points, then partitions of the automatic size */
+    /* unset or empty: always exact (opt-in only) */
+    ck_assert_int_eq(setenv("RP_CORESET_PARTITION", "", 1), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(n, 333), 0);
     ck_assert_int_eq(unsetenv("RP_CORESET_PARTITION"), 0);
     ck_assert_uint_eq(rp__coreset_partition_size(n, 333), 0);
-    ck_assert_uint_eq(rp__coreset_partition_size(RP__CORESET_EXACT_MAX, 15000), 0);
-    ck_assert_uint_eq(rp__coreset_partition_size(RP__CORESET_EXACT_MAX + 1, 15000), RP__CORESET_PARTITION_AUTO);
-    ck_assert_uint_eq(rp__coreset_partition_size(RP__CORESET_EXACT_MAX + 1, RP__CORESET_EXACT_MAX + 1), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(4000000, 40000), 0);
     free(v);
 }
 END_TEST
