@@ -11,6 +11,9 @@
 #      and 20 calibration images (bench/calibration_table.sh; docs/pipeline.md)
 #   6. ReConPatch against PatchCore, pooled PatchCore and PCA at 32 to 512 dimensions,
 #      four categories, three seeds (reconpatch_table.sh; hours: RECONPATCH_TABLE=0 skips it)
+#   2b. the greedy coreset at scale: 1 % / 10 % of ~1M and ~3.1M real patch features, per-category
+#      figures and pruning statistics (bench_coreset_scale.sh; skips without the shared data;
+#      CORESET_SCALE=0 skips it: it builds a 1.6 GB feature cache the first time)
 #   7. soak: 4 threads score the bundled test images on one model for SOAK_SECONDS (default 600):
 #      results equal to single-threaded, resident memory after warm-up and at the end, open
 #      descriptors before and after (rp-soak)
@@ -29,6 +32,11 @@ sh "$src/bench/bench_backbone.sh" "$build" "${ROUNDS:-5}" | tee "$out/backbone.t
 
 echo "== 2. memory bank (random data; 20k points for the torch comparison) =="
 sh "$src/bench/bench_bank.sh" "$build" "${BANK_N:-20000}" 3 | tee "$out/bank.txt"
+
+if [ "${CORESET_SCALE:-1}" != 0 ]; then
+    echo "== 2b. the coreset at scale (real features) =="
+    sh "$src/bench/bench_coreset_scale.sh" "$build" "$data" 3 | tee "$out/coreset_scale.txt"
+fi
 
 bottle=$data/mvtec_ad/bottle
 tile=$data/magnetic_tile

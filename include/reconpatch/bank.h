@@ -56,7 +56,10 @@ RP_API int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint
  * with stage RP_STAGE_CORESET; a non-zero return cancels: RP_E_CANCELLED, the bank unchanged and
  * still open. Freezing an empty bank fails with RP_E_STATE. If building the search index fails
  * (RP_E_NOMEM / RP_E_BACKEND) after the selection, the bank holds the selected vectors and a
- * further rp_bank_freeze call only retries the index. */
+ * further rp_bank_freeze call only retries the index. With the environment variable
+ * RP_CORESET_PARTITION=N set, banks of more than N vectors are selected in partitions of
+ * consecutive vectors with proportional budgets, each exact on its own: an opt-in approximation
+ * of the single greedy run for millions of vectors (docs/memory-bank.md "The coreset at scale"). */
 RP_API int rp_bank_freeze(rp_bank *bank, rp_progress_fn progress, void *user_data);
 
 /* A frozen bank holding exactly these vectors (copied), no selection: for loading saved models.
@@ -75,8 +78,8 @@ RP_API int rp_bank_is_frozen(const rp_bank *bank);
 RP_API int rp_bank_get_vectors(const rp_bank *bank, float *out, size_t out_floats);
 
 /* After rp_bank_freeze: which added vectors were kept, as indices into the vectors in the order
- * they were added, listed in the order the greedy coreset picked them (bank row i holds the
- * i-th smallest of these). For rp_bank_create_frozen banks: 0, 1, ..., size - 1. out_count must
+ * they were added, listed in the order the greedy coreset picked them (partition by partition
+ * when the selection was partitioned; bank row i holds the i-th smallest of these). For rp_bank_create_frozen banks: 0, 1, ..., size - 1. out_count must
  * be >= size (RP_E_SHAPE); RP_E_STATE before freezing. */
 RP_API int rp_bank_get_selection(const rp_bank *bank, uint64_t *indices_out, size_t out_count);
 

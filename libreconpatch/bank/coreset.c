@@ -26,6 +26,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +135,12 @@ typedef struct {
     uint32_t group_leaf;
 
     float pick_value; /* d of the current pick: the largest distance of all points */
+    rp__coreset_stats stats;
 } greedy;
+
+static _Thread_local rp__coreset_stats last_stats;
+
+void rp__coreset_last_stats(rp__coreset_stats *out) { *out = last_stats; }
 
 /* Upper bound on the exact distance between two points whose computed distance is f: computed
  * d^2 is off by at most e, and f^2 = fl(d^2)(1 +- 3u); 1e-6 stands in for the 3u's. */
@@ -286,58 +292,69 @@ static void compact_arena(greedy *g, uint64_t clusters)
 }
 
 /* Store the rows in list order (unassigned first, then cluster by cluster), so checking a
- * cluster reads consecutive rows. Needs a second n x pd buffer for a moment; without one (or
- * when the rows are the caller's own, unprojected input) the order just stays. */
-static void reorder_rows(greedy *g, uint64_t clusters, int threads)
+ * cluster reads consecutive rows. The rows, norms, sketches and original indices are permuted in
+ * place, cycle by cycle (one row of scratch, a bitmap and the slot map: 4.1 bytes per point, no
+ * second copy of the rows). The caller's own rows (dim == projection_dim) are never moved: there
+ * the order just stays. Returns whether the rows were re-ordered. */
+static int reorder_rows(greedy *g, uint64_t clusters)
 {
-    if (!g->P.owned) return;
+    if (!g->P.owned) return 0;
     const uint64_t n = g->P.n;
-    const uint32_t pd = g->P.pd;
-    float *rows = rp__malloc((size_t)n * pd * sizeof(float)), *norms = rp__malloc(n * sizeof(float));
-    float *sketch = rp__aligned_alloc(64, (size_t)n * RP__CORESET_SKETCH * sizeof(float));
-    uint32_t *orig = rp__malloc(n * sizeof(uint32_t)), *slot_of = rp__malloc(n * sizeof(uint32_t));
-    if (rows && norms && sketch && orig && slot_of) {
+    const uint32_t pd = g->P.pd, sk = RP__CORESET_SKETCH;
+    uint32_t *slot_of = rp__malloc(n * sizeof(uint32_t));
+    uint64_t *moved = rp__calloc((n + 63) / 64, sizeof(uint64_t));
+    float *tmp = rp__malloc(((size_t)pd + sk) * sizeof(float));
+    const int done = slot_of && moved && tmp;
+    if (done) {
         compact_arena(g, clusters); /* now the arena holds every slot exactly once, in [0, n) */
-#pragma omp parallel for schedule(static) num_threads(threads)
-        for (int64_t i = 0; i < (int64_t)n; i++) {
-            const uint32_t p = g->member[i];
-            memcpy(rows + (size_t)i * pd, g->P.y + (size_t)p * pd, pd * sizeof(float));
-            norms[i] = g->P.norm[p];
-            memcpy(sketch + (size_t)i * RP__CORESET_SKETCH, g->sketch + (size_t)p * RP__CORESET_SKETCH,
-                   RP__CORESET_SKETCH * sizeof(float));
-            orig[i] = g->orig[p];
-            slot_of[p] = (uint32_t)i;
-            g->member[i] = (uint32_t)i;
+        float *rows = g->P.owned, *norms = g->P.norm, *sketch = g->sketch;
+        uint32_t *orig = g->orig;
+        const uint32_t *src = g->member; /* new slot i takes the point in old slot src[i] */
+        for (uint64_t i = 0; i < n; i++) {
+            slot_of[src[i]] = (uint32_t)i;
+            if (moved[i / 64] >> (i % 64) & 1) continue;
+            if (src[i] == i) {
+                moved[i / 64] |= 1ull << (i % 64);
+                continue;
+            }
+            memcpy(tmp, rows + (size_t)i * pd, pd * sizeof(float));
+            memcpy(tmp + pd, sketch + (size_t)i * sk, sk * sizeof(float));
+            const float tnorm = norms[i];
+            const uint32_t torig = orig[i];
+            uint64_t j = i;
+            for (;;) {
+                const uint64_t k = src[j];
+                moved[j / 64] |= 1ull << (j % 64);
+                if (k == i) {
+                    memcpy(rows + (size_t)j * pd, tmp, pd * sizeof(float));
+                    memcpy(sketch + (size_t)j * sk, tmp + pd, sk * sizeof(float));
+                    norms[j] = tnorm;
+                    orig[j] = torig;
+                    break;
+                }
+                memcpy(rows + (size_t)j * pd, rows + (size_t)k * pd, pd * sizeof(float));
+                memcpy(sketch + (size_t)j * sk, sketch + (size_t)k * sk, sk * sizeof(float));
+                norms[j] = norms[k];
+                orig[j] = orig[k];
+                j = k;
+            }
         }
+        for (uint64_t i = 0; i < n; i++) g->member[i] = (uint32_t)i;
         for (uint64_t j = 0; j < clusters; j++)
             if (g->count[j]) g->farthest[j] = slot_of[g->farthest[j]];
         update_group_leaf(g);
-        free(g->P.owned);
-        free(g->P.norm);
-        free(g->orig);
-        free(g->sketch);
-        g->P.owned = rows;
-        g->P.y = rows;
-        g->P.norm = norms;
-        g->sketch = sketch;
-        g->orig = orig;
-        rows = NULL;
-        norms = NULL;
-        sketch = NULL;
-        orig = NULL;
     }
-    free(rows);
-    free(norms);
-    free(sketch);
-    free(orig);
     free(slot_of);
+    free(moved);
+    free(tmp);
+    return done;
 }
 
 /* Distances from the members in the segments to the new pick (slot s), into fresh[]; +inf for
  * the members the sketches prove cannot get closer. First the sketch filter collects the arena
  * positions still in doubt (segment by segment), then one kernel call per thread runs over all of
  * them, so the row prefetching spans cluster boundaries. */
-static void compute_segments(greedy *g, uint32_t nseg, size_t work, uint32_t s, int threads)
+static size_t compute_segments(greedy *g, uint32_t nseg, size_t work, uint32_t s, int threads)
 {
     const rp__coreset_points *P = &g->P;
     const float *c = P->y + (size_t)s * P->pd, cn = P->norm[s];
@@ -374,6 +391,7 @@ static void compute_segments(greedy *g, uint32_t nseg, size_t work, uint32_t s, 
             for (uint32_t q = 0; q < cnt; q++) g->fresh[g->doubt_pos[q0 + q]] = out[q];
         }
     }
+    return ndoubt;
 }
 
 static uint32_t add_segments(greedy *g, uint32_t nseg, size_t start, size_t count)
@@ -491,6 +509,8 @@ static uint32_t scan_centres(greedy *g, uint64_t k, uint32_t s)
         g->to_new[g->candidates[i]] = g->scratch[i];
         consider(g, g->candidates[i], &nactive);
     }
+    g->stats.centre_candidates += ncand;
+    g->stats.clusters_checked += nactive;
     return nactive;
 }
 
@@ -549,7 +569,16 @@ static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
         work += lo;
     }
 
-    compute_segments(g, nseg, work, s, threads);
+    const size_t rows = compute_segments(g, nseg, work, s, threads);
+    const uint64_t tenth = (k + 1) * RP__CORESET_STAT_BUCKETS / (g->stats.m ? g->stats.m : 1);
+    const uint32_t b = tenth < RP__CORESET_STAT_BUCKETS ? (uint32_t)tenth : RP__CORESET_STAT_BUCKETS - 1;
+    g->stats.passes++;
+    g->stats.member_visits += work;
+    g->stats.rows_computed += rows;
+    g->stats.visits_by_tenth[b] += work;
+    g->stats.rows_by_tenth[b] += rows;
+    g->stats.radius_by_tenth[b] = g->pick_value;
+    const uint32_t had_unassigned = g->unassigned;
 
     /* move the points that got closer to s into cluster k, in list order (deterministic) */
     const size_t new_start = g->used;
@@ -559,6 +588,7 @@ static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
         g->unassigned = (uint32_t)(first + split_list(g, first, g->unassigned, &bv, &bs, &bi));
         update_group_leaf(g);
     }
+    if (had_unassigned && !g->unassigned) g->stats.unassigned_left_at = k + 1;
     for (uint32_t a = 0; a < nactive; a++) {
         const uint32_t j = g->active[a];
         split_cluster(g, j, g->prefix[a]);
@@ -578,7 +608,7 @@ static void greedy_pass(greedy *g, uint64_t k, uint32_t s, int threads)
     tree_update(g, (uint32_t)k);
 
     if (k + 1 == g->next_reorder) {
-        reorder_rows(g, k + 1, threads);
+        g->stats.reorders += reorder_rows(g, k + 1);
         g->next_reorder *= 2;
     }
 }
@@ -677,6 +707,9 @@ static int greedy_alloc(greedy *g, uint64_t m, const char *fn)
     }
     for (uint32_t i = g->leaves - 1; i >= 1; i--) g->tree[i] = winner(g, g->tree[2 * i], g->tree[2 * i + 1]);
     g->next_reorder = FIRST_REORDER;
+    g->stats.n = n;
+    g->stats.m = m;
+    g->stats.isa = rp__coreset_kernel_isa();
     return RP_OK;
 }
 
@@ -702,11 +735,145 @@ static int greedy_start(greedy *g, uint64_t seed, int threads, const char *fn)
     for (uint64_t p = 0; p < n; p++)
         if (g->P.norm[p] > largest) largest = g->P.norm[p];
     g->scale = sqrt((double)largest);
+    g->stats.largest_norm = g->scale;
+    g->stats.rounding_slack = sqrt(g->error);
     g->filter = rp__coreset_filter_kernel();
     g->scan = rp__coreset_scan_kernel();
     g->filter_alpha = (float)((1.0 + 1e-6) / (1.0 - 1e-5) * (1.0 + 1e-7));
     g->filter_beta = (float)((sqrt(g->error) + 1e-6 * g->scale) / (1.0 - 1e-5) * (1.0 + 1e-7));
     return rp__coreset_sketches(&g->P, threads, fn, g->sketch);
+}
+
+uint64_t rp__coreset_partition_size(uint64_t n, uint64_t m)
+{
+    const char *v = getenv("RP_CORESET_PARTITION");
+    if (!v || !v[0]) return 0;
+    uint64_t size = strtoull(v, NULL, 10);
+    if (size == 0) return 0;
+    if (size < 1024) size = 1024;
+    if (n <= size || m >= n || m < (n + size - 1) / size) return 0;
+    return size;
+}
+
+uint64_t rp__coreset_partition_budgets(uint64_t n, uint64_t m, uint64_t size, uint64_t *n_out, uint64_t *m_out)
+{
+    const uint64_t parts = (n + size - 1) / size;
+    uint64_t given = 0;
+    for (uint64_t i = 0; i < parts; i++) {
+        n_out[i] = n / parts + (i < n % parts);
+        m_out[i] = (uint64_t)(((unsigned __int128)m * n_out[i]) / n);
+        given += m_out[i];
+    }
+    /* the rest, one each, to the largest remainders m n_i mod n (lower partition first) */
+    for (; given < m; given++) {
+        uint64_t best = UINT64_MAX, best_rem = 0;
+        for (uint64_t i = 0; i < parts; i++) {
+            const uint64_t rem = (uint64_t)(((unsigned __int128)m * n_out[i]) % n);
+            const int taken = m_out[i] != (uint64_t)(((unsigned __int128)m * n_out[i]) / n);
+            if (!taken && (best == UINT64_MAX || rem > best_rem)) best = i, best_rem = rem;
+        }
+        m_out[best]++;
+    }
+    return parts;
+}
+
+/* A partition's rows are told to the whole input's release callback at their place in it. */
+typedef struct {
+    const rp__coreset_release *whole;
+    uint64_t first;
+} partition_release;
+
+static void release_in_partition(void *ctx, uint64_t first, uint64_t count)
+{
+    const partition_release *r = ctx;
+    r->whole->fn(r->whole->ctx, r->first + first, count);
+}
+
+/* The partitioned approximation (coreset.h): one thread per partition, `threads` at a time. */
+static int select_partitioned(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
+                              uint64_t seed, uint32_t num_threads, const rp__coreset_release *release,
+                              rp_progress_fn progress, void *user_data, const char *fn, uint64_t size,
+                              uint64_t *indices_out)
+{
+    const uint64_t parts = (n + size - 1) / size;
+    uint64_t *pn = rp__malloc(parts * sizeof(uint64_t)), *pm = rp__malloc(parts * sizeof(uint64_t));
+    uint64_t *first = rp__malloc(parts * sizeof(uint64_t)), *out_at = rp__malloc(parts * sizeof(uint64_t));
+    int *status = rp__malloc(parts * sizeof(int));
+    rp__coreset_stats *st = rp__calloc(parts, sizeof(rp__coreset_stats));
+    if (!pn || !pm || !first || !out_at || !status || !st) {
+        free(pn), free(pm), free(first), free(out_at), free(status), free(st);
+        return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    }
+    rp__coreset_partition_budgets(n, m, size, pn, pm);
+    for (uint64_t i = 0, row = 0, at = 0; i < parts; i++) {
+        first[i] = row;
+        out_at[i] = at;
+        row += pn[i];
+        at += pm[i];
+        status[i] = RP_OK;
+    }
+    const int threads = (int)(num_threads ? num_threads : rp__cpu_count());
+    int result = RP_OK, stop = report(progress, user_data, 0, m), failed = 0;
+    uint64_t picked = 0;
+    /* one team over all partitions (dynamic: partitions of compact data cost more); only the
+     * calling thread (thread 0) calls the progress callback, after each of its partitions */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t i = 0; i < (int64_t)parts; i++) {
+        int cancelled, broken;
+#pragma omp atomic read
+        cancelled = stop;
+#pragma omp atomic read
+        broken = failed;
+        if (cancelled || broken || !pm[i]) continue;
+        const partition_release own = {release, first[i]};
+        const rp__coreset_release in_partition = {release_in_partition, (void *)&own};
+        status[i] = rp__coreset_select_released(vectors + first[i] * dim, pn[i], dim, pm[i], projection_dim, seed, 1,
+                                                release ? &in_partition : NULL, NULL, NULL, fn,
+                                                indices_out + out_at[i]);
+        rp__coreset_last_stats(&st[i]);
+        for (uint64_t k = 0; k < pm[i]; k++) indices_out[out_at[i] + k] += first[i];
+        if (status[i] != RP_OK) {
+#pragma omp atomic write
+            failed = 1;
+        }
+        uint64_t now;
+#pragma omp atomic capture
+        now = picked += pm[i];
+        if (omp_get_thread_num() == 0 && report(progress, user_data, now, m)) {
+#pragma omp atomic write
+            stop = 1;
+        }
+    }
+    for (uint64_t i = 0; i < parts && result == RP_OK; i++)
+        if (status[i] != RP_OK)
+            result = rp__fail(status[i], "%s: the coreset of partition %llu (rows %llu..%llu) failed with code %d", fn,
+                              (unsigned long long)i, (unsigned long long)first[i],
+                              (unsigned long long)(first[i] + pn[i]), status[i]);
+    if (result == RP_OK && stop) result = rp__fail(RP_E_CANCELLED, "%s: cancelled by the progress callback", fn);
+    rp__coreset_stats sum;
+    memset(&sum, 0, sizeof sum);
+    sum.n = n;
+    sum.m = m;
+    sum.partitions = parts;
+    sum.isa = rp__coreset_kernel_isa();
+    for (uint64_t i = 0; i < parts; i++) {
+        sum.passes += st[i].passes;
+        sum.member_visits += st[i].member_visits;
+        sum.rows_computed += st[i].rows_computed;
+        sum.centre_candidates += st[i].centre_candidates;
+        sum.clusters_checked += st[i].clusters_checked;
+        sum.reorders += st[i].reorders;
+        if (st[i].largest_norm > sum.largest_norm) sum.largest_norm = st[i].largest_norm;
+        if (st[i].rounding_slack > sum.rounding_slack) sum.rounding_slack = st[i].rounding_slack;
+        for (int b = 0; b < RP__CORESET_STAT_BUCKETS; b++) {
+            sum.visits_by_tenth[b] += st[i].visits_by_tenth[b];
+            sum.rows_by_tenth[b] += st[i].rows_by_tenth[b];
+            if (st[i].radius_by_tenth[b] > sum.radius_by_tenth[b]) sum.radius_by_tenth[b] = st[i].radius_by_tenth[b];
+        }
+    }
+    last_stats = sum;
+    free(pn), free(pm), free(first), free(out_at), free(status), free(st);
+    return result;
 }
 
 int rp__coreset_select(const float *vectors, uint64_t n, uint32_t dim, uint64_t m, uint32_t projection_dim,
@@ -727,6 +894,10 @@ int rp__coreset_select_released(const float *vectors, uint64_t n, uint32_t dim, 
     if (n > (uint64_t)UINT32_MAX - 1)
         return rp__fail(RP_E_LIMIT, "%s: the coreset handles at most %u points, got %llu", fn, UINT32_MAX - 1,
                         (unsigned long long)n);
+    const uint64_t part = rp__coreset_partition_size(n, m);
+    if (part)
+        return select_partitioned(vectors, n, dim, m, projection_dim, seed, num_threads, release, progress, user_data,
+                                  fn, part, indices_out);
     greedy g;
     memset(&g, 0, sizeof g);
     int status = rp__coreset_points_build_released(vectors, n, dim, projection_dim, seed, release, fn, &g.P);
@@ -746,6 +917,7 @@ int rp__coreset_select_released(const float *vectors, uint64_t n, uint32_t dim, 
         if (stop || report(progress, user_data, m, m))
             status = rp__fail(RP_E_CANCELLED, "%s: cancelled by the progress callback", fn);
     }
+    last_stats = g.stats;
     greedy_free(&g);
     return status;
 }

@@ -196,10 +196,81 @@ __attribute__((target("avx512f"))) static uint32_t scan_avx512(const float *bloc
 }
 #endif
 
+#ifdef RP_CORESET_HAVE_AVX512
+/* AVX2 twins of the two above. The sketch bound holds for any summation order of the sketch d^2
+ * (rp__coreset_sketch_below), so these only decide which rows get computed, never a distance. */
+__attribute__((target("avx2,fma"))) static uint32_t filter_avx2(const float *sketches, const uint32_t *idx,
+                                                               const float *dist, uint32_t count,
+                                                               const float *s_sketch, float alpha, float beta,
+                                                               uint32_t *pos_out)
+{
+    const __m256 s0 = _mm256_loadu_ps(s_sketch), s1 = _mm256_loadu_ps(s_sketch + 8);
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta), up = _mm256_set1_ps(1.0f + 1e-6f);
+    uint32_t kept = 0;
+    for (uint32_t i0 = 0; i0 < count; i0 += 8) {
+        const uint32_t g = count - i0 < 8 ? count - i0 : 8;
+        __m256 sq[8];
+        for (uint32_t i = 0; i < 8; i++) {
+            const float *sk = sketches + (size_t)idx[i0 + (i < g ? i : 0)] * RP__CORESET_SKETCH;
+            const __m256 d0 = _mm256_sub_ps(_mm256_load_ps(sk), s0), d1 = _mm256_sub_ps(_mm256_load_ps(sk + 8), s1);
+            sq[i] = _mm256_fmadd_ps(d1, d1, _mm256_mul_ps(d0, d0));
+        }
+        /* horizontal sums of the 8 registers into one: lane i holds member i's sketch d^2 */
+        const __m256 h01 = _mm256_hadd_ps(sq[0], sq[1]), h23 = _mm256_hadd_ps(sq[2], sq[3]);
+        const __m256 h45 = _mm256_hadd_ps(sq[4], sq[5]), h67 = _mm256_hadd_ps(sq[6], sq[7]);
+        const __m256 q0 = _mm256_hadd_ps(h01, h23), q1 = _mm256_hadd_ps(h45, h67);
+        /* q0 = [0 1 2 3 | 0 1 2 3] halves, q1 = [4 5 6 7 | 4 5 6 7] halves: add the halves */
+        const __m256 lo = _mm256_permute2f128_ps(q0, q1, 0x20), hi = _mm256_permute2f128_ps(q0, q1, 0x31);
+        const __m256 x = _mm256_add_ps(lo, hi);
+        float dv[8] = {0};
+        memcpy(dv, dist + i0, g * sizeof(float));
+        const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(dv), va), vb);
+        const __m256 limit = _mm256_mul_ps(_mm256_mul_ps(t, t), up);
+        /* keep unless x > limit (NaN-safe: a NaN keeps the member) */
+        uint32_t keep = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(x, limit, _CMP_NGT_UQ)) & ((1u << g) - 1u);
+        while (keep) {
+            pos_out[kept++] = i0 + (uint32_t)__builtin_ctz(keep);
+            keep &= keep - 1;
+        }
+    }
+    return kept;
+}
+
+__attribute__((target("avx2,fma"))) static uint32_t scan_avx2(const float *blocks, const float *skip, uint64_t k,
+                                                             const float *s_sketch, uint32_t *out)
+{
+    uint32_t count = 0;
+    for (uint64_t b = 0; b * 16 < k; b++) {
+        const float *blk = blocks + b * 16 * RP__CORESET_SKETCH;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+        for (uint32_t i = 0; i < RP__CORESET_SKETCH; i++) {
+            const __m256 sv = _mm256_set1_ps(s_sketch[i]);
+            const __m256 d0 = _mm256_sub_ps(_mm256_load_ps(blk + i * 16), sv);
+            const __m256 d1 = _mm256_sub_ps(_mm256_load_ps(blk + i * 16 + 8), sv);
+            acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+            acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        }
+        const uint64_t left = k - b * 16;
+        const uint32_t valid = left >= 16 ? 0xFFFFu : (1u << left) - 1u;
+        float sk[16];
+        for (uint32_t l = 0; l < 16; l++) sk[l] = l < left ? skip[b * 16 + l] : 0.0f;
+        uint32_t keep = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(acc0, _mm256_loadu_ps(sk), _CMP_NGT_UQ)) |
+                        (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(acc1, _mm256_loadu_ps(sk + 8), _CMP_NGT_UQ)) << 8;
+        keep &= valid;
+        while (keep) {
+            out[count++] = (uint32_t)(b * 16 + (uint32_t)__builtin_ctz(keep));
+            keep &= keep - 1;
+        }
+    }
+    return count;
+}
+#endif
+
 rp__coreset_scan_fn rp__coreset_scan_kernel(void)
 {
 #ifdef RP_CORESET_HAVE_AVX512
     if (rp__cpu_use_avx512()) return scan_avx512;
+    if (rp__cpu_use_avx2()) return scan_avx2;
 #endif
     return scan_portable;
 }
@@ -208,6 +279,7 @@ rp__coreset_filter_fn rp__coreset_filter_kernel(void)
 {
 #ifdef RP_CORESET_HAVE_AVX512
     if (rp__cpu_use_avx512()) return filter_avx512;
+    if (rp__cpu_use_avx2()) return filter_avx2;
 #endif
     return filter_portable;
 }

@@ -202,12 +202,85 @@ __attribute__((target("avx512f,fma"))) static void distances_avx512(const float 
 }
 #endif
 
+#ifdef RP_CORESET_HAVE_AVX512
+/* AVX2 + FMA kernel: the same arithmetic as the two above (chain d % 4, (c0 + c1) + (c2 + c3),
+ * fma(-2, dot, |a|^2) + |c|^2). One 256-bit register holds 4 dims of 2 rows (its low half row
+ * 2q, its high half row 2q + 1), so lane j of each half is chain j of its row: 16 rows are 8
+ * independent accumulators. Rows are read straight from their (scattered) places. */
+__attribute__((target("avx2,fma"))) static void distances_avx2(const float *rows, const float *norms, uint32_t pd,
+                                                              const uint32_t *idx, uint32_t count, const float *c,
+                                                              float cn, float *out)
+{
+    const uint32_t pd4 = pd & ~3u;
+    for (uint32_t i0 = 0; i0 < count; i0 += 16) {
+        const uint32_t g = count - i0 < 16 ? count - i0 : 16;
+        const float *r[16];
+        for (uint32_t i = 0; i < 16; i++) r[i] = rows + (size_t)idx[i0 + (i < g ? i : 0)] * pd;
+        for (uint32_t ahead = i0 == 0 ? 0 : 32; ahead <= 32; ahead += 16) {
+            if (i0 + ahead >= count) break;
+            const uint32_t gn = count - i0 - ahead < 16 ? count - i0 - ahead : 16;
+            for (uint32_t i = 0; i < gn; i++) {
+                const char *nr = (const char *)(rows + (size_t)idx[i0 + ahead + i] * pd);
+                for (uint32_t b = 0; b < pd * sizeof(float); b += 64) _mm_prefetch(nr + b, _MM_HINT_T0);
+            }
+        }
+        __m256 acc[8];
+        for (int q = 0; q < 8; q++) acc[q] = _mm256_setzero_ps();
+        for (uint32_t d = 0; d < pd4; d += 4) {
+            const __m256 cv = _mm256_broadcast_ps((const __m128 *)(c + d));
+            for (int q = 0; q < 8; q++) {
+                const __m256 two = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r[2 * q] + d)),
+                                                        _mm_loadu_ps(r[2 * q + 1] + d), 1);
+                acc[q] = _mm256_fmadd_ps(two, cv, acc[q]);
+            }
+        }
+        float a[64];
+        for (int q = 0; q < 8; q++) _mm256_storeu_ps(a + 8 * q, acc[q]);
+        for (uint32_t i = 0; i < g; i++) {
+            float *chain = a + 4 * i;
+            for (uint32_t d = pd4; d < pd; d++) chain[0] = fmaf(r[i][d], c[d], chain[0]);
+            const float dot = (chain[0] + chain[1]) + (chain[2] + chain[3]);
+            const float d2 = fmaf(-2.0f, dot, norms[idx[i0 + i]]) + cn;
+            out[i0 + i] = sqrtf(d2 > 0.0f ? d2 : 0.0f);
+        }
+    }
+}
+#endif
+
 rp__coreset_distance_fn rp__coreset_distance_kernel(void)
 {
 #ifdef RP_CORESET_HAVE_AVX512
     if (rp__cpu_use_avx512()) return distances_avx512;
+    if (rp__cpu_use_avx2()) return distances_avx2;
 #endif
     return distances_portable;
+}
+
+uint32_t rp__coreset_distance_kernels(rp__coreset_distance_fn *out, const char **names)
+{
+    uint32_t k = 0;
+    out[k] = distances_portable;
+    names[k++] = "portable";
+#ifdef RP_CORESET_HAVE_AVX512
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        out[k] = distances_avx2;
+        names[k++] = "avx2";
+    }
+    if (__builtin_cpu_supports("avx512f")) {
+        out[k] = distances_avx512;
+        names[k++] = "avx512";
+    }
+#endif
+    return k;
+}
+
+const char *rp__coreset_kernel_isa(void)
+{
+#ifdef RP_CORESET_HAVE_AVX512
+    if (rp__cpu_use_avx512()) return "avx512";
+    if (rp__cpu_use_avx2()) return "avx2+fma";
+#endif
+    return "portable";
 }
 
 double rp__coreset_distance_error_bound(const rp__coreset_points *P)

@@ -49,6 +49,14 @@ typedef void (*rp__coreset_distance_fn)(const float *rows, const float *norms, u
  * selection so the fast path and the reference agree. */
 rp__coreset_distance_fn rp__coreset_distance_kernel(void);
 
+/* Every distance kernel this CPU can run, whatever the RP_DISABLE_* switches say (at most 3:
+ * "portable", "avx2", "avx512"), for the test that checks they agree bit for bit. */
+uint32_t rp__coreset_distance_kernels(rp__coreset_distance_fn *out, const char **names);
+
+/* The instruction set the coreset's kernels (distance, sketch filter, centre scan) use in this
+ * process: "avx512", "avx2+fma" or "portable". */
+const char *rp__coreset_kernel_isa(void);
+
 /* A bound on |computed d^2 - exact d^2| for any pair of these points (see coreset.c): the
  * rounding of the dot product, of the norms and of the formula, for the largest norm present. */
 double rp__coreset_distance_error_bound(const rp__coreset_points *points);

@@ -45,6 +45,10 @@ uint32_t rp__cpu_count(void);
  * Read once per process (thread-safe). Only loops whose portable twin gives bit-identical results
  * may ask it: the switch is a testing aid and must not change any output. */
 int rp__cpu_use_avx512(void);
+/* Whether to run the AVX2 + FMA loops where a module has them (CPUs without AVX-512, or with
+ * RP_DISABLE_AVX512 set): the CPU has avx2 and fma and RP_DISABLE_AVX2 is unset, empty or "0".
+ * The same rule: their portable twins must give bit-identical results. */
+int rp__cpu_use_avx2(void);
 
 /* Overflow-checked size arithmetic: returns 0 and sets *out, or -1 on overflow. */
 int rp__mul_size(size_t a, size_t b, size_t *out);

@@ -44,3 +44,27 @@ int rp__cpu_use_avx512(void)
     pthread_once(&use_avx512_once, decide_once);
     return use_avx512;
 }
+
+/* AVX2 + FMA loops (for CPUs without AVX-512). Same contract as rp__cpu_use_avx512: their portable
+ * twins give bit-identical results; RP_DISABLE_AVX2 (any value but empty or "0") turns them off. */
+static int use_avx2;
+static pthread_once_t use_avx2_once = PTHREAD_ONCE_INIT;
+
+static void decide_avx2_once(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    const int has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    const int has = 0;
+#endif
+    const char *v = getenv("RP_DISABLE_AVX2");
+    const int disabled = v && v[0] && strcmp(v, "0") != 0;
+    use_avx2 = has && !disabled;
+    if (has && disabled) rp__log(RP_LOG_INFO, "RP_DISABLE_AVX2 is set: no AVX2 loops");
+}
+
+int rp__cpu_use_avx2(void)
+{
+    pthread_once(&use_avx2_once, decide_avx2_once);
+    return use_avx2;
+}

@@ -346,6 +346,105 @@ START_TEST(coreset_sketch__is_a_lower_bound_on_every_layout)
 }
 END_TEST
 
+START_TEST(coreset_kernels__every_distance_kernel_gives_the_same_bits)
+{
+    /* the fast selection and the plain loop share one kernel per run, but runs on CPUs with and
+     * without AVX-512 / AVX2 must pick the same points: every kernel this CPU can run must give
+     * bit-identical distances (odd dims exercise the leftover-dimension path, odd counts the
+     * partial groups of 16) */
+    rp__coreset_distance_fn fns[3];
+    const char *names[3];
+    const uint32_t nk = rp__coreset_distance_kernels(fns, names);
+    ck_assert_uint_ge(nk, 1);
+    const uint32_t pds[] = {128, 20, 23, 5, 1};
+    for (int kind = 0; kind < LAYOUTS; kind++)
+        for (uint32_t t = 0; t < sizeof pds / sizeof *pds; t++) {
+            const uint64_t n = 301;
+            const uint32_t pd = pds[t];
+            float *v = layout_vectors((enum layout)kind, n, pd, 40 + kind);
+            rp__coreset_points P;
+            ck_assert_int_eq(rp__coreset_points_build(v, n, pd, pd, 9, "test", &P), RP_OK);
+            uint32_t idx[301];
+            for (uint32_t i = 0; i < n; i++) idx[i] = (uint32_t)((i * 97u + 13u) % n);
+            float out[3][301];
+            for (uint32_t c = 0; c < 5; c++) {
+                const uint32_t centre = c * 61u % (uint32_t)n, count = (uint32_t)n - c * 7u;
+                for (uint32_t k = 0; k < nk; k++)
+                    fns[k](P.y, P.norm, pd, idx, count, P.y + (size_t)centre * pd, P.norm[centre], out[k]);
+                for (uint32_t k = 1; k < nk; k++)
+                    ck_assert_msg(!memcmp(out[0], out[k], count * sizeof(float)),
+                                  "%s pd=%u: kernel %s differs from %s", layout_name((enum layout)kind), pd,
+                                  names[k], names[0]);
+            }
+            rp__coreset_points_free(&P);
+            free(v);
+        }
+}
+END_TEST
+
+static int stop_at_second_call(const rp_progress *pr, void *ud)
+{
+    ck_assert_int_eq(pr->stage, RP_STAGE_CORESET);
+    return ++*(int *)ud >= 2;
+}
+
+START_TEST(coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows)
+{
+    /* RP_CORESET_PARTITION=1024: 5000 points in 5 runs of 1000 rows, budgets by largest
+     * remainder computed here independently, each run selected by the plain loop on its own rows */
+    const uint64_t n = 5000;
+    const uint32_t dim = 20, pd = 8;
+    float *v = layout_vectors(CLUSTERED, n, dim, 21);
+    ck_assert_int_eq(setenv("RP_CORESET_PARTITION", "1024", 1), 0);
+    const uint64_t ms[] = {5, 333, 1234};
+    for (int t = 0; t < 3; t++) {
+        const uint64_t m = ms[t], parts = 5, rows = n / parts;
+        ck_assert_uint_eq(rp__coreset_partition_size(n, m), 1024);
+        /* equal runs: m * 1000 / 5000 each, the remainder to the lowest partitions */
+        uint64_t budget[5], given = 0;
+        for (uint64_t i = 0; i < parts; i++) given += budget[i] = m * rows / n;
+        for (uint64_t i = 0; given < m; i++, given++) budget[i]++;
+        uint64_t *got = malloc(m * sizeof(uint64_t)), nn[8], mm[8];
+        ck_assert_uint_eq(rp__coreset_partition_budgets(n, m, 1024, nn, mm), parts);
+        for (uint64_t i = 0; i < parts; i++) ck_assert_uint_eq(mm[i], budget[i]);
+        for (uint32_t threads = 1; threads <= 3; threads += 2) {
+            ck_assert_int_eq(rp__coreset_select(v, n, dim, m, pd, 7, threads, NULL, NULL, "test", got), RP_OK);
+            uint64_t at = 0;
+            for (uint64_t i = 0; i < parts; i++) {
+                if (!budget[i]) continue;
+                uint64_t *plain = malloc(budget[i] * sizeof(uint64_t));
+                ck_assert_int_eq(
+                    rp__coreset_select_reference(v + i * rows * dim, rows, dim, budget[i], pd, 7, "test", plain), RP_OK);
+                for (uint64_t k = 0; k < budget[i]; k++) ck_assert_uint_eq(got[at + k], plain[k] + i * rows);
+                at += budget[i];
+                free(plain);
+            }
+            ck_assert_uint_eq(at, m);
+        }
+        free(got);
+    }
+    /* the progress callback still cancels */
+    {
+        int calls = 0;
+        uint64_t *got = malloc(333 * sizeof(uint64_t));
+        ck_assert_int_eq(rp__coreset_select(v, n, dim, 333, pd, 7, 2, stop_at_second_call, &calls, "test", got),
+                         RP_E_CANCELLED);
+        ck_assert_int_ge(calls, 2);
+        free(got);
+    }
+    /* "0" turns it off: the whole set, exactly */
+    ck_assert_int_eq(setenv("RP_CORESET_PARTITION", "0", 1), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(n, 333), 0);
+    /* unset or empty: always exact (opt-in only) */
+    ck_assert_int_eq(setenv("RP_CORESET_PARTITION", "", 1), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(n, 333), 0);
+    ck_assert_int_eq(unsetenv("RP_CORESET_PARTITION"), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(n, 333), 0);
+    ck_assert_uint_eq(rp__coreset_partition_size(4000000, 40000), 0);
+    free(v);
+}
+END_TEST
+
 static int cancel_at_second_report(const rp_progress *pr, void *ud)
 {
     ck_assert_int_eq(pr->stage, RP_STAGE_CORESET);
@@ -397,6 +496,8 @@ int main(void)
     tcase_add_test(tc, coreset__progress_cancel_leaves_bank_open_and_unchanged);
     tcase_add_test(tc, coreset__start_points_are_distinct);
     tcase_add_test(tc, coreset_sketch__is_a_lower_bound_on_every_layout);
+    tcase_add_test(tc, coreset_kernels__every_distance_kernel_gives_the_same_bits);
+    tcase_add_test(tc, coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows);
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_on_every_layout);
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_random_shapes);
     tcase_add_test(tc, coreset__thread_count_does_not_change_selection_on_parallel_passes);
