@@ -7,6 +7,7 @@
 #      cost against the number of categories of one model, 1, 2 and 4 (rp-bench-categories)
 #   4. accuracy tables (rp-eval): PatchCore and ReConPatch on bottle and magnetic tile, unified model;
 #      default preprocessing (both axes to 256), no crop, and the aspect-keeping MVTec protocol
+#      and training's peak resident memory for 200, 1,000 and 4,000 training images
 #   5. the calibrated thresholds' false-reject and escape rates on the four shared sets, with 4, 10
 #      and 20 calibration images (bench/calibration_table.sh; docs/pipeline.md)
 #   6. ReConPatch against PatchCore, pooled PatchCore and PCA at 32 to 512 dimensions,
@@ -84,6 +85,14 @@ if [ -d "$data/deeppcb" ] && [ -d "$data/elpv_mono" ]; then
     eval_run separate4 --method reconpatch $four
     eval_run unified4_add_elpv --method reconpatch --unified --data "$bottle" --data "$tile" --data "$data/deeppcb" \
         --add "$data/elpv_mono" --keep-aspect
+fi
+
+# training's peak resident memory against the number of training images (docs/memory-bank.md,
+# "Training memory"): the four sets and their flips, one process per size
+if [ -d "$data/deeppcb" ] && [ -d "$data/elpv_mono" ]; then
+    for n in ${TRAIN_MEMORY_IMAGES:-200 1000 4000}; do
+        "$build/bench/rp-bench-train-memory" $four --images "$n" --coreset 0.01 | tee -a "$out/train_memory.txt"
+    done
 fi
 
 echo "== 5. thresholds: false rejects and escapes =="
