@@ -445,6 +445,44 @@ START_TEST(coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows)
 }
 END_TEST
 
+/* Rows a release callback was told about, each counted. */
+static void count_released(void *ctx, uint64_t first, uint64_t count)
+{
+    uint32_t *seen = ctx;
+#pragma omp critical
+    for (uint64_t i = first; i < first + count; i++) seen[i]++;
+}
+
+START_TEST(coreset_released__tells_every_row_once_and_selects_the_same)
+{
+    /* Input read once and let go (a spilled bank): the release callback hears of every row
+     * exactly once, projected or copied (dim == pd), whole or in partitions, and the picks are
+     * those of the plain call. */
+    const uint64_t n = 5000, m = 333;
+    const uint32_t dim = 20;
+    float *v = layout_vectors(CLUSTERED, n, dim, 21);
+    uint32_t *seen = malloc(n * sizeof *seen);
+    uint64_t *a = malloc(m * sizeof(uint64_t)), *b = malloc(m * sizeof(uint64_t));
+    const char *partition[2] = {"0", "1024"};
+    for (int p = 0; p < 2; p++)
+        for (uint32_t pd = 8; pd <= dim; pd += dim - 8) {
+            ck_assert_int_eq(setenv("RP_CORESET_PARTITION", partition[p], 1), 0);
+            memset(seen, 0, n * sizeof *seen);
+            const rp__coreset_release release = {count_released, seen};
+            ck_assert_int_eq(rp__coreset_select_released(v, n, dim, m, pd, 7, 2, &release, NULL, NULL, "test", a),
+                             RP_OK);
+            ck_assert_int_eq(rp__coreset_select(v, n, dim, m, pd, 7, 2, NULL, NULL, "test", b), RP_OK);
+            ck_assert_int_eq(memcmp(a, b, m * sizeof(uint64_t)), 0);
+            for (uint64_t i = 0; i < n; i++) ck_assert_uint_eq(seen[i], 1);
+        }
+    ck_assert_int_eq(unsetenv("RP_CORESET_PARTITION"), 0);
+    free(v);
+    free(seen);
+    free(a);
+    free(b);
+}
+END_TEST
+
 static int cancel_at_second_report(const rp_progress *pr, void *ud)
 {
     ck_assert_int_eq(pr->stage, RP_STAGE_CORESET);
@@ -498,6 +536,7 @@ int main(void)
     tcase_add_test(tc, coreset_sketch__is_a_lower_bound_on_every_layout);
     tcase_add_test(tc, coreset_kernels__every_distance_kernel_gives_the_same_bits);
     tcase_add_test(tc, coreset_partitioned__each_partition_is_the_plain_loop_on_its_rows);
+    tcase_add_test(tc, coreset_released__tells_every_row_once_and_selects_the_same);
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_on_every_layout);
     tcase_add_test(tc, coreset__pruned_selection_equals_plain_loop_random_shapes);
     tcase_add_test(tc, coreset__thread_count_does_not_change_selection_on_parallel_passes);
