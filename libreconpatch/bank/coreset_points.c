@@ -149,6 +149,23 @@ static void distances_portable(const float *rows, const float *norms, uint32_t p
 }
 
 #ifdef RP_CORESET_HAVE_AVX512
+/* The SIMD kernels take rows in groups of 16 from scattered places: fetch the rows of the group
+ * two ahead of group i0 (at the first group, the first two groups). */
+static inline void prefetch_rows_ahead(const float *rows, uint32_t pd, const uint32_t *idx, uint32_t i0,
+                                       uint32_t count)
+{
+    for (uint32_t ahead = i0 == 0 ? 0 : 32; ahead <= 32; ahead += 16) {
+        if (i0 + ahead >= count) break;
+        const uint32_t gn = count - i0 - ahead < 16 ? count - i0 - ahead : 16;
+        for (uint32_t i = 0; i < gn; i++) {
+            const char *nr = (const char *)(rows + (size_t)idx[i0 + ahead + i] * pd);
+            for (uint32_t b = 0; b < pd * sizeof(float); b += 64) _mm_prefetch(nr + b, _MM_HINT_T0);
+        }
+    }
+}
+#endif
+
+#ifdef RP_CORESET_HAVE_AVX512
 /* AVX-512 kernel. Per row, the dot product is four fused chains (dimension d feeds chain d % 4,
  * leftover dimensions chain 0), summed as (c0 + c1) + (c2 + c3); then fma(-2, dot, |a|^2) + |c|^2.
  * One register holds 4 dims of 4 rows, so 16 rows are 4 independent accumulators and each row
@@ -162,15 +179,7 @@ __attribute__((target("avx512f,fma"))) static void distances_avx512(const float 
         const uint32_t g = count - i0 < 16 ? count - i0 : 16;
         const float *r[16];
         for (uint32_t i = 0; i < 16; i++) r[i] = rows + (size_t)idx[i0 + (i < g ? i : 0)] * pd;
-        /* rows are scattered in memory: fetch two groups ahead (the first two up front) */
-        for (uint32_t ahead = i0 == 0 ? 0 : 32; ahead <= 32; ahead += 16) {
-            if (i0 + ahead >= count) break;
-            const uint32_t gn = count - i0 - ahead < 16 ? count - i0 - ahead : 16;
-            for (uint32_t i = 0; i < gn; i++) {
-                const char *nr = (const char *)(rows + (size_t)idx[i0 + ahead + i] * pd);
-                for (uint32_t b = 0; b < pd * sizeof(float); b += 64) _mm_prefetch(nr + b, _MM_HINT_T0);
-            }
-        }
+        prefetch_rows_ahead(rows, pd, idx, i0, count);
         __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         for (uint32_t d = 0; d < pd4; d += 4) {
             const __m512 cv = _mm512_broadcast_f32x4(_mm_loadu_ps(c + d));
@@ -216,14 +225,7 @@ __attribute__((target("avx2,fma"))) static void distances_avx2(const float *rows
         const uint32_t g = count - i0 < 16 ? count - i0 : 16;
         const float *r[16];
         for (uint32_t i = 0; i < 16; i++) r[i] = rows + (size_t)idx[i0 + (i < g ? i : 0)] * pd;
-        for (uint32_t ahead = i0 == 0 ? 0 : 32; ahead <= 32; ahead += 16) {
-            if (i0 + ahead >= count) break;
-            const uint32_t gn = count - i0 - ahead < 16 ? count - i0 - ahead : 16;
-            for (uint32_t i = 0; i < gn; i++) {
-                const char *nr = (const char *)(rows + (size_t)idx[i0 + ahead + i] * pd);
-                for (uint32_t b = 0; b < pd * sizeof(float); b += 64) _mm_prefetch(nr + b, _MM_HINT_T0);
-            }
-        }
+        prefetch_rows_ahead(rows, pd, idx, i0, count);
         __m256 acc[8];
         for (int q = 0; q < 8; q++) acc[q] = _mm256_setzero_ps();
         for (uint32_t d = 0; d < pd4; d += 4) {
