@@ -109,7 +109,7 @@ int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint32_t di
     size_t floats, needed_bytes;
     if (count > UINT64_MAX - bank->size || rp__mul_size((size_t)count, dim, &floats) ||
         rp__mul_size((size_t)(bank->size + count), (size_t)dim * sizeof(float), &needed_bytes) ||
-        needed_bytes > (size_t)INT64_MAX)
+        needed_bytes > (size_t)INT64_MAX) /* before the finiteness scan reads the input */
         return rp__fail(RP_E_LIMIT, "rp_bank_add: %llu + %llu vectors of %u floats overflow the address space",
                         (unsigned long long)bank->size, (unsigned long long)count, dim);
     size_t bad;

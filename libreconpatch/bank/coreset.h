@@ -46,8 +46,7 @@ int rp__coreset_select_released(const float *vectors, uint64_t n, uint32_t dim, 
  * their indices in the whole set. Opt-in, used when rp__coreset_partition_size(n, m) is non-zero:
  * RP_CORESET_PARTITION = N (>= 1024; smaller values count as 1024) partitions of at most N points
  * whenever n > N; unset, empty or "0": never (the exact selection). Never when m == n or m < P.
- * RP__CORESET_PARTITION_SUGGESTED is the size measured at 3.1M points (docs/memory-bank.md). */
-#define RP__CORESET_PARTITION_SUGGESTED 262144ull
+ * docs/memory-bank.md gives the size measured at 3.1M points. */
 uint64_t rp__coreset_partition_size(uint64_t n, uint64_t m);
 /* The budgets above: m_out[i] for the P partitions (P = ceil(n / size)); returns P. */
 uint64_t rp__coreset_partition_budgets(uint64_t n, uint64_t m, uint64_t size, uint64_t *n_out, uint64_t *m_out);

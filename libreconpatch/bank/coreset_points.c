@@ -149,6 +149,21 @@ static void distances_portable(const float *rows, const float *norms, uint32_t p
 }
 
 #ifdef RP_CORESET_HAVE_AVX512
+/* The SIMD kernels' last step for a group of g rows: chain j of row i in a[4 i + j], the
+ * leftover dimensions into chain 0, then (c0 + c1) + (c2 + c3) and fma(-2, dot, |a|^2) + |c|^2,
+ * as the portable kernel does (fmaf is exact, so inlined or not the result is the same). */
+static inline void finish_rows(float *a, const float *const *r, uint32_t g, uint32_t pd4, uint32_t pd, const float *c,
+                               float cn, const float *norms, const uint32_t *idx, float *out)
+{
+    for (uint32_t i = 0; i < g; i++) {
+        float *chain = a + 4 * i;
+        for (uint32_t d = pd4; d < pd; d++) chain[0] = fmaf(r[i][d], c[d], chain[0]);
+        const float dot = (chain[0] + chain[1]) + (chain[2] + chain[3]);
+        const float d2 = fmaf(-2.0f, dot, norms[idx[i]]) + cn;
+        out[i] = sqrtf(d2 > 0.0f ? d2 : 0.0f);
+    }
+}
+
 /* The SIMD kernels take rows in groups of 16 from scattered places: fetch the rows of the group
  * two ahead of group i0 (at the first group, the first two groups). */
 static inline void prefetch_rows_ahead(const float *rows, uint32_t pd, const uint32_t *idx, uint32_t i0,
@@ -200,13 +215,7 @@ __attribute__((target("avx512f,fma"))) static void distances_avx512(const float 
         _mm512_storeu_ps(a + 16, acc1);
         _mm512_storeu_ps(a + 32, acc2);
         _mm512_storeu_ps(a + 48, acc3);
-        for (uint32_t i = 0; i < g; i++) {
-            float *chain = a + 4 * i;
-            for (uint32_t d = pd4; d < pd; d++) chain[0] = fmaf(r[i][d], c[d], chain[0]);
-            const float dot = (chain[0] + chain[1]) + (chain[2] + chain[3]);
-            const float d2 = fmaf(-2.0f, dot, norms[idx[i0 + i]]) + cn;
-            out[i0 + i] = sqrtf(d2 > 0.0f ? d2 : 0.0f);
-        }
+        finish_rows(a, r, g, pd4, pd, c, cn, norms, idx + i0, out + i0);
     }
 }
 #endif
@@ -238,13 +247,7 @@ __attribute__((target("avx2,fma"))) static void distances_avx2(const float *rows
         }
         float a[64];
         for (int q = 0; q < 8; q++) _mm256_storeu_ps(a + 8 * q, acc[q]);
-        for (uint32_t i = 0; i < g; i++) {
-            float *chain = a + 4 * i;
-            for (uint32_t d = pd4; d < pd; d++) chain[0] = fmaf(r[i][d], c[d], chain[0]);
-            const float dot = (chain[0] + chain[1]) + (chain[2] + chain[3]);
-            const float d2 = fmaf(-2.0f, dot, norms[idx[i0 + i]]) + cn;
-            out[i0 + i] = sqrtf(d2 > 0.0f ? d2 : 0.0f);
-        }
+        finish_rows(a, r, g, pd4, pd, c, cn, norms, idx + i0, out + i0);
     }
 }
 #endif

@@ -84,19 +84,26 @@ static int check_categories(const rp_train_params *p, uint32_t count, uint32_t *
     return RP_OK;
 }
 
-/* The feature memory limit shared out (params.feature_memory_limit): with a head, half for the
- * trainer, which holds every training patch, and half for the banks of its embedded vectors,
- * which fill while the trainer still holds its own; without one, all for the banks. Each bank
- * gets an equal share. 0 everywhere: never spill. */
-static int set_memory_limits(rp_model *m, rp_trainer *trainer, const rp_train_params *p)
+/* params.feature_memory_limit shared out (0: never spill). With a head (ReConPatch, PCA) the
+ * trainer, which holds every training patch, gets half, and the banks of its embedded vectors,
+ * which fill while the trainer still holds its own, the other half; PatchCore's banks get all of
+ * it. Each bank an equal part. */
+static uint64_t banks_share(const rp_train_params *p)
 {
     const uint64_t limit = rp__train_feature_limit(p);
-    const uint64_t banks = p->method != RP_METHOD_PATCHCORE ? limit / 2 : limit, share = banks / m->n_categories;
-    int rc = trainer ? rp__trainer_set_memory_limit(trainer, limit ? limit - banks : 0, p->spill_dir, "rp_train")
-                     : RP_OK;
-    for (uint32_t c = 0; !rc && c < m->n_categories && m->categories[c].bank; c++)
-        rc = rp__bank_set_memory_limit(m->categories[c].bank, limit ? (share ? share : 1) : 0, p->spill_dir,
-                                       "rp_train");
+    return p->method == RP_METHOD_PATCHCORE ? limit : limit / 2;
+}
+
+/* One empty bank of bp per category of m, each with its part of the banks' share. */
+static int create_banks(rp_model *m, const rp_bank_params *bp, const rp_train_params *p)
+{
+    const uint64_t share = banks_share(p), each = share / m->n_categories;
+    int rc = RP_OK;
+    for (uint32_t c = 0; !rc && c < m->n_categories; c++) {
+        rc = rp_bank_create(bp, &m->categories[c].bank);
+        if (!rc) rc = rp__bank_set_memory_limit(m->categories[c].bank, share ? (each ? each : 1) : 0, p->spill_dir,
+                                               "rp_train");
+    }
     return rc;
 }
 
@@ -173,13 +180,13 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     feature_route route = {m, NULL, train_category, 0, descriptor};
     if (p.method == RP_METHOD_PATCHCORE) {
         bp.dim = info.feature_dim;
-        for (uint32_t c = 0; c < n_categories; c++)
-            if ((rc = rp_bank_create(&bp, &m->categories[c].bank))) goto fail;
-        if ((rc = set_memory_limits(m, NULL, &p))) goto fail;
+        if ((rc = create_banks(m, &bp, &p))) goto fail;
         if ((rc = rp__extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
     } else {
         if ((rc = rp_trainer_create(p.trainer, &trainer))) goto fail;
-        if ((rc = set_memory_limits(m, trainer, &p))) goto fail;
+        if ((rc = rp__trainer_set_memory_limit(trainer, rp__train_feature_limit(&p) - banks_share(&p), p.spill_dir,
+                                               "rp_train")))
+            goto fail;
         route.trainer = trainer;
         if ((rc = rp__extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
         if (p.method == RP_METHOD_PCA) { /* the trainer only holds the features: fit, do not train */
@@ -189,9 +196,7 @@ static int train_common(const char *const *paths, const rp_image *const *images,
             if ((rc = rp_trainer_get_embedding(trainer, &m->embedding))) goto fail;
         }
         bp.dim = rp_embedding_out_dim(m->embedding);
-        for (uint32_t c = 0; c < n_categories; c++)
-            if ((rc = rp_bank_create(&bp, &m->categories[c].bank))) goto fail;
-        if ((rc = set_memory_limits(m, NULL, &p))) goto fail; /* the banks' half: see set_memory_limits */
+        if ((rc = create_banks(m, &bp, &p))) goto fail;
         if ((rc = embed_into_banks(trainer, m->embedding, m, train_category))) goto fail;
         rp_trainer_free(trainer);
         trainer = NULL;
