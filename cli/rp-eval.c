@@ -202,7 +202,7 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n, c
     rp_train_params_init(&p, sizeof p);
     p.method = o->method;
     rp_model_options_apply(&o->model, &p.method, &ep, &tp);
-    rp_model_options_apply_memory(&o->model, &p);
+    rp_model_options_apply_train(&o->model, &p);
     p.extractor = &ep;
     p.bank = &bp;
     p.trainer = &tp;
@@ -383,10 +383,12 @@ static void write_json(const options *o, category *cats, int n)
         exit(1);
     }
     fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"unified_mode\": \"%s\", \"coreset\": %g, \"no_crop\": %s, "
-               "\"keep_aspect\": %s, \"knn_int8\": %s, \"categories\": {",
+               "\"keep_aspect\": %s, \"knn_int8\": %s, \"heads\": \"%s\", \"categories\": {",
             rp_model_options_method_name(o->model.pca_dim ? RP_METHOD_PCA : o->method), o->unified ? "true" : "false",
             !o->unified ? "none" : o->unified_shared ? "shared" : "routed", o->coreset,
-            o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false", o->knn_int8 ? "true" : "false");
+            o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false", o->knn_int8 ? "true" : "false",
+            o->model.heads == RP_HEADS_SHARED ? "shared" : o->model.heads == RP_HEADS_PER_CATEGORY ? "per-category"
+            : o->model.heads == RP_HEADS_NONE ? "none" : "default");
     for (int i = 0; i < n; i++) {
         category *c = &cats[i];
         fprintf(f, "%s\n  \"%s\": {", i ? "," : "", c->name);
@@ -427,10 +429,17 @@ static void add_category(const options *o, rp_model *m, category *c)
 {
     rp_bank_params bp;
     bank_params(o, &bp);
+    rp_trainer_params tp; /* for a head fitted on the added category (--heads per-category) */
+    rp_trainer_params_init(&tp, sizeof tp);
+    tp.epochs = o->epochs;
+    rp_extractor_params unused_ep;
+    rp_extractor_params_init(&unused_ep, sizeof unused_ep);
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
+    rp_model_options_apply(&o->model, &p.method, &unused_ep, &tp);
     p.bank = &bp;
-    rp_model_options_apply_memory(&o->model, &p);
+    p.trainer = &tp;
+    rp_model_options_apply_train(&o->model, &p);
     const uint32_t held_out = calibration_count(o, c->train.count, 1);
     p.calibration_fraction = (double)held_out / (double)c->train.count;
     double t0 = now();
@@ -439,7 +448,10 @@ static void add_category(const options *o, rp_model *m, category *c)
         die("adding a category");
     c->train_seconds = now() - t0;
     c->added = 1;
-    fprintf(stderr, "rp-eval: %s added to the model in %.1f s (head not retrained)\n", c->name, c->train_seconds);
+    fprintf(stderr, "rp-eval: %s added to the model in %.1f s (%s)\n", c->name, c->train_seconds,
+            o->model.heads == RP_HEADS_SHARED         ? "through the model's frozen head"
+            : o->model.heads == RP_HEADS_PER_CATEGORY ? "a head fitted on it alone"
+                                                      : "no head: the backbone's features");
 }
 
 static void save_model(const options *o, const rp_model *m)

@@ -328,7 +328,7 @@ int main(int argc, char **argv)
     rp_train_params_init(&p, sizeof p);
     p.method = o.method;
     rp_model_options_apply(&o.model, &p.method, &ep, &tp);
-    rp_model_options_apply_memory(&o.model, &p);
+    rp_model_options_apply_train(&o.model, &p);
     p.extractor = &ep;
     p.bank = &bp;
     p.trainer = &tp;

@@ -9,6 +9,8 @@
  *   --feature-memory-limit N[K|M|G]|none   patch features held in memory while training before
  *                       they go to a temporary file (rp_train_params.feature_memory_limit; 2G)
  *   --spill-dir DIR     where that file goes ($TMPDIR, else /tmp)
+ *   --heads per-category|shared|none   which head makes each category's bank vectors in a model of
+ *                       several categories (rp_train_params.heads; none: adding a category only)
  * Header-only; each tool keeps its own other options. */
 #ifndef RP_MODEL_OPTIONS_H
 #define RP_MODEL_OPTIONS_H
@@ -25,11 +27,12 @@ typedef struct rp_model_options {
     unsigned long long seed; /* 0 = the trainer's default */
     uint64_t feature_memory_limit; /* 0 = the library's default; UINT64_MAX = never spill */
     const char *spill_dir;
+    int32_t heads; /* RP_HEADS_*; 0 = the library's default */
 } rp_model_options;
 
 #define RP_MODEL_OPTIONS_USAGE \
     "[--repr-dim N] [--feature-dim N] [--pca N] [--sampler uniform|aligned] [--precision fp32|bf16|auto] [--seed N]\n" \
-    "    [--feature-memory-limit N[K|M|G]|none] [--spill-dir DIR]"
+    "    [--feature-memory-limit N[K|M|G]|none] [--spill-dir DIR] [--heads per-category|shared|none]"
 
 /* --feature-memory-limit's value: bytes with an optional K, M or G (powers of 1024), or none. */
 static inline uint64_t rp_model_options_bytes(const char *program, const char *v)
@@ -78,6 +81,15 @@ static inline int rp_model_options_parse(const char *program, char **argv, int a
     else if (!strcmp(a, "--seed")) o->seed = rp_model_options_count(program, a, v);
     else if (!strcmp(a, "--feature-memory-limit")) o->feature_memory_limit = rp_model_options_bytes(program, v);
     else if (!strcmp(a, "--spill-dir") && v) o->spill_dir = v;
+    else if (!strcmp(a, "--heads")) {
+        if (v && !strcmp(v, "per-category")) o->heads = RP_HEADS_PER_CATEGORY;
+        else if (v && !strcmp(v, "shared")) o->heads = RP_HEADS_SHARED;
+        else if (v && !strcmp(v, "none")) o->heads = RP_HEADS_NONE;
+        else {
+            fprintf(stderr, "%s: --heads %s: expected per-category, shared or none\n", program, v ? v : "(missing)");
+            exit(2);
+        }
+    }
     else if (!strcmp(a, "--sampler")) {
         if (v && !strcmp(v, "uniform")) o->sampler = RP_SAMPLER_UNIFORM;
         else if (v && !strcmp(v, "aligned")) o->sampler = RP_SAMPLER_ALIGNED;
@@ -105,11 +117,12 @@ static inline void rp_model_options_apply(const rp_model_options *o, int32_t *me
     }
 }
 
-/* The training-memory options (also for rp_model_add_normals' params). */
-static inline void rp_model_options_apply_memory(const rp_model_options *o, rp_train_params *p)
+/* The training-memory and heads options (also for rp_model_add_normals' params). */
+static inline void rp_model_options_apply_train(const rp_model_options *o, rp_train_params *p)
 {
     p->feature_memory_limit = o->feature_memory_limit;
     p->spill_dir = o->spill_dir;
+    p->heads = o->heads;
 }
 
 static inline const char *rp_model_options_method_name(int32_t method)

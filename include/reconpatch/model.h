@@ -52,8 +52,9 @@ typedef struct rp_train_params {
     /* Several products in one model (docs/unified.md). With category_count >= 1 the model records
      * its categories and can take more later (rp_model_add_normals); with 2 or more every category
      * gets its own coreset bank (bank.coreset_ratio of its own patches) and thresholds (its own
-     * held-out share), the head (ReConPatch, PCA) is trained on all images together, and
-     * rp_score_image sends each image to the category of its nearest training image. Image i is
+     * held-out share), the head (ReConPatch, PCA) is fitted per category or on all images together
+     * (heads below), and rp_score_image sends each image to the category of its nearest training
+     * image. Image i is
      * of category image_categories[i] (0..category_count-1; every category needs an image; may be
      * NULL for one category); category_names (may be NULL) names them. 0: a plain model. */
     uint32_t category_count;
@@ -67,7 +68,22 @@ typedef struct rp_train_params {
      * UINT64_MAX = never spill (everything in memory). A shorter struct (older callers) reads as 0. */
     uint64_t feature_memory_limit;
     const char *spill_dir; /* folder of that file; NULL = $TMPDIR, else /tmp */
+    /* Which head each category's bank is made with (ReConPatch and PCA models of several
+     * categories; docs/unified.md): RP_HEADS_*. 0 = RP_HEADS_AUTO. A shorter struct reads as 0. */
+    int32_t heads;
+    uint32_t reserved2;
 } rp_train_params;
+
+/* rp_train_params.heads. rp_train with category_count >= 2 and rp_model_add_normals read it; a
+ * model of one category has its one head whatever the value. */
+#define RP_HEADS_AUTO 0         /* rp_train: RP_HEADS_PER_CATEGORY; rp_model_add_normals: RP_HEADS_NONE */
+#define RP_HEADS_SHARED 1       /* rp_train: one head fitted on every category's images; rp_model_add_normals:
+                                   the new category's vectors made by the model's head (category 0's), frozen */
+#define RP_HEADS_PER_CATEGORY 2 /* each category a head fitted on its own images alone (the model of
+                                   each category is then the model trained on it alone); adding one fits
+                                   the new category's head, the others stay as they are */
+#define RP_HEADS_NONE 3         /* rp_model_add_normals only: the new category's bank holds the backbone's
+                                   patch features (PatchCore's vectors), no head, nothing fitted */
 
 RP_API int rp_train_params_init(rp_train_params *params, size_t size);
 
@@ -96,11 +112,15 @@ RP_API int rp_score_image(const rp_model *model, const rp_image *image, rp_score
                           float *map_out, size_t map_floats, uint8_t *mask_out, size_t mask_size);
 
 /* Add a product to a model that records categories (trained with category_count >= 1), without
- * retraining (docs/unified.md): its normal images (PNG/JPEG paths) get their own coreset bank, of
- * vectors made by the model's frozen head (ReConPatch, PCA) or the features themselves (PatchCore);
- * their descriptors join the router; with params->calibration_fraction the category gets its own
- * thresholds. Of params (may be NULL) bank (coreset_ratio, coreset_count, knn_int8, seed),
- * batch_size, calibration_fraction and calibration_quantile are used, the rest is the model's.
+ * retraining what it holds (docs/unified.md): its normal images (PNG/JPEG paths) get their own
+ * coreset bank; their descriptors join the router; with params->calibration_fraction the category
+ * gets its own thresholds. The bank's vectors (ReConPatch, PCA; params->heads): the backbone's
+ * patch features (RP_HEADS_AUTO, RP_HEADS_NONE: no head, as PatchCore), the model's frozen head
+ * (RP_HEADS_SHARED), or a head fitted on the new images alone (RP_HEADS_PER_CATEGORY, with
+ * params->trainer; the other categories and their heads are not touched). PatchCore: the
+ * features. Of params (may be NULL) bank (coreset_ratio, coreset_count, knn_int8, seed), heads,
+ * trainer, batch_size, calibration_fraction, calibration_quantile, feature_memory_limit and
+ * spill_dir are used, the rest is the model's.
  * name: new among the model's categories. Exclusive use of the model; on failure it is unchanged.
  * RP_E_STATE for a plain model, RP_E_LIMIT past 1024 categories. */
 RP_API int rp_model_add_normals(rp_model *model, const char *name, const char *const *paths, uint32_t count,
@@ -206,8 +226,9 @@ RP_API int rp_model_calibrate_labelled(rp_model *model, const rp_image *const *i
  * Version 2 added keep_aspect to the extractor settings and the int8 kNN flag to the bank; version 1
  * files still load, and rp_model_save writes version 1 for models that use neither. Version 3 added
  * RP_METHOD_PCA (written only for PCA models). Version 4 added models that record categories
- * (written only for them: docs/unified.md). */
-#define RP_MODEL_FORMAT_VERSION 4
+ * (written only for them: docs/unified.md). Version 5 added categories with a head of their own or
+ * none (written only for models that have such a category). */
+#define RP_MODEL_FORMAT_VERSION 5
 
 typedef struct rp_model_save_params {
     uint32_t struct_size;

@@ -74,7 +74,8 @@ int rp__model_finish(rp_model *m, const rp_scorer_params *scorer_params, const c
     sp.no_crop = m->extractor_params.no_crop;
     sp.keep_aspect = m->extractor_params.keep_aspect;
     for (uint32_t c = 0; c < m->n_categories; c++) {
-        int rc = rp_scorer_create(m->extractor, m->embedding, m->categories[c].bank, &sp, &m->categories[c].scorer);
+        int rc = rp_scorer_create(m->extractor, rp__category_head(m, c), m->categories[c].bank, &sp,
+                                  &m->categories[c].scorer);
         if (rc) return rc;
     }
     return RP_OK;
@@ -94,5 +95,11 @@ int rp__model_add_category_scorer(rp_model *m, uint32_t c)
     sp.resize = m->extractor_params.resize;
     sp.no_crop = m->extractor_params.no_crop;
     sp.keep_aspect = m->extractor_params.keep_aspect;
-    return rp_scorer_create(m->extractor, m->embedding, m->categories[c].bank, &sp, &m->categories[c].scorer);
+    return rp_scorer_create(m->extractor, rp__category_head(m, c), m->categories[c].bank, &sp, &m->categories[c].scorer);
+}
+
+const rp_embedding *rp__category_head(const rp_model *m, uint32_t c)
+{
+    const rp__category *k = &m->categories[c];
+    return k->head_kind == RP__HEAD_OWN ? k->own_head : k->head_kind == RP__HEAD_NONE ? NULL : m->embedding;
 }

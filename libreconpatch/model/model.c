@@ -155,6 +155,7 @@ void rp_model_free(rp_model *m)
     for (uint32_t c = 0; m->categories && c < m->n_categories; c++) {
         rp_scorer_free(m->categories[c].scorer); /* first: it borrows the others */
         rp_bank_free(m->categories[c].bank);
+        rp_embedding_free(m->categories[c].own_head);
         free(m->categories[c].name);
     }
     free(m->categories);

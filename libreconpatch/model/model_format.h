@@ -32,6 +32,11 @@
 #define RP__SEC_THRESHOLDS "THRS" /* decision thresholds */
 #define RP__SEC_CATEGORIES "CATS" /* format 4: the categories' names and the router's descriptors */
 #define RP__SEC_CATEGORY_BANK "CBNK" /* format 4: bank and thresholds of one category after the first */
+#define RP__SEC_CATEGORY_HEAD "CHED" /* format 5: the head of its own of one category after the first */
+/* CBNK's u32 at offset 4 (0 in format 4): which head made the category's vectors */
+#define RP__CBNK_HEAD_MODEL 0u /* the model's (HEAD; none for PatchCore) */
+#define RP__CBNK_HEAD_OWN 1u   /* its own, in a CHED of the same category */
+#define RP__CBNK_HEAD_NONE 2u  /* none: the backbone's patch features */
 
 /* BKBN storage values. */
 #define RP__WEIGHTS_REFERENCED 1u
@@ -46,6 +51,7 @@
 #define RP__THRS_SIZE 40u
 #define RP__CATS_FIXED_SIZE 16u /* then the names, the descriptors' categories and the descriptors */
 #define RP__CBNK_FIXED_SIZE (24u + RP__THRS_SIZE) /* then the bank vectors */
+#define RP__CHED_FIXED_SIZE 16u /* category, reserved, in, out; then out x in weights and out biases */
 
 /* Reader limits: far above any real model, low enough that sizes cannot overflow. */
 #define RP__MODEL_MAX_DIM 65536u

@@ -19,14 +19,24 @@ typedef struct rp__backbone_identity {
     size_t embedded_size;
 } rp__backbone_identity;
 
+/* Which head made a category's bank vectors (docs/unified.md). Category 0 always has the model's. */
+#define RP__HEAD_MODEL 0u /* the model's embedding (none for PatchCore) */
+#define RP__HEAD_OWN 1u   /* the category's own_head, fitted on its images alone */
+#define RP__HEAD_NONE 2u  /* no head: the backbone's patch features (a product added without one) */
+
 /* One product the model knows: its own coreset bank, the scorer over it, its thresholds. A model
  * trained on one product has exactly one, unnamed. */
 typedef struct rp__category {
     char *name;                     /* NULL for the one category of a single-product model */
     rp_bank *bank;
-    rp_scorer *scorer;              /* borrows the model's extractor and embedding and this bank */
+    rp_scorer *scorer;              /* borrows the model's extractor, this category's head and bank */
     rp_model_thresholds thresholds; /* rule NONE and NaN thresholds until calibrated */
+    uint32_t head_kind;             /* RP__HEAD_* */
+    rp_embedding *own_head;         /* owned; set only for RP__HEAD_OWN */
 } rp__category;
+
+/* The head that turns category c's patch features into its bank's vectors (NULL: none). */
+const rp_embedding *rp__category_head(const rp_model *model, uint32_t c);
 
 /* Which category an image belongs to: one global descriptor per training image (the mean of its
  * patch features, before any head) and that image's category. Empty for one category. */

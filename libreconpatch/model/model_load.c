@@ -53,6 +53,8 @@ typedef struct sections {
     raw_section model, extractor, backbone, weights, head, bank, scorer, thresholds, categories;
     raw_section category_bank[RP__MAX_CATEGORIES]; /* CBNK, in file order */
     uint32_t n_category_banks;
+    raw_section category_head[RP__MAX_CATEGORIES]; /* CHED, in file order */
+    uint32_t n_category_heads;
 } sections;
 
 static raw_section *known_section(sections *s, const uint8_t id[4])
@@ -124,6 +126,13 @@ static int split_sections(const uint8_t *d, size_t size, const source *src, sect
             b->payload = h + RP__MODEL_SECTION_HEAD;
             b->size = len;
             b->present = 1;
+        } else if (version >= 5 && memcmp(h, RP__SEC_CATEGORY_HEAD, 4) == 0) { /* a category's own head */
+            if (out->n_category_heads == RP__MAX_CATEGORIES - 1)
+                return BAD(src, "more than %u sections 'CHED'", RP__MAX_CATEGORIES - 1);
+            raw_section *b = &out->category_head[out->n_category_heads++];
+            b->payload = h + RP__MODEL_SECTION_HEAD;
+            b->size = len;
+            b->present = 1;
         } else if (slot && slot == &out->categories && version < 4) {
             return BAD(src, "section 'CATS' in a format version %u file", version);
         } else if (slot) {
@@ -149,6 +158,9 @@ static int split_sections(const uint8_t *d, size_t size, const source *src, sect
 
 /* One category: where its bank's vectors are, and its thresholds and name. */
 typedef struct decoded_category {
+    uint32_t head_kind;                /* RP__CBNK_HEAD_* (category 0: the model's) */
+    uint32_t head_in, head_out;        /* its own head (RP__CBNK_HEAD_OWN) */
+    const uint8_t *head_floats;
     uint32_t bank_dim;
     uint64_t bank_count;
     uint32_t bank_flags;
@@ -301,6 +313,18 @@ static int decode_bank_payload(const uint8_t *payload, uint64_t size, uint32_t v
                    (unsigned long long)(16 + 4 * out->bank_count * (uint64_t)out->bank_dim));
     out->bank_floats = payload + 16;
     const rp_extractor_params *ep = &d->ep;
+    if (out->head_kind == RP__CBNK_HEAD_OWN) { /* its in dim was checked with the section 'CHED' */
+        if (out->bank_dim != out->head_out)
+            return BAD(src, "%s: dims do not chain: the category's own head gives %u, bank %u", what, out->head_out,
+                       out->bank_dim);
+        return RP_OK;
+    }
+    if (out->head_kind == RP__CBNK_HEAD_NONE) {
+        if (out->bank_dim != ep->feature_dim)
+            return BAD(src, "%s: a category without a head has a bank of dim %u, the features have %u", what,
+                       out->bank_dim, ep->feature_dim);
+        return RP_OK;
+    }
     uint32_t want_dim = d->head_floats ? d->head_out : ep->feature_dim;
     if (out->bank_dim != want_dim || (d->head_floats && d->head_in != ep->feature_dim))
         return BAD(src, "dims do not chain: features %u, head %u -> %u, bank %u", ep->feature_dim, d->head_in,
@@ -351,12 +375,39 @@ static int decode_thresholds(const sections *s, const source *src, decoded *out)
     return decode_thresholds_payload(s->thresholds.payload, src, &out->category[0].thresholds);
 }
 
+/* The CHEDs (format 5): the heads of their own of categories 1..n-1, each from the features. */
+static int decode_category_heads(const sections *s, uint32_t n, const source *src, decoded *out)
+{
+    for (uint32_t b = 0; b < s->n_category_heads; b++) {
+        const raw_section *r = &s->category_head[b];
+        if (r->size < RP__CHED_FIXED_SIZE)
+            return BAD(src, "section 'CHED' %u is %llu bytes", b, (unsigned long long)r->size);
+        const uint32_t k = rp__le_get_u32(r->payload), in = rp__le_get_u32(r->payload + 8),
+                       dim = rp__le_get_u32(r->payload + 12);
+        if (k < 1 || k >= n || out->category[k].head_floats)
+            return BAD(src, "section 'CHED' %u is for category %u (of %u, or twice)", b, k, n);
+        if (rp__le_get_u32(r->payload + 4)) return BAD(src, "section 'CHED' of category %u: reserved field not 0", k);
+        if (in != out->ep.feature_dim || !dim || dim > RP__MODEL_MAX_DIM)
+            return BAD(src, "section 'CHED' of category %u: head %u -> %u, the features have %u (out 1..%u)", k, in,
+                       dim, out->ep.feature_dim, RP__MODEL_MAX_DIM);
+        const uint64_t floats = (uint64_t)in * dim + dim;
+        if (r->size != RP__CHED_FIXED_SIZE + 4 * floats)
+            return BAD(src, "section 'CHED' of category %u has %llu bytes, %u x %u weights and %u biases need %llu", k,
+                       (unsigned long long)r->size, dim, in, dim, (unsigned long long)(RP__CHED_FIXED_SIZE + 4 * floats));
+        out->category[k].head_in = in;
+        out->category[k].head_out = dim;
+        out->category[k].head_floats = r->payload + RP__CHED_FIXED_SIZE;
+    }
+    return RP_OK;
+}
+
 /* CATS and the CBNKs (format 4): names, router, and the banks of the categories after the first. */
 static int decode_categories(const sections *s, uint32_t version, const source *src, decoded *out)
 {
     out->n_categories = 1;
     if (!s->categories.present) {
-        if (s->n_category_banks) return BAD(src, "sections 'CBNK' without a section 'CATS'");
+        if (s->n_category_banks || s->n_category_heads)
+            return BAD(src, "sections '%s' without a section 'CATS'", s->n_category_banks ? "CBNK" : "CHED");
         return RP_OK;
     }
     const uint8_t *c = s->categories.payload, *end = c + s->categories.size;
@@ -393,14 +444,25 @@ static int decode_categories(const sections *s, uint32_t version, const source *
     for (uint32_t i = 0; i < count; i++)
         if (rp__le_get_u32(at + 4 * (size_t)i) >= n)
             return BAD(src, "section 'CATS': descriptor %u is of category %u of %u", i, rp__le_get_u32(at + 4 * (size_t)i), n);
+    int rc = decode_category_heads(s, n, src, out);
+    if (rc) return rc;
     uint8_t seen[RP__MAX_CATEGORIES] = {0};
     for (uint32_t b = 0; b < s->n_category_banks; b++) {
         const raw_section *r = &s->category_bank[b];
         if (r->size < RP__CBNK_FIXED_SIZE) return BAD(src, "section 'CBNK' %u is %llu bytes", b, (unsigned long long)r->size);
-        const uint32_t k = rp__le_get_u32(r->payload);
+        const uint32_t k = rp__le_get_u32(r->payload), kind = rp__le_get_u32(r->payload + 4);
         if (k < 1 || k >= n || seen[k]) return BAD(src, "section 'CBNK' %u is for category %u (of %u, or twice)", b, k, n);
         seen[k] = 1;
-        int rc = decode_thresholds_payload(r->payload + 8, src, &out->category[k].thresholds);
+        /* version 4 wrote 0 (the model's head); 5 says which head, and a CHED goes with "own" */
+        if ((version < 5 && kind != RP__CBNK_HEAD_MODEL) || kind > RP__CBNK_HEAD_NONE)
+            return BAD(src, "section 'CBNK' of category %u: head kind %u (format version %u)", k, kind, version);
+        if ((kind == RP__CBNK_HEAD_OWN) != (out->category[k].head_floats != NULL))
+            return BAD(src, "category %u: head kind %u but %s section 'CHED'", k, kind,
+                       out->category[k].head_floats ? "a" : "no");
+        if (kind == RP__CBNK_HEAD_NONE && out->method == RP_METHOD_PATCHCORE)
+            return BAD(src, "category %u of a PatchCore model says it has no head (PatchCore has none)", k);
+        out->category[k].head_kind = kind;
+        rc = decode_thresholds_payload(r->payload + 8, src, &out->category[k].thresholds);
         if (!rc)
             rc = decode_bank_payload(r->payload + 8 + RP__THRS_SIZE, r->size - 8 - RP__THRS_SIZE, version, src, out,
                                      "a section 'CBNK'", &out->category[k]);
@@ -496,6 +558,17 @@ static int rebuild_category(const decoded *d, uint32_t c, const rp_model_load_pa
     int rc = rp_bank_create_frozen(v, dc->bank_count, dc->bank_dim, &bp, &m->categories[c].bank);
     free(v);
     if (rc) return rebuild_failed(rc, src, "bank");
+    m->categories[c].head_kind = dc->head_kind == RP__CBNK_HEAD_OWN    ? RP__HEAD_OWN
+                                 : dc->head_kind == RP__CBNK_HEAD_NONE ? RP__HEAD_NONE
+                                                                       : RP__HEAD_MODEL;
+    if (dc->head_kind == RP__CBNK_HEAD_OWN) {
+        const size_t wn = (size_t)dc->head_in * dc->head_out;
+        float *f = decode_floats(dc->head_floats, wn + dc->head_out);
+        if (!f) return rp__fail(RP_E_NOMEM, "%s: out of memory for the head of category %u", src->fn, c);
+        rc = rp_embedding_create(dc->head_in, dc->head_out, f, f + wn, &m->categories[c].own_head);
+        free(f);
+        if (rc) return rebuild_failed(rc, src, "category head");
+    }
     m->categories[c].thresholds = dc->thresholds;
     if (dc->name) {
         if (!(m->categories[c].name = rp__malloc(dc->name_len + 1u))) return rp__fail(RP_E_NOMEM, "%s: out of memory", src->fn);

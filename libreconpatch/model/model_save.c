@@ -40,10 +40,11 @@ static uint64_t payload_size(const section *s)
 
 /* Everything the file holds, gathered before the first byte is written. */
 typedef struct plan {
-    section sec[9 + RP__MAX_CATEGORIES];
+    section sec[9 + 2 * RP__MAX_CATEGORIES];
     int n;
     float *bank_vectors[RP__MAX_CATEGORIES]; /* owned copies, one per category */
     float *head;                 /* owned copy */
+    float *category_head[RP__MAX_CATEGORIES]; /* owned copies of the categories' own heads */
     uint8_t *weights_blob;       /* owned when serialised here */
     uint32_t version;            /* the file's format version */
 } plan;
@@ -59,7 +60,10 @@ static section *add_section(plan *p, const char *id)
 static void plan_free(plan *p)
 {
     for (int i = 0; i < p->n; i++) rp__bytes_free(&p->sec[i].fields);
-    for (uint32_t c = 0; c < RP__MAX_CATEGORIES; c++) free(p->bank_vectors[c]);
+    for (uint32_t c = 0; c < RP__MAX_CATEGORIES; c++) {
+        free(p->bank_vectors[c]);
+        free(p->category_head[c]);
+    }
     free(p->head);
     free(p->weights_blob);
 }
@@ -100,6 +104,21 @@ static int bank_fields(const rp_bank *bank, rp__bytes *fields, float **floats_ou
     return RP_OK;
 }
 
+/* A head's in and out dims (into fields) and a copy of its weights then biases (*floats_out,
+ * owned by the caller): the payload of HEAD, and the tail of a CHED. */
+static int head_fields(const rp_embedding *f, rp__bytes *fields, float **floats_out, size_t *n_floats)
+{
+    const uint32_t in = rp_embedding_in_dim(f), out = rp_embedding_out_dim(f);
+    const size_t wn = (size_t)in * out;
+    if (!(*floats_out = rp__malloc((wn + out) * sizeof(float)))) return rp__fail(RP_E_NOMEM, FN ": out of memory");
+    int rc = rp_embedding_get(f, *floats_out, wn, *floats_out + wn, out);
+    if (rc) return rc;
+    rp__bytes_u32(fields, in);
+    rp__bytes_u32(fields, out);
+    *n_floats = wn + out;
+    return RP_OK;
+}
+
 static void thresholds_fields(const rp_model_thresholds *t, rp__bytes *fields)
 {
     rp__bytes_i32(fields, t->rule);
@@ -133,13 +152,23 @@ static int category_sections(const rp_model *m, plan *p)
     s->floats = r->descriptors;
     s->n_floats = (size_t)r->count * r->dim;
     for (uint32_t c = 1; c < m->n_categories; c++) {
+        const rp__category *k = &m->categories[c];
         s = add_section(p, RP__SEC_CATEGORY_BANK);
         rp__bytes_u32(&s->fields, c);
-        rp__bytes_u32(&s->fields, 0);
-        thresholds_fields(&m->categories[c].thresholds, &s->fields);
-        int rc = bank_fields(m->categories[c].bank, &s->fields, &p->bank_vectors[c], &s->n_floats);
+        rp__bytes_u32(&s->fields, k->head_kind == RP__HEAD_OWN    ? RP__CBNK_HEAD_OWN
+                                  : k->head_kind == RP__HEAD_NONE ? RP__CBNK_HEAD_NONE
+                                                                  : RP__CBNK_HEAD_MODEL);
+        thresholds_fields(&k->thresholds, &s->fields);
+        int rc = bank_fields(k->bank, &s->fields, &p->bank_vectors[c], &s->n_floats);
         if (rc) return rc;
         s->floats = p->bank_vectors[c];
+        if (k->head_kind == RP__HEAD_OWN) {
+            s = add_section(p, RP__SEC_CATEGORY_HEAD);
+            rp__bytes_u32(&s->fields, c);
+            rp__bytes_u32(&s->fields, 0);
+            if ((rc = head_fields(k->own_head, &s->fields, &p->category_head[c], &s->n_floats))) return rc;
+            s->floats = p->category_head[c];
+        }
     }
     return RP_OK;
 }
@@ -154,7 +183,13 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     /* The oldest format that holds everything this model uses, so that libraries from before
      * keep_aspect and the int8 kNN still read the models that use neither. */
     const int bank_int8 = rp__bank_knn_int8(m->categories[0].bank);
-    p->version = m->router.count ? 4u : m->method == RP_METHOD_PCA ? 3u : ep->keep_aspect || bank_int8 ? 2u : 1u;
+    int own_heads = 0;
+    for (uint32_t c = 1; c < m->n_categories; c++) own_heads |= m->categories[c].head_kind != RP__HEAD_MODEL;
+    p->version = own_heads          ? 5u
+                 : m->router.count  ? 4u
+                 : m->method == RP_METHOD_PCA ? 3u
+                 : ep->keep_aspect || bank_int8 ? 2u
+                                                : 1u;
 
     section *s = add_section(p, RP__SEC_MODEL);
     rp__bytes_i32(&s->fields, m->method);
@@ -215,15 +250,9 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     }
 
     if (m->embedding) {
-        uint32_t in = rp_embedding_in_dim(m->embedding), out = rp_embedding_out_dim(m->embedding);
-        size_t wn = (size_t)in * out;
-        if (!(p->head = rp__malloc((wn + out) * sizeof(float)))) return rp__fail(RP_E_NOMEM, FN ": out of memory");
-        if ((rc = rp_embedding_get(m->embedding, p->head, wn, p->head + wn, out))) return rc;
         s = add_section(p, RP__SEC_HEAD);
-        rp__bytes_u32(&s->fields, in);
-        rp__bytes_u32(&s->fields, out);
+        if ((rc = head_fields(m->embedding, &s->fields, &p->head, &s->n_floats))) return rc;
         s->floats = p->head;
-        s->n_floats = wn + out;
     }
 
     s = add_section(p, RP__SEC_BANK);

@@ -1,7 +1,8 @@
-/* rp_model_add_normals: a new product joins a model that records categories, with the head left
- * as trained. Its images go through the extractor and the frozen head into a bank of their own;
- * the category is put into the model once its bank is frozen (calibration scores in it), and
- * taken out again if calibrating or routing it then fails. */
+/* rp_model_add_normals: a new product joins a model that records categories; what the model
+ * holds stays as trained. Its images go through the extractor and then (params.heads) no head,
+ * the model's frozen head, or a head fitted on them alone, into a bank of their own; the category
+ * is put into the model once its bank is frozen (calibration scores in it), and taken out again
+ * if calibrating or routing it then fails. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,15 @@
 #include "bank/bank_internal.h"
 #include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
+#include "trainer/trainer_features.h"
 
 /* The new category's patches: embedded (when the model has a head) into its bank; descriptors
  * collected apart from the model's router until the category is accepted. */
 typedef struct new_category {
-    const rp_embedding *head; /* NULL for PatchCore */
+    const rp_embedding *head; /* the frozen head the patches go through now; NULL: none yet */
+    rp_trainer *trainer;      /* RP_HEADS_PER_CATEGORY: holds the patches until its head is fitted */
+    rp_embedding *own_head;   /* that head, owned until the category joins the model */
+    uint32_t head_kind;       /* RP__HEAD_* the category will have */
     rp_bank *bank;
     float *block;             /* patches x bank dim, for the embedded patches */
     float *descriptor;        /* feature_dim */
@@ -24,7 +29,9 @@ static int sink_new_category(void *ctx, const float *features, uint32_t patches,
 {
     new_category *n = ctx;
     int rc;
-    if (n->head) {
+    if (n->trainer) {
+        rc = rp_trainer_add_image_features(n->trainer, features, patches, dim);
+    } else if (n->head) {
         const uint32_t out = rp_embedding_out_dim(n->head);
         rc = rp_embedding_apply(n->head, features, patches, n->block, (size_t)patches * out);
         if (!rc) rc = rp_bank_add(n->bank, n->block, patches, out);
@@ -55,8 +62,9 @@ static int check_args(const rp_model *m, const char *name, const void *list, uin
     return RP_OK;
 }
 
-/* Put the new category (bank frozen) into the model as category n_categories. */
-static int append_category(rp_model *m, const char *name, rp_bank *bank, const char *fn)
+/* Put the new category (bank frozen, its head kind and own head) into the model as category
+ * n_categories. On success the model owns bank and n->own_head. */
+static int append_category(rp_model *m, const char *name, rp_bank *bank, new_category *n, const char *fn)
 {
     rp__category *grown = rp__realloc(m->categories, (m->n_categories + 1u) * sizeof *grown);
     if (!grown) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
@@ -66,12 +74,16 @@ static int append_category(rp_model *m, const char *name, rp_bank *bank, const c
     if (!(c->name = rp__strdup(name))) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     rp__thresholds_none(&c->thresholds);
     c->bank = bank;
+    c->head_kind = n->head_kind;
+    c->own_head = n->own_head;
     m->n_categories++;
     int rc = rp__model_add_category_scorer(m, m->n_categories - 1);
     if (rc) {
         m->n_categories--;
         free(c->name);
-        c->bank = NULL; /* still the caller's */
+        memset(c, 0, sizeof *c); /* bank and head still the caller's */
+    } else {
+        n->own_head = NULL;
     }
     return rc;
 }
@@ -82,6 +94,7 @@ static void remove_last_category(rp_model *m)
     rp__category *c = &m->categories[--m->n_categories];
     rp_scorer_free(c->scorer);
     rp_bank_free(c->bank);
+    rp_embedding_free(c->own_head);
     free(c->name);
     memset(c, 0, sizeof *c);
 }
@@ -95,6 +108,7 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
     int rc = rp__params_copy(&p, sizeof p, user, fn);
     double q = 0;
     if (!rc) rc = rp__train_params_check_common(&p, &q, fn);
+    if (!rc) rc = rp__heads_check(p.heads, 0, fn);
     if (rc) return rc;
     rp_extractor_info info;
     info.struct_size = sizeof info;
@@ -102,13 +116,18 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
 
     new_category n;
     memset(&n, 0, sizeof n);
-    n.head = m->embedding;
-    const uint32_t dim = m->embedding ? rp_embedding_out_dim(m->embedding) : info.feature_dim;
+    /* PatchCore has no head; a model with one takes params.heads (default: none) */
+    const int32_t heads = !m->embedding ? RP_HEADS_NONE : p.heads == RP_HEADS_AUTO ? RP_HEADS_NONE : p.heads;
+    n.head = heads == RP_HEADS_SHARED ? m->embedding : NULL;
+    n.head_kind = heads == RP_HEADS_SHARED ? RP__HEAD_MODEL : heads == RP_HEADS_PER_CATEGORY ? RP__HEAD_OWN
+                  : m->embedding                ? RP__HEAD_NONE
+                                                : RP__HEAD_MODEL; /* PatchCore: the model's "no head" */
+    const uint32_t dim = n.head ? rp_embedding_out_dim(n.head) : info.feature_dim;
     const size_t patches = (size_t)info.grid_size * info.grid_size;
     uint32_t *train_idx = rp__malloc((size_t)count * sizeof *train_idx), *calib_idx = rp__malloc((size_t)count * sizeof *calib_idx);
     n.descriptor = rp__malloc(info.feature_dim * sizeof *n.descriptor);
-    n.block = m->embedding ? rp__malloc(patches * dim * sizeof *n.block) : NULL;
-    if (!train_idx || !calib_idx || !n.descriptor || (m->embedding && !n.block)) {
+    n.block = n.head ? rp__malloc(patches * dim * sizeof *n.block) : NULL;
+    if (!train_idx || !calib_idx || !n.descriptor || (n.head && !n.block)) {
         rc = rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
         goto done;
     }
@@ -119,15 +138,31 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     if ((rc = rp__params_copy(&bp, sizeof bp, p.bank, "rp_model_add_normals (params.bank)"))) goto done;
-    bp.dim = dim;
-    if ((rc = rp_bank_create(&bp, &n.bank))) goto done;
-    if ((rc = rp__bank_set_memory_limit(n.bank, rp__train_feature_limit(&p), p.spill_dir, fn))) goto done;
+    const uint64_t limit = rp__train_feature_limit(&p);
     rp__image_source src = {paths, images, train_idx, n_train, m->extractor_params.max_pixels};
     rp__progress_ctx pc = {progress, user_data, fn};
-    if ((rc = rp__extract_all(m->extractor, &src, p.batch_size, sink_new_category, &n, &pc))) goto done;
+    if (heads == RP_HEADS_PER_CATEGORY) {
+        /* the trainer holds the patches (half the limit) until the head is fitted, the bank then
+         * takes their embedded vectors (the other half), as rp_train does */
+        if ((rc = rp_trainer_create(p.trainer, &n.trainer))) goto done;
+        if ((rc = rp__trainer_set_memory_limit(n.trainer, limit - limit / 2, p.spill_dir, fn))) goto done;
+        if ((rc = rp__extract_all(m->extractor, &src, p.batch_size, sink_new_category, &n, &pc))) goto done;
+        if ((rc = rp__fit_head(n.trainer, m->method, progress, user_data, &n.own_head))) goto done;
+        bp.dim = rp_embedding_out_dim(n.own_head);
+        if ((rc = rp_bank_create(&bp, &n.bank))) goto done;
+        if ((rc = rp__bank_set_memory_limit(n.bank, limit / 2, p.spill_dir, fn))) goto done;
+        if ((rc = rp__embed_into_banks(n.trainer, n.own_head, m, NULL, n.bank, fn))) goto done;
+        rp_trainer_free(n.trainer);
+        n.trainer = NULL;
+    } else {
+        bp.dim = dim;
+        if ((rc = rp_bank_create(&bp, &n.bank))) goto done;
+        if ((rc = rp__bank_set_memory_limit(n.bank, limit, p.spill_dir, fn))) goto done;
+        if ((rc = rp__extract_all(m->extractor, &src, p.batch_size, sink_new_category, &n, &pc))) goto done;
+    }
     if ((rc = rp_bank_freeze(n.bank, progress, user_data))) goto done;
 
-    if ((rc = append_category(m, name, n.bank, fn))) goto done;
+    if ((rc = append_category(m, name, n.bank, &n, fn))) goto done;
     n.bank = NULL; /* the model's now */
     const uint32_t c = m->n_categories - 1, routed_before = m->router.count;
     if (n_calib && (rc = rp__calibrate_held_out(m, &src, calib_idx, n_calib, NULL, c, q, progress, user_data, fn))) {
@@ -141,6 +176,8 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
         remove_last_category(m);
     }
 done:
+    rp_trainer_free(n.trainer);
+    rp_embedding_free(n.own_head);
     rp_bank_free(n.bank);
     rp__router_clear(&n.pending);
     free(n.block);

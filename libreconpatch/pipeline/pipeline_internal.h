@@ -70,6 +70,21 @@ int rp__extract_all(const rp_extractor *ex, const rp__image_source *src, uint32_
 int rp__split_images(uint32_t count, const uint32_t *category, uint32_t n_categories, double fraction,
                      uint32_t *train_idx, uint32_t *n_train, uint32_t *calib_idx, uint32_t *n_calib, const char *fn);
 
+/* ---- heads (fit_head.c) ---- */
+
+/* The head of method (RP_METHOD_RECONPATCH: trained, progress RP_STAGE_TRAIN; RP_METHOD_PCA:
+ * fitted) on the features trainer holds. */
+int rp__fit_head(rp_trainer *trainer, int32_t method, rp_progress_fn progress, void *user_data, rp_embedding **out);
+
+/* f applied to every training image the trainer holds, into the bank of its category
+ * (m->categories[category[i]].bank) or, with category NULL, into bank; each image's features are
+ * released as it goes. fn names the caller for messages. */
+int rp__embed_into_banks(const rp_trainer *trainer, const rp_embedding *f, rp_model *m, const uint32_t *category,
+                         rp_bank *bank, const char *fn);
+
+/* rp_train_params.heads checked for fn (rp_train refuses RP_HEADS_NONE). */
+int rp__heads_check(int32_t heads, int for_training, const char *fn);
+
 /* Score the held-out images of each category (category of image i: category[i]; NULL: all of
  * first_category) in that category, no routing, and set its thresholds with rp_model_calibrate's
  * rule. Categories first_category.. of the model are calibrated; fn names the caller. */

@@ -21,7 +21,8 @@ int rp_train_params_init(rp_train_params *params, size_t size)
  * bank of its category; with several categories its descriptor goes to the router too. */
 typedef struct feature_route {
     rp_model *model;
-    rp_trainer *trainer;      /* NULL for PatchCore */
+    rp_trainer *trainer;      /* one head for all images; NULL for PatchCore and per-category heads */
+    rp_trainer **trainers;    /* per-category heads: the trainer of each category; else NULL */
     const uint32_t *category; /* per image in extraction order; NULL for one category */
     uint32_t next;            /* images received so far */
     float *descriptor;        /* feature_dim floats, with several categories */
@@ -32,34 +33,13 @@ static int sink_features(void *ctx, const float *features, uint32_t patches, uin
     feature_route *r = ctx;
     const uint32_t c = r->category ? r->category[r->next] : 0;
     r->next++;
-    int rc = r->trainer ? rp_trainer_add_image_features(r->trainer, features, patches, dim)
-                        : rp_bank_add(r->model->categories[c].bank, features, patches, dim);
+    int rc = r->trainers  ? rp_trainer_add_image_features(r->trainers[c], features, patches, dim)
+             : r->trainer ? rp_trainer_add_image_features(r->trainer, features, patches, dim)
+                          : rp_bank_add(r->model->categories[c].bank, features, patches, dim);
     if (!rc && r->category) {
         rp__route_descriptor(features, patches, dim, r->descriptor);
         rc = rp__router_add(&r->model->router, r->descriptor, dim, c);
     }
-    return rc;
-}
-
-/* f applied to every stored training patch (the trainer keeps one block per image), straight into
- * the bank of the image's category (category NULL: the one bank): all training images, the
- * validation share included, describe normal appearance. */
-static int embed_into_banks(const rp_trainer *trainer, const rp_embedding *f, rp_model *m, const uint32_t *category)
-{
-    const uint32_t out_dim = rp_embedding_out_dim(f), n_images = rp_trainer_image_count(trainer);
-    uint32_t most = 0, n;
-    for (uint32_t i = 0; i < n_images; i++)
-        if (rp__trainer_image_features(trainer, i, &n) && n > most) most = n;
-    float *block = rp__malloc((size_t)most * out_dim * sizeof(float));
-    if (!block) return rp__fail(RP_E_NOMEM, "rp_train: out of memory for the embedding buffer");
-    int rc = RP_OK;
-    for (uint32_t i = 0; i < n_images && !rc; i++) {
-        const float *features = rp__trainer_image_features(trainer, i, &n);
-        rc = rp_embedding_apply(f, features, n, block, (size_t)n * out_dim);
-        rp__trainer_release_features(trainer, i);
-        if (!rc) rc = rp_bank_add(m->categories[category ? category[i] : 0].bank, block, n, out_dim);
-    }
-    free(block);
     return rc;
 }
 
@@ -94,16 +74,82 @@ static uint64_t banks_share(const rp_train_params *p)
     return p->method == RP_METHOD_PATCHCORE ? limit : limit / 2;
 }
 
-/* One empty bank of bp per category of m, each with its part of the banks' share. */
-static int create_banks(rp_model *m, const rp_bank_params *bp, const rp_train_params *p)
+/* The empty bank of bp for category c of m, with its part of the banks' share. */
+static int create_bank(rp_model *m, uint32_t c, const rp_bank_params *bp, const rp_train_params *p)
 {
     const uint64_t share = banks_share(p), each = share / m->n_categories;
+    int rc = rp_bank_create(bp, &m->categories[c].bank);
+    return rc ? rc : rp__bank_set_memory_limit(m->categories[c].bank, share ? (each ? each : 1) : 0, p->spill_dir,
+                                              "rp_train");
+}
+
+static int create_banks(rp_model *m, const rp_bank_params *bp, const rp_train_params *p)
+{
     int rc = RP_OK;
-    for (uint32_t c = 0; !rc && c < m->n_categories; c++) {
-        rc = rp_bank_create(bp, &m->categories[c].bank);
-        if (!rc) rc = rp__bank_set_memory_limit(m->categories[c].bank, share ? (each ? each : 1) : 0, p->spill_dir,
-                                               "rp_train");
+    for (uint32_t c = 0; !rc && c < m->n_categories; c++) rc = create_bank(m, c, bp, p);
+    return rc;
+}
+
+/* The trainer's half of the feature memory (see banks_share). */
+static uint64_t trainers_share(const rp_train_params *p) { return rp__train_feature_limit(p) - banks_share(p); }
+
+/* One head for all categories: fitted on every training image, then each image embedded into the
+ * bank of its category. */
+static int shared_head(rp_model *m, feature_route *route, const rp__image_source *s, rp_bank_params *bp,
+                       const rp_train_params *p, const rp__progress_ctx *pc)
+{
+    rp_trainer *trainer = NULL;
+    int rc = rp_trainer_create(p->trainer, &trainer);
+    if (!rc) rc = rp__trainer_set_memory_limit(trainer, trainers_share(p), p->spill_dir, "rp_train");
+    route->trainer = trainer;
+    if (!rc) rc = rp__extract_all(m->extractor, s, p->batch_size, sink_features, route, pc);
+    if (!rc) rc = rp__fit_head(trainer, p->method, pc->fn, pc->user_data, &m->embedding);
+    if (!rc) {
+        bp->dim = rp_embedding_out_dim(m->embedding);
+        rc = create_banks(m, bp, p);
     }
+    if (!rc) rc = rp__embed_into_banks(trainer, m->embedding, m, route->category, m->categories[0].bank, "rp_train");
+    rp_trainer_free(trainer);
+    route->trainer = NULL;
+    return rc;
+}
+
+/* A head per category, each fitted on its category's images alone (as if the category were
+ * trained by itself, with the same trainer params and seed): category 0's is the model's
+ * embedding, the others' their own. Each trainer is freed once its category's bank is filled. */
+static int per_category_heads(rp_model *m, feature_route *route, const rp__image_source *s, rp_bank_params *bp,
+                              const rp_train_params *p, const rp__progress_ctx *pc)
+{
+    const uint32_t n = m->n_categories;
+    rp_trainer **trainers = rp__calloc(n, sizeof *trainers);
+    if (!trainers) return rp__fail(RP_E_NOMEM, "rp_train: out of memory");
+    const uint64_t share = trainers_share(p), each = share / n;
+    int rc = RP_OK;
+    for (uint32_t c = 0; c < n && !rc; c++) {
+        rc = rp_trainer_create(p->trainer, &trainers[c]);
+        if (!rc) rc = rp__trainer_set_memory_limit(trainers[c], share ? (each ? each : 1) : 0, p->spill_dir, "rp_train");
+    }
+    route->trainers = trainers;
+    if (!rc) rc = rp__extract_all(m->extractor, s, p->batch_size, sink_features, route, pc);
+    for (uint32_t c = 0; c < n && !rc; c++) {
+        rp_embedding *head = NULL;
+        rc = rp__fit_head(trainers[c], p->method, pc->fn, pc->user_data, &head);
+        if (rc) break;
+        if (c == 0) {
+            m->embedding = head;
+        } else {
+            m->categories[c].own_head = head;
+            m->categories[c].head_kind = RP__HEAD_OWN;
+        }
+        bp->dim = rp_embedding_out_dim(head);
+        rc = create_bank(m, c, bp, p);
+        if (!rc) rc = rp__embed_into_banks(trainers[c], head, m, NULL, m->categories[c].bank, "rp_train");
+        rp_trainer_free(trainers[c]);
+        trainers[c] = NULL;
+    }
+    for (uint32_t c = 0; c < n; c++) rp_trainer_free(trainers[c]);
+    free(trainers);
+    route->trainers = NULL;
     return rc;
 }
 
@@ -127,6 +173,7 @@ static int train_common(const char *const *paths, const rp_image *const *images,
                                           "RP_METHOD_PATCHCORE (2) or RP_METHOD_PCA (3)", p.method);
     double q;
     if ((rc = rp__train_params_check_common(&p, &q, "rp_train"))) return rc;
+    if ((rc = rp__heads_check(p.heads, 1, "rp_train"))) return rc;
 
     /* Extractor: the caller's params, with the cached Keras weights when no file is named. */
     rp_extractor_params ep;
@@ -149,7 +196,6 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     uint32_t *calib_idx = rp__malloc((size_t)count * sizeof *calib_idx);
     uint32_t *train_category = categorised ? rp__calloc(count, sizeof *train_category) : NULL;
     float *descriptor = NULL;
-    rp_trainer *trainer = NULL;
     if (!m || !train_idx || !calib_idx || (categorised && !train_category)) {
         rc = rp__fail(RP_E_NOMEM, "rp_train: out of memory");
         goto fail;
@@ -177,29 +223,17 @@ static int train_common(const char *const *paths, const rp_image *const *images,
     rp_bank_params_init(&bp, sizeof bp);
     if ((rc = rp__params_copy(&bp, sizeof bp, p.bank, "rp_train (params.bank)"))) goto fail;
 
-    feature_route route = {m, NULL, train_category, 0, descriptor};
+    feature_route route = {m, NULL, NULL, train_category, 0, descriptor};
     if (p.method == RP_METHOD_PATCHCORE) {
         bp.dim = info.feature_dim;
         if ((rc = create_banks(m, &bp, &p))) goto fail;
         if ((rc = rp__extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
+    } else if (n_categories > 1 && p.heads != RP_HEADS_SHARED) {
+        /* one head per product by default: one head fitted on very different products together
+         * fits each of them less well (docs/unified.md, "Measured") */
+        if ((rc = per_category_heads(m, &route, &s, &bp, &p, &pc))) goto fail;
     } else {
-        if ((rc = rp_trainer_create(p.trainer, &trainer))) goto fail;
-        if ((rc = rp__trainer_set_memory_limit(trainer, rp__train_feature_limit(&p) - banks_share(&p), p.spill_dir,
-                                               "rp_train")))
-            goto fail;
-        route.trainer = trainer;
-        if ((rc = rp__extract_all(m->extractor, &s, p.batch_size, sink_features, &route, &pc))) goto fail;
-        if (p.method == RP_METHOD_PCA) { /* the trainer only holds the features: fit, do not train */
-            if ((rc = rp_trainer_fit_pca(trainer, 0, &m->embedding))) goto fail;
-        } else {
-            if ((rc = rp_trainer_train(trainer, progress, user_data))) goto fail;
-            if ((rc = rp_trainer_get_embedding(trainer, &m->embedding))) goto fail;
-        }
-        bp.dim = rp_embedding_out_dim(m->embedding);
-        if ((rc = create_banks(m, &bp, &p))) goto fail;
-        if ((rc = embed_into_banks(trainer, m->embedding, m, train_category))) goto fail;
-        rp_trainer_free(trainer);
-        trainer = NULL;
+        if ((rc = shared_head(m, &route, &s, &bp, &p, &pc))) goto fail;
     }
     /* each category's coreset from its own patches: one shared selection would spend its budget
      * on the most varied product */
@@ -220,7 +254,6 @@ fail:
     free(calib_idx);
     free(train_category);
     free(descriptor);
-    rp_trainer_free(trainer);
     rp_model_free(m);
     return rc;
 }

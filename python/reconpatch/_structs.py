@@ -105,7 +105,7 @@ class TrainParams(_Struct):
                 ("calibration_fraction", f64), ("calibration_quantile", f64),
                 ("category_count", u32), ("reserved1", u32), ("image_categories", ctypes.POINTER(u32)),
                 ("category_names", ctypes.POINTER(ctypes.c_char_p)), ("feature_memory_limit", u64),
-                ("spill_dir", ctypes.c_char_p)]
+                ("spill_dir", ctypes.c_char_p), ("heads", i32), ("reserved2", u32)]
 
 
 class ModelThresholds(_Struct):

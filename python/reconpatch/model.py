@@ -46,6 +46,19 @@ _METHODS = {"reconpatch": METHOD_RECONPATCH, "patchcore": METHOD_PATCHCORE, "pca
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
+_HEADS = {"auto": 0, "shared": 1, "per-category": 2, "none": 3}
+
+
+def _heads_code(heads):
+    """rp_train_params.heads from "auto", "shared", "per-category" or "none" (or the number)."""
+    if isinstance(heads, str):
+        try:
+            return _HEADS[heads.lower()]
+        except KeyError:
+            raise ValueError("heads must be 'auto', 'shared', 'per-category' or 'none', got %r" % heads) from None
+    return int(heads)
+
+
 def _method_code(method):
     if isinstance(method, str):
         try:
@@ -84,7 +97,7 @@ class Model(Handle):
     @classmethod
     def train(cls, images, method="reconpatch", progress=None, extractor=None, trainer=None, bank=None,
               scorer=None, batch_size=0, calibration_fraction=0.0, calibration_quantile=0.0, categories=None,
-              feature_memory_limit=0, spill_dir=None):
+              feature_memory_limit=0, spill_dir=None, heads="auto"):
         """Train on normal images.
 
         images     a folder, or a list of paths, Images or uint8 ndarrays (RGB)
@@ -101,6 +114,9 @@ class Model(Handle):
         feature_memory_limit  bytes of patch features held in memory while training (0 = 2 GiB,
                    None = never spill); past it they go to a temporary file in spill_dir
                    ($TMPDIR or /tmp), with the same model as a result
+        heads      with categories and a head (reconpatch, pca): "per-category" (the default
+                   "auto": each product a head fitted on its images alone) or "shared" (one head
+                   fitted on every product's images)
         """
         if isinstance(images, (str, bytes, os.PathLike)) and os.path.isdir(images):
             images = list_images(images)
@@ -122,6 +138,7 @@ class Model(Handle):
         p.feature_memory_limit = 2**64 - 1 if feature_memory_limit is None else int(feature_memory_limit)
         spill = os.fsencode(spill_dir) if spill_dir is not None else None
         p.spill_dir = spill
+        p.heads = _heads_code(heads)
         p.extractor = ctypes.pointer(ep) if ep is not None else None
         p.trainer = ctypes.pointer(tp) if tp is not None else None
         p.bank = ctypes.pointer(bp) if bp is not None else None
@@ -177,17 +194,23 @@ class Model(Handle):
                 img.close()
 
     def add_normals(self, name, images, bank=None, batch_size=0, calibration_fraction=0.0, calibration_quantile=0.0,
-                    progress=None):
-        """Add a product to a model trained with categories=..., without retraining its head:
+                    progress=None, heads="auto", trainer=None):
+        """Add a product to a model trained with categories=..., leaving what it holds as trained:
         its own bank (bank: rp_bank_params fields) and, with calibration_fraction, thresholds.
-        images as for train (a folder, paths, Images or RGB arrays). Needs exclusive use."""
+        images as for train (a folder, paths, Images or RGB arrays). heads (models with a head):
+        "auto" / "none" (the bank holds the backbone's features, no head), "shared" (through the
+        model's frozen head) or "per-category" (a head fitted on these images alone, with trainer:
+        rp_trainer_params fields). Needs exclusive use."""
         if isinstance(images, (str, bytes, os.PathLike)) and os.path.isdir(images):
             images = list_images(images)
         images = list(images)
         bp = make_params(S.BankParams, "rp_bank_params_init", bank) if bank is not None else None
+        tp = make_params(S.TrainerParams, "rp_trainer_params_init", trainer) if trainer is not None else None
         p = make_params(S.TrainParams, "rp_train_params_init", batch_size=batch_size,
                         calibration_fraction=calibration_fraction, calibration_quantile=calibration_quantile)
         p.bank = ctypes.pointer(bp) if bp is not None else None
+        p.trainer = ctypes.pointer(tp) if tp is not None else None
+        p.heads = _heads_code(heads)
         call = ProgressCall(progress)
         with self._use() as m:
             if all(isinstance(x, (str, bytes, os.PathLike)) for x in images):

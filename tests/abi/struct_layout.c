@@ -88,7 +88,7 @@ _Static_assert(offsetof(rp_image_load_params, max_pixels) == 8 && sizeof(((rp_im
 _Static_assert(offsetof(rp_image_load_params, max_pixels) + sizeof(((rp_image_load_params *)0)->max_pixels) == sizeof(rp_image_load_params), "rp_image_load_params has tail padding: an appended field would not grow it");
 
 /* ---- model.h */
-_Static_assert(sizeof(rp_train_params) == 104, "sizeof(rp_train_params) changed");
+_Static_assert(sizeof(rp_train_params) == 112, "sizeof(rp_train_params) changed");
 _Static_assert(alignof(rp_train_params) == 8, "alignof(rp_train_params) changed");
 _Static_assert(offsetof(rp_train_params, struct_size) == 0 && sizeof(((rp_train_params *)0)->struct_size) == 4, "rp_train_params.struct_size moved or resized");
 _Static_assert(offsetof(rp_train_params, method) == 4 && sizeof(((rp_train_params *)0)->method) == 4, "rp_train_params.method moved or resized");
@@ -106,7 +106,9 @@ _Static_assert(offsetof(rp_train_params, image_categories) == 72 && sizeof(((rp_
 _Static_assert(offsetof(rp_train_params, category_names) == 80 && sizeof(((rp_train_params *)0)->category_names) == 8, "rp_train_params.category_names moved or resized");
 _Static_assert(offsetof(rp_train_params, feature_memory_limit) == 88 && sizeof(((rp_train_params *)0)->feature_memory_limit) == 8, "rp_train_params.feature_memory_limit moved or resized");
 _Static_assert(offsetof(rp_train_params, spill_dir) == 96 && sizeof(((rp_train_params *)0)->spill_dir) == 8, "rp_train_params.spill_dir moved or resized");
-_Static_assert(offsetof(rp_train_params, spill_dir) + sizeof(((rp_train_params *)0)->spill_dir) == sizeof(rp_train_params), "rp_train_params has tail padding: an appended field would not grow it");
+_Static_assert(offsetof(rp_train_params, heads) == 104 && sizeof(((rp_train_params *)0)->heads) == 4, "rp_train_params.heads moved or resized");
+_Static_assert(offsetof(rp_train_params, reserved2) == 108 && sizeof(((rp_train_params *)0)->reserved2) == 4, "rp_train_params.reserved2 moved or resized");
+_Static_assert(offsetof(rp_train_params, reserved2) + sizeof(((rp_train_params *)0)->reserved2) == sizeof(rp_train_params), "rp_train_params has tail padding: an appended field would not grow it");
 
 _Static_assert(sizeof(rp_model_thresholds) == 48, "sizeof(rp_model_thresholds) changed");
 _Static_assert(alignof(rp_model_thresholds) == 8, "alignof(rp_model_thresholds) changed");
@@ -231,7 +233,7 @@ _Static_assert(offsetof(rp_trainer_params, reserved0) + sizeof(((rp_trainer_para
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (150 fields) as locked\n");
+    printf("layout of 14 public structs (152 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

@@ -121,6 +121,7 @@ int main(void)
     FIELD(rp_train_params, category_count); FIELD(rp_train_params, reserved1);
     FIELD(rp_train_params, image_categories); FIELD(rp_train_params, category_names);
     FIELD(rp_train_params, feature_memory_limit); FIELD(rp_train_params, spill_dir);
+    FIELD(rp_train_params, heads); FIELD(rp_train_params, reserved2);
     end();
 
     STRUCT(rp_model_thresholds);

@@ -220,6 +220,32 @@ def test_model__scorer_takes_the_extractors_geometry_and_refuses_another(weights
         assert "resize 288 / no_crop 0 / keep_aspect 1 differ from the extractor's 256 / 0 / 1" in str(refused.value)
 
 
+def test_model__heads_choose_how_each_category_is_embedded(backbone):
+    """heads: one head per product (the default) or one shared, and for an added product a head of
+    its own; bad values are named."""
+    train = [rp.Image.from_file(x).to_array() for x in bottle_train_paths()[:4]]
+    flipped = [np.ascontiguousarray(a[::-1]) for a in train]
+    names = ["upright"] * 4 + ["flipped"] * 4
+    small = {"repr_dim": 16, "proj_dim": 8, "batch_size": 128, "epochs": 1, "steps_per_epoch": 2}
+    probe = np.ascontiguousarray(rp.Image.from_file(bottle_test_cases()[0][0]).to_array()[::-1])
+    own = rp.Model.train(train + flipped, extractor=backbone, trainer=small, categories=names)
+    try:
+        with rp.Model.train(train + flipped, extractor=backbone, trainer=small, categories=names,
+                            heads="shared") as shared:
+            # the flipped product's vectors come from another head: its scores differ
+            assert own.score(probe, map=False).category == shared.score(probe, map=False).category == 1
+            assert own.score(probe, map=False).score != shared.score(probe, map=False).score
+        own.add_normals("mirrored", [np.ascontiguousarray(a[:, ::-1]) for a in train], heads="per-category",
+                        trainer=small)
+        assert own.categories == ["upright", "flipped", "mirrored"]
+        with pytest.raises(ValueError, match="heads must be"):
+            own.add_normals("other", train, heads="each")
+        with pytest.raises(rp.ReconpatchError, match="RP_HEADS_NONE"):
+            rp.Model.train(train + flipped, extractor=backbone, trainer=small, categories=names, heads="none")
+    finally:
+        own.close()
+
+
 def test_model__categories_route_and_keep_their_thresholds(backbone):
     """Two products, the second the first upside down: each test image is scored in its own."""
     train = [rp.Image.from_file(x).to_array() for x in bottle_train_paths()[:6]]

@@ -1,5 +1,6 @@
-/* Models of several categories (docs/unified.md): routing, equality with separate models,
- * per-category thresholds, the model file (format 4) and bad parameters. The second "product" is
+/* Models of several categories (docs/unified.md): routing, equality with separate models (one
+ * head per category, or none), per-category thresholds, the model file (formats 4 and 5) and bad
+ * parameters. The second "product" is
  * the committed bottle images with their colours inverted: a different appearance, same sizes. */
 #include <math.h>
 
@@ -69,13 +70,18 @@ static rp_model *train_unified(int32_t method, double calibration_fraction, int3
 }
 
 /* One category alone, with the same settings. */
-static rp_model *train_single(uint32_t category, double calibration_fraction)
+static rp_model *train_single_with(int32_t method, uint32_t category, double calibration_fraction)
 {
     small_params P;
-    small_params_init(&P, RP_METHOD_PATCHCORE, calibration_fraction);
+    small_params_init(&P, method, calibration_fraction);
     rp_model *m = NULL;
     ck_assert_int_eq(rp_train_images((const rp_image *const *)train[category], N_TRAIN, &P.p, NULL, NULL, &m), RP_OK);
     return m;
+}
+
+static rp_model *train_single(uint32_t category, double calibration_fraction)
+{
+    return train_single_with(RP_METHOD_PATCHCORE, category, calibration_fraction);
 }
 
 static rp_score_result score(const rp_model *m, const rp_image *img, float *map)
@@ -124,38 +130,96 @@ START_TEST(routes_every_image_to_its_category)
 }
 END_TEST
 
-/* PatchCore has no head: with the right route, each category's scores and maps are those of a
- * model trained on that category alone (same patches, same order, same coreset). */
-START_TEST(patchcore_unified_equals_separate_models)
+/* Category c of model u is exactly single, a model of one category: same bank vectors, and the
+ * same scores and maps for c's test images scored in c. */
+static void expect_category_is_model(const rp_model *u, uint32_t c, const rp_model *single, uint32_t images_of)
 {
-    int32_t rc;
-    rp_model *u = train_unified(RP_METHOD_PATCHCORE, 0, &rc);
-    ck_assert_int_eq(rc, RP_OK);
-    for (uint32_t c = 0; c < 2; c++) {
-        rp_model *single = train_single(c, 0);
-        ck_assert_uint_eq(rp_bank_size(rp_model_bank(single)), rp_bank_size(u->categories[c].bank));
-        const size_t nf = rp_bank_size(rp_model_bank(single)) * rp_bank_dim(rp_model_bank(single));
-        float *a = malloc(nf * sizeof *a), *b = malloc(nf * sizeof *b);
-        ck_assert_int_eq(rp_bank_get_vectors(rp_model_bank(single), a, nf), RP_OK);
-        ck_assert_int_eq(rp_bank_get_vectors(u->categories[c].bank, b, nf), RP_OK);
-        ck_assert_int_eq(memcmp(a, b, nf * sizeof *a), 0);
-        free(a);
-        free(b);
-        for (uint32_t i = 0; i < N_TEST; i++) {
-            const size_t pixels = (size_t)rp_image_width(test_img[c][i]) * rp_image_height(test_img[c][i]);
-            float *map_u = malloc(pixels * sizeof *map_u), *map_s = malloc(pixels * sizeof *map_s);
-            rp_score_result ru = score(u, test_img[c][i], map_u), rs = score(single, test_img[c][i], map_s);
-            ck_assert_double_eq(ru.score, rs.score);
-            ck_assert_double_eq(ru.score_max, rs.score_max);
-            double worst = 0;
-            for (size_t k = 0; k < pixels; k++) worst = fmax(worst, fabs((double)map_u[k] - map_s[k]));
-            ck_assert_double_eq(worst, 0.0);
-            free(map_u);
-            free(map_s);
-        }
-        rp_model_free(single);
+    const rp_bank *bu = u->categories[c].bank, *bs = rp_model_bank(single);
+    ck_assert_uint_eq(rp_bank_size(bs), rp_bank_size(bu));
+    ck_assert_uint_eq(rp_bank_dim(bs), rp_bank_dim(bu));
+    const size_t nf = rp_bank_size(bs) * rp_bank_dim(bs);
+    float *a = malloc(nf * sizeof *a), *b = malloc(nf * sizeof *b);
+    ck_assert_int_eq(rp_bank_get_vectors(bs, a, nf), RP_OK);
+    ck_assert_int_eq(rp_bank_get_vectors(bu, b, nf), RP_OK);
+    ck_assert_int_eq(memcmp(a, b, nf * sizeof *a), 0);
+    free(a);
+    free(b);
+    for (uint32_t i = 0; i < N_TEST; i++) {
+        const rp_image *img = test_img[images_of][i];
+        const size_t pixels = (size_t)rp_image_width(img) * rp_image_height(img);
+        float *map_u = malloc(pixels * sizeof *map_u), *map_s = malloc(pixels * sizeof *map_s);
+        rp_score_result ru = {.struct_size = sizeof ru}, rs = score(single, img, map_s);
+        ck_assert_int_eq(rp_score_image_in_category(u, c, img, &ru, map_u, pixels, NULL, 0), RP_OK);
+        ck_assert_double_eq(ru.score, rs.score);
+        ck_assert_double_eq(ru.score_max, rs.score_max);
+        double worst = 0;
+        for (size_t k = 0; k < pixels; k++) worst = fmax(worst, fabs((double)map_u[k] - map_s[k]));
+        ck_assert_double_eq(worst, 0.0);
+        free(map_u);
+        free(map_s);
     }
-    rp_model_free(u);
+}
+
+/* With the right route, each category's scores and maps are those of a model trained on that
+ * category alone (same patches, same order, same coreset): PatchCore has no head, ReConPatch and
+ * PCA fit one head per category by default, with the same params and seed. */
+START_TEST(unified_equals_separate_models)
+{
+    static const int32_t methods[3] = {RP_METHOD_PATCHCORE, RP_METHOD_RECONPATCH, RP_METHOD_PCA};
+    for (int k = 0; k < 3; k++) {
+        int32_t rc;
+        rp_model *u = train_unified(methods[k], 0, &rc);
+        ck_assert_int_eq(rc, RP_OK);
+        for (uint32_t c = 0; c < 2; c++) {
+            ck_assert_uint_eq(u->categories[c].head_kind,
+                              c == 0 || methods[k] == RP_METHOD_PATCHCORE ? RP__HEAD_MODEL : RP__HEAD_OWN);
+            rp_model *single = train_single_with(methods[k], c, 0);
+            expect_category_is_model(u, c, single, c);
+            rp_model_free(single);
+        }
+        rp_model_free(u);
+    }
+}
+END_TEST
+
+/* heads = RP_HEADS_SHARED: one head fitted on both categories' images, used by both (the model
+ * file stays format 4). */
+START_TEST(shared_head_serves_every_category)
+{
+    const rp_image *images[2 * N_TRAIN];
+    uint32_t cats[2 * N_TRAIN];
+    for (uint32_t i = 0; i < 2 * N_TRAIN; i++) {
+        images[i] = train[i % 2][i / 2];
+        cats[i] = i % 2;
+    }
+    small_params P;
+    small_params_init(&P, RP_METHOD_RECONPATCH, 0);
+    P.p.category_count = 2;
+    P.p.image_categories = cats;
+    P.p.heads = RP_HEADS_SHARED;
+    rp_model *m = NULL;
+    ck_assert_int_eq(rp_train_images(images, 2 * N_TRAIN, &P.p, NULL, NULL, &m), RP_OK);
+    for (uint32_t c = 0; c < 2; c++) {
+        ck_assert_uint_eq(m->categories[c].head_kind, RP__HEAD_MODEL);
+        ck_assert_ptr_eq(rp__category_head(m, c), rp_model_embedding(m));
+        for (uint32_t i = 0; i < N_TEST; i++) ck_assert_uint_eq(score(m, test_img[c][i], NULL).category, c);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/shared-head.rpm", dir);
+    ck_assert_int_eq(rp_model_save(m, path, NULL), RP_OK);
+    uint8_t *bytes;
+    size_t size;
+    ck_assert_int_eq(fixture_read_file(path, &bytes, &size), 0);
+    ck_assert_uint_eq(rp__le_get_u32(bytes + 8), 4); /* format version */
+    free(bytes);
+    rp_model_free(m);
+    /* RP_HEADS_NONE is for adding a category only */
+    P.p.heads = RP_HEADS_NONE;
+    ck_assert_int_eq(rp_train_images(images, 2 * N_TRAIN, &P.p, NULL, NULL, &m), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "params.heads RP_HEADS_NONE"));
+    P.p.heads = 7;
+    ck_assert_int_eq(rp_train_images(images, 2 * N_TRAIN, &P.p, NULL, NULL, &m), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "params.heads 7"));
 }
 END_TEST
 
@@ -219,7 +283,7 @@ START_TEST(file_round_trip_keeps_categories)
     uint8_t *bytes;
     size_t size;
     ck_assert_int_eq(fixture_read_file(path, &bytes, &size), 0);
-    ck_assert_uint_eq(rp__le_get_u32(bytes + 8), 4); /* format version */
+    ck_assert_uint_eq(rp__le_get_u32(bytes + 8), 5); /* format version: category 1 has its own head */
     free(bytes);
     rp_model *back = NULL;
     ck_assert_int_eq(rp_model_load(path, NULL, &back), RP_OK);
@@ -330,26 +394,115 @@ START_TEST(added_category_equals_training_with_it)
 }
 END_TEST
 
-/* The head stays as trained; the new category is routed and saved like the others. */
-START_TEST(added_category_keeps_the_head_and_saves)
+/* A ReConPatch model of category 0, then category 1 added with the heads mode given (a
+ * rp_train_params with heads set and the small trainer params). */
+static rp_model *reconpatch_first_then_add(int32_t heads)
 {
-    rp_model *m = train_first_then_add(RP_METHOD_RECONPATCH, 0);
-    const rp_embedding *f = rp_model_embedding(m);
-    ck_assert_ptr_nonnull(f);
-    for (uint32_t i = 0; i < N_TEST; i++) {
-        ck_assert_uint_eq(score(m, test_img[0][i], NULL).category, 0);
-        ck_assert_uint_eq(score(m, test_img[1][i], NULL).category, 1);
+    static const char *const first[1] = {"bottle"};
+    small_params P;
+    small_params_init(&P, RP_METHOD_RECONPATCH, 0);
+    P.p.category_count = 1;
+    P.p.category_names = first;
+    rp_model *m = NULL;
+    ck_assert_int_eq(rp_train_images((const rp_image *const *)train[0], N_TRAIN, &P.p, NULL, NULL, &m), RP_OK);
+    P.p.heads = heads;
+    ck_assert_int_eq(rp_model_add_normal_images(m, "bottle-inverted", (const rp_image *const *)train[1], N_TRAIN, &P.p,
+                                                NULL, NULL),
+                     RP_OK);
+    return m;
+}
+
+/* Adding leaves the model's head as trained. The new category's vectors: by default (and with
+ * RP_HEADS_NONE) the backbone's features, so it is exactly a PatchCore model of its images;
+ * RP_HEADS_PER_CATEGORY fits a head on them alone (exactly a ReConPatch model of them);
+ * RP_HEADS_SHARED sends them through the frozen head. Each saves and loads with its scores. */
+START_TEST(added_category_heads_and_the_file)
+{
+    static const int32_t modes[4] = {RP_HEADS_AUTO, RP_HEADS_NONE, RP_HEADS_PER_CATEGORY, RP_HEADS_SHARED};
+    rp_model *alone_pc = train_single_with(RP_METHOD_PATCHCORE, 1, 0);
+    rp_model *alone_rp = train_single_with(RP_METHOD_RECONPATCH, 1, 0);
+    rp_model *first = train_single_with(RP_METHOD_RECONPATCH, 0, 0);
+    for (int k = 0; k < 4; k++) {
+        rp_model *m = reconpatch_first_then_add(modes[k]);
+        /* category 0 and the model's head: as trained without the new category */
+        expect_category_is_model(m, 0, first, 0);
+        for (uint32_t i = 0; i < N_TEST; i++) {
+            ck_assert_uint_eq(score(m, test_img[0][i], NULL).category, 0);
+            ck_assert_uint_eq(score(m, test_img[1][i], NULL).category, 1);
+        }
+        const uint32_t kind = m->categories[1].head_kind;
+        if (modes[k] == RP_HEADS_PER_CATEGORY) {
+            ck_assert_uint_eq(kind, RP__HEAD_OWN);
+            expect_category_is_model(m, 1, alone_rp, 1);
+        } else if (modes[k] == RP_HEADS_SHARED) {
+            ck_assert_uint_eq(kind, RP__HEAD_MODEL);
+            ck_assert_uint_eq(rp_bank_dim(m->categories[1].bank), 16);
+        } else {
+            ck_assert_uint_eq(kind, RP__HEAD_NONE);
+            expect_category_is_model(m, 1, alone_pc, 1);
+        }
+        char path[600];
+        snprintf(path, sizeof path, "%s/added-%d.rpm", dir, k);
+        ck_assert_int_eq(rp_model_save(m, path, NULL), RP_OK);
+        uint8_t *bytes;
+        size_t size;
+        ck_assert_int_eq(fixture_read_file(path, &bytes, &size), 0);
+        ck_assert_uint_eq(rp__le_get_u32(bytes + 8), modes[k] == RP_HEADS_SHARED ? 4 : 5); /* format version */
+        free(bytes);
+        rp_model *back = NULL;
+        ck_assert_int_eq(rp_model_load(path, NULL, &back), RP_OK);
+        ck_assert_uint_eq(rp_model_category_count(back), 2);
+        ck_assert_uint_eq(back->categories[1].head_kind, kind);
+        for (uint32_t c = 0; c < 2; c++)
+            for (uint32_t i = 0; i < N_TEST; i++)
+                ck_assert_double_eq(score(m, test_img[c][i], NULL).score, score(back, test_img[c][i], NULL).score);
+        rp_model_free(back);
+        rp_model_free(m);
     }
+    rp_model_free(alone_pc);
+    rp_model_free(alone_rp);
+    rp_model_free(first);
+}
+END_TEST
+
+/* A format 5 file whose category sections contradict each other: the head kind in CBNK against
+ * the CHED present, and a CHED whose head does not take the features. */
+START_TEST(inconsistent_category_heads_fail_as_format)
+{
+    int32_t rc;
+    rp_model *m = train_unified(RP_METHOD_RECONPATCH, 0, &rc);
+    ck_assert_int_eq(rc, RP_OK);
     char path[600];
-    snprintf(path, sizeof path, "%s/added.rpm", dir);
-    ck_assert_int_eq(rp_model_save(m, path, NULL), RP_OK);
-    rp_model *back = NULL;
-    ck_assert_int_eq(rp_model_load(path, NULL, &back), RP_OK);
-    ck_assert_uint_eq(rp_model_category_count(back), 2);
-    for (uint32_t i = 0; i < N_TEST; i++)
-        ck_assert_double_eq(score(m, test_img[1][i], NULL).score, score(back, test_img[1][i], NULL).score);
-    rp_model_free(back);
+    snprintf(path, sizeof path, "%s/unified-heads.rpm", dir);
+    rp_model_save_params sp;
+    rp_model_save_params_init(&sp, sizeof sp);
+    sp.embed_weights = 1;
+    ck_assert_int_eq(rp_model_save(m, path, &sp), RP_OK);
     rp_model_free(m);
+    uint8_t *d;
+    size_t size;
+    ck_assert_int_eq(fixture_read_file(path, &d, &size), 0);
+    static const struct { const char *id; size_t offset; uint32_t value; const char *message; } cases[] = {
+        {RP__SEC_CATEGORY_BANK, 4, RP__CBNK_HEAD_NONE, "head kind 2 but a section 'CHED'"},
+        {RP__SEC_CATEGORY_BANK, 4, 9, "head kind 9"},
+        {RP__SEC_CATEGORY_HEAD, 8, 31, "head 31 -> 16, the features have 32"},
+        {RP__SEC_CATEGORY_HEAD, 0, 0, "section 'CHED' 0 is for category 0"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t *e = malloc(size);
+        memcpy(e, d, size);
+        size_t pos = RP__MODEL_HEADER_SIZE;
+        while (memcmp(e + pos, cases[k].id, 4) != 0) pos += RP__MODEL_SECTION_HEAD + rp__le_get_u64(e + pos + 8) + 4;
+        const size_t body = RP__MODEL_SECTION_HEAD + rp__le_get_u64(e + pos + 8);
+        rp__le_put_u32(e + pos + RP__MODEL_SECTION_HEAD + cases[k].offset, cases[k].value);
+        rp__le_put_u32(e + pos + body, rp__crc32(0, e + pos, body)); /* the content is wrong, not the framing */
+        rp_model *back = (rp_model *)1;
+        ck_assert_int_eq(rp_model_load_memory(e, size, NULL, &back), RP_E_FORMAT);
+        ck_assert_ptr_null(back);
+        ck_assert_msg(strstr(rp_last_error_message(), cases[k].message), "case %zu: %s", k, rp_last_error_message());
+        free(e);
+    }
+    free(d);
 }
 END_TEST
 
@@ -482,14 +635,16 @@ int main(void)
     TCase *tc = tcase_create("categories");
     tcase_set_timeout(tc, 0);
     tcase_add_test(tc, routes_every_image_to_its_category);
-    tcase_add_test(tc, patchcore_unified_equals_separate_models);
+    tcase_add_test(tc, unified_equals_separate_models);
+    tcase_add_test(tc, shared_head_serves_every_category);
     tcase_add_test(tc, forced_category_skips_the_router);
     tcase_add_test(tc, thresholds_per_category);
     tcase_add_test(tc, file_round_trip_keeps_categories);
     tcase_add_test(tc, bad_category_params_are_named);
     tcase_add_test(tc, inconsistent_category_sections_fail_as_format);
     tcase_add_test(tc, added_category_equals_training_with_it);
-    tcase_add_test(tc, added_category_keeps_the_head_and_saves);
+    tcase_add_test(tc, added_category_heads_and_the_file);
+    tcase_add_test(tc, inconsistent_category_heads_fail_as_format);
     tcase_add_test(tc, adding_is_refused_without_change);
     tcase_add_test(tc, calibration_routes_and_sets_each_category);
     tcase_add_test(tc, route_features_and_category_scorer_match_rp_score_image);
