@@ -3,10 +3,13 @@
  *   rp-train [--method reconpatch|patchcore] [--coreset R] [--no-crop | --keep-aspect] [--weights PATH]
  *            [--epochs N] [--embed-weights] [--calibrate F] [--repr-dim N] [--feature-dim N] [--pca N]
  *            [--sampler uniform|aligned] [--category NAME] -o MODEL IMAGE_OR_DIR...   (rp_model_options.h)
- *   rp-train --extend MODEL --category NAME [--coreset R] [--calibrate F] -o OUT IMAGE_OR_DIR...
+ *   rp-train --extend MODEL --category NAME [--coreset R] [--calibrate F] [--heads none|shared|per-category]
+ *            -o OUT IMAGE_OR_DIR...
  *
  * --category NAME records the product's name and makes a model that can take more products later;
- * --extend MODEL adds the images as a new product NAME to such a model (its head is not retrained:
+ * --extend MODEL adds the images as a new product NAME to such a model (nothing it holds is
+ * retrained; the new product's bank holds the backbone's features, or with --heads shared goes
+ * through the model's frozen head, or with --heads per-category gets a head fitted on it alone:
  * docs/unified.md) and writes the result to OUT (which may be MODEL).
  *
  * --keep-aspect resizes each image's shorter side to 256 keeping its aspect ratio before the
@@ -56,7 +59,7 @@ static void usage(void)
                     "                " RP_MODEL_OPTIONS_USAGE "\n"
                     "                [--category NAME] -o MODEL IMAGE_OR_DIR...\n"
                     "       rp-train --extend MODEL --category NAME [--coreset R] [--calibrate F] [--embed-weights]\n"
-                    "                -o OUT IMAGE_OR_DIR...\n");
+                    "                [--heads none|shared|per-category] -o OUT IMAGE_OR_DIR...\n");
     exit(2);
 }
 

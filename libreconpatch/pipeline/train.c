@@ -134,7 +134,11 @@ static int per_category_heads(rp_model *m, feature_route *route, const rp__image
     for (uint32_t c = 0; c < n && !rc; c++) {
         rp_embedding *head = NULL;
         rc = rp__fit_head(trainers[c], p->method, pc->fn, pc->user_data, &head);
-        if (rc) break;
+        if (rc) {
+            rc = rp__fail_relay(rc, "rp_train: the head of category %u%s%s%s", c, m->categories[c].name ? " ('" : "",
+                                m->categories[c].name ? m->categories[c].name : "", m->categories[c].name ? "')" : "");
+            break;
+        }
         if (c == 0) {
             m->embedding = head;
         } else {

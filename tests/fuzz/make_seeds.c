@@ -1,7 +1,8 @@
 /* Writes a seed corpus for fuzz_model_load into the folder given as argument: valid model files of
  * a small random backbone (embedded weights; referenced weights; PatchCore; ReConPatch with
  * thresholds; a keep_aspect model, which is written as format version 2, the others as version 1;
- * a model of three categories with thresholds, format version 4), so the fuzzer starts from inputs
+ * a model of three categories with thresholds, format version 4; ReConPatch over two categories with
+ * a head each and a third added without one, format version 5), so the fuzzer starts from inputs
  * that reach every section's decoder in every version. */
 #include "../unit/model/model_fixture.h"
 
@@ -12,6 +13,29 @@ static rp_model *train_categories(const char *weights, const rp_image *const *im
     rp_model *m = fixture_train_categories(weights, RP_METHOD_PATCHCORE, imgs, 3, names, 0.01);
     rp_model_thresholds t = {.struct_size = sizeof t, .image_threshold = 1.5, .pixel_threshold = 2.5};
     rp_model_set_thresholds(m, &t);
+    return m;
+}
+
+/* ReConPatch over two categories (category 1's own head: a CHED) and a third added with no head
+ * (a CBNK of head kind "none"). */
+static rp_model *train_category_heads(const char *weights, const rp_image *const *imgs)
+{
+    static const char *const names[2] = {"a", "bb"};
+    static const uint32_t cats[2] = {0, 1};
+    fixture_params f;
+    fixture_params_init(&f, weights, RP_METHOD_RECONPATCH, 16, 0.01);
+    f.tp.val_fraction = -1; /* one image per head: no validation images */
+    f.p.category_count = 2;
+    f.p.image_categories = cats;
+    f.p.category_names = names;
+    rp_model *m = fixture_train_params(&f, imgs, 2);
+    rp_train_params p;
+    rp_train_params_init(&p, sizeof p);
+    p.heads = RP_HEADS_NONE;
+    if (m && rp_model_add_normal_images(m, "ccc", imgs + 2, 1, &p, NULL, NULL)) {
+        rp_model_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -30,6 +54,11 @@ int main(int argc, char **argv)
     rp_model *rc = fixture_train(weights, RP_METHOD_RECONPATCH, (const rp_image *const *)imgs, 3, 16, 0.01, 0.34);
     rp_model *aspect = fixture_train_keep_aspect(weights, (const rp_image *const *)imgs, 2, 16);
     rp_model *categories = train_categories(weights, (const rp_image *const *)imgs);
+    rp_model *heads = train_category_heads(weights, (const rp_image *const *)imgs);
+    if (!heads) {
+        fprintf(stderr, "training the category heads model failed: %s\n", rp_last_error_message());
+        return 1;
+    }
     rp_model_save_params sp;
     rp_model_save_params_init(&sp, sizeof sp);
     int err = 0;
@@ -41,6 +70,8 @@ int main(int argc, char **argv)
     err |= rp_model_save(aspect, path, &sp);
     snprintf(path, sizeof path, "%s/patchcore-categories-v4.rpm", argv[1]);
     err |= rp_model_save(categories, path, &sp);
+    snprintf(path, sizeof path, "%s/reconpatch-category-heads-v5.rpm", argv[1]);
+    err |= rp_model_save(heads, path, &sp);
     sp.embed_weights = 1;
     snprintf(path, sizeof path, "%s/reconpatch-embedded.rpm", argv[1]);
     err |= rp_model_save(rc, path, &sp);
@@ -50,6 +81,7 @@ int main(int argc, char **argv)
     rp_model_free(rc);
     rp_model_free(aspect);
     rp_model_free(categories);
+    rp_model_free(heads);
     rp_image_free(imgs[0]);
     rp_image_free(imgs[1]);
     rp_image_free(imgs[2]);
