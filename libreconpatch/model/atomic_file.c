@@ -4,6 +4,8 @@
  * the rename on the disk. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +14,21 @@
 #include "common/alloc.h"
 #include "common/common.h"
 #include "model/model_io.h"
+
+static _Atomic uint64_t steps_taken, kill_at;
+
+/* One file-system step ahead: the crash-safety test's hook (rp__file_writer_kill_at_step). */
+static void step(void)
+{
+    const uint64_t n = atomic_fetch_add(&steps_taken, 1) + 1, k = atomic_load(&kill_at);
+    if (k && n == k) raise(SIGKILL);
+}
+
+uint64_t rp__file_writer_kill_at_step(uint64_t n)
+{
+    atomic_store(&kill_at, n);
+    return atomic_exchange(&steps_taken, 0);
+}
 
 static void writer_free(rp__file_writer *w)
 {
@@ -34,6 +51,7 @@ int rp__file_writer_open(rp__file_writer *w, const char *path, const char *fn)
     }
     memcpy(w->temp, path, n);
     memcpy(w->temp + n, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+    step();
     int fd = mkstemp(w->temp);
     if (fd < 0) {
         int e = errno;
@@ -55,6 +73,7 @@ int rp__file_writer_open(rp__file_writer *w, const char *path, const char *fn)
 
 int rp__file_writer_write(rp__file_writer *w, const void *data, size_t size)
 {
+    step();
     if (size && fwrite(data, 1, size, w->file) != size)
         return rp__fail(RP_E_IO, "%s: writing '%s' failed: %s (the file is left as it was)", w->fn, w->target,
                         strerror(errno));
@@ -88,17 +107,24 @@ static void sync_folder(char *copy, const char *path)
 int rp__file_writer_commit(rp__file_writer *w)
 {
     int rc = RP_OK;
+    step();
     if (fflush(w->file) != 0 || fsync(fileno(w->file)) != 0)
         rc = rp__fail(RP_E_IO, "%s: writing '%s' failed: %s (the file is left as it was)", w->fn, w->target,
                       strerror(errno));
+    step();
     if (fclose(w->file) != 0 && !rc)
         rc = rp__fail(RP_E_IO, "%s: writing '%s' failed at close: %s (the file is left as it was)", w->fn,
                       w->target, strerror(errno));
     w->file = NULL;
+    if (!rc) step();
     if (!rc && rename(w->temp, w->target) != 0)
         rc = rp__fail(RP_E_IO, "%s: cannot rename '%s' to '%s': %s", w->fn, w->temp, w->target, strerror(errno));
-    if (rc) unlink(w->temp);
-    else sync_folder(w->temp, w->target); /* temp is strlen(target) + 12 bytes */
+    if (rc) {
+        unlink(w->temp);
+    } else {
+        step();
+        sync_folder(w->temp, w->target); /* temp is strlen(target) + 12 bytes */
+    }
     writer_free(w);
     return rc;
 }

@@ -22,6 +22,13 @@ int rp__file_writer_write(rp__file_writer *w, const void *data, size_t size);
 int rp__file_writer_commit(rp__file_writer *w);
 void rp__file_writer_abort(rp__file_writer *w);
 
+/* Test hook for crash safety: every step of a file writer that touches the file system (creating
+ * the temporary file, each write, the flush and fsync, the close, the rename, the folder's fsync)
+ * counts one. With n > 0 the process raises SIGKILL just before its n-th step from now on (the
+ * test runs the save in a child it forks); 0 turns that off. Returns the steps counted since the
+ * previous call and restarts the count. Process-wide, for a test's single thread. */
+uint64_t rp__file_writer_kill_at_step(uint64_t n);
+
 /* A recorded weights path as a file to open: absolute paths as they are, relative ones taken
  * relative to the folder of model_path (the current folder when model_path is NULL).
  * malloc'd; NULL when out of memory. */

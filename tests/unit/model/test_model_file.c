@@ -13,6 +13,7 @@
 #include "bank/bank_internal.h"
 #include "bank/knn.h"
 #include "model/le_bytes.h"
+#include "model/model_io.h"
 #include "model_fixture.h"
 
 #define N_TRAIN 8
@@ -848,6 +849,50 @@ START_TEST(save__is_atomic_when_the_process_is_killed)
 }
 END_TEST
 
+/* The same, deterministically: a child saves model_small over a file holding model_pc and is
+ * killed (SIGKILL) just before each one of the save's file-system steps in turn (creating the
+ * temporary file, every write, flush + fsync, close, rename, the folder's fsync). Before the rename
+ * the file must load as the old model, from the rename on as the new one. */
+START_TEST(save__survives_a_kill_at_every_write_step)
+{
+    char path[1024], spare[1024];
+    in_dir(path, "steps.rpm");
+    in_dir(spare, "steps-count.rpm");
+    outputs old_out, new_out;
+    score_all(model_pc, &old_out);
+    score_all(model_small, &new_out);
+    rp__file_writer_kill_at_step(0);
+    save_ok(model_small, spare, 0, NULL);
+    const uint64_t steps = rp__file_writer_kill_at_step(0);
+    ck_assert_uint_gt(steps, 8); /* open, header, sections..., flush, close, rename, folder */
+    for (uint64_t n = 1; n <= steps; n++) {
+        save_ok(model_pc, path, 0, NULL); /* the old file */
+        pid_t pid = fork();
+        if (pid == 0) {
+            rp__file_writer_kill_at_step(n);
+            _exit(rp_model_save(model_small, path, NULL) == RP_OK ? 0 : 1);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "step %llu: the child was not killed",
+                      (unsigned long long)n);
+        rp_model *m = load_ok(path, NULL);
+        outputs got;
+        score_all(m, &got);
+        /* step n is killed before it runs: the rename is the last step but one, so only a kill at
+         * the last (the folder's fsync) comes after it */
+        const int want_new = n == steps;
+        ck_assert_msg(outputs_equal(&got, want_new ? &new_out : &old_out), "step %llu of %llu: the file is not the %s "
+                      "model", (unsigned long long)n, (unsigned long long)steps, want_new ? "new" : "old");
+        outputs_free(&got);
+        rp_model_free(m);
+        count_temp_files("steps.rpm", 1); /* a killed save may leave its temporary file: documented */
+    }
+    outputs_free(&old_out);
+    outputs_free(&new_out);
+}
+END_TEST
+
 int main(void)
 {
     fixture_make_dir(dir, sizeof dir);
@@ -878,6 +923,7 @@ int main(void)
     tcase_add_test(tc, weights__referenced_file_that_changed_fails_with_format);
     tcase_add_test(tc, weights__saving_a_reference_to_other_weights_fails_and_writes_nothing);
     tcase_add_test(tc, weights__relative_path_is_taken_from_the_model_folder);
+    tcase_add_test(tc, save__survives_a_kill_at_every_write_step);
     tcase_add_test(tc, damage__every_flipped_byte_fails_with_format);
     tcase_add_test(tc, damage__every_truncation_fails_with_format);
     tcase_add_test(tc, damage__trailing_bytes_and_bad_magic_fail_with_format);
