@@ -274,6 +274,11 @@ uint32_t rp_bank_dim(const rp_bank *bank) { return bank ? bank->params.dim : 0; 
 int rp_bank_is_frozen(const rp_bank *bank) { return bank && bank->index ? 1 : 0; }
 int rp__bank_knn_int8(const rp_bank *bank) { return bank && bank->params.knn_int8 ? 1 : 0; }
 
+const float *rp__bank_frozen_vectors(const rp_bank *bank)
+{
+    return bank && bank->index && bank->compacted ? bank->data : NULL;
+}
+
 int rp_bank_get_vectors(const rp_bank *bank, float *out, size_t out_floats)
 {
     rp__clear_error();

@@ -7,6 +7,10 @@
 /* 1 when the bank's search ranks candidates with int8 products (rp_bank_params.knn_int8). */
 int rp__bank_knn_int8(const rp_bank *bank);
 
+/* A frozen bank's kept vectors (size x dim, row-major), borrowed for as long as the bank lives;
+ * NULL before the freeze. Readers such as the scorer use them instead of a copy of their own. */
+const float *rp__bank_frozen_vectors(const rp_bank *bank);
+
 /* Before the first rp_bank_add: hold at most `bytes` of added vectors in memory, moving them to an
  * unlinked temporary file in spill_dir (NULL: $TMPDIR, else /tmp) past that (0: never). The
  * selection and the kept vectors are the same either way (common/feature_store.h). RP_E_STATE

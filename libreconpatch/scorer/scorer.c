@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/bank_internal.h"
 #include "common/alloc.h"
 #include "common/common.h"
 #include "image/preprocess.h"
@@ -110,9 +111,11 @@ static int check_dims(const rp_scorer *s, const char *fn)
     return RP_OK;
 }
 
-/* The reweighting needs distances to a few bank vectors: keep them at hand. */
+/* The reweighting needs distances to a few bank vectors: the frozen bank's own, or (a bank that
+ * exposes none) a copy. */
 static int load_bank_vectors(rp_scorer *s, const char *fn)
 {
+    if ((s->bank_vectors = rp__bank_frozen_vectors(s->bank))) return RP_OK;
     size_t floats, bytes;
     if (s->bank_size > SIZE_MAX || rp__mul_size((size_t)s->bank_size, s->bank_dim, &floats) ||
         rp__mul_size(floats, sizeof(float), &bytes))

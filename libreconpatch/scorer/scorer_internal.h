@@ -31,7 +31,8 @@ struct rp_scorer {
     uint32_t reweight_neighbors;   /* resolved b, at most bank_size */
     double map_sigma;
     uint32_t num_threads;
-    const float *bank_vectors;     /* bank_size x bank_dim, for the reweighting distances */
+    const float *bank_vectors;     /* bank_size x bank_dim, for the reweighting distances: the
+                                      frozen bank's own (borrowed) or bank_vectors_owned */
     float *bank_vectors_owned;     /* the scorer's copy when the bank exposes no storage */
 };
 
