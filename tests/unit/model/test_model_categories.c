@@ -49,8 +49,9 @@ static void small_params_init(small_params *s, int32_t method, double calibratio
     s->p.batch_size = 1;
 }
 
-/* Both categories' images interleaved (the order must not matter), with their categories. */
-static rp_model *train_unified(int32_t method, double calibration_fraction, int32_t *rc_out)
+/* Both categories' images interleaved (the order must not matter), with their categories and
+ * rp_train_params.heads. */
+static rp_model *train_unified_heads(int32_t method, double calibration_fraction, int32_t heads, int32_t *rc_out)
 {
     const rp_image *images[2 * N_TRAIN];
     uint32_t cats[2 * N_TRAIN];
@@ -64,9 +65,29 @@ static rp_model *train_unified(int32_t method, double calibration_fraction, int3
     P.p.category_count = 2;
     P.p.image_categories = cats;
     P.p.category_names = names;
+    P.p.heads = heads;
     rp_model *m = NULL;
     *rc_out = rp_train_images(images, 2 * N_TRAIN, &P.p, NULL, NULL, &m);
     return m;
+}
+
+static rp_model *train_unified(int32_t method, double calibration_fraction, int32_t *rc_out)
+{
+    return train_unified_heads(method, calibration_fraction, RP_HEADS_AUTO, rc_out);
+}
+
+/* The format version rp_model_save writes for m (saved as name in the test folder). */
+static uint32_t saved_format_version(const rp_model *m, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert_int_eq(rp_model_save(m, path, NULL), RP_OK);
+    uint8_t *bytes;
+    size_t size;
+    ck_assert_int_eq(fixture_read_file(path, &bytes, &size), 0);
+    const uint32_t version = rp__le_get_u32(bytes + 8);
+    free(bytes);
+    return version;
 }
 
 /* One category alone, with the same settings. */
@@ -186,39 +207,22 @@ END_TEST
  * file stays format 4). */
 START_TEST(shared_head_serves_every_category)
 {
-    const rp_image *images[2 * N_TRAIN];
-    uint32_t cats[2 * N_TRAIN];
-    for (uint32_t i = 0; i < 2 * N_TRAIN; i++) {
-        images[i] = train[i % 2][i / 2];
-        cats[i] = i % 2;
-    }
-    small_params P;
-    small_params_init(&P, RP_METHOD_RECONPATCH, 0);
-    P.p.category_count = 2;
-    P.p.image_categories = cats;
-    P.p.heads = RP_HEADS_SHARED;
-    rp_model *m = NULL;
-    ck_assert_int_eq(rp_train_images(images, 2 * N_TRAIN, &P.p, NULL, NULL, &m), RP_OK);
+    int32_t rc;
+    rp_model *m = train_unified_heads(RP_METHOD_RECONPATCH, 0, RP_HEADS_SHARED, &rc);
+    ck_assert_int_eq(rc, RP_OK);
     for (uint32_t c = 0; c < 2; c++) {
         ck_assert_uint_eq(m->categories[c].head_kind, RP__HEAD_MODEL);
         ck_assert_ptr_eq(rp__category_head(m, c), rp_model_embedding(m));
         for (uint32_t i = 0; i < N_TEST; i++) ck_assert_uint_eq(score(m, test_img[c][i], NULL).category, c);
     }
-    char path[600];
-    snprintf(path, sizeof path, "%s/shared-head.rpm", dir);
-    ck_assert_int_eq(rp_model_save(m, path, NULL), RP_OK);
-    uint8_t *bytes;
-    size_t size;
-    ck_assert_int_eq(fixture_read_file(path, &bytes, &size), 0);
-    ck_assert_uint_eq(rp__le_get_u32(bytes + 8), 4); /* format version */
-    free(bytes);
+    ck_assert_uint_eq(saved_format_version(m, "shared-head.rpm"), 4);
     rp_model_free(m);
     /* RP_HEADS_NONE is for adding a category only */
-    P.p.heads = RP_HEADS_NONE;
-    ck_assert_int_eq(rp_train_images(images, 2 * N_TRAIN, &P.p, NULL, NULL, &m), RP_E_INVALID_ARG);
+    ck_assert_ptr_null(train_unified_heads(RP_METHOD_RECONPATCH, 0, RP_HEADS_NONE, &rc));
+    ck_assert_int_eq(rc, RP_E_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "params.heads RP_HEADS_NONE"));
-    P.p.heads = 7;
-    ck_assert_int_eq(rp_train_images(images, 2 * N_TRAIN, &P.p, NULL, NULL, &m), RP_E_INVALID_ARG);
+    ck_assert_ptr_null(train_unified_heads(RP_METHOD_RECONPATCH, 0, 7, &rc));
+    ck_assert_int_eq(rc, RP_E_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "params.heads 7"));
 }
 END_TEST
@@ -277,14 +281,9 @@ START_TEST(file_round_trip_keeps_categories)
     int32_t rc;
     rp_model *m = train_unified(RP_METHOD_RECONPATCH, 0.34, &rc);
     ck_assert_int_eq(rc, RP_OK);
+    ck_assert_uint_eq(saved_format_version(m, "unified.rpm"), 5); /* category 1 has its own head */
     char path[600];
     snprintf(path, sizeof path, "%s/unified.rpm", dir);
-    ck_assert_int_eq(rp_model_save(m, path, NULL), RP_OK);
-    uint8_t *bytes;
-    size_t size;
-    ck_assert_int_eq(fixture_read_file(path, &bytes, &size), 0);
-    ck_assert_uint_eq(rp__le_get_u32(bytes + 8), 5); /* format version: category 1 has its own head */
-    free(bytes);
     rp_model *back = NULL;
     ck_assert_int_eq(rp_model_load(path, NULL, &back), RP_OK);
     ck_assert_uint_eq(rp_model_category_count(back), 2);
@@ -441,14 +440,10 @@ START_TEST(added_category_heads_and_the_file)
             ck_assert_uint_eq(kind, RP__HEAD_NONE);
             expect_category_is_model(m, 1, alone_pc, 1);
         }
-        char path[600];
-        snprintf(path, sizeof path, "%s/added-%d.rpm", dir, k);
-        ck_assert_int_eq(rp_model_save(m, path, NULL), RP_OK);
-        uint8_t *bytes;
-        size_t size;
-        ck_assert_int_eq(fixture_read_file(path, &bytes, &size), 0);
-        ck_assert_uint_eq(rp__le_get_u32(bytes + 8), modes[k] == RP_HEADS_SHARED ? 4 : 5); /* format version */
-        free(bytes);
+        char path[600], name[32];
+        snprintf(name, sizeof name, "added-%d.rpm", k);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        ck_assert_uint_eq(saved_format_version(m, name), modes[k] == RP_HEADS_SHARED ? 4 : 5);
         rp_model *back = NULL;
         ck_assert_int_eq(rp_model_load(path, NULL, &back), RP_OK);
         ck_assert_uint_eq(rp_model_category_count(back), 2);

@@ -796,6 +796,18 @@ static double seconds(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The model file at path loads and scores exactly as want. */
+static int file_scores_as(const char *path, const outputs *want)
+{
+    rp_model *m = load_ok(path, NULL);
+    outputs got;
+    score_all(m, &got);
+    const int same = outputs_equal(&got, want);
+    outputs_free(&got);
+    rp_model_free(m);
+    return same;
+}
+
 /* A child saves model_big over a file holding model_pc; the parent kills it with SIGKILL at
  * moments spread over one save's duration. The file must always load, as one model or the other. */
 START_TEST(save__is_atomic_when_the_process_is_killed)
@@ -832,14 +844,9 @@ START_TEST(save__is_atomic_when_the_process_is_killed)
         mid_write += was_killed && count_temp_files("atomic.rpm", 1) > 0;
         if (!was_killed) ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-        rp_model *m = load_ok(path, NULL);
-        outputs got;
-        score_all(m, &got);
-        int is_old = outputs_equal(&got, &old_out), is_new = outputs_equal(&got, &new_out);
+        const int is_old = file_scores_as(path, &old_out), is_new = file_scores_as(path, &new_out);
         ck_assert_msg(is_old || is_new, "trial %d (delay %.4f s): the file is neither model", k, delay);
         if (!was_killed) ck_assert_msg(is_new, "trial %d: the save finished but the old model is there", k);
-        outputs_free(&got);
-        rp_model_free(m);
     }
     fprintf(stderr, "atomic save: one save %.3f s; %d of %d children killed, %d of them mid-write\n", duration,
             killed, trials, mid_write);
@@ -876,16 +883,11 @@ START_TEST(save__survives_a_kill_at_every_write_step)
         waitpid(pid, &status, 0);
         ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "step %llu: the child was not killed",
                       (unsigned long long)n);
-        rp_model *m = load_ok(path, NULL);
-        outputs got;
-        score_all(m, &got);
         /* step n is killed before it runs: the rename is the last step but one, so only a kill at
          * the last (the folder's fsync) comes after it */
         const int want_new = n == steps;
-        ck_assert_msg(outputs_equal(&got, want_new ? &new_out : &old_out), "step %llu of %llu: the file is not the %s "
+        ck_assert_msg(file_scores_as(path, want_new ? &new_out : &old_out), "step %llu of %llu: the file is not the %s "
                       "model", (unsigned long long)n, (unsigned long long)steps, want_new ? "new" : "old");
-        outputs_free(&got);
-        rp_model_free(m);
         count_temp_files("steps.rpm", 1); /* a killed save may leave its temporary file: documented */
     }
     outputs_free(&old_out);
