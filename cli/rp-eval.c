@@ -451,7 +451,8 @@ static void add_category(const options *o, rp_model *m, category *c)
     fprintf(stderr, "rp-eval: %s added to the model in %.1f s (%s)\n", c->name, c->train_seconds,
             o->model.heads == RP_HEADS_SHARED         ? "through the model's frozen head"
             : o->model.heads == RP_HEADS_PER_CATEGORY ? "a head fitted on it alone"
-                                                      : "no head: the backbone's features");
+            : o->model.heads == RP_HEADS_NONE         ? "no head: the backbone's features"
+                                                      : "heads as the model was trained");
 }
 
 static void save_model(const options *o, const rp_model *m)

@@ -8,9 +8,10 @@
  *
  * --category NAME records the product's name and makes a model that can take more products later;
  * --extend MODEL adds the images as a new product NAME to such a model (nothing it holds is
- * retrained; the new product's bank holds the backbone's features, or with --heads shared goes
- * through the model's frozen head, or with --heads per-category gets a head fitted on it alone:
- * docs/unified.md) and writes the result to OUT (which may be MODEL).
+ * retrained; by default the new product gets what training with it would give it, a head fitted on
+ * its images alone unless the model's products share one head; --heads per-category, shared (the
+ * frozen head) or none (the backbone's features) choose: docs/unified.md) and writes the result to
+ * OUT (which may be MODEL).
  *
  * --keep-aspect resizes each image's shorter side to 256 keeping its aspect ratio before the
  * 224 centre crop (torchvision Resize(256), the MVTec protocol); the default resizes both sides.

@@ -76,7 +76,9 @@ typedef struct rp_train_params {
 
 /* rp_train_params.heads. rp_train with category_count >= 2 and rp_model_add_normals read it; a
  * model of one category has its one head whatever the value. */
-#define RP_HEADS_AUTO 0         /* rp_train: RP_HEADS_PER_CATEGORY; rp_model_add_normals: RP_HEADS_NONE */
+#define RP_HEADS_AUTO 0         /* rp_train: RP_HEADS_PER_CATEGORY; rp_model_add_normals: as the model was
+                                   trained (RP_HEADS_SHARED when its categories share one head, else
+                                   RP_HEADS_PER_CATEGORY) */
 #define RP_HEADS_SHARED 1       /* rp_train: one head fitted on every category's images; rp_model_add_normals:
                                    the new category's vectors made by the model's head (category 0's), frozen */
 #define RP_HEADS_PER_CATEGORY 2 /* each category a head fitted on its own images alone (the model of
@@ -114,11 +116,12 @@ RP_API int rp_score_image(const rp_model *model, const rp_image *image, rp_score
 /* Add a product to a model that records categories (trained with category_count >= 1), without
  * retraining what it holds (docs/unified.md): its normal images (PNG/JPEG paths) get their own
  * coreset bank; their descriptors join the router; with params->calibration_fraction the category
- * gets its own thresholds. The bank's vectors (ReConPatch, PCA; params->heads): the backbone's
- * patch features (RP_HEADS_AUTO, RP_HEADS_NONE: no head, as PatchCore), the model's frozen head
- * (RP_HEADS_SHARED), or a head fitted on the new images alone (RP_HEADS_PER_CATEGORY, with
- * params->trainer; the other categories and their heads are not touched). PatchCore: the
- * features. Of params (may be NULL) bank (coreset_ratio, coreset_count, knn_int8, seed), heads,
+ * gets its own thresholds. The bank's vectors (ReConPatch, PCA; params->heads): made by a head
+ * fitted on the new images alone (RP_HEADS_PER_CATEGORY, with params->trainer; the other
+ * categories and their heads are not touched: the category is then what training with it would
+ * have given), the model's frozen head (RP_HEADS_SHARED), or the backbone's patch features
+ * (RP_HEADS_NONE: no head, nothing fitted, as PatchCore); RP_HEADS_AUTO: as the model was trained.
+ * PatchCore: the features. Of params (may be NULL) bank (coreset_ratio, coreset_count, knn_int8, seed), heads,
  * trainer, batch_size, calibration_fraction, calibration_quantile, feature_memory_limit and
  * spill_dir are used, the rest is the model's.
  * name: new among the model's categories. Exclusive use of the model; on failure it is unchanged.

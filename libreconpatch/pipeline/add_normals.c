@@ -99,6 +99,16 @@ static void remove_last_category(rp_model *m)
     memset(c, 0, sizeof *c);
 }
 
+/* RP_HEADS_AUTO for a model with a head: a head of its own for the new category, as rp_train
+ * gives every category by default, unless the model's categories share one head (trained with
+ * RP_HEADS_SHARED, or saved by a library from before per-category heads). */
+static int32_t heads_as_trained(const rp_model *m)
+{
+    int shared = m->n_categories >= 2;
+    for (uint32_t c = 1; c < m->n_categories; c++) shared &= m->categories[c].head_kind == RP__HEAD_MODEL;
+    return shared ? RP_HEADS_SHARED : RP_HEADS_PER_CATEGORY;
+}
+
 static int add_common(rp_model *m, const char *name, const char *const *paths, const rp_image *const *images,
                       uint32_t count, const rp_train_params *user, rp_progress_fn progress, void *user_data,
                       const char *fn)
@@ -116,8 +126,8 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
 
     new_category n;
     memset(&n, 0, sizeof n);
-    /* PatchCore has no head; a model with one takes params.heads (default: none) */
-    const int32_t heads = !m->embedding ? RP_HEADS_NONE : p.heads == RP_HEADS_AUTO ? RP_HEADS_NONE : p.heads;
+    /* PatchCore has no head; a model with one takes params.heads, by default as it was trained */
+    const int32_t heads = !m->embedding ? RP_HEADS_NONE : p.heads == RP_HEADS_AUTO ? heads_as_trained(m) : p.heads;
     n.head = heads == RP_HEADS_SHARED ? m->embedding : NULL;
     n.head_kind = heads == RP_HEADS_SHARED ? RP__HEAD_MODEL : heads == RP_HEADS_PER_CATEGORY ? RP__HEAD_OWN
                   : m->embedding                ? RP__HEAD_NONE

@@ -198,9 +198,10 @@ class Model(Handle):
         """Add a product to a model trained with categories=..., leaving what it holds as trained:
         its own bank (bank: rp_bank_params fields) and, with calibration_fraction, thresholds.
         images as for train (a folder, paths, Images or RGB arrays). heads (models with a head):
-        "auto" / "none" (the bank holds the backbone's features, no head), "shared" (through the
-        model's frozen head) or "per-category" (a head fitted on these images alone, with trainer:
-        rp_trainer_params fields). Needs exclusive use."""
+        "per-category" (a head fitted on these images alone, with trainer: rp_trainer_params
+        fields), "shared" (through the model's frozen head), "none" (the bank holds the
+        backbone's features) or "auto" (as the model was trained: its own head unless the model's
+        categories share one). Needs exclusive use."""
         if isinstance(images, (str, bytes, os.PathLike)) and os.path.isdir(images):
             images = list_images(images)
         images = list(images)

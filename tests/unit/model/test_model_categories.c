@@ -216,6 +216,11 @@ START_TEST(shared_head_serves_every_category)
         for (uint32_t i = 0; i < N_TEST; i++) ck_assert_uint_eq(score(m, test_img[c][i], NULL).category, c);
     }
     ck_assert_uint_eq(saved_format_version(m, "shared-head.rpm"), 4);
+    /* a product added with the default heads goes through the shared head, as trained */
+    ck_assert_int_eq(rp_model_add_normal_images(m, "third", (const rp_image *const *)train[1], N_TRAIN, NULL, NULL,
+                                                NULL),
+                     RP_OK);
+    ck_assert_uint_eq(m->categories[2].head_kind, RP__HEAD_MODEL);
     rp_model_free(m);
     /* RP_HEADS_NONE is for adding a category only */
     ck_assert_ptr_null(train_unified_heads(RP_METHOD_RECONPATCH, 0, RP_HEADS_NONE, &rc));
@@ -411,10 +416,10 @@ static rp_model *reconpatch_first_then_add(int32_t heads)
     return m;
 }
 
-/* Adding leaves the model's head as trained. The new category's vectors: by default (and with
- * RP_HEADS_NONE) the backbone's features, so it is exactly a PatchCore model of its images;
- * RP_HEADS_PER_CATEGORY fits a head on them alone (exactly a ReConPatch model of them);
- * RP_HEADS_SHARED sends them through the frozen head. Each saves and loads with its scores. */
+/* Adding leaves the model's head as trained. The new category's vectors: by default (the model
+ * has one category, so it shares no head) and with RP_HEADS_PER_CATEGORY a head fitted on them
+ * alone (exactly a ReConPatch model of them); RP_HEADS_NONE the backbone's features (exactly a
+ * PatchCore model of them); RP_HEADS_SHARED the frozen head. Each saves and loads with its scores. */
 START_TEST(added_category_heads_and_the_file)
 {
     static const int32_t modes[4] = {RP_HEADS_AUTO, RP_HEADS_NONE, RP_HEADS_PER_CATEGORY, RP_HEADS_SHARED};
@@ -430,7 +435,7 @@ START_TEST(added_category_heads_and_the_file)
             ck_assert_uint_eq(score(m, test_img[1][i], NULL).category, 1);
         }
         const uint32_t kind = m->categories[1].head_kind;
-        if (modes[k] == RP_HEADS_PER_CATEGORY) {
+        if (modes[k] == RP_HEADS_PER_CATEGORY || modes[k] == RP_HEADS_AUTO) {
             ck_assert_uint_eq(kind, RP__HEAD_OWN);
             expect_category_is_model(m, 1, alone_rp, 1);
         } else if (modes[k] == RP_HEADS_SHARED) {
