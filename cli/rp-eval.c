@@ -203,6 +203,7 @@ static rp_model *train(const options *o, const char *const *paths, uint32_t n, c
     p.method = o->method;
     rp_model_options_apply(&o->model, &p.method, &ep, &tp);
     rp_model_options_apply_train(&o->model, &p);
+    if (p.heads == RP_HEADS_NONE) p.heads = RP_HEADS_AUTO; /* --heads none is for the --add categories */
     p.extractor = &ep;
     p.bank = &bp;
     p.trainer = &tp;
