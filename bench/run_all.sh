@@ -75,16 +75,21 @@ eval_run reconpatch_unified --method reconpatch --unified --data "$bottle" --dat
 # bottle is square, so --keep-aspect changes only magnetic tile
 eval_run patchcore_keep_aspect --method patchcore --keep-aspect --data "$tile"
 eval_run reconpatch_keep_aspect --method reconpatch --keep-aspect --data "$tile"
-# one model for the four shared sets: routed per-category banks, one shared bank, and the fourth
-# set added after training (docs/unified.md); peak RSS of the first in its /usr/bin/time line
+# one model for the four shared sets: routed per-category banks (a head each, or one shared head),
+# one shared bank, and a set added after training
+# (docs/unified.md); peak RSS of the first in its /usr/bin/time line
 four="--data $bottle --data $tile --data $data/deeppcb --data $data/elpv_mono --keep-aspect"
 if [ -d "$data/deeppcb" ] && [ -d "$data/elpv_mono" ]; then
     /usr/bin/time -f "unified training and scoring: peak RSS %M KB, %e s" \
         "$build/cli/rp-eval" --method reconpatch --unified $four --json "$out/unified4.json" | tee "$out/unified4.txt"
+    eval_run unified4_shared_head --method reconpatch --unified --heads shared $four
     eval_run unified4_shared --method reconpatch --unified-shared $four
     eval_run separate4 --method reconpatch $four
+    # a product added after training: its own head (the default), and the backbone's features
     eval_run unified4_add_elpv --method reconpatch --unified --data "$bottle" --data "$tile" --data "$data/deeppcb" \
         --add "$data/elpv_mono" --keep-aspect
+    eval_run unified4_add_tile_no_head --method reconpatch --unified --data "$bottle" --data "$data/deeppcb" \
+        --data "$data/elpv_mono" --add "$tile" --keep-aspect --heads none
 fi
 
 # training's peak resident memory against the number of training images (docs/memory-bank.md,
