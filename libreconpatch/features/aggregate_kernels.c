@@ -91,6 +91,29 @@ static void merge_block_portable(const float *planes, uint64_t first_plane, uint
     }
 }
 
+/* ---- pieces shared by the vector merges (forced inline: they get each one's encoding) ---- */
+
+/* Bins [start, end) and 1 / (bin size) of features [f0, f1); returns f1 - f0. */
+static inline __attribute__((always_inline)) uint32_t merge_bins(uint32_t f0, uint32_t f1, uint64_t stacked,
+                                                                 uint32_t feature_dim, uint64_t *start, uint64_t *end,
+                                                                 float *scale)
+{
+    for (uint32_t i = 0; i < f1 - f0; i++) {
+        rp__features_adaptive_bin(f0 + i, stacked, feature_dim, &start[i], &end[i]);
+        scale[i] = 1.0f / (float)(end[i] - start[i]);
+    }
+    return f1 - f0;
+}
+
+/* A partial block through memory: tile[i * lanes + l], feature i of patch l, to out[l *
+ * feature_dim + i] for the first nf features of the first count patches. */
+static inline __attribute__((always_inline)) void scatter_tile(const float *tile, uint32_t lanes, uint32_t nf,
+                                                               uint64_t count, float *out, uint32_t feature_dim)
+{
+    for (uint64_t l = 0; l < count; l++)
+        for (uint32_t i = 0; i < nf; i++) out[l * feature_dim + i] = tile[i * lanes + l];
+}
+
 /* ---- AVX-512 versions ---- */
 
 #ifdef RP_AGG_HAVE_AVX512
@@ -217,11 +240,7 @@ __attribute__((target("avx512f"))) static void merge_block_avx512(const float *p
 {
     uint64_t start[RP__FEATURES_MERGE_BLOCK], end[RP__FEATURES_MERGE_BLOCK];
     float scale[RP__FEATURES_MERGE_BLOCK];
-    const uint32_t nf = f1 - f0;
-    for (uint32_t i = 0; i < nf; i++) {
-        rp__features_adaptive_bin(f0 + i, stacked, feature_dim, &start[i], &end[i]);
-        scale[i] = 1.0f / (float)(end[i] - start[i]);
-    }
+    const uint32_t nf = merge_bins(f0, f1, stacked, feature_dim, start, end, scale);
     for (uint64_t pb = 0; pb < npix; pb += 16) {
         const __mmask16 m = lanes(0, (int64_t)(npix - pb));
         __m512 r[16];
@@ -240,8 +259,7 @@ __attribute__((target("avx512f"))) static void merge_block_avx512(const float *p
         }
         float tile[16][16];
         for (uint32_t i = 0; i < 16; i++) _mm512_storeu_ps(tile[i], r[i]);
-        for (uint64_t l = 0; l < count; l++)
-            for (uint32_t i = 0; i < nf; i++) out[(pb + l) * feature_dim + f0 + i] = tile[i][l];
+        scatter_tile(tile[0], 16, nf, count, out + pb * feature_dim + f0, feature_dim);
     }
 }
 #endif
@@ -373,11 +391,7 @@ __attribute__((target("avx2,fma"))) static void merge_block_avx2(const float *pl
 {
     uint64_t start[RP__FEATURES_MERGE_BLOCK], end[RP__FEATURES_MERGE_BLOCK];
     float scale[RP__FEATURES_MERGE_BLOCK];
-    const uint32_t nf = f1 - f0;
-    for (uint32_t i = 0; i < nf; i++) {
-        rp__features_adaptive_bin(f0 + i, stacked, feature_dim, &start[i], &end[i]);
-        scale[i] = 1.0f / (float)(end[i] - start[i]);
-    }
+    const uint32_t nf = merge_bins(f0, f1, stacked, feature_dim, start, end, scale);
     for (uint64_t pb = 0; pb < npix; pb += 8) {
         const uint64_t count = npix - pb < 8 ? npix - pb : 8;
         const __m256i m = lanes8(0, (int64_t)count);
@@ -400,8 +414,7 @@ __attribute__((target("avx2,fma"))) static void merge_block_avx2(const float *pl
         }
         float tile[16][8];
         for (uint32_t i = 0; i < 16; i++) _mm256_storeu_ps(tile[i], r[i]);
-        for (uint64_t l = 0; l < count; l++)
-            for (uint32_t i = 0; i < nf; i++) out[(pb + l) * feature_dim + f0 + i] = tile[i][l];
+        scatter_tile(tile[0], 8, nf, count, out + pb * feature_dim + f0, feature_dim);
     }
 }
 #endif

@@ -147,92 +147,91 @@ static inline __attribute__((always_inline)) void row_rest(const float *ext, flo
     }
 }
 
-/* Eight neighbouring output pixels at once; the caller gives the 8-float source address of each
- * tap. Multiply and add stay separate (no fused multiply-add) to match filtered_element. */
-#define RP_MAP_TAP(acc, w, from) \
-    acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_set1_pd(w), _mm512_cvtps_pd(_mm256_loadu_ps(from))))
+/* Eight neighbouring output pixels of either pass: dst[i] = sum_j weights[j] * taps[j][offset + i]
+ * in double, j ascending, i in [0, 8): filtered_element's operations, multiply and add separate
+ * (no fused multiply-add). One per instruction set; the passes below are written once around it. */
+typedef void (*step8_fn)(const float *const *taps, size_t offset, const double *weights, uint32_t ntaps, float *dst);
+
+__attribute__((target("avx512f"))) static inline void step8_avx512(const float *const *taps, size_t offset,
+                                                                   const double *weights, uint32_t ntaps, float *dst)
+{
+    __m512d acc = _mm512_setzero_pd();
+    for (uint32_t j = 0; j < ntaps; j++)
+        acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_set1_pd(weights[j]),
+                                               _mm512_cvtps_pd(_mm256_loadu_ps(taps[j] + offset))));
+    _mm256_storeu_ps(dst, _mm512_cvtpd_ps(acc));
+}
+
+/* AVX2: the eight pixels as two 4-double accumulators (low and high four). */
+__attribute__((target("avx2,fma"))) static inline void step8_avx2(const float *const *taps, size_t offset,
+                                                                 const double *weights, uint32_t ntaps, float *dst)
+{
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (uint32_t j = 0; j < ntaps; j++) {
+        const __m256d w = _mm256_set1_pd(weights[j]);
+        lo = _mm256_add_pd(lo, _mm256_mul_pd(w, _mm256_cvtps_pd(_mm_loadu_ps(taps[j] + offset))));
+        hi = _mm256_add_pd(hi, _mm256_mul_pd(w, _mm256_cvtps_pd(_mm_loadu_ps(taps[j] + offset + 4))));
+    }
+    _mm_storeu_ps(dst, _mm256_cvtpd_ps(lo));
+    _mm_storeu_ps(dst + 4, _mm256_cvtpd_ps(hi));
+}
 
 /* Down the columns (axis 0) of a width x height map, output row k: 8 adjacent columns per step
- * share the tap rows; leftover columns go through filtered_element. */
-__attribute__((target("avx512f"))) static void column_row_avx512(const float *in, float *out, uint32_t width,
-                                                                 uint32_t height, const double *weights,
-                                                                 uint32_t radius, uint32_t k)
+ * share the tap rows; leftover columns go through filtered_element. Inlined into each
+ * instruction set's version with its step (a constant there). */
+static inline __attribute__((always_inline)) void column_row_with(step8_fn step, const float *in, float *out,
+                                                                  uint32_t width, uint32_t height,
+                                                                  const double *weights, uint32_t radius, uint32_t k)
 {
     const uint32_t width8 = width & ~7u;
     const float *tap_row[257]; /* radius <= 128: see rp__scorer_gaussian_filter */
     column_tap_rows(in, width, height, radius, k, tap_row);
-    for (uint32_t x = 0; x < width8; x += 8) {
-        __m512d acc = _mm512_setzero_pd();
-        for (uint32_t j = 0; j <= 2 * radius; j++) RP_MAP_TAP(acc, weights[j], tap_row[j] + x);
-        _mm256_storeu_ps(out + (size_t)k * width + x, _mm512_cvtpd_ps(acc));
-    }
+    for (uint32_t x = 0; x < width8; x += 8) step(tap_row, x, weights, 2 * radius + 1, out + (size_t)k * width + x);
     for (uint32_t x = width8; x < width; x++)
         out[(size_t)k * width + x] = filtered_element(in + x, width, height, k, weights, radius);
 }
 
 /* Along the rows (axis 1), row y, extended into ext (extend_row), then 8 consecutive pixels per
- * step. */
+ * step: tap j of pixel k is ext[k + j]. */
+static inline __attribute__((always_inline)) void row_with(step8_fn step, const float *in, float *out,
+                                                           uint32_t width, const double *weights, uint32_t radius,
+                                                           float *ext, uint32_t y)
+{
+    const uint32_t width8 = width & ~7u;
+    float *dst = out + (size_t)y * width;
+    const float *taps[257]; /* radius <= 128 */
+    extend_row(in + (size_t)y * width, width, radius, ext);
+    for (uint32_t j = 0; j <= 2 * radius; j++) taps[j] = ext + j;
+    for (uint32_t k = 0; k < width8; k += 8) step(taps, k, weights, 2 * radius + 1, dst + k);
+    row_rest(ext, dst, width8, width, weights, radius);
+}
+
+__attribute__((target("avx512f"))) static void column_row_avx512(const float *in, float *out, uint32_t width,
+                                                                 uint32_t height, const double *weights,
+                                                                 uint32_t radius, uint32_t k)
+{
+    column_row_with(step8_avx512, in, out, width, height, weights, radius, k);
+}
+
 __attribute__((target("avx512f"))) static void row_avx512(const float *in, float *out, uint32_t width,
                                                           const double *weights, uint32_t radius, float *ext,
                                                           uint32_t y)
 {
-    const uint32_t width8 = width & ~7u;
-    float *dst = out + (size_t)y * width;
-    extend_row(in + (size_t)y * width, width, radius, ext);
-    for (uint32_t k = 0; k < width8; k += 8) {
-        __m512d acc = _mm512_setzero_pd();
-        for (uint32_t j = 0; j <= 2 * radius; j++) RP_MAP_TAP(acc, weights[j], ext + k + j);
-        _mm256_storeu_ps(dst + k, _mm512_cvtpd_ps(acc));
-    }
-    row_rest(ext, dst, width8, width, weights, radius);
+    row_with(step8_avx512, in, out, width, weights, radius, ext, y);
 }
-#undef RP_MAP_TAP
-
-/* AVX2: the same eight pixels per step as two 4-double accumulators (low and high four pixels);
- * separate multiply and add, as above. */
-#define RP_MAP_TAP(acc, w, from)                                                                     \
-    do {                                                                                             \
-        const __m256d wv = _mm256_set1_pd(w);                                                        \
-        acc[0] = _mm256_add_pd(acc[0], _mm256_mul_pd(wv, _mm256_cvtps_pd(_mm_loadu_ps(from))));     \
-        acc[1] = _mm256_add_pd(acc[1], _mm256_mul_pd(wv, _mm256_cvtps_pd(_mm_loadu_ps((from) + 4)))); \
-    } while (0)
-#define RP_MAP_STORE(to, acc)                             \
-    do {                                                  \
-        _mm_storeu_ps(to, _mm256_cvtpd_ps(acc[0]));       \
-        _mm_storeu_ps((to) + 4, _mm256_cvtpd_ps(acc[1])); \
-    } while (0)
 
 __attribute__((target("avx2,fma"))) static void column_row_avx2(const float *in, float *out, uint32_t width,
                                                                uint32_t height, const double *weights,
                                                                uint32_t radius, uint32_t k)
 {
-    const uint32_t width8 = width & ~7u;
-    const float *tap_row[257]; /* radius <= 128: see rp__scorer_gaussian_filter */
-    column_tap_rows(in, width, height, radius, k, tap_row);
-    for (uint32_t x = 0; x < width8; x += 8) {
-        __m256d acc[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
-        for (uint32_t j = 0; j <= 2 * radius; j++) RP_MAP_TAP(acc, weights[j], tap_row[j] + x);
-        RP_MAP_STORE(out + (size_t)k * width + x, acc);
-    }
-    for (uint32_t x = width8; x < width; x++)
-        out[(size_t)k * width + x] = filtered_element(in + x, width, height, k, weights, radius);
+    column_row_with(step8_avx2, in, out, width, height, weights, radius, k);
 }
 
 __attribute__((target("avx2,fma"))) static void row_avx2(const float *in, float *out, uint32_t width,
                                                         const double *weights, uint32_t radius, float *ext, uint32_t y)
 {
-    const uint32_t width8 = width & ~7u;
-    float *dst = out + (size_t)y * width;
-    extend_row(in + (size_t)y * width, width, radius, ext);
-    for (uint32_t k = 0; k < width8; k += 8) {
-        __m256d acc[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
-        for (uint32_t j = 0; j <= 2 * radius; j++) RP_MAP_TAP(acc, weights[j], ext + k + j);
-        RP_MAP_STORE(dst + k, acc);
-    }
-    row_rest(ext, dst, width8, width, weights, radius);
+    row_with(step8_avx2, in, out, width, weights, radius, ext, y);
 }
-#undef RP_MAP_TAP
-#undef RP_MAP_STORE
 
 /* One instruction set's passes: output row k of the columns pass, output row y of the rows pass. */
 typedef struct {
