@@ -186,14 +186,16 @@ static void print_loadavg(const char *when)
 static void print_isa(void)
 {
     const dnnl_version_t *v = dnnl_version();
-    /* the library's own AVX-512 loops (kNN scan, aggregation, map) follow the same test
-     * (libreconpatch/common/cpu.c): the CPU has AVX-512F and RP_DISABLE_AVX512 is not set */
-    const char *off = getenv("RP_DISABLE_AVX512");
-    const int avx512 = __builtin_cpu_supports("avx512f") && !(off && *off && strcmp(off, "0"));
-    printf("ISA: oneDNN %d.%d.%d %s (backbone, kNN products), library loops %s; CPU avx2 %s, fma %s, "
+    /* the library's own vector loops (kNN scan, aggregation, map) follow the same tests
+     * (libreconpatch/common/cpu.c): AVX-512F and RP_DISABLE_AVX512 not set, else AVX2 + FMA and
+     * RP_DISABLE_AVX2 not set */
+    const int avx512 = __builtin_cpu_supports("avx512f") && !rp_bench_env_disables("RP_DISABLE_AVX512");
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                     !rp_bench_env_disables("RP_DISABLE_AVX2");
+    printf("ISA: oneDNN %d.%d.%d %s (backbone, kNN products), library %s; CPU avx2 %s, fma %s, "
            "avx512f %s; %d OpenMP threads, OMP_WAIT_POLICY=%s\n",
            v->major, v->minor, v->patch, rp_bench_isa_name(dnnl_get_effective_cpu_isa()),
-           avx512 ? "AVX-512" : "portable (no AVX-512)", __builtin_cpu_supports("avx2") ? "yes" : "no",
+           rp_bench_library_loops(avx512, avx2), __builtin_cpu_supports("avx2") ? "yes" : "no",
            __builtin_cpu_supports("fma") ? "yes" : "no", __builtin_cpu_supports("avx512f") ? "yes" : "no",
            omp_get_max_threads(), getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "unset");
 }

@@ -10,7 +10,8 @@
  * GFLOP/s count the int8 multiply-adds the same way as fp32 ones). Prints one JSON object as its last line.
  * Links the internal archive to time the stages that the public calls chain together. Also says
  * which kernels ran: oneDNN's version and instruction set (backbone, kNN products), OpenBLAS's
- * core, and whether the library's own AVX-512 loops (aggregation, kNN scan, map) are used. */
+ * core, and which of the library's own loops (AVX-512, AVX2 + FMA or portable: aggregation, kNN
+ * scan, map) are used. */
 #include <dirent.h>
 #include <dnnl.h>
 #include <omp.h>
@@ -42,11 +43,11 @@ static void print_kernels(void)
 {
     const dnnl_version_t *v = dnnl_version();
     printf("kernels: oneDNN %d.%d.%d (%s, %d OpenMP threads), OpenBLAS %s (core %s, OPENBLAS_CORETYPE=%s), "
-           "library AVX-512 loops %s\n",
+           "library %s\n",
            v->major, v->minor, v->patch, rp_bench_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads(),
            openblas_get_config(), openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset",
-           rp__cpu_use_avx512() ? "on" : "off (portable loops)");
+           rp_bench_library_loops(rp__cpu_use_avx512(), rp__cpu_use_avx2()));
 }
 
 static int cmp_d(const void *a, const void *b)

@@ -267,11 +267,11 @@ uint32_t rp__coreset_distance_kernels(rp__coreset_distance_fn *out, const char *
     out[k] = distances_portable;
     names[k++] = "portable";
 #ifdef RP_CORESET_HAVE_AVX512
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (rp__cpu_can_run(RP__ISA_AVX2)) {
         out[k] = distances_avx2;
         names[k++] = "avx2";
     }
-    if (__builtin_cpu_supports("avx512f")) {
+    if (rp__cpu_can_run(RP__ISA_AVX512)) {
         out[k] = distances_avx512;
         names[k++] = "avx512";
     }
@@ -282,10 +282,10 @@ uint32_t rp__coreset_distance_kernels(rp__coreset_distance_fn *out, const char *
 const char *rp__coreset_kernel_isa(void)
 {
 #ifdef RP_CORESET_HAVE_AVX512
-    if (rp__cpu_use_avx512()) return "avx512";
-    if (rp__cpu_use_avx2()) return "avx2+fma";
+    return rp__isa_name(rp__cpu_isa());
+#else
+    return rp__isa_name(RP__ISA_PORTABLE);
 #endif
-    return "portable";
 }
 
 double rp__coreset_distance_error_bound(const rp__coreset_points *P)

@@ -3,6 +3,15 @@
  * once into oneDNN's preferred layout. Memory per call is bounded by one query block x bank block
  * product tile per thread, whatever the bank size.
  *
+ * That packing pays off with oneDNN's brgemm kernel (AVX-512 CPUs). Where oneDNN picks its
+ * gemm-based matmul instead (AVX2 CPUs, oneDNN 2.6), the weights come in plain layout and are
+ * packed again inside every call, and the product ran at about half speed once its tile outgrew
+ * the L2 cache (docs/memory-bank.md). There ("plain" products) the index packs nothing: each
+ * product is one dnnl_sgemm call on the bank rows where they lie, and a search chooses its block
+ * width: narrow (RP__KNN_GEMM_BANK_BLOCK) when each thread takes whole query blocks, so that the
+ * tile stays in L2 for the scan; wide otherwise, so that oneDNN's threads share few large
+ * products instead of meeting at a barrier after every narrow one.
+ *
  * The formula loses accuracy when q and b are close (cancellation of two large numbers), so each
  * query keeps k + RP__KNN_EXTRA_CANDIDATES candidates, and their distances are recomputed directly
  * as sqrt(sum (q - b)^2) in double before the final ordering.
@@ -41,6 +50,7 @@ typedef struct {
     dnnl_primitive_t matmul; /* (RP__KNN_QUERY_BLOCK x dim) x (dim x width) */
     dnnl_memory_desc_t weights_md, scratch_md;
     size_t scratch_bytes;
+    int brgemm; /* oneDNN picked its brgemm kernel (else its gemm-based one) */
 } matmul_kind;
 
 struct rp__knn {
@@ -48,6 +58,7 @@ struct rp__knn {
     uint64_t n;
     uint32_t dim;
     int int8;               /* products from s8 quantised vectors (see the top) */
+    int plain;              /* products by dnnl_sgemm on the bank rows, nothing packed (see the top) */
     dnnl_engine_t engine;
     matmul_kind full, tail; /* blocks of RP__KNN_BANK_BLOCK columns, and the last, shorter one */
     uint64_t nblocks;
@@ -85,6 +96,9 @@ static int make_matmul(rp__knn *x, uint64_t width, matmul_kind *kind, const char
     if (st == dnnl_success) st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &desc, attr, x->engine, NULL);
     if (st == dnnl_success) {
+        const char *impl = NULL;
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+        kind->brgemm = impl && strncmp(impl, "brg", 3) == 0;
         kind->weights_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         kind->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         kind->scratch_bytes = dnnl_memory_desc_get_size(&kind->scratch_md);
@@ -161,10 +175,20 @@ int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, int int8, con
         status = rp__fail(RP_E_NOMEM, "%s: out of memory for the kNN index", fn);
     if (status == RP_OK && dnnl_engine_create(&x->engine, dnnl_cpu, 0) != dnnl_success)
         status = rp__fail(RP_E_BACKEND, "%s: oneDNN CPU engine creation failed", fn);
-    const uint64_t last_width = block_width(x, x->nblocks - 1);
-    if (status == RP_OK && x->nblocks > 1) status = make_matmul(x, RP__KNN_BANK_BLOCK, &x->full, fn);
-    if (status == RP_OK) status = make_matmul(x, last_width, &x->tail, fn);
-    for (uint64_t b = 0; status == RP_OK && b < x->nblocks; b++) {
+    /* the first block's matmul, and oneDNN's kernel for it decides how all products run */
+    matmul_kind *first_kind = x->nblocks > 1 ? &x->full : &x->tail;
+    if (status == RP_OK) status = make_matmul(x, block_width(x, 0), first_kind, fn);
+    if (status == RP_OK && !first_kind->brgemm && !x->int8) {
+        x->plain = 1;
+        dnnl_primitive_destroy(first_kind->matmul);
+        memset(first_kind, 0, sizeof *first_kind);
+    }
+    if (status == RP_OK)
+        rp__log(RP_LOG_DEBUG, "%s: kNN products: %s", fn,
+                x->plain ? "dnnl_sgemm on the bank rows" : "oneDNN matmul on the packed bank");
+    if (status == RP_OK && !x->plain && x->nblocks > 1)
+        status = make_matmul(x, block_width(x, x->nblocks - 1), &x->tail, fn);
+    for (uint64_t b = 0; status == RP_OK && !x->plain && b < x->nblocks; b++) {
         const int last = b + 1 == x->nblocks;
         const dnnl_memory_desc_t *md = last ? &x->tail.weights_md : &x->full.weights_md;
         size_t bytes = dnnl_memory_desc_get_size(md);
@@ -281,16 +305,26 @@ static void finish_row(const rp__knn *x, const float *q, float qnorm, const rp__
     }
 }
 
+/* Plain products (see the top): tile (rows x width) = q (rows x dim) x bank rows [first, first +
+ * width)^T. */
+static dnnl_status_t plain_product(const rp__knn *x, const float *q, uint64_t rows, uint64_t first, uint64_t width,
+                                   const worker *w)
+{
+    return dnnl_sgemm('N', 'T', (dnnl_dim_t)rows, (dnnl_dim_t)width, x->dim, 1.0f, q, x->dim,
+                      x->vectors + first * x->dim, x->dim, 0.0f, w->tile, (dnnl_dim_t)width);
+}
+
 /* The k nearest of query rows [q0, q0 + rows). thread_rows: spread the per-row work over threads
- * (only when the caller runs blocks one at a time). */
+ * (only when the caller runs blocks one at a time). cols: bank vectors per product, a multiple of
+ * RP__KNN_BANK_BLOCK unless the products are plain. */
 static dnnl_status_t search_block(const rp__knn *x, const worker *w, const float *queries, uint64_t q0, uint64_t rows,
-                                  uint32_t k, uint32_t cap, int thread_rows, float *distances_out,
+                                  uint32_t k, uint32_t cap, int thread_rows, uint64_t cols, float *distances_out,
                                   uint64_t *indices_out)
 {
     const uint64_t qb = RP__KNN_QUERY_BLOCK;
     const float *q = queries + q0 * x->dim;
     const float *q_full = q;
-    if (rows < qb && !x->int8) { /* int8 mode multiplies w->quantised, padded below */
+    if (rows < qb && !x->int8 && !x->plain) { /* int8 mode multiplies w->quantised, padded below */
         memcpy(w->padded, q, rows * x->dim * sizeof(float));
         memset(w->padded + rows * x->dim, 0, (qb - rows) * x->dim * sizeof(float));
         q_full = w->padded;
@@ -302,17 +336,18 @@ static dnnl_status_t search_block(const rp__knn *x, const worker *w, const float
             w->qscale[r] = rp__knn_quantise_row(q + r * x->dim, x->dim, w->quantised + r * x->dim);
         memset(w->quantised + rows * x->dim, 0, (qb - rows) * x->dim);
     }
-    for (uint64_t b = 0; b < x->nblocks; b++) {
-        const dnnl_status_t st = block_product(x, q_full, b, w);
+    for (uint64_t first = 0; first < x->n; first += cols) {
+        const uint64_t width = x->n - first < cols ? x->n - first : cols;
+        const dnnl_status_t st = x->plain ? plain_product(x, q, rows, first, width, w)
+                                          : block_product(x, q_full, first / RP__KNN_BANK_BLOCK, w);
         if (st != dnnl_success) return st;
-        const uint64_t width = block_width(x, b);
 #pragma omp parallel for schedule(static) if (thread_rows)
         for (int64_t r = 0; r < (int64_t)rows; r++) {
             if (x->int8)
-                rp__knn_dequantise_row(w->tile_s32 + (uint64_t)r * width, w->qscale[r],
-                                       x->scales + b * RP__KNN_BANK_BLOCK, width, w->tile + (uint64_t)r * width);
-            rp__knn_scan_row(w->tile + (uint64_t)r * width, x->norms + b * RP__KNN_BANK_BLOCK, width,
-                             b * RP__KNN_BANK_BLOCK, w->qnorm[r], w->lists + (uint64_t)r * cap, &w->lens[r], cap);
+                rp__knn_dequantise_row(w->tile_s32 + (uint64_t)r * width, w->qscale[r], x->scales + first, width,
+                                       w->tile + (uint64_t)r * width);
+            rp__knn_scan_row(w->tile + (uint64_t)r * width, x->norms + first, width, first, w->qnorm[r],
+                             w->lists + (uint64_t)r * cap, &w->lens[r], cap);
         }
     }
 #pragma omp parallel for schedule(static) if (thread_rows)
@@ -357,25 +392,28 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
     const int team = threads > 1 && nqb >= (uint64_t)threads && (uint64_t)threads * tile_bytes <= RP__KNN_TILE_BUDGET
                          ? threads
                          : 1;
+    /* plain products: narrow blocks when each thread has its own (see the top) */
+    const uint64_t cols = x->plain && team > 1 ? RP__KNN_GEMM_BANK_BLOCK : RP__KNN_BANK_BLOCK;
+    const size_t tile_floats = qb * (x->n < cols ? x->n : cols);
 
     worker *workers = rp__calloc((size_t)team, sizeof *workers);
     int status = workers ? RP_OK : rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
     for (int t = 0; status == RP_OK && t < team; t++) {
         worker *w = &workers[t];
-        w->tile = alloc64(tile_bytes);
+        w->tile = alloc64(tile_floats * sizeof(float));
         w->qnorm = rp__malloc(qb * sizeof(float));
         w->lists = rp__malloc(qb * cap * sizeof(rp__knn_candidate));
         w->lens = rp__malloc(qb * sizeof(uint32_t));
         w->scratch = alloc64(scratch_bytes ? scratch_bytes : 64);
         if (!x->int8) {
-            w->padded = alloc64(qb * x->dim * sizeof(float));
+            w->padded = x->plain ? NULL : alloc64(qb * x->dim * sizeof(float));
         } else {
             w->tile_s32 = alloc64(qb * max_width * sizeof(int32_t));
             w->quantised = alloc64(qb * x->dim);
             w->qscale = rp__malloc(qb * sizeof(float));
         }
         if (!w->tile || !w->qnorm || !w->lists || !w->lens || !w->scratch ||
-            (x->int8 ? !w->tile_s32 || !w->quantised || !w->qscale : !w->padded))
+            (x->int8 ? !w->tile_s32 || !w->quantised || !w->qscale : !x->plain && !w->padded))
             status = rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
         else if (dnnl_stream_create(&w->stream, x->engine, dnnl_stream_default_flags) != dnnl_success)
             status = rp__fail(RP_E_BACKEND, "%s: oneDNN stream creation failed", fn);
@@ -400,7 +438,7 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
                 if (seen != dnnl_success) continue;
                 const uint64_t q0 = (uint64_t)blk * qb, rows = count - q0 < qb ? count - q0 : qb;
                 const dnnl_status_t st =
-                    search_block(x, w, queries, q0, rows, k, cap, 0, distances_out, indices_out);
+                    search_block(x, w, queries, q0, rows, k, cap, 0, cols, distances_out, indices_out);
                 if (st != dnnl_success) {
 #pragma omp critical(rp_knn_failure)
                     if (failed == dnnl_success) {
@@ -413,13 +451,13 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
     } else {
         for (uint64_t blk = 0; blk < nqb && failed == dnnl_success; blk++) {
             const uint64_t q0 = blk * qb, rows = count - q0 < qb ? count - q0 : qb;
-            failed = search_block(x, &workers[0], queries, q0, rows, k, cap, 1, distances_out, indices_out);
+            failed = search_block(x, &workers[0], queries, q0, rows, k, cap, 1, cols, distances_out, indices_out);
             failed_block = blk;
         }
     }
     free_workers(workers, team);
     if (failed != dnnl_success)
-        return rp__fail(RP_E_BACKEND, "%s: oneDNN matmul failed (status %d) for query rows %llu.. of %llu", fn,
+        return rp__fail(RP_E_BACKEND, "%s: oneDNN product failed (status %d) for query rows %llu.. of %llu", fn,
                         (int)failed, (unsigned long long)(failed_block * qb), (unsigned long long)count);
     return RP_OK;
 }

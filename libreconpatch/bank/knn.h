@@ -8,6 +8,10 @@
 
 /* Bank columns per matrix-product block (bounds the per-call scratch). */
 #define RP__KNN_BANK_BLOCK 8192u
+/* The same for plain products (dnnl_sgemm, CPUs where oneDNN has no brgemm matmul: bank/knn.c)
+ * when each thread takes whole query blocks: the 196 x 256 tile (200 KB) stays in L2 for the
+ * scan. */
+#define RP__KNN_GEMM_BANK_BLOCK 256u
 /* Query rows per matrix-product call, fixed so oneDNN can use its packed-weights kernel; the last
  * block of a call is zero-padded. 196 = 784 / 4: one 224 x 224 image's patches fill 4 blocks,
  * which is also the unit of work of a thread (bank/knn.c). */

@@ -1,11 +1,13 @@
 /* The per-row loops of the exact kNN (bank/knn.c): squared norms, the scan of one row of dot
- * products into a candidate list, and the exact re-ranking distance. Each has an AVX-512 version
- * picked at run time and a portable one that performs the same float/double operations in the
- * same order, so both give bit-identical results. */
+ * products into a candidate list, and the exact re-ranking distance. Each has AVX-512 and AVX2 +
+ * FMA versions picked at run time (common/cpu.c) and a portable one; all perform the same
+ * float/double operations in the same order, so they give bit-identical results. */
 #ifndef RP_BANK_KNN_KERNELS_H
 #define RP_BANK_KNN_KERNELS_H
 
 #include <stdint.h>
+
+#include "common/common.h"
 
 /* One candidate of a query, lists kept ascending by (value, index). */
 typedef struct {
@@ -27,5 +29,17 @@ void rp__knn_scan_row(const float *dots, const float *bnorms, uint64_t width, ui
 
 /* sum_d (a[d] - b[d])^2 with the differences and the sum in double. */
 double rp__knn_exact_sq(const float *a, const float *b, uint32_t dim);
+
+/* One instruction set's versions of the three calls above. */
+typedef struct {
+    void (*sq_norms)(const float *v, uint64_t rows, uint32_t dim, float *out);
+    void (*scan_row)(const float *dots, const float *bnorms, uint64_t width, uint64_t first, float qnorm,
+                     rp__knn_candidate *list, uint32_t *len, uint32_t cap);
+    double (*exact_sq)(const float *a, const float *b, uint32_t dim);
+} rp__knn_kernel_set;
+
+/* The set of one instruction set, or NULL when this CPU cannot run it or the build has none: the
+ * tests feed every available set the same input and compare the outputs bit for bit. */
+const rp__knn_kernel_set *rp__knn_kernels_for(rp__isa isa);
 
 #endif

@@ -50,6 +50,16 @@ int rp__cpu_use_avx512(void);
  * The same rule: their portable twins must give bit-identical results. */
 int rp__cpu_use_avx2(void);
 
+/* The instruction sets of the library's vector loops; every module's versions give the same bits. */
+typedef enum { RP__ISA_PORTABLE, RP__ISA_AVX2, RP__ISA_AVX512, RP__ISA_COUNT } rp__isa;
+/* The loops to run: AVX-512 if rp__cpu_use_avx512(), else AVX2 + FMA if rp__cpu_use_avx2(), else portable. */
+rp__isa rp__cpu_isa(void);
+/* Whether this CPU can run a set at all, whatever the RP_DISABLE_* switches say: the tests run
+ * every set it can and compare their outputs bit for bit. */
+int rp__cpu_can_run(rp__isa isa);
+/* "portable", "avx2+fma", "avx512". */
+const char *rp__isa_name(rp__isa isa);
+
 /* Overflow-checked size arithmetic: returns 0 and sets *out, or -1 on overflow. */
 int rp__mul_size(size_t a, size_t b, size_t *out);
 

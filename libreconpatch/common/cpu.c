@@ -1,9 +1,11 @@
-/* The one switch between the AVX-512 loops and their portable twins.
+/* The switches between the vector loops (AVX-512, AVX2 + FMA) and their portable twins.
  *
- * Every module that has an AVX-512 loop asks rp__cpu_use_avx512() instead of the CPU directly, so
- * that RP_DISABLE_AVX512=1 sends the whole library down the portable path. The twins do the same
- * operations in the same order, so the switch changes speed, not results: it exists to test the
- * code that users without AVX-512 run, and to rule the vector loops out when hunting a problem. */
+ * Every module that has vector loops asks rp__cpu_use_avx512() / rp__cpu_use_avx2() (or
+ * rp__cpu_isa(), which combines them) instead of the CPU directly, so that RP_DISABLE_AVX512=1
+ * sends the whole library down the AVX2 path where the CPU has it, and RP_DISABLE_AVX2=1 as well
+ * down the portable one. The versions do the same operations in the same order, so the switches
+ * change speed, not results: they exist to test the code that other CPUs run, and to rule the
+ * vector loops out when hunting a problem. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@ static void decide_once(void)
     const int has = cpu_has_avx512f();
     const int disabled = disabled_by_environment();
     use_avx512 = has && !disabled;
-    if (has && disabled) rp__log(RP_LOG_INFO, "RP_DISABLE_AVX512 is set: using the portable loops");
+    if (has && disabled) rp__log(RP_LOG_INFO, "RP_DISABLE_AVX512 is set: no AVX-512 loops");
 }
 
 int rp__cpu_use_avx512(void)
@@ -50,13 +52,18 @@ int rp__cpu_use_avx512(void)
 static int use_avx2;
 static pthread_once_t use_avx2_once = PTHREAD_ONCE_INIT;
 
-static void decide_avx2_once(void)
+static int cpu_has_avx2_fma(void)
 {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    const int has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
 #else
-    const int has = 0;
+    return 0;
 #endif
+}
+
+static void decide_avx2_once(void)
+{
+    const int has = cpu_has_avx2_fma();
     const char *v = getenv("RP_DISABLE_AVX2");
     const int disabled = v && v[0] && strcmp(v, "0") != 0;
     use_avx2 = has && !disabled;
@@ -67,4 +74,29 @@ int rp__cpu_use_avx2(void)
 {
     pthread_once(&use_avx2_once, decide_avx2_once);
     return use_avx2;
+}
+
+rp__isa rp__cpu_isa(void)
+{
+    if (rp__cpu_use_avx512()) return RP__ISA_AVX512;
+    if (rp__cpu_use_avx2()) return RP__ISA_AVX2;
+    return RP__ISA_PORTABLE;
+}
+
+int rp__cpu_can_run(rp__isa isa)
+{
+    switch (isa) {
+    case RP__ISA_AVX512: return cpu_has_avx512f();
+    case RP__ISA_AVX2: return cpu_has_avx2_fma();
+    default: return 1;
+    }
+}
+
+const char *rp__isa_name(rp__isa isa)
+{
+    switch (isa) {
+    case RP__ISA_AVX512: return "avx512";
+    case RP__ISA_AVX2: return "avx2+fma";
+    default: return "portable";
+    }
 }

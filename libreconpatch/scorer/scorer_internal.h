@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/common.h"
 #include "reconpatch/scorer.h"
 
 /* How a map in network-input geometry (input_size^2, the crop) sits in the original image: the
@@ -51,6 +52,10 @@ uint32_t rp__scorer_gaussian_radius(double sigma);
  * scratch holds width * height floats. */
 void rp__scorer_gaussian_filter(float *map, uint32_t width, uint32_t height, double sigma, float *scratch,
                                 uint32_t num_threads);
+/* The same with the passes of one instruction set (the caller checks rp__cpu_can_run), portable
+ * where it has none: every set gives the same bits, which the tests check. */
+void rp__scorer_gaussian_filter_isa(float *map, uint32_t width, uint32_t height, double sigma, float *scratch,
+                                    uint32_t num_threads, rp__isa isa);
 
 /* An input_size^2 map -> width x height image map: with the image's resize frame fw x fh and
  * crop offsets (ox, oy) (rp__image_resize_frame), image pixel (u, v) samples the map bilinearly

@@ -4,6 +4,7 @@
 #include <reconpatch/bank.h>
 
 #include "bank/knn.h"
+#include "bank/knn_kernels.h"
 #include "bank_test_data.h"
 #include "rp_test.h"
 #include "rp_test_cpu.h"
@@ -211,6 +212,73 @@ START_TEST(knn__frozen_by_coreset_searches_its_kept_vectors)
 }
 END_TEST
 
+/* Runs on CPUs with and without AVX-512 / AVX2 must give the same neighbours: every kernel set
+ * this CPU can run must give the same bits as the portable one, on lengths that exercise the
+ * vector bodies, their tails and the leftover dimensions. */
+START_TEST(knn_kernels__every_set_gives_the_same_bits)
+{
+    const rp__knn_kernel_set *portable = rp__knn_kernels_for(RP__ISA_PORTABLE);
+    ck_assert_ptr_nonnull(portable);
+    int compared = 0;
+    for (int isa = RP__ISA_PORTABLE + 1; isa < RP__ISA_COUNT; isa++) {
+        const rp__knn_kernel_set *k = rp__knn_kernels_for((rp__isa)isa);
+#if defined(__x86_64__) && defined(__GNUC__)
+        ck_assert_int_eq(k != NULL, rp__cpu_can_run((rp__isa)isa)); /* no set silently left out */
+#endif
+        if (!k) continue;
+        compared++;
+        /* norms and exact distances: every dim up to 70, and long rows */
+        enum { ROWS = 5, MAXDIM = 1027 };
+        float *a = bank_test_vectors(ROWS, MAXDIM, 41, 0), *b = bank_test_vectors(ROWS, MAXDIM, 42, 1);
+        for (uint32_t dim = 1; dim <= MAXDIM; dim += dim < 70 ? 1 : 239) {
+            float n0[ROWS], n1[ROWS];
+            portable->sq_norms(a, ROWS, dim, n0);
+            k->sq_norms(a, ROWS, dim, n1);
+            ck_assert_msg(!memcmp(n0, n1, sizeof n0), "%s: sq_norms differ at dim %u", rp__isa_name(isa), dim);
+            for (uint32_t r = 0; r < ROWS; r++) {
+                const double e0 = portable->exact_sq(a + r * dim, b + r * dim, dim);
+                const double e1 = k->exact_sq(a + r * dim, b + r * dim, dim);
+                ck_assert_msg(!memcmp(&e0, &e1, sizeof e0), "%s: exact_sq differs at dim %u", rp__isa_name(isa), dim);
+            }
+        }
+        free(a);
+        free(b);
+        /* the scan: products whose distances fall (every lane a hit), random ones (rare hits),
+         * ties (index order), negatives (clamped to 0), a NaN; lists empty, part full and full */
+        enum { WIDTH = 203 };
+        float *noise = bank_test_vectors(2, WIDTH, 43, 0);
+        float dots[WIDTH], bnorms[WIDTH];
+        for (int pattern = 0; pattern < 4; pattern++) {
+            for (uint32_t j = 0; j < WIDTH; j++) {
+                bnorms[j] = 1.0f + noise[WIDTH + j] * 0.5f;
+                dots[j] = pattern == 0 ? 0.001f * (float)j : noise[j];
+                if (pattern == 2) dots[j] = (float)(j % 3) * 0.25f;    /* many equal distances */
+                if (pattern == 3 && j % 17 == 0) dots[j] = 5.0f;       /* negative d2: clamped */
+            }
+            if (pattern == 3) dots[100] = NAN;
+            for (uint32_t width = 1; width <= WIDTH; width += width < 20 ? 1 : 61)
+                for (uint32_t cap = 1; cap <= 9; cap += 4)
+                    for (uint32_t start_len = 0; start_len <= cap; start_len += cap) {
+                        rp__knn_candidate l0[9], l1[9];
+                        memset(l0, 0, sizeof l0);
+                        uint32_t len0 = 0, len1;
+                        for (uint32_t i = 0; i < start_len; i++) /* earlier blocks' candidates */
+                            rp__knn_insert(l0, &len0, cap, 0.5f + 0.1f * (float)i, 100000 + i);
+                        memcpy(l1, l0, sizeof l0);
+                        len1 = len0;
+                        portable->scan_row(dots, bnorms, width, 7, 0.75f, l0, &len0, cap);
+                        k->scan_row(dots, bnorms, width, 7, 0.75f, l1, &len1, cap);
+                        ck_assert_uint_eq(len0, len1);
+                        ck_assert_msg(!memcmp(l0, l1, sizeof l0), "%s: scan differs (pattern %d, width %u, cap %u)",
+                                      rp__isa_name(isa), pattern, width, cap);
+                    }
+        }
+        free(noise);
+    }
+    printf("knn kernels: %d vector set(s) compared with the portable one\n", compared);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bank_knn");
@@ -220,6 +288,7 @@ int main(void)
     tcase_add_test(tc, knn__near_duplicates_have_accurate_distances);
     tcase_add_test(tc, knn__exact_duplicates_come_back_in_index_order_at_zero);
     tcase_add_test(tc, knn__frozen_by_coreset_searches_its_kept_vectors);
+    tcase_add_test(tc, knn_kernels__every_set_gives_the_same_bits);
     rp_test_add_cpu_switch_case(tc);
     suite_add_tcase(s, tc);
     /* Threads at once on one object: the case make check-tsan runs (CK_RUN_CASE=concurrency). */

@@ -2,8 +2,10 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "common/bilinear.h"
 #include "common/common.h"
 #include "features/aggregate.h"
+#include "features/aggregate_kernels.h"
 #include "rp_test.h"
 #include "rp_test_cpu.h"
 
@@ -139,6 +141,107 @@ START_TEST(aggregate__layer3_bins_are_channel_box_means)
 }
 END_TEST
 
+/* Values in [-1, 1) with exact zeros and negative zeros mixed in (ReLU maps have many zeros). */
+static void signed_map(uint64_t seed, size_t n, float *out)
+{
+    random_map(seed, n, out);
+    for (size_t i = 0; i < n; i++) {
+        out[i] -= 0.5f;
+        if (i % 7 == 3) out[i] = -0.0f;
+    }
+}
+
+/* Runs on CPUs with and without AVX-512 / AVX2 must give the same features: every kernel set
+ * this CPU can run must write the same bits as the portable one (sides that are and are not
+ * multiples of the register widths, partial merge blocks, bins across channels). */
+START_TEST(aggregate_kernels__every_set_gives_the_same_bits)
+{
+    const rp__features_kernel_set *portable = rp__features_kernels_for(RP__ISA_PORTABLE);
+    ck_assert_ptr_nonnull(portable);
+    enum { C = 6, MAXH = 32, MAXOUT = 41 };
+    float *map = malloc((size_t)C * MAXH * MAXH * sizeof(float));
+    float *o0 = malloc((size_t)MAXOUT * MAXOUT * sizeof(float)), *o1 = malloc((size_t)MAXOUT * MAXOUT * sizeof(float));
+    float *rows0 = malloc((size_t)MAXH * MAXOUT * sizeof(float)), *rows1 = malloc((size_t)MAXH * MAXOUT * sizeof(float));
+    int compared = 0;
+    for (int isa = RP__ISA_PORTABLE + 1; isa < RP__ISA_COUNT; isa++) {
+        const rp__features_kernel_set *k = rp__features_kernels_for((rp__isa)isa);
+#if defined(__x86_64__) && defined(__GNUC__)
+        ck_assert_int_eq(k != NULL, rp__cpu_can_run((rp__isa)isa)); /* no set silently left out */
+#endif
+        if (!k) continue;
+        compared++;
+        const uint32_t sides[] = {28, 14, 1, 5, 8, 9, 16, 17, 23, 32};
+        for (size_t si = 0; si < sizeof sides / sizeof *sides; si++) {
+            const uint32_t h = sides[si];
+            signed_map(h, (size_t)C * h * h, map);
+            for (uint32_t p = 1; p <= 7; p += 2) {
+                const uint64_t taps = (uint64_t)C * p * p;
+                for (uint64_t bins = 1; bins <= taps; bins = bins * 3 + 1)
+                    for (uint64_t b = 0; b < bins; b += 1 + bins / 4) {
+                        uint64_t start, end;
+                        rp__features_adaptive_bin(b, taps, bins, &start, &end);
+                        memset(o0, 0x5a, (size_t)h * h * sizeof(float));
+                        memset(o1, 0x5a, (size_t)h * h * sizeof(float));
+                        portable->pool_bin(map, h, p, start, end, o0);
+                        k->pool_bin(map, h, p, start, end, o1);
+                        ck_assert_msg(!memcmp(o0, o1, (size_t)h * h * sizeof(float)),
+                                      "%s: pool_bin differs (h %u, p %u, taps [%llu, %llu))", rp__isa_name(isa), h, p,
+                                      (unsigned long long)start, (unsigned long long)end);
+                    }
+            }
+            const uint32_t outs[] = {28, 1, 7, 8, 9, 30, 41};
+            for (size_t oi = 0; oi < sizeof outs / sizeof *outs; oi++) {
+                const uint32_t ho = outs[oi];
+                uint32_t lo[MAXOUT], hi[MAXOUT];
+                float frac[MAXOUT];
+                for (uint32_t d = 0; d < ho; d++) rp__bilinear_tap(d, h, ho, &lo[d], &hi[d], &frac[d]);
+                memset(o0, 0x5a, (size_t)ho * ho * sizeof(float));
+                memset(o1, 0x5a, (size_t)ho * ho * sizeof(float));
+                portable->upsample_plane(map, h, ho, lo, hi, frac, rows0, o0);
+                k->upsample_plane(map, h, ho, lo, hi, frac, rows1, o1);
+                ck_assert_msg(!memcmp(o0, o1, (size_t)ho * ho * sizeof(float)), "%s: upsample_plane differs (%u -> %u)",
+                              rp__isa_name(isa), h, ho);
+            }
+        }
+        /* merge: stacked planes into feature_dim bins (equal bins of 2, overlapping bins, wide
+         * bins), blocks of RP__FEATURES_MERGE_BLOCK features and a partial last block */
+        const uint32_t npixs[] = {784, 1, 7, 8, 9, 25};
+        const uint64_t stackeds[] = {64, 64, 50, 7};
+        const uint32_t dims[] = {32, 40, 21, 5};
+        for (size_t pi = 0; pi < sizeof npixs / sizeof *npixs; pi++)
+            for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+                const uint32_t npix = npixs[pi], fd = dims[di];
+                const uint64_t stacked = stackeds[di];
+                float *planes = malloc((size_t)stacked * npix * sizeof(float));
+                float *m0 = malloc((size_t)npix * fd * sizeof(float)), *m1 = malloc((size_t)npix * fd * sizeof(float));
+                signed_map(npix + fd, (size_t)stacked * npix, planes);
+                memset(m0, 0x5a, (size_t)npix * fd * sizeof(float));
+                memset(m1, 0x5a, (size_t)npix * fd * sizeof(float));
+                for (uint32_t f0 = 0; f0 < fd; f0 += RP__FEATURES_MERGE_BLOCK) {
+                    const uint32_t f1 = f0 + RP__FEATURES_MERGE_BLOCK < fd ? f0 + RP__FEATURES_MERGE_BLOCK : fd;
+                    uint64_t first, unused;
+                    rp__features_adaptive_bin(f0, stacked, fd, &first, &unused);
+                    const float *from = planes + first * npix; /* the block's planes, as aggregate.c passes them */
+                    portable->merge_block(from, first, stacked, f0, f1, fd, npix, m0);
+                    k->merge_block(from, first, stacked, f0, f1, fd, npix, m1);
+                }
+                ck_assert_msg(!memcmp(m0, m1, (size_t)npix * fd * sizeof(float)),
+                              "%s: merge_block differs (%llu planes -> %u features, %u patches)", rp__isa_name(isa),
+                              (unsigned long long)stacked, fd, npix);
+                free(planes);
+                free(m0);
+                free(m1);
+            }
+    }
+    printf("aggregation kernels: %d vector set(s) compared with the portable one\n", compared);
+    free(map);
+    free(o0);
+    free(o1);
+    free(rows0);
+    free(rows1);
+}
+END_TEST
+
 START_TEST(aggregate__rejects_bad_arguments)
 {
     float m[64] = {0}, out[64 * 8];
@@ -158,6 +261,7 @@ int main(void)
     TCase *tc = tcase_create("aggregate");
     tcase_add_test(tc, aggregate__matches_patchcore_torch_goldens);
     tcase_add_test(tc, aggregate__full_resnet50_case_is_covered);
+    tcase_add_test(tc, aggregate_kernels__every_set_gives_the_same_bits);
     tcase_add_test(tc, aggregate__layer3_bins_are_channel_box_means);
     tcase_add_test(tc, aggregate__rejects_bad_arguments);
     rp_test_add_cpu_switch_case(tc);

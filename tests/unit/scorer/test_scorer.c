@@ -122,6 +122,46 @@ START_TEST(map_steps__openmp_split_of_large_maps_changes_no_value)
 }
 END_TEST
 
+/* Runs on CPUs with and without AVX-512 / AVX2 must give the same maps: the smoothing passes of
+ * every instruction set this CPU can run must give the same bits as the portable ones (widths
+ * that are and are not multiples of 8, kernels longer than the map, threads split or not). */
+START_TEST(map_steps__smoothing_gives_the_same_bits_with_every_instruction_set)
+{
+    enum { MAXW = 301, MAXH = 260 };
+    const uint32_t sizes[][2] = {{224, 224}, {12, 7}, {1, 1}, {8, 8}, {9, 30}, {31, 5}, {301, 260}};
+    const double sigmas[] = {4.0, 0.5, 2.5, 10.0};
+    float *src = malloc(MAXW * MAXH * sizeof *src), *want = malloc(MAXW * MAXH * sizeof *want);
+    float *got = malloc(MAXW * MAXH * sizeof *got), *scratch = malloc(MAXW * MAXH * sizeof *scratch);
+    uint32_t state = 11;
+    for (int i = 0; i < MAXW * MAXH; i++) {
+        state = state * 1664525u + 1013904223u;
+        src[i] = (float)(state >> 8) / 16777216.0f * 3.0f - 1.0f;
+    }
+    int compared = 0;
+    for (int isa = RP__ISA_PORTABLE + 1; isa < RP__ISA_COUNT; isa++) {
+        if (!rp__cpu_can_run((rp__isa)isa)) continue;
+        compared++;
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+            for (size_t gi = 0; gi < sizeof sigmas / sizeof *sigmas; gi++)
+                for (uint32_t threads = 1; threads <= 2; threads++) {
+                    const uint32_t w = sizes[si][0], h = sizes[si][1];
+                    memcpy(want, src, (size_t)w * h * sizeof *src);
+                    memcpy(got, src, (size_t)w * h * sizeof *src);
+                    rp__scorer_gaussian_filter_isa(want, w, h, sigmas[gi], scratch, threads, RP__ISA_PORTABLE);
+                    rp__scorer_gaussian_filter_isa(got, w, h, sigmas[gi], scratch, threads, (rp__isa)isa);
+                    ck_assert_msg(!memcmp(want, got, (size_t)w * h * sizeof *got),
+                                  "%s: smoothing %ux%u with sigma %g (%u threads) differs from portable",
+                                  rp__isa_name(isa), w, h, sigmas[gi], threads);
+                }
+    }
+    printf("map smoothing: %d vector set(s) compared with the portable one\n", compared);
+    free(src);
+    free(want);
+    free(got);
+    free(scratch);
+}
+END_TEST
+
 /* ---- scores and maps against the goldens ------------------------------------------------- */
 
 START_TEST(score_features__patchcore_case_matches_torch_golden)
@@ -648,6 +688,7 @@ int main(void)
     tcase_add_test(tc, map_steps__resize_matches_torch_interpolate);
     tcase_add_test(tc, map_steps__smoothing_matches_scipy_reflect_even_when_kernel_exceeds_map);
     tcase_add_test(tc, map_steps__openmp_split_of_large_maps_changes_no_value);
+    tcase_add_test(tc, map_steps__smoothing_gives_the_same_bits_with_every_instruction_set);
     tcase_add_test(tc, score_features__patchcore_case_matches_torch_golden);
     tcase_add_test(tc, score_features__embedding_case_matches_torch_golden);
     tcase_add_test(tc, reweighting__hand_computed_three_point_bank);
