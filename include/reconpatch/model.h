@@ -92,7 +92,8 @@ RP_API int rp_train_params_init(rp_train_params *params, size_t size);
 /* Train on normal images given as file paths (PNG or JPEG), each at least 1/8 of the resize
  * frame on a side (32 x 32 pixels at the default resize 256; smaller: RP_E_SHAPE naming the image,
  * its size and the minimum; docs/preprocessing.md). progress may be NULL; its stages
- * are RP_STAGE_FEATURES, RP_STAGE_TRAIN (ReConPatch only), RP_STAGE_CORESET and, with a
+ * are RP_STAGE_FEATURES, RP_STAGE_TRAIN (ReConPatch only; once per category when each has its
+ * own head), RP_STAGE_CORESET and, with a
  * calibration share, RP_STAGE_SCORE. On failure *out is NULL and the failing path is named in the
  * message. */
 RP_API int rp_train(const char *const *paths, uint32_t count, const rp_train_params *params,
