@@ -160,7 +160,8 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
         if ((rc = rp__fit_head(n.trainer, m->method, progress, user_data, &n.own_head))) goto done;
         bp.dim = rp_embedding_out_dim(n.own_head);
         if ((rc = rp_bank_create(&bp, &n.bank))) goto done;
-        if ((rc = rp__bank_set_memory_limit(n.bank, limit / 2, p.spill_dir, fn))) goto done;
+        if ((rc = rp__bank_set_memory_limit(n.bank, limit ? (limit / 2 ? limit / 2 : 1) : 0, p.spill_dir, fn)))
+            goto done;
         if ((rc = rp__embed_into_banks(n.trainer, n.own_head, m, NULL, n.bank, fn))) goto done;
         rp_trainer_free(n.trainer);
         n.trainer = NULL;
