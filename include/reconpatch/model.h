@@ -155,7 +155,8 @@ RP_API int rp_model_route_features(const rp_model *model, const float *features,
 RP_API const rp_scorer *rp_model_category_scorer(const rp_model *model, uint32_t category);
 
 /* The parts, owned by the model (valid until rp_model_free). For a model of several categories
- * rp_model_bank and rp_model_scorer give category 0's. */
+ * rp_model_bank, rp_model_scorer and rp_model_embedding give category 0's (another category's head
+ * is its scorer's: rp_model_category_scorer). */
 RP_API const rp_extractor *rp_model_extractor(const rp_model *model);
 RP_API const rp_embedding *rp_model_embedding(const rp_model *model); /* NULL for PatchCore */
 RP_API const rp_bank *rp_model_bank(const rp_model *model);
