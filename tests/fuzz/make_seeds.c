@@ -21,14 +21,7 @@ static rp_model *train_categories(const char *weights, const rp_image *const *im
 static rp_model *train_category_heads(const char *weights, const rp_image *const *imgs)
 {
     static const char *const names[2] = {"a", "bb"};
-    static const uint32_t cats[2] = {0, 1};
-    fixture_params f;
-    fixture_params_init(&f, weights, RP_METHOD_RECONPATCH, 16, 0.01);
-    f.tp.val_fraction = -1; /* one image per head: no validation images */
-    f.p.category_count = 2;
-    f.p.image_categories = cats;
-    f.p.category_names = names;
-    rp_model *m = fixture_train_params(&f, imgs, 2);
+    rp_model *m = fixture_train_categories(weights, RP_METHOD_RECONPATCH, imgs, 2, names, 0.01);
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
     p.heads = RP_HEADS_NONE;

@@ -151,6 +151,7 @@ static inline rp_model *fixture_train_categories(const char *weights_path, int32
     for (uint32_t i = 0; i < count; i++) cats[i] = i;
     fixture_params f;
     fixture_params_init(&f, weights_path, method, 16, coreset_ratio);
+    f.tp.val_fraction = -1; /* one image per category, each with its own head: none to validate on */
     f.p.category_count = count;
     f.p.image_categories = cats;
     f.p.category_names = names;

@@ -247,6 +247,10 @@ START_TEST(model__add_normals_fails_cleanly_at_every_allocation)
     rp_train_params p;
     rp_train_params_init(&p, sizeof p);
     p.calibration_fraction = 0.5; /* the calibration step too */
+    fixture_params small; /* the new product's own head: the fixture's small trainer, one image */
+    fixture_params_init(&small, weights_path, RP_METHOD_RECONPATCH, 16, 0.25);
+    small.tp.val_fraction = -1;
+    p.trainer = &small.tp;
     uint64_t n = 1, absorbed = 0;
     rp_model *m = NULL;
     rp_score_result want = {.struct_size = sizeof want};
