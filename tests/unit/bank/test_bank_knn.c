@@ -228,7 +228,7 @@ START_TEST(knn_kernels__every_set_gives_the_same_bits)
         if (!k) continue;
         compared++;
         /* norms and exact distances: every dim up to 70, and long rows */
-        enum { ROWS = 5, MAXDIM = 1027 };
+        enum { ROWS = 8, MAXDIM = 1027 }; /* clustered test vectors need at least 8 rows */
         float *a = bank_test_vectors(ROWS, MAXDIM, 41, 0), *b = bank_test_vectors(ROWS, MAXDIM, 42, 1);
         for (uint32_t dim = 1; dim <= MAXDIM; dim += dim < 70 ? 1 : 239) {
             float n0[ROWS], n1[ROWS];
