@@ -33,10 +33,9 @@
 #define RP__SEC_CATEGORIES "CATS" /* format 4: the categories' names and the router's descriptors */
 #define RP__SEC_CATEGORY_BANK "CBNK" /* format 4: bank and thresholds of one category after the first */
 #define RP__SEC_CATEGORY_HEAD "CHED" /* format 5: the head of its own of one category after the first */
-/* CBNK's u32 at offset 4 (0 in format 4): which head made the category's vectors */
-#define RP__CBNK_HEAD_MODEL 0u /* the model's (HEAD; none for PatchCore) */
-#define RP__CBNK_HEAD_OWN 1u   /* its own, in a CHED of the same category */
-#define RP__CBNK_HEAD_NONE 2u  /* none: the backbone's patch features */
+/* CBNK's u32 at offset 4 (0 in format 4): which head made the category's vectors, stored as the
+ * model's RP__HEAD_* (model_internal.h): 0 the model's (HEAD; none for PatchCore), 1 its own (in a
+ * CHED of the same category), 2 none (the backbone's patch features). */
 
 /* BKBN storage values. */
 #define RP__WEIGHTS_REFERENCED 1u

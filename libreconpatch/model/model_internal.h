@@ -19,7 +19,8 @@ typedef struct rp__backbone_identity {
     size_t embedded_size;
 } rp__backbone_identity;
 
-/* Which head made a category's bank vectors (docs/unified.md). Category 0 always has the model's. */
+/* Which head made a category's bank vectors (docs/unified.md). Category 0 always has the model's.
+ * The values are those the model file stores (CBNK offset 4, model_format.h). */
 #define RP__HEAD_MODEL 0u /* the model's embedding (none for PatchCore) */
 #define RP__HEAD_OWN 1u   /* the category's own_head, fitted on its images alone */
 #define RP__HEAD_NONE 2u  /* no head: the backbone's patch features (a product added without one) */

@@ -158,8 +158,8 @@ static int split_sections(const uint8_t *d, size_t size, const source *src, sect
 
 /* One category: where its bank's vectors are, and its thresholds and name. */
 typedef struct decoded_category {
-    uint32_t head_kind;                /* RP__CBNK_HEAD_* (category 0: the model's) */
-    uint32_t head_in, head_out;        /* its own head (RP__CBNK_HEAD_OWN) */
+    uint32_t head_kind;                /* RP__HEAD_* (category 0: the model's) */
+    uint32_t head_in, head_out;        /* its own head (RP__HEAD_OWN) */
     const uint8_t *head_floats;
     uint32_t bank_dim;
     uint64_t bank_count;
@@ -313,13 +313,13 @@ static int decode_bank_payload(const uint8_t *payload, uint64_t size, uint32_t v
                    (unsigned long long)(16 + 4 * out->bank_count * (uint64_t)out->bank_dim));
     out->bank_floats = payload + 16;
     const rp_extractor_params *ep = &d->ep;
-    if (out->head_kind == RP__CBNK_HEAD_OWN) { /* its in dim was checked with the section 'CHED' */
+    if (out->head_kind == RP__HEAD_OWN) { /* its in dim was checked with the section 'CHED' */
         if (out->bank_dim != out->head_out)
             return BAD(src, "%s: dims do not chain: the category's own head gives %u, bank %u", what, out->head_out,
                        out->bank_dim);
         return RP_OK;
     }
-    if (out->head_kind == RP__CBNK_HEAD_NONE) {
+    if (out->head_kind == RP__HEAD_NONE) {
         if (out->bank_dim != ep->feature_dim)
             return BAD(src, "%s: a category without a head has a bank of dim %u, the features have %u", what,
                        out->bank_dim, ep->feature_dim);
@@ -454,12 +454,12 @@ static int decode_categories(const sections *s, uint32_t version, const source *
         if (k < 1 || k >= n || seen[k]) return BAD(src, "section 'CBNK' %u is for category %u (of %u, or twice)", b, k, n);
         seen[k] = 1;
         /* version 4 wrote 0 (the model's head); 5 says which head, and a CHED goes with "own" */
-        if ((version < 5 && kind != RP__CBNK_HEAD_MODEL) || kind > RP__CBNK_HEAD_NONE)
+        if ((version < 5 && kind != RP__HEAD_MODEL) || kind > RP__HEAD_NONE)
             return BAD(src, "section 'CBNK' of category %u: head kind %u (format version %u)", k, kind, version);
-        if ((kind == RP__CBNK_HEAD_OWN) != (out->category[k].head_floats != NULL))
+        if ((kind == RP__HEAD_OWN) != (out->category[k].head_floats != NULL))
             return BAD(src, "category %u: head kind %u but %s section 'CHED'", k, kind,
                        out->category[k].head_floats ? "a" : "no");
-        if (kind == RP__CBNK_HEAD_NONE && out->method == RP_METHOD_PATCHCORE)
+        if (kind == RP__HEAD_NONE && out->method == RP_METHOD_PATCHCORE)
             return BAD(src, "category %u of a PatchCore model says it has no head (PatchCore has none)", k);
         out->category[k].head_kind = kind;
         rc = decode_thresholds_payload(r->payload + 8, src, &out->category[k].thresholds);
@@ -558,10 +558,8 @@ static int rebuild_category(const decoded *d, uint32_t c, const rp_model_load_pa
     int rc = rp_bank_create_frozen(v, dc->bank_count, dc->bank_dim, &bp, &m->categories[c].bank);
     free(v);
     if (rc) return rebuild_failed(rc, src, "bank");
-    m->categories[c].head_kind = dc->head_kind == RP__CBNK_HEAD_OWN    ? RP__HEAD_OWN
-                                 : dc->head_kind == RP__CBNK_HEAD_NONE ? RP__HEAD_NONE
-                                                                       : RP__HEAD_MODEL;
-    if (dc->head_kind == RP__CBNK_HEAD_OWN) {
+    m->categories[c].head_kind = dc->head_kind; /* checked: one of RP__HEAD_* */
+    if (dc->head_kind == RP__HEAD_OWN) {
         const size_t wn = (size_t)dc->head_in * dc->head_out;
         float *f = decode_floats(dc->head_floats, wn + dc->head_out);
         if (!f) return rp__fail(RP_E_NOMEM, "%s: out of memory for the head of category %u", src->fn, c);

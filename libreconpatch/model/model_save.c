@@ -155,9 +155,7 @@ static int category_sections(const rp_model *m, plan *p)
         const rp__category *k = &m->categories[c];
         s = add_section(p, RP__SEC_CATEGORY_BANK);
         rp__bytes_u32(&s->fields, c);
-        rp__bytes_u32(&s->fields, k->head_kind == RP__HEAD_OWN    ? RP__CBNK_HEAD_OWN
-                                  : k->head_kind == RP__HEAD_NONE ? RP__CBNK_HEAD_NONE
-                                                                  : RP__CBNK_HEAD_MODEL);
+        rp__bytes_u32(&s->fields, k->head_kind); /* RP__HEAD_*, the file's values */
         thresholds_fields(&k->thresholds, &s->fields);
         int rc = bank_fields(k->bank, &s->fields, &p->bank_vectors[c], &s->n_floats);
         if (rc) return rc;

@@ -483,7 +483,7 @@ START_TEST(inconsistent_category_heads_fail_as_format)
     size_t size;
     ck_assert_int_eq(fixture_read_file(path, &d, &size), 0);
     static const struct { const char *id; size_t offset; uint32_t value; const char *message; } cases[] = {
-        {RP__SEC_CATEGORY_BANK, 4, RP__CBNK_HEAD_NONE, "head kind 2 but a section 'CHED'"},
+        {RP__SEC_CATEGORY_BANK, 4, RP__HEAD_NONE, "head kind 2 but a section 'CHED'"},
         {RP__SEC_CATEGORY_BANK, 4, 9, "head kind 9"},
         {RP__SEC_CATEGORY_HEAD, 8, 31, "head 31 -> 16, the features have 32"},
         {RP__SEC_CATEGORY_HEAD, 0, 0, "section 'CHED' 0 is for category 0"},
