@@ -126,12 +126,11 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
 
     new_category n;
     memset(&n, 0, sizeof n);
-    /* PatchCore has no head; a model with one takes params.heads, by default as it was trained */
-    const int32_t heads = !m->embedding ? RP_HEADS_NONE : p.heads == RP_HEADS_AUTO ? heads_as_trained(m) : p.heads;
+    /* a model with a head takes params.heads, by default as it was trained; PatchCore's categories
+     * all have the model's "head", which is none */
+    const int32_t heads = !m->embedding ? RP_HEADS_SHARED : p.heads == RP_HEADS_AUTO ? heads_as_trained(m) : p.heads;
     n.head = heads == RP_HEADS_SHARED ? m->embedding : NULL;
-    n.head_kind = heads == RP_HEADS_SHARED ? RP__HEAD_MODEL : heads == RP_HEADS_PER_CATEGORY ? RP__HEAD_OWN
-                  : m->embedding                ? RP__HEAD_NONE
-                                                : RP__HEAD_MODEL; /* PatchCore: the model's "no head" */
+    n.head_kind = heads == RP_HEADS_PER_CATEGORY ? RP__HEAD_OWN : heads == RP_HEADS_NONE ? RP__HEAD_NONE : RP__HEAD_MODEL;
     const uint32_t dim = n.head ? rp_embedding_out_dim(n.head) : info.feature_dim;
     const size_t patches = (size_t)info.grid_size * info.grid_size;
     uint32_t *train_idx = rp__malloc((size_t)count * sizeof *train_idx), *calib_idx = rp__malloc((size_t)count * sizeof *calib_idx);
@@ -148,27 +147,24 @@ static int add_common(rp_model *m, const char *name, const char *const *paths, c
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     if ((rc = rp__params_copy(&bp, sizeof bp, p.bank, "rp_model_add_normals (params.bank)"))) goto done;
-    const uint64_t limit = rp__train_feature_limit(&p);
     rp__image_source src = {paths, images, train_idx, n_train, m->extractor_params.max_pixels};
     rp__progress_ctx pc = {progress, user_data, fn};
     if (heads == RP_HEADS_PER_CATEGORY) {
-        /* the trainer holds the patches (half the limit) until the head is fitted, the bank then
-         * takes their embedded vectors (the other half), as rp_train does */
+        /* the trainer holds the patches until the head is fitted, the bank then takes their
+         * embedded vectors: the limit split between them as rp_train splits it */
         if ((rc = rp_trainer_create(p.trainer, &n.trainer))) goto done;
-        if ((rc = rp__trainer_set_memory_limit(n.trainer, limit - limit / 2, p.spill_dir, fn))) goto done;
-        if ((rc = rp__extract_all(m->extractor, &src, p.batch_size, sink_new_category, &n, &pc))) goto done;
-        if ((rc = rp__fit_head(n.trainer, m->method, progress, user_data, &n.own_head))) goto done;
-        bp.dim = rp_embedding_out_dim(n.own_head);
-        if ((rc = rp_bank_create(&bp, &n.bank))) goto done;
-        if ((rc = rp__bank_set_memory_limit(n.bank, limit ? (limit / 2 ? limit / 2 : 1) : 0, p.spill_dir, fn)))
+        if ((rc = rp__trainer_set_memory_limit(n.trainer, rp__feature_limit_part(&p, 1, 1, 1), p.spill_dir, fn)))
             goto done;
-        if ((rc = rp__embed_into_banks(n.trainer, n.own_head, m, NULL, n.bank, fn))) goto done;
+        if ((rc = rp__extract_all(m->extractor, &src, p.batch_size, sink_new_category, &n, &pc))) goto done;
+        if ((rc = rp__fit_head_into_bank(n.trainer, m->method, bp, rp__feature_limit_part(&p, 0, 1, 1), p.spill_dir,
+                                         progress, user_data, fn, &n.own_head, &n.bank)))
+            goto done;
         rp_trainer_free(n.trainer);
         n.trainer = NULL;
     } else {
         bp.dim = dim;
         if ((rc = rp_bank_create(&bp, &n.bank))) goto done;
-        if ((rc = rp__bank_set_memory_limit(n.bank, limit, p.spill_dir, fn))) goto done;
+        if ((rc = rp__bank_set_memory_limit(n.bank, rp__feature_limit_part(&p, 0, 0, 1), p.spill_dir, fn))) goto done;
         if ((rc = rp__extract_all(m->extractor, &src, p.batch_size, sink_new_category, &n, &pc))) goto done;
     }
     if ((rc = rp_bank_freeze(n.bank, progress, user_data))) goto done;

@@ -3,6 +3,7 @@
  * fitted on the new category alone). */
 #include <stdlib.h>
 
+#include "bank/bank_internal.h"
 #include "common/alloc.h"
 #include "pipeline/pipeline_internal.h"
 #include "trainer/trainer_features.h"
@@ -36,6 +37,30 @@ int rp__embed_into_banks(const rp_trainer *trainer, const rp_embedding *f, rp_mo
         if (!rc) rc = rp_bank_add(category ? m->categories[category[i]].bank : bank, block, n, out_dim);
     }
     free(block);
+    return rc;
+}
+
+int rp__fit_head_into_bank(rp_trainer *trainer, int32_t method, rp_bank_params bp, uint64_t bank_limit,
+                           const char *spill_dir, rp_progress_fn progress, void *user_data, const char *fn,
+                           rp_embedding **head_out, rp_bank **bank_out)
+{
+    rp_embedding *head = NULL;
+    rp_bank *bank = NULL;
+    int rc = rp__fit_head(trainer, method, progress, user_data, &head);
+    if (!rc) {
+        bp.dim = rp_embedding_out_dim(head);
+        rc = rp_bank_create(&bp, &bank);
+    }
+    if (!rc) rc = rp__bank_set_memory_limit(bank, bank_limit, spill_dir, fn);
+    if (!rc) rc = rp__embed_into_banks(trainer, head, NULL, NULL, bank, fn);
+    if (rc) {
+        rp_embedding_free(head);
+        rp_bank_free(bank);
+        head = NULL;
+        bank = NULL;
+    }
+    *head_out = head;
+    *bank_out = bank;
     return rc;
 }
 

@@ -38,6 +38,13 @@ int rp__train_params_check_common(rp_train_params *params, double *q, const char
 /* params.feature_memory_limit resolved: the default for 0, 0 (never spill) for UINT64_MAX. */
 uint64_t rp__train_feature_limit(const rp_train_params *p);
 
+/* The part of params.feature_memory_limit for one of `parts` stores of a kind (0: no limit; else
+ * at least one byte). With a head (ReConPatch, PCA) the trainers, which hold every training patch,
+ * share half, and the banks of the embedded vectors, which fill while the trainers still hold
+ * theirs, the other half; without a head (PatchCore) the banks share all of it. So the stores
+ * together hold at most about the limit. */
+uint64_t rp__feature_limit_part(const rp_train_params *p, int for_trainers, int has_head, uint32_t parts);
+
 /* Where the images come from: paths (decoded one batch at a time) or caller images. */
 typedef struct rp__image_source {
     const char *const *paths;
@@ -81,6 +88,14 @@ int rp__fit_head(rp_trainer *trainer, int32_t method, rp_progress_fn progress, v
  * released as it goes. fn names the caller for messages. */
 int rp__embed_into_banks(const rp_trainer *trainer, const rp_embedding *f, rp_model *m, const uint32_t *category,
                          rp_bank *bank, const char *fn);
+
+/* One category's head and bank from the trainer holding its images: the head fitted
+ * (rp__fit_head), a new bank of bp with the head's out dim (at most bank_limit bytes of vectors in
+ * memory, past them a file in spill_dir; 0: no limit), every image embedded into it and released.
+ * On success both are the caller's; on failure both are NULL. */
+int rp__fit_head_into_bank(rp_trainer *trainer, int32_t method, rp_bank_params bp, uint64_t bank_limit,
+                           const char *spill_dir, rp_progress_fn progress, void *user_data, const char *fn,
+                           rp_embedding **head_out, rp_bank **bank_out);
 
 /* rp_train_params.heads checked for fn (rp_train refuses RP_HEADS_NONE). */
 int rp__heads_check(int32_t heads, int for_training, const char *fn);

@@ -64,34 +64,17 @@ static int check_categories(const rp_train_params *p, uint32_t count, uint32_t *
     return RP_OK;
 }
 
-/* params.feature_memory_limit shared out (0: never spill). With a head (ReConPatch, PCA) the
- * trainer, which holds every training patch, gets half, and the banks of its embedded vectors,
- * which fill while the trainer still holds its own, the other half; PatchCore's banks get all of
- * it. Each bank an equal part. */
-static uint64_t banks_share(const rp_train_params *p)
-{
-    const uint64_t limit = rp__train_feature_limit(p);
-    return p->method == RP_METHOD_PATCHCORE ? limit : limit / 2;
-}
-
-/* The empty bank of bp for category c of m, with its part of the banks' share. */
-static int create_bank(rp_model *m, uint32_t c, const rp_bank_params *bp, const rp_train_params *p)
-{
-    const uint64_t share = banks_share(p), each = share / m->n_categories;
-    int rc = rp_bank_create(bp, &m->categories[c].bank);
-    return rc ? rc : rp__bank_set_memory_limit(m->categories[c].bank, share ? (each ? each : 1) : 0, p->spill_dir,
-                                              "rp_train");
-}
-
+/* One empty bank of bp per category of m, each with its part of the banks' share. */
 static int create_banks(rp_model *m, const rp_bank_params *bp, const rp_train_params *p)
 {
+    const uint64_t each = rp__feature_limit_part(p, 0, p->method != RP_METHOD_PATCHCORE, m->n_categories);
     int rc = RP_OK;
-    for (uint32_t c = 0; !rc && c < m->n_categories; c++) rc = create_bank(m, c, bp, p);
+    for (uint32_t c = 0; !rc && c < m->n_categories; c++) {
+        rc = rp_bank_create(bp, &m->categories[c].bank);
+        if (!rc) rc = rp__bank_set_memory_limit(m->categories[c].bank, each, p->spill_dir, "rp_train");
+    }
     return rc;
 }
-
-/* The trainer's half of the feature memory (see banks_share). */
-static uint64_t trainers_share(const rp_train_params *p) { return rp__train_feature_limit(p) - banks_share(p); }
 
 /* One head for all categories: fitted on every training image, then each image embedded into the
  * bank of its category. */
@@ -100,7 +83,7 @@ static int shared_head(rp_model *m, feature_route *route, const rp__image_source
 {
     rp_trainer *trainer = NULL;
     int rc = rp_trainer_create(p->trainer, &trainer);
-    if (!rc) rc = rp__trainer_set_memory_limit(trainer, trainers_share(p), p->spill_dir, "rp_train");
+    if (!rc) rc = rp__trainer_set_memory_limit(trainer, rp__feature_limit_part(p, 1, 1, 1), p->spill_dir, "rp_train");
     route->trainer = trainer;
     if (!rc) rc = rp__extract_all(m->extractor, s, p->batch_size, sink_features, route, pc);
     if (!rc) rc = rp__fit_head(trainer, p->method, pc->fn, pc->user_data, &m->embedding);
@@ -117,37 +100,36 @@ static int shared_head(rp_model *m, feature_route *route, const rp__image_source
 /* A head per category, each fitted on its category's images alone (as if the category were
  * trained by itself, with the same trainer params and seed): category 0's is the model's
  * embedding, the others' their own. Each trainer is freed once its category's bank is filled. */
-static int per_category_heads(rp_model *m, feature_route *route, const rp__image_source *s, rp_bank_params *bp,
+static int per_category_heads(rp_model *m, feature_route *route, const rp__image_source *s, const rp_bank_params *bp,
                               const rp_train_params *p, const rp__progress_ctx *pc)
 {
     const uint32_t n = m->n_categories;
     rp_trainer **trainers = rp__calloc(n, sizeof *trainers);
     if (!trainers) return rp__fail(RP_E_NOMEM, "rp_train: out of memory");
-    const uint64_t share = trainers_share(p), each = share / n;
+    const uint64_t trainer_limit = rp__feature_limit_part(p, 1, 1, n), bank_limit = rp__feature_limit_part(p, 0, 1, n);
     int rc = RP_OK;
     for (uint32_t c = 0; c < n && !rc; c++) {
         rc = rp_trainer_create(p->trainer, &trainers[c]);
-        if (!rc) rc = rp__trainer_set_memory_limit(trainers[c], share ? (each ? each : 1) : 0, p->spill_dir, "rp_train");
+        if (!rc) rc = rp__trainer_set_memory_limit(trainers[c], trainer_limit, p->spill_dir, "rp_train");
     }
     route->trainers = trainers;
     if (!rc) rc = rp__extract_all(m->extractor, s, p->batch_size, sink_features, route, pc);
     for (uint32_t c = 0; c < n && !rc; c++) {
+        rp__category *k = &m->categories[c];
         rp_embedding *head = NULL;
-        rc = rp__fit_head(trainers[c], p->method, pc->fn, pc->user_data, &head);
+        rc = rp__fit_head_into_bank(trainers[c], p->method, *bp, bank_limit, p->spill_dir, pc->fn, pc->user_data,
+                                    "rp_train", &head, &k->bank);
         if (rc) {
-            rc = rp__fail_relay(rc, "rp_train: the head of category %u%s%s%s", c, m->categories[c].name ? " ('" : "",
-                                m->categories[c].name ? m->categories[c].name : "", m->categories[c].name ? "')" : "");
+            rc = rp__fail_relay(rc, "rp_train: category %u%s%s%s", c, k->name ? " ('" : "", k->name ? k->name : "",
+                                k->name ? "')" : "");
             break;
         }
         if (c == 0) {
             m->embedding = head;
         } else {
-            m->categories[c].own_head = head;
-            m->categories[c].head_kind = RP__HEAD_OWN;
+            k->own_head = head;
+            k->head_kind = RP__HEAD_OWN;
         }
-        bp->dim = rp_embedding_out_dim(head);
-        rc = create_bank(m, c, bp, p);
-        if (!rc) rc = rp__embed_into_banks(trainers[c], head, m, NULL, m->categories[c].bank, "rp_train");
         rp_trainer_free(trainers[c]);
         trainers[c] = NULL;
     }

@@ -33,6 +33,14 @@ uint64_t rp__train_feature_limit(const rp_train_params *p)
     return p->feature_memory_limit ? p->feature_memory_limit : RP__FEATURE_STORE_DEFAULT_LIMIT;
 }
 
+uint64_t rp__feature_limit_part(const rp_train_params *p, int for_trainers, int has_head, uint32_t parts)
+{
+    const uint64_t limit = rp__train_feature_limit(p);
+    if (!limit) return 0;
+    const uint64_t share = !has_head ? limit : for_trainers ? limit - limit / 2 : limit / 2;
+    return share / parts ? share / parts : 1;
+}
+
 static int report(const rp__progress_ctx *pc, int32_t stage, int64_t done, int64_t total)
 {
     if (!pc->fn) return RP_OK;
