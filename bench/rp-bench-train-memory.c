@@ -2,7 +2,7 @@
  * images (docs/memory-bank.md, "Training memory").
  *
  *   rp-bench-train-memory --data DIR [--data DIR ...] --images N [--method reconpatch|patchcore]
- *                         [--coreset R] [--limit BYTES|none] [--cache DIR] [--keep-aspect]
+ *                         [--coreset R] [--limit N[K|M|G]|none] [--cache DIR] [--keep-aspect]
  *
  * One model of several categories (one per --data, as a plant would train it) on N training images
  * in all: each set's train/good images in turn, and once a set's own images are used up, the same
@@ -10,7 +10,8 @@
  * files under --cache, default /tmp/rp-bench-train-memory, and reused). Prints the wall time, the peak resident set
  * (getrusage), the largest number of feature bytes the library's stores held in memory at once
  * (the test hook of common/feature_store.h) and how many stores went to their temporary file.
- * --limit sets rp_train_params.feature_memory_limit in bytes (none: everything in memory). Run one
+ * --limit sets rp_train_params.feature_memory_limit in bytes, K, M or G (none: everything in memory), parsed
+ * as rp-train parses --feature-memory-limit. Run one
  * size per process: the peak resident set of a process only grows. RP_DEBUG_RSS=1 prints the
  * resident memory at every progress report. */
 #define RP_BENCH_PROGRAM "rp-bench-train-memory"
@@ -26,6 +27,7 @@
 #include "common/feature_store.h"
 #include "rp_bench_util.h"
 #include "rp_file_list.h"
+#include "rp_model_options.h"
 #include "rp_omp_policy.h"
 
 #define MAX_SETS 16
@@ -127,7 +129,7 @@ int main(int argc, char **argv)
             method = !strcmp(v, "patchcore") ? RP_METHOD_PATCHCORE : RP_METHOD_RECONPATCH;
         } else {
             fprintf(stderr, "usage: %s --data DIR [--data DIR ...] --images N [--method reconpatch|patchcore] "
-                            "[--coreset R] [--limit BYTES|none] [--cache DIR] [--keep-aspect]\n", argv[0]);
+                            "[--coreset R] [--limit N[K|M|G]|none] [--cache DIR] [--keep-aspect]\n", argv[0]);
             return 2;
         }
     }
@@ -170,7 +172,7 @@ int main(int argc, char **argv)
     p.bank = &bp;
     p.category_count = n_sets;
     p.image_categories = cats;
-    if (limit_arg) p.feature_memory_limit = !strcmp(limit_arg, "none") ? UINT64_MAX : strtoull(limit_arg, NULL, 10);
+    if (limit_arg) p.feature_memory_limit = rp_model_options_bytes(argv[0], limit_arg); /* N[K|M|G] or none */
 
     struct rusage before;
     getrusage(RUSAGE_SELF, &before);

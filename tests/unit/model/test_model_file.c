@@ -796,16 +796,17 @@ static double seconds(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The model file at path loads and scores exactly as want. */
-static int file_scores_as(const char *path, const outputs *want)
+/* Which of two models the file at path is, loaded and scored once: 1 when it scores exactly as
+ * old_out, 2 as new_out, 0 as neither. */
+static int file_is(const char *path, const outputs *old_out, const outputs *new_out)
 {
     rp_model *m = load_ok(path, NULL);
     outputs got;
     score_all(m, &got);
-    const int same = outputs_equal(&got, want);
+    const int which = outputs_equal(&got, old_out) ? 1 : outputs_equal(&got, new_out) ? 2 : 0;
     outputs_free(&got);
     rp_model_free(m);
-    return same;
+    return which;
 }
 
 /* A child saves model_big over a file holding model_pc; the parent kills it with SIGKILL at
@@ -844,9 +845,9 @@ START_TEST(save__is_atomic_when_the_process_is_killed)
         mid_write += was_killed && count_temp_files("atomic.rpm", 1) > 0;
         if (!was_killed) ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-        const int is_old = file_scores_as(path, &old_out), is_new = file_scores_as(path, &new_out);
-        ck_assert_msg(is_old || is_new, "trial %d (delay %.4f s): the file is neither model", k, delay);
-        if (!was_killed) ck_assert_msg(is_new, "trial %d: the save finished but the old model is there", k);
+        const int which = file_is(path, &old_out, &new_out);
+        ck_assert_msg(which, "trial %d (delay %.4f s): the file is neither model", k, delay);
+        if (!was_killed) ck_assert_msg(which == 2, "trial %d: the save finished but the old model is there", k);
     }
     fprintf(stderr, "atomic save: one save %.3f s; %d of %d children killed, %d of them mid-write\n", duration,
             killed, trials, mid_write);
@@ -886,10 +887,12 @@ START_TEST(save__survives_a_kill_at_every_write_step)
         /* step n is killed before it runs: the rename is the last step but one, so only a kill at
          * the last (the folder's fsync) comes after it */
         const int want_new = n == steps;
-        ck_assert_msg(file_scores_as(path, want_new ? &new_out : &old_out), "step %llu of %llu: the file is not the %s "
+        ck_assert_msg(file_is(path, &old_out, &new_out) == (want_new ? 2 : 1), "step %llu of %llu: the file is not the %s "
                       "model", (unsigned long long)n, (unsigned long long)steps, want_new ? "new" : "old");
         count_temp_files("steps.rpm", 1); /* a killed save may leave its temporary file: documented */
     }
+    printf("save killed before each of its %llu file-system steps: the old model up to the rename, the new one "
+           "after it\n", (unsigned long long)steps);
     outputs_free(&old_out);
     outputs_free(&new_out);
 }
