@@ -22,7 +22,7 @@ typedef struct rp_bank_params {
     double coreset_ratio;    /* fraction of added vectors kept at freeze; 0 = 0.1; 1 keeps all */
     uint64_t coreset_count;  /* absolute number kept; overrides coreset_ratio when non-zero */
     uint32_t projection_dim; /* random projection for the approximate greedy coreset; 0 = 128 */
-    uint32_t num_threads;    /* 0 = one per online CPU core */
+    uint32_t num_threads;    /* coreset, index and rp_bank_search threads; 0 = one per online CPU core */
     uint64_t seed;           /* coreset randomness; 0 = RP_BANK_DEFAULT_SEED */
     uint32_t knn_int8;       /* non-zero: the nearest-neighbour search ranks candidates with int8 products
                               * (AVX-512 VNNI) and re-ranks the best k + 8 exactly in double; distances

@@ -32,7 +32,7 @@ typedef struct rp_scorer_params {
                                     than the bank holds means the whole bank */
     double map_sigma;            /* Gaussian smoothing of the map, in input pixels; 0 = 4.0;
                                     at most 64 */
-    uint32_t num_threads;        /* threads for the map steps; 0 = one per online CPU core */
+    uint32_t num_threads;        /* threads for every step of a score (embedding, kNN, map); 0 = one per online core */
     /* The preprocessing geometry (resize, no_crop and keep_aspect, the last one at the end of this
      * struct). With an extractor, 0 takes the extractor's value (rp_extractor_info reports it)
      * and a non-zero value must equal it (RP_E_SHAPE); leave them 0. Without an extractor they

@@ -11,6 +11,7 @@
 #include "bank/knn.h"
 #include "common/common.h"
 #include "common/feature_store.h"
+#include "common/threads.h"
 
 #define DEFAULT_RATIO 0.1
 #define DEFAULT_PROJECTION_DIM 128u
@@ -224,7 +225,9 @@ int rp_bank_freeze(rp_bank *bank, rp_progress_fn progress, void *user_data)
         bank->selection_len = m;
         bank->compacted = 1;
     }
+    const int saved = rp__threads_enter(bank->params.num_threads);
     int st = rp__knn_create(bank->data, bank->size, bank->params.dim, bank->params.knn_int8 != 0, fn, &bank->index);
+    rp__threads_leave(saved);
     if (st) return st; /* selection kept: calling rp_bank_freeze again retries the index only */
     return RP_OK;
 }
@@ -259,7 +262,9 @@ int rp_bank_create_frozen(const float *vectors, uint64_t count, uint32_t dim, co
         memcpy(bank->data, vectors, floats * sizeof(float));
         bank->size = count;
         bank->compacted = 1;
+        const int saved = rp__threads_enter(bank->params.num_threads);
         st = rp__knn_create(bank->data, bank->size, dim, bank->params.knn_int8 != 0, fn, &bank->index);
+        rp__threads_leave(saved);
     }
     if (st) {
         rp_bank_free(bank); /* keeps the thread's error message */
@@ -327,8 +332,8 @@ static int check_search_sizes(const rp_bank *bank, size_t queries_floats, uint64
     return RP_OK;
 }
 
-int rp_bank_search(const rp_bank *bank, const float *queries, size_t queries_floats, uint64_t count, uint32_t k,
-                   float *distances_out, size_t distances_floats, uint64_t *indices_out, size_t indices_count)
+int rp__bank_search(const rp_bank *bank, const float *queries, size_t queries_floats, uint64_t count, uint32_t k,
+                    float *distances_out, size_t distances_floats, uint64_t *indices_out, size_t indices_count)
 {
     static const char fn[] = "rp_bank_search";
     rp__clear_error();
@@ -363,6 +368,16 @@ int rp_bank_search(const rp_bank *bank, const float *queries, size_t queries_flo
     if (!rc && indices_out) memcpy(indices_out, idx, results * sizeof *idx);
     free(dist);
     free(idx);
+    return rc;
+}
+
+int rp_bank_search(const rp_bank *bank, const float *queries, size_t queries_floats, uint64_t count, uint32_t k,
+                   float *distances_out, size_t distances_floats, uint64_t *indices_out, size_t indices_count)
+{
+    const int saved = rp__threads_enter(bank ? bank->params.num_threads : 0);
+    const int rc = rp__bank_search(bank, queries, queries_floats, count, k, distances_out, distances_floats,
+                                   indices_out, indices_count);
+    rp__threads_leave(saved);
     return rc;
 }
 

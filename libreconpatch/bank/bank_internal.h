@@ -11,6 +11,11 @@ int rp__bank_knn_int8(const rp_bank *bank);
  * NULL before the freeze. Readers such as the scorer use them instead of a copy of their own. */
 const float *rp__bank_frozen_vectors(const rp_bank *bank);
 
+/* rp_bank_search in the caller's thread count: for the scorer, whose num_threads governs its
+ * searches (rp_bank_search itself runs with the bank's). */
+int rp__bank_search(const rp_bank *bank, const float *queries, size_t queries_floats, uint64_t count, uint32_t k,
+                    float *distances_out, size_t distances_floats, uint64_t *indices_out, size_t indices_count);
+
 /* Before the first rp_bank_add: hold at most `bytes` of added vectors in memory, moving them to an
  * unlinked temporary file in spill_dir (NULL: $TMPDIR, else /tmp) past that (0: never). The
  * selection and the kept vectors are the same either way (common/feature_store.h). RP_E_STATE

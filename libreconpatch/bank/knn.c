@@ -33,6 +33,7 @@
  * Thread safety: the index is read-only after creation; every search allocates its own streams,
  * memory objects, oneDNN scratchpads (user scratchpad mode) and tiles. */
 #include "common/alloc.h"
+#include "common/threads.h"
 #include "bank/knn.h"
 
 #include <dnnl.h>
@@ -386,7 +387,7 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
     const uint64_t max_width = x->n < RP__KNN_BANK_BLOCK ? x->n : RP__KNN_BANK_BLOCK;
     const size_t scratch_bytes =
         x->full.scratch_bytes > x->tail.scratch_bytes ? x->full.scratch_bytes : x->tail.scratch_bytes;
-    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const int threads = rp__threads_team();
     /* whole blocks per thread when every thread gets one and all tiles fit (see the top) */
     const uint64_t tile_bytes = qb * max_width * sizeof(float);
     const int team = threads > 1 && nqb >= (uint64_t)threads && (uint64_t)threads * tile_bytes <= RP__KNN_TILE_BUDGET

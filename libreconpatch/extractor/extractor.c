@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "backbone/resnet.h"
 #include "common/common.h"
+#include "common/threads.h"
 #include "extractor/extractor_internal.h"
 #include "features/aggregate.h"
 #include "image/preprocess.h"
@@ -389,11 +390,14 @@ int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *im
             rc = rp__image_preprocess(images[start + i], e->params.resize, e->params.crop, (int)e->params.no_crop,
                                       (int)e->params.keep_aspect, e->params.normalization, input + i * in1);
         if (!rc) rc = rp__resnet_forward(e->net, input, n, layer2, layer3, NULL, fn);
+        /* the aggregation's team is the extractor's num_threads, as the backbone's is */
+        const int saved = rp__threads_enter(e->params.num_threads);
         for (uint32_t i = 0; i < n && !rc; i++)
             rc = rp__features_aggregate(layer2 + i * l2, e->shape.layer2_channels, e->shape.layer2_size,
                                         layer3 + i * l3, e->shape.layer3_channels, e->shape.layer3_size,
                                         e->params.patch_size, e->params.feature_dim,
                                         features_out + (size_t)(start + i) * per_image);
+        rp__threads_leave(saved);
     }
     free(input);
     free(layer2);

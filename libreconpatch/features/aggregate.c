@@ -22,6 +22,7 @@
 
 #include "common/bilinear.h"
 #include "common/common.h"
+#include "common/threads.h"
 #include "features/aggregate_kernels.h"
 
 /* Stacked planes [first, last) read by features [f0, f1). */
@@ -59,7 +60,7 @@ int rp__features_aggregate(const float *layer2, uint32_t c2, uint32_t h2, const 
     }
     /* per thread: the block's planes (h2^2 each), one layer3 pooled plane and its x-interpolated
      * rows; shared: the bilinear taps */
-    const int threads = omp_get_max_threads();
+    const int threads = rp__threads_team();
     const size_t per_thread = (size_t)(max_planes * npix2 + npix3 + (uint64_t)h3 * h2);
     float *scratch = rp__malloc((size_t)threads * per_thread * sizeof(float));
     uint32_t *lo = rp__malloc(2 * (size_t)h2 * sizeof(uint32_t));

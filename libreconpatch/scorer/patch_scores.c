@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/bank_internal.h"
 #include "common/alloc.h"
 #include "common/common.h"
 #include "scorer/scorer_internal.h"
@@ -60,7 +61,7 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
         vectors = embedded;
     }
 
-    rc = rp_bank_search(s->bank, vectors, (size_t)n * dim, n, 1, patch_scores, n, nearest, n);
+    rc = rp__bank_search(s->bank, vectors, (size_t)n * dim, n, 1, patch_scores, n, nearest, n);
     if (rc) {
         rc = relay_failure(rc, fn, "rp_bank_search of the patches");
         goto done;
@@ -72,7 +73,7 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
     /* The support N_b(m*): the b nearest bank entries of m* itself. */
     const uint64_t m_star = nearest[best];
     const float *m_star_vec = s->bank_vectors + m_star * dim;
-    rc = rp_bank_search(s->bank, m_star_vec, dim, 1, b, support_dist, b, support, b);
+    rc = rp__bank_search(s->bank, m_star_vec, dim, 1, b, support_dist, b, support, b);
     if (rc) {
         rc = relay_failure(rc, fn, "rp_bank_search of the nearest bank entry");
         goto done;

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/common.h"
+#include "common/threads.h"
 #include "scorer/scorer_internal.h"
 
 /* The caller's result struct: its struct_size says how many bytes it has. */
@@ -34,7 +35,7 @@ static int check_capacity(size_t have, size_t need, const char *name, const char
 }
 
 /* Features (validated shape) -> all requested outputs. */
-static int score_core(const rp_scorer *s, const float *features, rp_score_result *result_out,
+static int score_steps(const rp_scorer *s, const float *features, rp_score_result *result_out,
                       float *patch_scores_out, float *map_input_out, float *map_image_out, uint32_t width,
                       uint32_t height, const char *fn)
 {
@@ -75,6 +76,18 @@ done:
     free(patch_scores);
     free(map);
     free(scratch);
+    return rc;
+}
+
+/* score_steps with the scorer's thread count over every step (embedding, kNN, map). */
+static int score_core(const rp_scorer *s, const float *features, rp_score_result *result_out,
+                      float *patch_scores_out, float *map_input_out, float *map_image_out, uint32_t width,
+                      uint32_t height, const char *fn)
+{
+    const int saved = rp__threads_enter(s->num_threads);
+    const int rc =
+        score_steps(s, features, result_out, patch_scores_out, map_input_out, map_image_out, width, height, fn);
+    rp__threads_leave(saved);
     return rc;
 }
 
