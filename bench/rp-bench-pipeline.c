@@ -229,14 +229,20 @@ int main(int argc, char **argv)
     for (int s = 0; s < N_STAGES; s++) printf("  %-10s %8.2f\n", stage_names[s], med[s]);
     printf("  kNN (%s): %llu x %u bank, %.0f GFLOP/s; whole scoring / backbone = %.2f; peak RSS %.0f MB\n",
            knn_int8 ? "int8" : "fp32", (unsigned long long)rp_bank_size(bank), bdim, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
+    rp_model_memory mem = {.struct_size = sizeof mem};
+    if (rp_model_get_memory(model, &mem, sizeof mem)) die("rp_model_get_memory");
+    printf("  model memory (rp_model_get_memory): %.1f MB = backbone weights %.1f + activation arenas %.1f + "
+           "heads %.2f + banks %.1f + router %.2f\n",
+           mem.total / 1e6, mem.backbone_weights / 1e6, mem.backbone_activations / 1e6, mem.heads / 1e6,
+           mem.banks / 1e6, mem.router / 1e6);
     printf("{\"method\": \"%s\", \"coreset\": %g, \"n_train\": %zu, \"train_s\": %.2f, \"features_s\": %.2f, "
            "\"head_s\": %.2f, \"coreset_s\": %.2f, \"train_peak_rss_mb\": %.0f",
            method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", coreset, n_train, train_total,
            stage_seconds[RP_STAGE_FEATURES], stage_seconds[RP_STAGE_TRAIN], stage_seconds[RP_STAGE_CORESET], train_rss);
     for (int s = 0; s < N_STAGES; s++) printf(", \"%s_ms\": %.3f", stage_names[s], med[s]);
-    printf(", \"knn_int8\": %u, \"knn_gflops\": %.1f, \"score_over_backbone\": %.3f, \"peak_rss_mb\": %.0f}\n",
-           knn_int8, knn_gflops,
-           med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
+    printf(", \"knn_int8\": %u, \"knn_gflops\": %.1f, \"score_over_backbone\": %.3f, \"peak_rss_mb\": %.0f, "
+           "\"model_memory_mb\": %.1f}\n",
+           knn_int8, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb(), mem.total / 1e6);
     rp_model_free(model);
     return 0;
 }

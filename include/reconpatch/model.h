@@ -163,6 +163,24 @@ RP_API const rp_bank *rp_model_bank(const rp_model *model);
 RP_API const rp_scorer *rp_model_scorer(const rp_model *model);
 RP_API int32_t rp_model_method(const rp_model *model);
 
+/* The memory a model holds, in bytes, by part: the library's own heap objects. Not counted: the
+ * code oneDNN generates, the scratch of a call while it runs (features, tiles, maps), and an
+ * activation arena while a call uses it. */
+typedef struct rp_model_memory {
+    uint32_t struct_size;
+    uint32_t reserved0;
+    uint64_t backbone_weights;     /* weights in their oneDNN layouts, with the copies a batch size needed */
+    uint64_t backbone_activations; /* activation arenas kept between calls: one per call that ran at once */
+    uint64_t heads;                /* the model's embedding and the categories' own heads */
+    uint64_t banks;                /* every category's kept vectors, coreset selection and search index */
+    uint64_t router;               /* the per-image descriptors that route among several categories */
+    uint64_t total;                /* the sum of the above */
+} rp_model_memory;
+
+/* Fill *out (struct_size set by the caller; min(size) bytes filled). Safe beside scoring calls on
+ * the same model; the activations then count the arenas not in use at that moment. */
+RP_API int rp_model_get_memory(const rp_model *model, rp_model_memory *out, size_t size);
+
 RP_API void rp_model_free(rp_model *model);
 
 /* ---- thresholds ------------------------------------------------------------------------- */

@@ -73,6 +73,11 @@ int rp__resnet_bf16_native(void);
 int rp__resnet_create(const rp__resnet_spec *spec, const rp__resnet_options *opt, const char *fn,
                       rp__resnet **out);
 void rp__resnet_free(rp__resnet *net);
+
+/* Bytes the network holds: its weights in their oneDNN layouts (with the copies a batch size's
+ * plan needed in another layout, and the classifier's) and the activation arenas kept for reuse
+ * (one per call that ran at once). Safe beside running calls. */
+void rp__resnet_memory(const rp__resnet *net, uint64_t *weights_out, uint64_t *activations_out);
 void rp__resnet_get_shape(const rp__resnet *net, rp__resnet_shape *shape);
 /* Name of the oneDNN implementation chosen for the stem and the first 3x3 conv (for logs/docs). */
 const char *rp__resnet_impl_name(const rp__resnet *net, int which);

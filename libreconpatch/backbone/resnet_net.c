@@ -58,6 +58,7 @@ typedef struct plan {
     uint32_t reference_kernels;      /* convs on oneDNN's slow reference code (should be 0) */
     void **owned;                    /* weight copies this plan made (layout differed) */
     size_t num_owned;
+    size_t owned_bytes;
     struct plan *next;
 } plan;
 
@@ -341,6 +342,7 @@ static int emit_conv(rp__resnet *net, plan *p, size_t ci, dnnl_primitive_desc_t 
         p->owned = o;
         if ((rc = reorder_weights(net, cw->data, &cw->md, want_w, &w, fn))) return rc;
         p->owned[p->num_owned++] = w;
+        p->owned_bytes += dnnl_memory_desc_get_size(want_w);
         s.weights = w;
     }
     add_scratch(p, pd);
@@ -568,6 +570,25 @@ static int take_conv(rp__resnet *net, const rp__resnet_conv *c, int relu, const 
     memcpy(cw->data, c->weight, nw * sizeof(float));
     memcpy(cw->bias, c->bias, cw->out * sizeof(float));
     return RP_OK;
+}
+
+void rp__resnet_memory(const rp__resnet *net, uint64_t *weights_out, uint64_t *activations_out)
+{
+    rp__resnet *n = (rp__resnet *)net; /* the locks only: the counts are read, nothing changes */
+    uint64_t weights = 0, activations = 0;
+    for (size_t i = 0; i < n->num_convs; i++)
+        if (n->convs[i].data)
+            weights += dnnl_memory_desc_get_size(&n->convs[i].md) + (uint64_t)n->convs[i].out * sizeof(float);
+    if (n->fc_weight)
+        weights += ((uint64_t)n->shape.num_classes * n->layer4_channels + n->shape.num_classes) * sizeof(float);
+    pthread_mutex_lock(&n->plan_lock);
+    for (const plan *p = n->plans; p; p = p->next) weights += p->owned_bytes;
+    pthread_mutex_unlock(&n->plan_lock);
+    pthread_mutex_lock(&n->arena_lock);
+    for (const arena *a = n->arenas; a; a = a->next) activations += a->bytes;
+    pthread_mutex_unlock(&n->arena_lock);
+    *weights_out = weights;
+    *activations_out = activations;
 }
 
 int rp__resnet_bf16_native(void) { return isa_has(dnnl_cpu_isa_avx512_core_bf16); }

@@ -276,6 +276,15 @@ int rp_bank_create_frozen(const float *vectors, uint64_t count, uint32_t dim, co
 
 uint64_t rp_bank_size(const rp_bank *bank) { return bank ? bank->size : 0; }
 uint32_t rp_bank_dim(const rp_bank *bank) { return bank ? bank->params.dim : 0; }
+uint64_t rp__bank_bytes(const rp_bank *bank)
+{
+    if (!bank) return 0;
+    uint64_t bytes = bank->added.memory ? bank->added.capacity * bank->added.dim * sizeof(float) : 0;
+    if (bank->data) bytes += bank->size * bank->params.dim * sizeof(float);
+    bytes += bank->selection_len * sizeof(uint64_t);
+    return bytes + (bank->index ? rp__knn_bytes(bank->index) : 0);
+}
+
 int rp_bank_is_frozen(const rp_bank *bank) { return bank && bank->index ? 1 : 0; }
 int rp__bank_knn_int8(const rp_bank *bank) { return bank && bank->params.knn_int8 ? 1 : 0; }
 

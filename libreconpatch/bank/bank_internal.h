@@ -11,6 +11,10 @@ int rp__bank_knn_int8(const rp_bank *bank);
  * NULL before the freeze. Readers such as the scorer use them instead of a copy of their own. */
 const float *rp__bank_frozen_vectors(const rp_bank *bank);
 
+/* Bytes the bank holds: vectors added and not yet selected (in memory), the kept vectors, the
+ * coreset selection and the search index. */
+uint64_t rp__bank_bytes(const rp_bank *bank);
+
 /* rp_bank_search in the caller's thread count: for the scorer, whose num_threads governs its
  * searches (rp_bank_search itself runs with the bank's). */
 int rp__bank_search(const rp_bank *bank, const float *queries, size_t queries_floats, uint64_t count, uint32_t k,

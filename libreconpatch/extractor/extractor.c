@@ -405,6 +405,11 @@ int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *im
     return rc; /* a failure part-way leaves the earlier images written (extractor.h says so) */
 }
 
+void rp__extractor_memory(const rp_extractor *e, uint64_t *weights_out, uint64_t *activations_out)
+{
+    rp__resnet_memory(e->net, weights_out, activations_out);
+}
+
 /* The resolved params (every default filled in, weights_path NULL), for saving a model. */
 void rp__extractor_get_params(const rp_extractor *e, rp_extractor_params *out)
 {

@@ -17,6 +17,9 @@ const char *rp__extractor_impl_name(const rp_extractor *extractor, int which);
 /* The resolved params (no zero defaults left; weights_path NULL): what a saved model records. */
 void rp__extractor_get_params(const rp_extractor *extractor, rp_extractor_params *out);
 
+/* Bytes held by the extractor's network: weights and idle activation arenas (rp__resnet_memory). */
+void rp__extractor_memory(const rp_extractor *extractor, uint64_t *weights_out, uint64_t *activations_out);
+
 /* Build the extractor's plan for `batch` now (it is otherwise built on first use) and report the
  * number of convolutions that oneDNN could only run with its reference kernels. */
 int rp__extractor_prepare_batch(const rp_extractor *extractor, uint32_t batch, uint32_t *reference_kernels);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "bank/bank_internal.h"
+#include "extractor/extractor_internal.h"
 #include "model/model_internal.h"
 
 /* rp_score_image and rp_score_image_in_category: category RP__ROUTE lets the router choose. */
@@ -92,6 +94,34 @@ const rp_embedding *rp_model_embedding(const rp_model *m) { return m ? m->embedd
 const rp_bank *rp_model_bank(const rp_model *m) { return m ? m->categories[0].bank : NULL; }
 const rp_scorer *rp_model_scorer(const rp_model *m) { return m ? m->categories[0].scorer : NULL; }
 int32_t rp_model_method(const rp_model *m) { return m ? m->method : 0; }
+
+static uint64_t embedding_bytes(const rp_embedding *e)
+{
+    const uint64_t in = rp_embedding_in_dim(e), out = rp_embedding_out_dim(e);
+    return (in * out + out) * sizeof(float); /* weight and bias; 0 for NULL */
+}
+
+int rp_model_get_memory(const rp_model *model, rp_model_memory *out, size_t size)
+{
+    static const char fn[] = "rp_model_get_memory";
+    rp__clear_error();
+    if (!model || !out) return rp__fail(RP_E_INVALID_ARG, "%s: %s is NULL", fn, !model ? "model" : "out");
+    if (size < sizeof(uint32_t)) return rp__fail(RP_E_INVALID_ARG, "%s: size %zu is too small", fn, size);
+    rp_model_memory m;
+    memset(&m, 0, sizeof m);
+    rp__extractor_memory(model->extractor, &m.backbone_weights, &m.backbone_activations);
+    m.heads = embedding_bytes(model->embedding);
+    for (uint32_t c = 0; c < model->n_categories; c++) {
+        m.heads += embedding_bytes(model->categories[c].own_head);
+        m.banks += rp__bank_bytes(model->categories[c].bank);
+    }
+    m.router = (uint64_t)model->router.capacity * (model->router.dim * sizeof(float) + sizeof(uint32_t));
+    m.total = m.backbone_weights + m.backbone_activations + m.heads + m.banks + m.router;
+    m.struct_size = (uint32_t)(size < sizeof m ? size : sizeof m);
+    memset(out, 0, size);
+    memcpy(out, &m, m.struct_size);
+    return RP_OK;
+}
 
 /* One category's thresholds into the caller's struct of size bytes. */
 static int get_thresholds(const rp_model *model, uint32_t category, rp_model_thresholds *out, size_t size,

@@ -161,6 +161,7 @@ PROTOTYPES = {
     "rp_model_bank": (P(rp_bank), [P(rp_model)]),
     "rp_model_scorer": (P(rp_scorer), [P(rp_model)]),
     "rp_model_method": (c_int32, [P(rp_model)]),
+    "rp_model_get_memory": (c_int, [P(rp_model), P(S.ModelMemory), c_size_t]),
     "rp_model_free": (None, [P(rp_model)]),
     "rp_model_get_thresholds": (c_int, [P(rp_model), P(S.ModelThresholds), c_size_t]),
     "rp_model_category_count": (c_uint32, [P(rp_model)]),

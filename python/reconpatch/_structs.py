@@ -114,6 +114,12 @@ class ModelThresholds(_Struct):
                 ("quantile", f64), ("f1", f64), ("calibration_images", u32), ("reserved0", u32)]
 
 
+class ModelMemory(_Struct):
+    _c_name_ = "rp_model_memory"
+    _fields_ = [("struct_size", u32), ("reserved0", u32), ("backbone_weights", u64), ("backbone_activations", u64),
+                ("heads", u64), ("banks", u64), ("router", u64), ("total", u64)]
+
+
 class CalibrationParams(_Struct):
     _c_name_ = "rp_calibration_params"
     _fields_ = [("struct_size", u32), ("reserved0", u32), ("quantile", f64)]
@@ -131,5 +137,5 @@ class ModelLoadParams(_Struct):
 
 
 ALL = [Progress, ImageLoadParams, ExtractorParams, ExtractorInfo, BankParams, ScorerParams, ScorerInfo,
-       ScoreResult, TrainerParams, TrainParams, ModelThresholds, CalibrationParams, ModelSaveParams,
+       ScoreResult, TrainerParams, TrainParams, ModelThresholds, ModelMemory, CalibrationParams, ModelSaveParams,
        ModelLoadParams]

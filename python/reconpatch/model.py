@@ -331,6 +331,16 @@ class Model(Handle):
             code = _lib.lib.rp_model_method(p)
         return {v: k for k, v in _METHODS.items()}.get(code, code)
 
+    @property
+    def memory(self):
+        """Bytes the model holds, by part (rp_model_get_memory): a dict with backbone_weights,
+        backbone_activations, heads, banks, router and total."""
+        m = S.ModelMemory()
+        m.struct_size = ctypes.sizeof(m)
+        with self._use() as p:
+            check(_lib.lib.rp_model_get_memory(p, ctypes.byref(m), ctypes.sizeof(m)))
+        return {name: getattr(m, name) for name, _ in S.ModelMemory._fields_[2:]}
+
     def _part(self, getter, cls):
         with self._use() as p:
             ptr = getattr(_lib.lib, getter)(p)

@@ -110,6 +110,18 @@ _Static_assert(offsetof(rp_train_params, heads) == 104 && sizeof(((rp_train_para
 _Static_assert(offsetof(rp_train_params, reserved2) == 108 && sizeof(((rp_train_params *)0)->reserved2) == 4, "rp_train_params.reserved2 moved or resized");
 _Static_assert(offsetof(rp_train_params, reserved2) + sizeof(((rp_train_params *)0)->reserved2) == sizeof(rp_train_params), "rp_train_params has tail padding: an appended field would not grow it");
 
+_Static_assert(sizeof(rp_model_memory) == 56, "sizeof(rp_model_memory) changed");
+_Static_assert(alignof(rp_model_memory) == 8, "alignof(rp_model_memory) changed");
+_Static_assert(offsetof(rp_model_memory, struct_size) == 0 && sizeof(((rp_model_memory *)0)->struct_size) == 4, "rp_model_memory.struct_size moved or resized");
+_Static_assert(offsetof(rp_model_memory, reserved0) == 4 && sizeof(((rp_model_memory *)0)->reserved0) == 4, "rp_model_memory.reserved0 moved or resized");
+_Static_assert(offsetof(rp_model_memory, backbone_weights) == 8 && sizeof(((rp_model_memory *)0)->backbone_weights) == 8, "rp_model_memory.backbone_weights moved or resized");
+_Static_assert(offsetof(rp_model_memory, backbone_activations) == 16 && sizeof(((rp_model_memory *)0)->backbone_activations) == 8, "rp_model_memory.backbone_activations moved or resized");
+_Static_assert(offsetof(rp_model_memory, heads) == 24 && sizeof(((rp_model_memory *)0)->heads) == 8, "rp_model_memory.heads moved or resized");
+_Static_assert(offsetof(rp_model_memory, banks) == 32 && sizeof(((rp_model_memory *)0)->banks) == 8, "rp_model_memory.banks moved or resized");
+_Static_assert(offsetof(rp_model_memory, router) == 40 && sizeof(((rp_model_memory *)0)->router) == 8, "rp_model_memory.router moved or resized");
+_Static_assert(offsetof(rp_model_memory, total) == 48 && sizeof(((rp_model_memory *)0)->total) == 8, "rp_model_memory.total moved or resized");
+_Static_assert(offsetof(rp_model_memory, total) + sizeof(((rp_model_memory *)0)->total) == sizeof(rp_model_memory), "rp_model_memory has tail padding: an appended field would not grow it");
+
 _Static_assert(sizeof(rp_model_thresholds) == 48, "sizeof(rp_model_thresholds) changed");
 _Static_assert(alignof(rp_model_thresholds) == 8, "alignof(rp_model_thresholds) changed");
 _Static_assert(offsetof(rp_model_thresholds, struct_size) == 0 && sizeof(((rp_model_thresholds *)0)->struct_size) == 4, "rp_model_thresholds.struct_size moved or resized");
@@ -233,7 +245,7 @@ _Static_assert(offsetof(rp_trainer_params, reserved0) + sizeof(((rp_trainer_para
 int main(void)
 {
 #ifdef RP_LAYOUT_LOCKED
-    printf("layout of 14 public structs (152 fields) as locked\n");
+    printf("layout of 15 public structs (160 fields) as locked\n");
     return 0;
 #else
     printf("SKIP: the layout lock is written for LP64 Linux\n");

@@ -131,6 +131,13 @@ int main(void)
     FIELD(rp_model_thresholds, calibration_images); FIELD(rp_model_thresholds, reserved0);
     end();
 
+    STRUCT(rp_model_memory);
+    FIELD(rp_model_memory, struct_size); FIELD(rp_model_memory, reserved0);
+    FIELD(rp_model_memory, backbone_weights); FIELD(rp_model_memory, backbone_activations);
+    FIELD(rp_model_memory, heads); FIELD(rp_model_memory, banks);
+    FIELD(rp_model_memory, router); FIELD(rp_model_memory, total);
+    end();
+
     STRUCT(rp_calibration_params);
     FIELD(rp_calibration_params, struct_size); FIELD(rp_calibration_params, reserved0);
     FIELD(rp_calibration_params, quantile);

@@ -238,6 +238,11 @@ def test_model__heads_choose_how_each_category_is_embedded(backbone):
         own.add_normals("mirrored", [np.ascontiguousarray(a[:, ::-1]) for a in train], heads="per-category",
                         trainer=small)
         assert own.categories == ["upright", "flipped", "mirrored"]
+        # three heads of the same shape; the banks hold at least their vectors
+        mem, head = own.memory, own.embedding
+        assert mem["heads"] == 3 * (head.in_dim + 1) * head.out_dim * 4
+        assert mem["banks"] >= own.bank.size * own.bank.dim * 4
+        assert mem["total"] == sum(v for k, v in mem.items() if k != "total")
         with pytest.raises(ValueError, match="heads must be"):
             own.add_normals("other", train, heads="each")
         with pytest.raises(rp.ReconpatchError, match="RP_HEADS_NONE"):

@@ -4,6 +4,7 @@
  * the committed bottle images with their colours inverted: a different appearance, same sizes. */
 #include <math.h>
 
+#include "backbone/resnet.h"
 #include "model/le_bytes.h"
 #include "model/model_format.h"
 #include "model/model_internal.h"
@@ -628,6 +629,81 @@ START_TEST(route_features_and_category_scorer_match_rp_score_image)
 }
 END_TEST
 
+/* Floats of the folded backbone through layer3 (weights and biases of every convolution), counted
+ * from the weights the fixture wrote, independently of the network built from them. */
+static uint64_t backbone_floats(void)
+{
+    rp__weights *w = NULL;
+    rp__resnet_spec spec;
+    ck_assert_int_eq(rp__weights_random(RP_ARCH_RESNET50, RP_LAYOUT_KERAS, 8, 7, &w), RP_OK);
+    ck_assert_int_eq(rp__resnet_fold(w, 3, "test", &spec), RP_OK);
+    const rp__resnet_conv *c = &spec.stem;
+    uint64_t n = (uint64_t)c->out_channels * (c->in_channels * c->kernel * c->kernel + 1);
+    for (uint32_t s = 0; s < 3; s++)
+        for (uint32_t b = 0; b < spec.blocks[s]; b++) {
+            const rp__resnet_conv *convs[4] = {&spec.stage[s][b].conv1, &spec.stage[s][b].conv2,
+                                               &spec.stage[s][b].conv3, &spec.stage[s][b].downsample};
+            for (int k = 0; k < 4; k++)
+                if (convs[k]->weight)
+                    n += (uint64_t)convs[k]->out_channels * (convs[k]->in_channels * convs[k]->kernel * convs[k]->kernel + 1);
+        }
+    rp__resnet_spec_free(&spec);
+    rp__weights_free(w);
+    return n;
+}
+
+/* rp_model_get_memory against what the parts must hold: the heads exactly, the banks at least
+ * their vectors, selection and norms, the router its descriptors, the backbone its folded weights
+ * (oneDNN's blocked layouts may pad channel counts up to the vector width). */
+START_TEST(memory_reports_every_part)
+{
+    int32_t rc;
+    rp_model *m = train_unified(RP_METHOD_RECONPATCH, 0, &rc);
+    ck_assert_int_eq(rc, RP_OK);
+    rp_model_memory mem = {.struct_size = sizeof mem};
+    ck_assert_int_eq(rp_model_get_memory(m, &mem, sizeof mem), RP_OK);
+    ck_assert_uint_eq(mem.struct_size, sizeof mem);
+
+    const rp_embedding *heads[2] = {m->embedding, m->categories[1].own_head};
+    uint64_t want_heads = 0;
+    for (int h = 0; h < 2; h++) {
+        ck_assert_ptr_nonnull(heads[h]);
+        want_heads += ((uint64_t)rp_embedding_in_dim(heads[h]) + 1) * rp_embedding_out_dim(heads[h]) * sizeof(float);
+    }
+    ck_assert_uint_eq(mem.heads, want_heads);
+
+    uint64_t bank_least = 0;
+    for (uint32_t c = 0; c < 2; c++) {
+        const rp_bank *b = m->categories[c].bank;
+        bank_least += rp_bank_size(b) * (rp_bank_dim(b) * sizeof(float) + sizeof(uint64_t) + sizeof(float));
+    }
+    ck_assert_uint_ge(mem.banks, bank_least);
+    ck_assert_uint_le(mem.banks, 3 * bank_least);
+
+    ck_assert_uint_eq(m->router.count, 2 * N_TRAIN);
+    ck_assert_uint_ge(mem.router, m->router.count * ((uint64_t)m->router.dim * sizeof(float) + sizeof(uint32_t)));
+
+    const uint64_t folded = backbone_floats() * sizeof(float);
+    ck_assert_uint_ge(mem.backbone_weights, folded);
+    ck_assert_uint_le(mem.backbone_weights, 3 * folded);
+    ck_assert_uint_gt(mem.backbone_activations, 0); /* training ran the backbone: its arena stays */
+    ck_assert_uint_eq(mem.total, mem.backbone_weights + mem.backbone_activations + mem.heads + mem.banks + mem.router);
+
+    /* An older, shorter struct gets its own fields only; bad arguments are named. */
+    rp_model_memory shorter;
+    memset(&shorter, 0xAB, sizeof shorter);
+    const size_t old_size = offsetof(rp_model_memory, heads);
+    ck_assert_int_eq(rp_model_get_memory(m, &shorter, old_size), RP_OK);
+    ck_assert_uint_eq(shorter.struct_size, old_size);
+    ck_assert_uint_eq(shorter.backbone_weights, mem.backbone_weights);
+    ck_assert_uint_eq(shorter.heads, 0xABABABABABABABABull);
+    ck_assert_int_eq(rp_model_get_memory(NULL, &mem, sizeof mem), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "model is NULL"));
+    ck_assert_int_eq(rp_model_get_memory(m, &mem, 2), RP_E_INVALID_ARG);
+    rp_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     setup_images();
@@ -648,6 +724,7 @@ int main(void)
     tcase_add_test(tc, adding_is_refused_without_change);
     tcase_add_test(tc, calibration_routes_and_sets_each_category);
     tcase_add_test(tc, route_features_and_category_scorer_match_rp_score_image);
+    tcase_add_test(tc, memory_reports_every_part);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     for (uint32_t c = 0; c < 2; c++) {
