@@ -11,10 +11,17 @@
  * Links the internal archive to time the stages that the public calls chain together. Also says
  * which kernels ran: oneDNN's version and instruction set (backbone, kNN products), OpenBLAS's
  * core, and which of the library's own loops (AVX-512, AVX2 + FMA or portable: aggregation, kNN
- * scan, map) are used. */
+ * scan, map) are used.
+ * Then the same images through the public one-call path, rp_image_load_file + rp_score_image with
+ * the map in the image's own geometry, as a host application scores: the stage table of the
+ * library's own clocks (rp_timing_*, the table rp-eval --timing prints), and the throughput with
+ * two images in flight (two threads sharing the model, loaded again with one thread per call)
+ * against one stream. */
 #include <dirent.h>
 #include <dnnl.h>
 #include <omp.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,7 @@
 #define RP_BENCH_PROGRAM "rp-bench-pipeline"
 #include "rp_bench_isa.h"
 #include "rp_bench_util.h"
+#include "rp_stage_table.h"
 
 #include "common/common.h"
 #include "features/aggregate.h"
@@ -48,6 +56,91 @@ static void print_kernels(void)
            openblas_get_config(), openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset",
            rp_bench_library_loops(rp__cpu_use_avx512(), rp__cpu_use_avx2()));
+}
+
+/* One test image through the public one-call path, as a host application scores it. */
+static void score_one_image(const rp_model *model, const char *path, float **map, size_t *map_floats)
+{
+    rp_image *img;
+    if (rp_image_load_file(path, NULL, &img)) die(path);
+    const size_t own = (size_t)rp_image_width(img) * rp_image_height(img);
+    if (own > *map_floats) {
+        free(*map);
+        if (!(*map = malloc(own * sizeof **map))) die("out of memory for a map");
+        *map_floats = own;
+    }
+    rp_score_result r = {.struct_size = sizeof r};
+    if (rp_score_image(model, img, &r, *map, own, NULL, 0)) die(path);
+    rp_image_free(img);
+}
+
+/* Every image once through rp_score_image, one after the other; returns the wall seconds. */
+static double whole_calls(const rp_model *model, char **paths, size_t n, rp_stage_table *table)
+{
+    float *map = NULL;
+    size_t map_floats = 0;
+    double discard[RP_TIMING_COUNT], stage_seconds[RP_TIMING_COUNT];
+    rp_timing_enable(1);
+    rp_timing_take(discard, RP_TIMING_COUNT);
+    const double t0 = now();
+    for (size_t i = 0; i < n; i++) {
+        const double started = now();
+        score_one_image(model, paths[i], &map, &map_floats);
+        const double whole = now() - started;
+        rp_timing_take(stage_seconds, RP_TIMING_COUNT);
+        rp_stage_table_add(table, stage_seconds, whole, whole);
+    }
+    const double wall = now() - t0;
+    rp_timing_enable(0);
+    free(map);
+    return wall;
+}
+
+typedef struct stream {
+    const rp_model *model;
+    char **paths;
+    size_t n, first; /* scores paths[first], paths[first + 2], ... */
+} stream;
+
+static void *score_stream(void *arg)
+{
+    const stream *s = arg;
+    float *map = NULL;
+    size_t map_floats = 0;
+    for (size_t i = s->first; i < s->n; i += 2) score_one_image(s->model, s->paths[i], &map, &map_floats);
+    free(map);
+    return NULL;
+}
+
+/* Two images in flight: the model saved and loaded again with one thread per call, two host
+ * threads taking every other image. Returns the wall seconds for all n. */
+static double two_in_flight(const rp_model *model, char **paths, size_t n)
+{
+    char path[] = "/tmp/rp-bench-pipeline-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) die("mkstemp");
+    close(fd);
+    if (rp_model_save(model, path, NULL)) die("rp_model_save");
+    rp_model_load_params lp;
+    rp_model_load_params_init(&lp, sizeof lp);
+    lp.num_threads = 1;
+    rp_model *one_thread;
+    const int rc = rp_model_load(path, &lp, &one_thread);
+    unlink(path);
+    if (rc) die("rp_model_load");
+    stream s[2] = {{one_thread, paths, n, 0}, {one_thread, paths, n, 1}};
+    float *warm_map = NULL;
+    size_t warm_floats = 0;
+    score_one_image(one_thread, paths[0], &warm_map, &warm_floats); /* warm-up: plans, arenas */
+    free(warm_map);
+    const double t0 = now();
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++)
+        if (pthread_create(&t[k], NULL, score_stream, &s[k])) die("pthread_create");
+    for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
+    const double wall = now() - t0;
+    rp_model_free(one_thread);
+    return wall;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -229,6 +322,13 @@ int main(int argc, char **argv)
     for (int s = 0; s < N_STAGES; s++) printf("  %-10s %8.2f\n", stage_names[s], med[s]);
     printf("  kNN (%s): %llu x %u bank, %.0f GFLOP/s; whole scoring / backbone = %.2f; peak RSS %.0f MB\n",
            knn_int8 ? "int8" : "fp32", (unsigned long long)rp_bank_size(bank), bdim, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
+    rp_stage_table table = {0};
+    const double one_stream = whole_calls(model, test, n_test, &table);
+    rp_stage_table_print(&table, stdout, "rp_score_image (map in the image's geometry), one stream", "(loading the next path)");
+    const double in_flight = two_in_flight(model, test, n_test);
+    printf("  throughput: one stream %.2f images/s (%u threads per call); two images in flight %.2f images/s "
+           "(1 thread per call); ratio %.2f\n",
+           n_test / one_stream, (unsigned)omp_get_max_threads(), n_test / in_flight, one_stream / in_flight);
     rp_model_memory mem = {.struct_size = sizeof mem};
     if (rp_model_get_memory(model, &mem, sizeof mem)) die("rp_model_get_memory");
     printf("  model memory (rp_model_get_memory): %.1f MB = backbone weights %.1f + activation arenas %.1f + "
@@ -241,8 +341,13 @@ int main(int argc, char **argv)
            stage_seconds[RP_STAGE_FEATURES], stage_seconds[RP_STAGE_TRAIN], stage_seconds[RP_STAGE_CORESET], train_rss);
     for (int s = 0; s < N_STAGES; s++) printf(", \"%s_ms\": %.3f", stage_names[s], med[s]);
     printf(", \"knn_int8\": %u, \"knn_gflops\": %.1f, \"score_over_backbone\": %.3f, \"peak_rss_mb\": %.0f, "
-           "\"model_memory_mb\": %.1f}\n",
-           knn_int8, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb(), mem.total / 1e6);
+           "\"model_memory_mb\": %.1f, \"images_per_s_one_stream\": %.3f, \"images_per_s_two_in_flight\": %.3f, "
+           "\"rp_score_image_stage_mean_ms\": ",
+           knn_int8, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb(), mem.total / 1e6, n_test / one_stream,
+           n_test / in_flight);
+    rp_stage_table_json(&table, stdout);
+    printf("}\n");
+    rp_stage_table_free(&table);
     rp_model_free(model);
     return 0;
 }

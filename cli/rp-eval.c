@@ -14,6 +14,7 @@
  *                                  then count false rejects and escapes on the test split;
  *                                  N1,N2,...: the largest is held out, the others calibrate on subsets
  *           [--report DIR]         an HTML report (DIR/index.html); calibrates (N = 20) unless told
+ *           [--timing]             where each test image's time went, stage by stage (rp_timing_*)
  *
  * DIR has the MVTec AD layout: train/good, test/<type>, ground_truth/<type>/<name>_mask.png. */
 #include <dirent.h>
@@ -31,6 +32,7 @@
 #include "rp_file_list.h"
 #include "rp_model_options.h"
 #include "rp_report.h"
+#include "rp_stage_table.h"
 
 #define MAX_CATEGORIES 32
 /* Calibration images when --report asks for thresholds without --calibrate; a fifth of a small
@@ -46,6 +48,7 @@ typedef struct category {
     file_list masks;   /* mask path or "" for each test image */
     uint8_t *labels;   /* 1 = anomalous */
     double train_seconds, ms_per_image;
+    rp_stage_table stages; /* --timing: per test image, from the library's stage clocks */
     size_t routed_home;       /* test images a model of several categories routed to this one */
     double routed_home_share; /* their share; -1 for a model of one category */
     int added;                /* joined the model by rp_model_add_normals (--add) */
@@ -76,6 +79,7 @@ typedef struct options {
     uint32_t subsets[MAX_SUBSETS]; /* the list's other counts, ascending */
     int n_subsets;
     const char *report; /* report folder or NULL */
+    int timing;         /* --timing: the stage table of the test images */
 } options;
 
 static double now(void)
@@ -264,10 +268,18 @@ static void evaluate(const options *o, const rp_model *m, uint32_t model_categor
     const size_t features_floats = (size_t)xi.grid_size * xi.grid_size * xi.feature_dim;
     float *features = routed ? malloc(features_floats * sizeof *features) : NULL;
     c->routed_home = 0;
+    if (o->timing) {
+        double discard[RP_TIMING_COUNT];
+        rp_timing_enable(1);
+        rp_timing_take(discard, RP_TIMING_COUNT); /* what training and calibration left */
+    }
     double t0 = now();
     for (size_t i = 0; i < n; i++) {
+        const double image_started = now();
+        double in_calls = 0, call_started = image_started;
         rp_image *img;
         if (rp_image_load_file(c->test.items[i], NULL, &img)) die(c->test.items[i]);
+        in_calls += now() - call_started;
         maps[i] = malloc(npix * sizeof(float));
         size_t own = calibrated ? (size_t)rp_image_width(img) * rp_image_height(img) : 0;
         if (own > map_image_floats) {
@@ -277,6 +289,7 @@ static void evaluate(const options *o, const rp_model *m, uint32_t model_categor
         }
         rp_score_result r;
         r.struct_size = sizeof r;
+        call_started = now();
         if (routed) {
             uint32_t to;
             score_routed(m, img, features, features_floats, &r, maps[i], npix, map_image, own, &to);
@@ -284,6 +297,7 @@ static void evaluate(const options *o, const rp_model *m, uint32_t model_categor
         } else if (rp_scorer_score(scorer, img, &r, maps[i], npix, own ? map_image : NULL, own)) {
             die(c->test.items[i]);
         }
+        in_calls += now() - call_started;
         scores[i] = (float)r.score;
         if (calibrated) {
             decisions_add(&c->decisions, c->labels[i], r.score, c->thresholds.image_threshold, map_image, own,
@@ -292,9 +306,21 @@ static void evaluate(const options *o, const rp_model *m, uint32_t model_categor
                 decisions_add(&c->subset_decisions[j], c->labels[i], r.score, c->subset_thresholds[j].image_threshold,
                               map_image, own, c->subset_thresholds[j].pixel_threshold);
         }
+        call_started = now();
         rp_image_free(img);
+        in_calls += now() - call_started;
+        if (o->timing) {
+            double stage_seconds[RP_TIMING_COUNT];
+            rp_timing_take(stage_seconds, RP_TIMING_COUNT);
+            rp_stage_table_add(&c->stages, stage_seconds, in_calls, now() - image_started);
+        }
     }
     c->ms_per_image = (now() - t0) * 1000.0 / (double)n;
+    if (o->timing) {
+        rp_timing_enable(0);
+        rp_stage_table_print(&c->stages, stdout, c->name,
+                             "(keeping each map for the pixel metrics, counting decisions against the thresholds)");
+    }
     free(features);
     c->routed_home_share = routed ? (double)c->routed_home / (double)n : -1.0;
     if (rp_metric_auroc(scores, c->labels, n, &c->image_auroc)) die("image AUROC");
@@ -403,6 +429,10 @@ static void write_json(const options *o, category *cats, int n)
         fprintf(f, ", ");
         json_metric(f, "routed_home_share", c->routed_home_share);
         fprintf(f, ", \"added\": %s", c->added ? "true" : "false");
+        if (o->timing) {
+            fprintf(f, ", \"stage_mean_ms\": ");
+            rp_stage_table_json(&c->stages, f);
+        }
         if (c->thresholds.rule == RP_THRESHOLD_RULE_QUANTILE) {
             fprintf(f, ", ");
             write_json_decisions(f, &c->thresholds, &c->decisions);
@@ -522,7 +552,7 @@ static void usage(void)
                     "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified | --unified-shared] [--add DIR]\n"
                     "               [--weights PATH]\n"
                     "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n"
-                    "               [--calibrate N] [--report DIR]\n"
+                    "               [--calibrate N] [--report DIR] [--timing]\n"
                     "               " RP_MODEL_OPTIONS_USAGE "\n");
     exit(2);
 }
@@ -553,6 +583,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--unified")) o.unified = 1;
         else if (!strcmp(a, "--unified-shared")) o.unified = o.unified_shared = 1;
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
+        else if (!strcmp(a, "--timing")) o.timing = 1;
         else if (!strcmp(a, "--knn-int8")) o.knn_int8 = 1;
         else if (!rp_model_options_parse("rp-eval", argv, argc, &i, &o.model)) usage();
     }
@@ -656,6 +687,7 @@ int main(int argc, char **argv)
         list_free(&cats[i].test);
         list_free(&cats[i].masks);
         free(cats[i].labels);
+        rp_stage_table_free(&cats[i].stages);
     }
     return 0;
 }

@@ -92,6 +92,32 @@ typedef struct rp_progress {
 
 typedef int (*rp_progress_fn)(const rp_progress *progress, void *user_data);
 
+/* ---- where the time goes ------------------------------------------------------------------ */
+/* Stage clocks for profiling a host application's scoring (docs/scoring.md, "Where the time goes").
+ * With timing on, every call adds the wall time of each of its stages to the calling thread's
+ * totals; rp_timing_take copies them out and resets them. What a call spends outside the stages
+ * (checks, allocations, copies) is its whole time minus their sum. Off by default: a stage then
+ * costs no clock read. */
+#define RP_TIMING_DECODE 0       /* rp_image_load_*: decoding PNG / JPEG */
+#define RP_TIMING_PREPROCESS 1   /* resize, crop, normalise to the network input */
+#define RP_TIMING_BACKBONE 2     /* the CNN through layer3 */
+#define RP_TIMING_AGGREGATE 3    /* locally aware patch features (pooling, upsampling, merge) */
+#define RP_TIMING_ROUTE 4        /* choosing the category of a model of several */
+#define RP_TIMING_HEAD 5         /* the embedding f (ReConPatch, PCA) */
+#define RP_TIMING_KNN 6          /* nearest bank entry of every patch */
+#define RP_TIMING_REWEIGHT 7     /* the image score's reweighting (the nearest entry's neighbours) */
+#define RP_TIMING_MAP 8          /* the anomaly map in network-input geometry (upsample, smooth) */
+#define RP_TIMING_MAP_TO_IMAGE 9 /* the map taken back to the image's own geometry */
+#define RP_TIMING_COUNT 10
+
+/* Switch the stage clocks on (non-zero) or off, process-wide. */
+RP_API void rp_timing_enable(int on);
+/* The calling thread's totals since the last take, in seconds, into seconds_out[0..RP_TIMING_COUNT-1]
+ * (count >= RP_TIMING_COUNT, else RP_E_SHAPE), then zero them. */
+RP_API int rp_timing_take(double *seconds_out, size_t count);
+/* "decode", "preprocess", ... ("" out of range). */
+RP_API const char *rp_timing_stage_name(int32_t stage);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 #include "backbone/resnet.h"
 #include "common/common.h"
 #include "common/threads.h"
+#include "common/timing.h"
 #include "extractor/extractor_internal.h"
 #include "features/aggregate.h"
 #include "image/preprocess.h"
@@ -386,10 +387,15 @@ int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *im
     if (!input || !layer2 || !layer3) rc = rp__fail(RP_E_NOMEM, "%s: out of memory for a batch of %u", fn, chunk);
     for (uint32_t start = 0; start < count && !rc; start += chunk) {
         uint32_t n = count - start < chunk ? count - start : chunk;
+        double started = rp__timing_start();
         for (uint32_t i = 0; i < n && !rc; i++)
             rc = rp__image_preprocess(images[start + i], e->params.resize, e->params.crop, (int)e->params.no_crop,
                                       (int)e->params.keep_aspect, e->params.normalization, input + i * in1);
+        rp__timing_stop(RP_TIMING_PREPROCESS, started);
+        started = rp__timing_start();
         if (!rc) rc = rp__resnet_forward(e->net, input, n, layer2, layer3, NULL, fn);
+        rp__timing_stop(RP_TIMING_BACKBONE, started);
+        started = rp__timing_start();
         /* the aggregation's team is the extractor's num_threads, as the backbone's is */
         const int saved = rp__threads_enter(e->params.num_threads);
         for (uint32_t i = 0; i < n && !rc; i++)
@@ -398,6 +404,7 @@ int rp_extractor_patch_features(const rp_extractor *e, const rp_image *const *im
                                         e->params.patch_size, e->params.feature_dim,
                                         features_out + (size_t)(start + i) * per_image);
         rp__threads_leave(saved);
+        rp__timing_stop(RP_TIMING_AGGREGATE, started);
     }
     free(input);
     free(layer2);

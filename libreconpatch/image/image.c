@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "common/alloc.h"
+#include "common/timing.h"
 #include "image/image_internal.h"
 
 static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
@@ -68,11 +69,15 @@ static int fail_unknown_format(const rp__image_source *src, const uint8_t *head,
 
 static int decode(rp__image_source *src, const uint8_t *head, size_t n, uint64_t max_pixels, rp_image **out)
 {
+    const double started = rp__timing_start();
+    int rc;
     switch (detect_format(head, n)) {
-    case FORMAT_PNG: return rp__image_decode_png(src, max_pixels, out);
-    case FORMAT_JPEG: return rp__image_decode_jpeg(src, max_pixels, out);
-    default: return fail_unknown_format(src, head, n);
+    case FORMAT_PNG: rc = rp__image_decode_png(src, max_pixels, out); break;
+    case FORMAT_JPEG: rc = rp__image_decode_jpeg(src, max_pixels, out); break;
+    default: rc = fail_unknown_format(src, head, n);
     }
+    rp__timing_stop(RP_TIMING_DECODE, started);
+    return rc;
 }
 
 int rp_image_load_memory(const void *data, size_t size, const rp_image_load_params *params, rp_image **out)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/timing.h"
 #include "model/model_internal.h"
 #include "scorer/scorer_internal.h"
 
@@ -92,8 +93,10 @@ int rp__route_features(const rp_model *m, const float *features, uint32_t patche
 {
     float *descriptor = rp__malloc(dim * sizeof *descriptor);
     if (!descriptor) return rp__fail(RP_E_NOMEM, "out of memory for an image descriptor");
+    const double started = rp__timing_start();
     rp__route_descriptor(features, patches, dim, descriptor);
     *category_out = rp__route(m, descriptor);
+    rp__timing_stop(RP_TIMING_ROUTE, started);
     free(descriptor);
     return RP_OK;
 }

@@ -13,6 +13,7 @@
 #include "bank/bank_internal.h"
 #include "common/alloc.h"
 #include "common/common.h"
+#include "common/timing.h"
 #include "scorer/scorer_internal.h"
 
 /* A callee's failure re-reported under the public function's name (the message buffer is the
@@ -53,7 +54,9 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
             rc = rp__fail(RP_E_NOMEM, "%s: out of memory for %u embedded patches of %u", fn, n, dim);
             goto done;
         }
+        const double started = rp__timing_start();
         rc = rp_embedding_apply(s->embedding, features, n, embedded, (size_t)n * dim);
+        rp__timing_stop(RP_TIMING_HEAD, started);
         if (rc) {
             rc = relay_failure(rc, fn, "rp_embedding_apply");
             goto done;
@@ -61,7 +64,9 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
         vectors = embedded;
     }
 
+    double started = rp__timing_start();
     rc = rp__bank_search(s->bank, vectors, (size_t)n * dim, n, 1, patch_scores, n, nearest, n);
+    rp__timing_stop(RP_TIMING_KNN, started);
     if (rc) {
         rc = relay_failure(rc, fn, "rp_bank_search of the patches");
         goto done;
@@ -71,6 +76,7 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
         if (patch_scores[i] > patch_scores[best]) best = i;
 
     /* The support N_b(m*): the b nearest bank entries of m* itself. */
+    started = rp__timing_start();
     const uint64_t m_star = nearest[best];
     const float *m_star_vec = s->bank_vectors + m_star * dim;
     rc = rp__bank_search(s->bank, m_star_vec, dim, 1, b, support_dist, b, support, b);
@@ -84,6 +90,7 @@ int rp__scorer_patch_scores(const rp_scorer *s, const float *features, float *pa
     double sum = 0.0;
     for (uint32_t j = 0; j < b; j++) sum += exp(distance(m_test, s->bank_vectors + support[j] * dim, dim) - d_star);
     const double reweight = 1.0 - 1.0 / sum;
+    rp__timing_stop(RP_TIMING_REWEIGHT, started);
 
     result->max_patch = best;
     result->max_patch_neighbor = m_star;

@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/common.h"
 #include "common/threads.h"
+#include "common/timing.h"
 #include "scorer/scorer_internal.h"
 
 /* The caller's result struct: its struct_size says how many bytes it has. */
@@ -62,11 +63,15 @@ static int score_steps(const rp_scorer *s, const float *features, rp_score_resul
     rc = rp__scorer_patch_scores(s, features, patch_scores, &result, fn);
     if (rc) goto done;
 
+    double started = rp__timing_start();
     if (want_map) rp__scorer_patch_map(patch_scores, &s->geometry, s->map_sigma, map, scratch, s->num_threads);
+    rp__timing_stop(RP_TIMING_MAP, started);
     /* The map back can fail (keep_aspect frame too long) but then writes nothing: it goes first. */
-    if (map_image_out &&
-        (rc = rp__scorer_map_to_image(map, &s->geometry, width, height, map_image_out, s->num_threads, fn)))
-        goto done;
+    started = rp__timing_start();
+    if (map_image_out)
+        rc = rp__scorer_map_to_image(map, &s->geometry, width, height, map_image_out, s->num_threads, fn);
+    rp__timing_stop(RP_TIMING_MAP_TO_IMAGE, started);
+    if (rc) goto done;
     /* Nothing below can fail: write the other outputs. */
     if (map_input_out) memcpy(map_input_out, map, map_floats * sizeof *map);
     if (patch_scores_out) memcpy(patch_scores_out, patch_scores, n * sizeof *patch_scores);
@@ -162,5 +167,8 @@ int rp_scorer_map_to_image(const rp_scorer *s, const float *map_input, size_t ma
         return rp__fail(RP_E_LIMIT, "%s: image size %u x %u overflows", fn, width, height);
     int rc = check_capacity(map_image_floats, need, "map_image_out", fn);
     if (rc) return rc;
-    return rp__scorer_map_to_image(map_input, &s->geometry, width, height, map_image_out, s->num_threads, fn);
+    const double started = rp__timing_start();
+    rc = rp__scorer_map_to_image(map_input, &s->geometry, width, height, map_image_out, s->num_threads, fn);
+    rp__timing_stop(RP_TIMING_MAP_TO_IMAGE, started);
+    return rc;
 }

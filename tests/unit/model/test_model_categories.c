@@ -3,6 +3,8 @@
  * parameters. The second "product" is
  * the committed bottle images with their colours inverted: a different appearance, same sizes. */
 #include <math.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "backbone/resnet.h"
 #include "model/le_bytes.h"
@@ -704,6 +706,68 @@ START_TEST(memory_reports_every_part)
 }
 END_TEST
 
+static void *score_on_another_thread(void *model)
+{
+    rp_score_result r = {.struct_size = sizeof r};
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(rp_score_image(model, test_img[1][0], &r, NULL, 0, NULL, 0), RP_OK);
+    return NULL;
+}
+
+/* rp_timing_*: with the clocks on, a routed ReConPatch score (with a map in the image's geometry)
+ * counts every stage once and their sum stays within the call's own time; the totals are per
+ * thread (another thread's scores do not show) and taking them resets them; off, nothing counts. */
+START_TEST(timing_counts_each_stage_on_the_calling_thread)
+{
+    int32_t rc;
+    rp_model *m = train_unified(RP_METHOD_RECONPATCH, 0, &rc);
+    ck_assert_int_eq(rc, RP_OK);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/data/bottle/test/good/000.png", rp_test_source_dir());
+    double t[RP_TIMING_COUNT];
+    ck_assert_int_eq(rp_timing_take(t, RP_TIMING_COUNT), RP_OK); /* whatever training left */
+
+    rp_timing_enable(1);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    rp_image *img = NULL;
+    ck_assert_int_eq(rp_image_load_file(path, NULL, &img), RP_OK);
+    const size_t pixels = (size_t)rp_image_width(img) * rp_image_height(img);
+    float *map = malloc(pixels * sizeof *map);
+    rp_score_result r = {.struct_size = sizeof r};
+    ck_assert_int_eq(rp_score_image(m, img, &r, map, pixels, NULL, 0), RP_OK);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    const double whole = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+    ck_assert_int_eq(rp_timing_take(t, RP_TIMING_COUNT), RP_OK);
+    double sum = 0;
+    for (int s = 0; s < RP_TIMING_COUNT; s++) {
+        ck_assert_msg(t[s] > 0, "stage %s took %g s", rp_timing_stage_name(s), t[s]);
+        sum += t[s];
+    }
+    ck_assert_double_le(sum, whole);
+    ck_assert_int_eq(rp_timing_take(t, RP_TIMING_COUNT), RP_OK);
+    for (int s = 0; s < RP_TIMING_COUNT; s++) ck_assert_double_eq(t[s], 0.0);
+
+    pthread_t other;
+    ck_assert_int_eq(pthread_create(&other, NULL, score_on_another_thread, m), 0);
+    ck_assert_int_eq(pthread_join(other, NULL), 0);
+    ck_assert_int_eq(rp_timing_take(t, RP_TIMING_COUNT), RP_OK);
+    for (int s = 0; s < RP_TIMING_COUNT; s++) ck_assert_double_eq(t[s], 0.0);
+
+    rp_timing_enable(0);
+    ck_assert_int_eq(rp_score_image(m, img, &r, map, pixels, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_timing_take(t, RP_TIMING_COUNT), RP_OK);
+    for (int s = 0; s < RP_TIMING_COUNT; s++) ck_assert_double_eq(t[s], 0.0);
+
+    ck_assert_int_eq(rp_timing_take(t, RP_TIMING_COUNT - 1), RP_E_SHAPE);
+    ck_assert_int_eq(rp_timing_take(NULL, RP_TIMING_COUNT), RP_E_INVALID_ARG);
+    ck_assert_str_eq(rp_timing_stage_name(RP_TIMING_KNN), "knn");
+    ck_assert_str_eq(rp_timing_stage_name(RP_TIMING_COUNT), "");
+    free(map);
+    rp_image_free(img);
+    rp_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     setup_images();
@@ -725,6 +789,7 @@ int main(void)
     tcase_add_test(tc, calibration_routes_and_sets_each_category);
     tcase_add_test(tc, route_features_and_category_scorer_match_rp_score_image);
     tcase_add_test(tc, memory_reports_every_part);
+    tcase_add_test(tc, timing_counts_each_stage_on_the_calling_thread);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     for (uint32_t c = 0; c < 2; c++) {
