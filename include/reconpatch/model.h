@@ -141,6 +141,19 @@ RP_API int rp_score_image_in_category(const rp_model *model, uint32_t category, 
                                       rp_score_result *result_out, float *map_out, size_t map_floats,
                                       uint8_t *mask_out, size_t mask_size);
 
+/* Score count images in one call: each as rp_score_image would (routed, thresholds, decision),
+ * with the backbone run over up to 8 of them at a time, which costs less per image than one at a
+ * time (docs/scoring.md, "Several images per call"). Scores may differ from rp_score_image's in
+ * the last bits (oneDNN sums in another order at another batch size). Optional outputs:
+ *   results_out  count results (struct_size set by the caller in each);
+ *   maps_out     count pointers, each NULL (no map for that image) or holding map_floats[i] >=
+ *                width x height floats of image i: its map in its own geometry.
+ * The arguments are checked before anything is scored. A failure part-way (an image too small, out
+ * of memory) names the image; outputs of earlier images may have been written, none of later ones.
+ * count 0 is a no-op. */
+RP_API int rp_score_images(const rp_model *model, const rp_image *const *images, uint32_t count,
+                           rp_score_result *results_out, float *const *maps_out, const size_t *map_floats);
+
 /* The categories of a model: 1 for a model of one product. The name is "" when none was given,
  * NULL for a category out of range; it is owned by the model. */
 RP_API uint32_t rp_model_category_count(const rp_model *model);

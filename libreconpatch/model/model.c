@@ -10,6 +10,23 @@
 #include "extractor/extractor_internal.h"
 #include "model/model_internal.h"
 
+void rp__model_decide(const rp_model *model, uint32_t category, rp_score_result *full)
+{
+    const rp_model_thresholds *thresholds = &model->categories[category].thresholds;
+    const double t = thresholds->image_threshold;
+    full->category = category;
+    full->threshold = t;
+    full->decision = isnan(t) ? RP_DECISION_NONE : full->score > t ? RP_DECISION_ANOMALOUS : RP_DECISION_NORMAL;
+    full->pixel_threshold = thresholds->pixel_threshold;
+}
+
+void rp__score_result_write(rp_score_result *out, const rp_score_result *full)
+{
+    size_t n = out->struct_size < sizeof *full ? out->struct_size : sizeof *full;
+    memcpy(out, full, n);
+    out->struct_size = (uint32_t)n;
+}
+
 /* rp_score_image and rp_score_image_in_category: category RP__ROUTE lets the router choose. */
 static int score_image(const rp_model *model, uint32_t category, const rp_image *image, rp_score_result *result_out,
                        float *map_out, size_t map_floats, uint8_t *mask_out, size_t mask_size, const char *fn)
@@ -50,25 +67,16 @@ static int score_image(const rp_model *model, uint32_t category, const rp_image 
     if (rc) {
         rc = rp__fail_relay(rc, "%s", fn);
     } else {
-        const rp_model_thresholds *thresholds = &model->categories[used].thresholds;
-        const double t = thresholds->image_threshold, pixel_threshold = thresholds->pixel_threshold;
-        full.category = used;
-        full.threshold = t;
-        full.decision = isnan(t) ? RP_DECISION_NONE : full.score > t ? RP_DECISION_ANOMALOUS : RP_DECISION_NORMAL;
-        full.pixel_threshold = pixel_threshold;
+        rp__model_decide(model, used, &full);
         if (mask_out) {
             uint64_t on = 0;
             for (size_t i = 0; i < pixels; i++) {
-                mask_out[i] = map[i] > pixel_threshold ? 1 : 0;
+                mask_out[i] = map[i] > full.pixel_threshold ? 1 : 0;
                 on += mask_out[i];
             }
             full.mask_pixels = on;
         }
-        if (result_out) {
-            size_t n = result_out->struct_size < sizeof full ? result_out->struct_size : sizeof full;
-            memcpy(result_out, &full, n);
-            result_out->struct_size = (uint32_t)n;
-        }
+        if (result_out) rp__score_result_write(result_out, &full);
     }
     if (map != map_out) free(map);
     return rc;

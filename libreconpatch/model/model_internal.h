@@ -102,6 +102,12 @@ int rp__route_features(const rp_model *model, const float *features, uint32_t pa
 int rp__model_score(const rp_model *model, uint32_t category, const rp_image *image, rp_score_result *result,
                     float *map_image_out, size_t map_image_floats, uint32_t *category_out);
 
+/* The decision part of a score in category: category, threshold, decision, pixel_threshold. */
+void rp__model_decide(const rp_model *model, uint32_t category, rp_score_result *full);
+
+/* The caller's result struct gets min(its struct_size, ours) bytes of full. */
+void rp__score_result_write(rp_score_result *out, const rp_score_result *full);
+
 /* An rp_extractor_params with its defaults resolved, with the backbone loaded from
  * params->weights_path, recording the backbone's identity into *identity (weights_path made
  * absolute). On failure nothing is allocated. */

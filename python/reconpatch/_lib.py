@@ -156,6 +156,8 @@ PROTOTYPES = {
                                 P(P(rp_model))]),
     "rp_score_image": (c_int, [P(rp_model), P(rp_image), P(S.ScoreResult), c_float_p, c_size_t, c_uint8_p,
                                c_size_t]),
+    "rp_score_images": (c_int, [P(rp_model), P(P(rp_image)), c_uint32, P(S.ScoreResult), P(c_float_p),
+                                P(c_size_t)]),
     "rp_model_extractor": (P(rp_extractor), [P(rp_model)]),
     "rp_model_embedding": (P(rp_embedding), [P(rp_model)]),
     "rp_model_bank": (P(rp_bank), [P(rp_model)]),

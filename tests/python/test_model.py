@@ -43,6 +43,21 @@ def test_model__training_reported_progress(patchcore):
     assert last.done == last.total > 0 and last.fraction == 1.0
 
 
+def test_model__score_many_scores_like_score(patchcore, serial_scores):
+    """score_many (rp_score_images) over more than one batch of 8: the scores and maps of score()
+    one by one, to float rounding (another batch size sums in another order)."""
+    model = patchcore.model
+    cases = serial_scores[:10]
+    many = model.score_many([case[0] for case in cases])
+    assert len(many) == len(cases)
+    for case, got in zip(cases, many):
+        want = case[3]
+        assert got.score == pytest.approx(want.score, rel=1e-4)
+        assert got.map.shape == want.map.shape
+        assert np.max(np.abs(got.map - want.map)) <= 1e-4 * max(1.0, float(np.max(np.abs(want.map))))
+    assert model.score_many([]) == []
+
+
 def test_model__array_input_scores_like_the_file(patchcore, serial_scores):
     Image = pytest.importorskip("PIL.Image")
     path, _, _, ref = serial_scores[0]

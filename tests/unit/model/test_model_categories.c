@@ -768,6 +768,70 @@ START_TEST(timing_counts_each_stage_on_the_calling_thread)
 }
 END_TEST
 
+/* rp_score_images over two batches of both products: each image routed and scored as
+ * rp_score_image does (scores to float rounding: another batch size sums in another order), maps
+ * where asked for; bad arguments named before anything is written. */
+START_TEST(score_images_match_score_image)
+{
+    int32_t rc;
+    rp_model *m = train_unified(RP_METHOD_RECONPATCH, 0.34, &rc);
+    ck_assert_int_eq(rc, RP_OK);
+    enum { COUNT = 2 * N_TEST + 2 }; /* 10: a batch of 8 and one of 2 */
+    const rp_image *images[COUNT];
+    for (uint32_t i = 0; i < COUNT; i++) images[i] = i < 2 * N_TEST ? test_img[i % 2][i / 2] : train[i % 2][0];
+    rp_score_result got[COUNT];
+    float *maps[COUNT];
+    size_t floats[COUNT];
+    for (uint32_t i = 0; i < COUNT; i++) {
+        got[i].struct_size = sizeof got[i];
+        floats[i] = (size_t)rp_image_width(images[i]) * rp_image_height(images[i]);
+        maps[i] = i == 3 ? NULL : malloc(floats[i] * sizeof(float)); /* image 3: no map */
+    }
+    ck_assert_int_eq(rp_score_images(m, images, COUNT, got, maps, floats), RP_OK);
+    for (uint32_t i = 0; i < COUNT; i++) {
+        float *want_map = malloc(floats[i] * sizeof *want_map);
+        rp_score_result want = score(m, images[i], want_map);
+        ck_assert_uint_eq(got[i].category, want.category);
+        ck_assert_uint_eq(got[i].category, i % 2);
+        ck_assert_double_eq_tol(got[i].score, want.score, 1e-4 * fmax(1.0, fabs(want.score)));
+        ck_assert_double_eq(got[i].threshold, want.threshold);
+        if (fabs(want.score - want.threshold) > 1e-3 * fmax(1.0, fabs(want.threshold)))
+            ck_assert_int_eq(got[i].decision, want.decision);
+        if (maps[i]) {
+            double worst = 0, peak = 0;
+            for (size_t k = 0; k < floats[i]; k++) {
+                worst = fmax(worst, fabs((double)maps[i][k] - want_map[k]));
+                peak = fmax(peak, fabs((double)want_map[k]));
+            }
+            ck_assert_double_le(worst, 1e-4 * fmax(1.0, peak));
+        }
+        free(want_map);
+    }
+
+    /* bad arguments: nothing written */
+    rp_score_result untouched[COUNT];
+    memset(untouched, 0x5A, sizeof untouched);
+    for (uint32_t i = 0; i < COUNT; i++) untouched[i].struct_size = sizeof untouched[i];
+    rp_score_result before[COUNT];
+    memcpy(before, untouched, sizeof before);
+    const rp_image *with_null[COUNT];
+    memcpy(with_null, images, sizeof with_null);
+    with_null[5] = NULL;
+    ck_assert_int_eq(rp_score_images(m, with_null, COUNT, untouched, NULL, NULL), RP_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "image 5 is NULL"));
+    size_t short_floats[COUNT];
+    memcpy(short_floats, floats, sizeof short_floats);
+    short_floats[9] = floats[9] - 1;
+    ck_assert_int_eq(rp_score_images(m, images, COUNT, untouched, maps, short_floats), RP_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "maps_out[9]"));
+    ck_assert_int_eq(memcmp(untouched, before, sizeof before), 0);
+    ck_assert_int_eq(rp_score_images(m, images, 0, NULL, NULL, NULL), RP_OK);
+    ck_assert_int_eq(rp_score_images(NULL, images, COUNT, NULL, NULL, NULL), RP_E_INVALID_ARG);
+    for (uint32_t i = 0; i < COUNT; i++) free(maps[i]);
+    rp_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     setup_images();
@@ -790,6 +854,7 @@ int main(void)
     tcase_add_test(tc, route_features_and_category_scorer_match_rp_score_image);
     tcase_add_test(tc, memory_reports_every_part);
     tcase_add_test(tc, timing_counts_each_stage_on_the_calling_thread);
+    tcase_add_test(tc, score_images_match_score_image);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     for (uint32_t c = 0; c < 2; c++) {
