@@ -27,9 +27,9 @@
 #include <reconpatch/reconpatch.h>
 
 #define RP_BENCH_PROGRAM "rp-calibration-splits"
-#include "rp_bench_util.h"
-#include "rp_feature_cache.h"
+#include "rp_cache_eval.h"
 
+#include "bank/prng.h"
 #include "pipeline/pipeline_internal.h"
 
 #define MAX_CACHES 8
@@ -47,35 +47,17 @@ typedef struct split_result {
     uint32_t false_rejects, goods, escapes, defects, mask_false_rejects;
 } split_result;
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* order[0..n-1] = a seeded random permutation of 0..n-1 (Fisher-Yates). */
 static void shuffle(uint32_t *order, uint32_t n, uint64_t seed)
 {
     uint64_t state = seed;
     for (uint32_t i = 0; i < n; i++) order[i] = i;
     for (uint32_t i = n; i > 1; i--) {
-        uint32_t j = (uint32_t)(splitmix64(&state) % i);
+        uint32_t j = (uint32_t)(rp__prng_next(&state) % i);
         uint32_t t = order[i - 1];
         order[i - 1] = order[j];
         order[j] = t;
     }
-}
-
-static void *checked_malloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, RP_BENCH_PROGRAM ": out of memory (%zu bytes)\n", bytes);
-        exit(1);
-    }
-    return p;
 }
 
 /* Image score and map maximum of one image's cached features. */
@@ -95,7 +77,7 @@ static void score_one(const rp_scorer *s, const float *features, size_t floats, 
 static void run_split(const rp_feature_cache *c, const options *o, uint32_t split, split_result *out)
 {
     const size_t per = (size_t)c->patches * c->dim, npix = (size_t)c->side * c->side;
-    uint32_t *order = checked_malloc(c->n_train * sizeof *order);
+    uint32_t *order = rp_cache_eval_alloc(c->n_train * sizeof *order);
     shuffle(order, c->n_train, o->seed * 1000003u + split);
 
     rp_bank_params bp;
@@ -108,20 +90,13 @@ static void run_split(const rp_feature_cache *c, const options *o, uint32_t spli
         if (rp_bank_add(bank, c->train + per * order[i], c->patches, c->dim)) die("bank add");
     if (rp_bank_freeze(bank, NULL, NULL)) die("freeze");
 
-    rp_scorer_params sp;
-    rp_scorer_params_init(&sp, sizeof sp);
-    uint32_t grid = 1;
-    while (grid * grid < c->patches) grid++;
-    sp.grid_size = grid;
-    sp.input_size = c->side;
-    rp_scorer *s;
-    if (rp_scorer_create(NULL, NULL, bank, &sp, &s)) die("scorer");
+    rp_scorer *s = rp_cache_scorer(c, NULL, bank);
 
-    float *map = checked_malloc(npix * sizeof *map);
-    double *held_score = checked_malloc(o->held * sizeof(double)), *held_max = checked_malloc(o->held * sizeof(double));
+    float *map = rp_cache_eval_alloc(npix * sizeof *map);
+    double *held_score = rp_cache_eval_alloc(o->held * sizeof(double)), *held_max = rp_cache_eval_alloc(o->held * sizeof(double));
     for (uint32_t i = 0; i < o->held; i++)
         score_one(s, c->train + per * order[i], per, map, npix, &held_score[i], &held_max[i]);
-    double *test_score = checked_malloc(c->n_test * sizeof(double)), *test_max = checked_malloc(c->n_test * sizeof(double));
+    double *test_score = rp_cache_eval_alloc(c->n_test * sizeof(double)), *test_max = rp_cache_eval_alloc(c->n_test * sizeof(double));
     for (uint32_t i = 0; i < c->n_test; i++) score_one(s, c->test + per * i, per, map, npix, &test_score[i], &test_max[i]);
 
     for (uint32_t k = 0; k < o->n_counts; k++) {
@@ -237,7 +212,7 @@ int main(int argc, char **argv)
                     c.n_train, o.held);
             return 1;
         }
-        split_result *all = checked_malloc((size_t)o.splits * o.n_counts * sizeof *all);
+        split_result *all = rp_cache_eval_alloc((size_t)o.splits * o.n_counts * sizeof *all);
         const double t0 = now();
         for (uint32_t s = 0; s < o.splits; s++) run_split(&c, &o, s, all + (size_t)s * o.n_counts);
         fprintf(stderr, RP_BENCH_PROGRAM ": %s: %u splits in %.0f s\n", c.name, o.splits, now() - t0);

@@ -26,8 +26,8 @@ static inline void *rp_cache_eval_alloc(size_t bytes)
     return p;
 }
 
-static inline void rp_cache_evaluate(const rp_feature_cache *c, const rp_embedding *emb, const rp_bank *bank,
-                                     rp_cache_eval *out)
+/* A features-only scorer (no extractor) in the cache's geometry. */
+static inline rp_scorer *rp_cache_scorer(const rp_feature_cache *c, const rp_embedding *emb, const rp_bank *bank)
 {
     rp_scorer_params sp;
     rp_scorer_params_init(&sp, sizeof sp);
@@ -37,6 +37,13 @@ static inline void rp_cache_evaluate(const rp_feature_cache *c, const rp_embeddi
     sp.input_size = c->side;
     rp_scorer *s;
     if (rp_scorer_create(NULL, emb, bank, &sp, &s)) die("scorer");
+    return s;
+}
+
+static inline void rp_cache_evaluate(const rp_feature_cache *c, const rp_embedding *emb, const rp_bank *bank,
+                                     rp_cache_eval *out)
+{
+    rp_scorer *s = rp_cache_scorer(c, emb, bank);
     const size_t npix = (size_t)c->side * c->side, per = (size_t)c->patches * c->dim;
     float *maps = rp_cache_eval_alloc(npix * c->n_test * sizeof(float));
     const float **mp = rp_cache_eval_alloc(c->n_test * sizeof *mp);

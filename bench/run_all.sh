@@ -9,9 +9,12 @@
 #      default preprocessing (both axes to 256), no crop, and the aspect-keeping MVTec protocol
 #      and training's peak resident memory for 200, 1,000 and 4,000 training images
 #   5. the calibrated thresholds' false-reject and escape rates on the four shared sets, with 4, 10
-#      and 20 calibration images (bench/calibration_table.sh; docs/pipeline.md)
+#      and 20 calibration images, one draw and the mean over 20 random held-out sets
+#      (bench/calibration_table.sh; docs/pipeline.md; the feature caches take about 7 GB)
 #   6. ReConPatch against PatchCore, pooled PatchCore and PCA at 32 to 512 dimensions,
 #      four categories, three seeds (reconpatch_table.sh; hours: RECONPATCH_TABLE=0 skips it)
+#   6b. the feature dimension: 128, 256, 384 and 1024, PatchCore and ReConPatch-64 on the four shared
+#      sets' cached features (feature_dim_table.sh; FEATURE_DIM_TABLE=0 skips it)
 #   2b. the greedy coreset at scale: 1 % / 10 % of ~1M and ~3.1M real patch features, per-category
 #      figures and pruning statistics (bench_coreset_scale.sh; skips without the shared data;
 #      CORESET_SCALE=0 skips it: it builds a 1.6 GB feature cache the first time)
@@ -105,6 +108,10 @@ sh "$src/bench/calibration_table.sh" "$build" "$out/calibration" | tee "$out/cal
 if [ "${RECONPATCH_TABLE:-1}" != 0 ]; then
     echo "== 6. ReConPatch against its baselines (keep_aspect, 10% coreset, seeds ${SEEDS:-0 7 11}) =="
     sh "$src/bench/reconpatch_table.sh" "$build" "$out/reconpatch" | tee "$out/reconpatch_table.txt"
+fi
+if [ "${FEATURE_DIM_TABLE:-1}" != 0 ]; then
+    echo "== 6b. feature dimension: 128, 256, 384, 1024 (PatchCore and ReConPatch-64, 10% coreset) =="
+    sh "$src/bench/feature_dim_table.sh" "$build" "$out/feature_dim" | tee "$out/feature_dim_table.txt"
 fi
 echo "== 7. soak: 4 threads, ${SOAK_SECONDS:-600} s =="
 "$build/bench/rp-soak" --threads 4 --seconds "${SOAK_SECONDS:-600}" | tee "$out/soak.txt"
