@@ -37,8 +37,8 @@ static int check_capacity(size_t have, size_t need, const char *name, const char
 
 /* Features (validated shape) -> all requested outputs. */
 static int score_steps(const rp_scorer *s, const float *features, rp_score_result *result_out,
-                      float *patch_scores_out, float *map_input_out, float *map_image_out, uint32_t width,
-                      uint32_t height, const char *fn)
+                       float *patch_scores_out, float *map_input_out, float *map_image_out, uint32_t width,
+                       uint32_t height, const char *fn)
 {
     const uint32_t grid = s->geometry.grid_size, side = s->geometry.input_size;
     const size_t n = (size_t)grid * grid, features_floats = n * s->feature_dim;
