@@ -62,7 +62,9 @@ check-tsan: deps
 demo: deps weights build
 	@sh examples/demo.sh $(BUILD)
 
+# The peers run on PyTorch (Debian's python3-torch), which the tests do not need.
 bench: deps weights build
+	@sh tools/install_deps.sh python3-torch
 	@sh bench/run_all.sh $(BUILD)
 
 # Fuzz every parser with libFuzzer (clang, ASan + UBSan) for FUZZ_SECONDS each, in build-fuzz.

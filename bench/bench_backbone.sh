@@ -22,9 +22,12 @@ configs=${CONFIGS:-"resnet50:1:fp32 resnet50:8:fp32 wide_resnet50_2:1:fp32 wide_
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 probe=$src/../shared/tools/noise_probe.c
-if [ -f "$probe" ] && gcc -O2 -mavx512f -fopenmp -o /tmp/rp_noise_probe "$probe" 2>/dev/null; then
+# The probe is AVX-512 code: on other CPUs it would stop with an illegal instruction.
+if grep -qw avx512f /proc/cpuinfo && [ -f "$probe" ] && gcc -O2 -mavx512f -fopenmp -o /tmp/rp_noise_probe "$probe" 2>/dev/null; then
     echo "host phase (2 threads should reach ~530 GFLOP/s when quiet):"
     /tmp/rp_noise_probe 3 | tail -1
+elif grep -qw fma /proc/cpuinfo && gcc -O3 -funroll-loops -mavx2 -mfma -fopenmp -o /tmp/rp_fma_peak "$src/tools/fma_peak.c" 2>/dev/null; then
+    /tmp/rp_fma_peak "$threads" # what the GFLOP/s columns below can reach at the current clock
 fi
 
 tmp=$(mktemp -d)
