@@ -24,9 +24,12 @@ targets="${*:-$all}"
 if ! command -v clang >/dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   sh tools/install_deps.sh clang libclang-rt-14-dev || exit 1
 fi
+c_args="-fsanitize=fuzzer-no-link -fsanitize-coverage-ignorelist=$(pwd)/tests/fuzz/coverage_ignorelist.txt"
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang CXX=clang++ meson setup "$build" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
-    -Dc_args=-fsanitize=fuzzer-no-link || exit 1
+    -Dc_args="$c_args" || exit 1
+else
+  meson configure "$build" -Dc_args="$c_args" || exit 1 # a folder set up before the ignore list
 fi
 ninja -C "$build" -j"$jobs" || exit 1
 
