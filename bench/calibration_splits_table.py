@@ -9,6 +9,7 @@ import sys
 
 def main(path):
     rows = [json.loads(line) for line in open(path) if line.strip().startswith("{")]
+    rows = [r for r in rows if not r.get("control")]
     print("| category | calibration images | nominal false-reject | false-reject, mean over splits (sd; lowest to highest) "
           "| mean / nominal | false rejects / good images scored | escape, mean | mask false-reject, mean |")
     print("|---|---|---|---|---|---|---|---|")

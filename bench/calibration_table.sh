@@ -33,4 +33,7 @@ if [ -n "$caches" ]; then
     # shellcheck disable=SC2086 # $caches is a list of options
     "$build/bench/rp-calibration-splits" $caches --splits "${CALIBRATION_SPLITS:-20}" | tee "$out/calibration_splits.jsonl"
     python3 "$src/bench/calibration_splits_table.py" "$out/calibration_splits.jsonl"
+    # the control: calibration and measured images exchangeable (both from the good test images)
+    # shellcheck disable=SC2086
+    "$build/bench/rp-calibration-splits" $caches --control 1000 | tee "$out/calibration_control.jsonl"
 fi

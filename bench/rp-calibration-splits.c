@@ -14,6 +14,13 @@
  * over the splits (mean, standard deviation, lowest, highest), the pooled counts, the escape rate
  * and the defect-mask false-reject rate.
  *
+ * --control R: instead, a control where calibration and test images are exchangeable by
+ * construction: PatchCore trains on every training image, the good test images are scored once, and
+ * R times n of them drawn at random calibrate while the other good test images measure the false
+ * rejects. The rule's mean false-reject rate must then be its nominal rate; a category whose
+ * splits above exceed it while its control does not has good test images that differ from its
+ * training images (not a fault of the rule).
+ *
  * Why: the threshold taken from n calibration scores is itself random (for the maximum of n scores
  * the false-reject rate it gives is Beta(1, n)), and a test split has 20 to 120 good images, so
  * one draw says little about what the rule does; the mean over splits estimates the rule's expected
@@ -38,6 +45,7 @@
 typedef struct options {
     uint32_t counts[MAX_COUNTS], n_counts, held; /* calibration sizes; held = the largest */
     uint32_t splits;
+    uint32_t control; /* --control R: resamples of the exchangeable control; 0: the splits */
     double coreset, quantile;
     uint64_t seed;
 } options;
@@ -136,6 +144,54 @@ static double nominal_rate(uint32_t n, double q)
     return 1.0 - k / (n + 1.0);
 }
 
+/* The exchangeable control (see the top): one model on every training image; for each resample r,
+ * n random good test images calibrate and the other good test images are counted. */
+static void run_control(const rp_feature_cache *c, const options *o)
+{
+    const size_t per = (size_t)c->patches * c->dim, npix = (size_t)c->side * c->side;
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.dim = c->dim;
+    bp.coreset_ratio = o->coreset;
+    rp_bank *bank;
+    if (rp_bank_create(&bp, &bank)) die("bank");
+    for (uint32_t i = 0; i < c->n_train; i++)
+        if (rp_bank_add(bank, c->train + per * i, c->patches, c->dim)) die("bank add");
+    if (rp_bank_freeze(bank, NULL, NULL)) die("freeze");
+    rp_scorer *s = rp_cache_scorer(c, NULL, bank);
+    float *map = rp_cache_eval_alloc(npix * sizeof *map);
+    double *good = rp_cache_eval_alloc(c->n_test * sizeof(double)), map_max;
+    uint32_t n_good = 0;
+    for (uint32_t i = 0; i < c->n_test; i++)
+        if (!c->labels[i]) score_one(s, c->test + per * i, per, map, npix, &good[n_good++], &map_max);
+    uint32_t *order = rp_cache_eval_alloc(n_good * sizeof *order);
+    double *calibration = rp_cache_eval_alloc(o->held * sizeof(double));
+    for (uint32_t k = 0; k < o->n_counts; k++) {
+        const uint32_t n = o->counts[k];
+        if (n >= n_good) continue;
+        double sum = 0;
+        for (uint32_t r = 0; r < o->control; r++) {
+            shuffle(order, n_good, o->seed * 1000003u + r);
+            for (uint32_t i = 0; i < n; i++) calibration[i] = good[order[i]];
+            double t;
+            if (rp__threshold_quantile(calibration, n, o->quantile, &t)) die("threshold");
+            uint32_t rejected = 0;
+            for (uint32_t i = n; i < n_good; i++) rejected += good[order[i]] > t;
+            sum += (double)rejected / (n_good - n);
+        }
+        printf("{\"category\": \"%s\", \"control\": true, \"calibration_images\": %u, \"resamples\": %u, "
+               "\"good_test_images\": %u, \"nominal_false_reject_rate\": %.4f, \"false_reject_rate_mean\": %.4f}\n",
+               c->name, n, o->control, n_good, nominal_rate(n, o->quantile), sum / o->control);
+        fflush(stdout);
+    }
+    rp_scorer_free(s);
+    rp_bank_free(bank);
+    free(map);
+    free(good);
+    free(order);
+    free(calibration);
+}
+
 static void report(const rp_feature_cache *c, const options *o, const split_result *all)
 {
     for (uint32_t k = 0; k < o->n_counts; k++) {
@@ -168,6 +224,14 @@ static void report(const rp_feature_cache *c, const options *o, const split_resu
     }
 }
 
+static void cache_free(rp_feature_cache *c)
+{
+    free(c->train);
+    free(c->test);
+    free(c->labels);
+    free(c->masks);
+}
+
 static int parse_counts(const char *list, options *o)
 {
     o->n_counts = 0;
@@ -197,6 +261,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--calibrate")) {
             if (parse_counts(v, &o)) goto usage;
         } else if (!strcmp(a, "--splits")) o.splits = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--control")) o.control = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--coreset")) o.coreset = atof(v);
         else if (!strcmp(a, "--quantile")) o.quantile = atof(v);
         else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
@@ -212,20 +277,22 @@ int main(int argc, char **argv)
                     c.n_train, o.held);
             return 1;
         }
+        if (o.control) {
+            run_control(&c, &o);
+            cache_free(&c);
+            continue;
+        }
         split_result *all = rp_cache_eval_alloc((size_t)o.splits * o.n_counts * sizeof *all);
         const double t0 = now();
         for (uint32_t s = 0; s < o.splits; s++) run_split(&c, &o, s, all + (size_t)s * o.n_counts);
         fprintf(stderr, RP_BENCH_PROGRAM ": %s: %u splits in %.0f s\n", c.name, o.splits, now() - t0);
         report(&c, &o, all);
         free(all);
-        free(c.train);
-        free(c.test);
-        free(c.labels);
-        free(c.masks);
+        cache_free(&c);
     }
     return 0;
 usage:
     fprintf(stderr, "usage: " RP_BENCH_PROGRAM " --cache FILE [--cache FILE ...] [--calibrate 4,10,20] [--splits N]\n"
-                    "       [--coreset R] [--quantile Q] [--seed N]   (caches from `rp-tune cache`)\n");
+                    "       [--coreset R] [--quantile Q] [--seed N] [--control RESAMPLES]   (caches from `rp-tune cache`)\n");
     return 2;
 }
