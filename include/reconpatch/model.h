@@ -142,8 +142,8 @@ RP_API int rp_score_image_in_category(const rp_model *model, uint32_t category, 
                                       uint8_t *mask_out, size_t mask_size);
 
 /* Score count images in one call: each as rp_score_image would (routed, thresholds, decision),
- * with the backbone run over up to 8 of them at a time, which costs less per image than one at a
- * time (docs/scoring.md, "Several images per call"). Scores may differ from rp_score_image's in
+ * with the backbone run over up to 8 of them at a time (whether that is faster per image depends
+ * on the CPU and the bank: measured in docs/scoring.md, "Where the time goes"). Scores may differ from rp_score_image's in
  * the last bits (oneDNN sums in another order at another batch size). Optional outputs:
  *   results_out  count results (struct_size set by the caller in each);
  *   maps_out     count pointers, each NULL (no map for that image) or holding map_floats[i] >=

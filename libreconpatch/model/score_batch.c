@@ -1,5 +1,6 @@
 /* rp_score_images: several images scored in one call, the backbone running over them in batches
- * (oneDNN's convolutions do more per weight load at batch 8 than at batch 1: docs/scoring.md).
+ * (oneDNN's convolutions can do more per weight load at batch 8 than at batch 1; docs/scoring.md
+ * measures when the whole call gains).
  * Each image is then routed and scored as rp_score_image does it, from its own features. */
 #include <math.h>
 #include <stdlib.h>

@@ -196,8 +196,7 @@ class Model(Handle):
 
     def score_many(self, images, map=True, order="RGB"):
         """Several images (Images, paths or uint8 arrays) in one call (rp_score_images: the backbone
-        over up to 8 at a time, cheaper per image than score() one by one) -> a list of Score, as
-        score() gives them (no masks)."""
+        over up to 8 at a time) -> a list of Score, as score() gives them (no masks)."""
         with contextlib.ExitStack() as stack:
             imgs = []
             for image in images:
