@@ -80,6 +80,22 @@ static void score_one(const rp_scorer *s, const float *features, size_t floats, 
     *map_max = m;
 }
 
+/* PatchCore's frozen bank of the training images order[first..n_train-1] (order NULL: in order). */
+static rp_bank *train_bank(const rp_feature_cache *c, const options *o, const uint32_t *order, uint32_t first)
+{
+    const size_t per = (size_t)c->patches * c->dim;
+    rp_bank_params bp;
+    rp_bank_params_init(&bp, sizeof bp);
+    bp.dim = c->dim;
+    bp.coreset_ratio = o->coreset;
+    rp_bank *bank;
+    if (rp_bank_create(&bp, &bank)) die("bank");
+    for (uint32_t i = first; i < c->n_train; i++)
+        if (rp_bank_add(bank, c->train + per * (order ? order[i] : i), c->patches, c->dim)) die("bank add");
+    if (rp_bank_freeze(bank, NULL, NULL)) die("freeze");
+    return bank;
+}
+
 /* One split of one category: train on all but the held-out images, then for each calibration size
  * the thresholds and what they do on the test split. */
 static void run_split(const rp_feature_cache *c, const options *o, uint32_t split, split_result *out)
@@ -87,16 +103,7 @@ static void run_split(const rp_feature_cache *c, const options *o, uint32_t spli
     const size_t per = (size_t)c->patches * c->dim, npix = (size_t)c->side * c->side;
     uint32_t *order = rp_cache_eval_alloc(c->n_train * sizeof *order);
     shuffle(order, c->n_train, o->seed * 1000003u + split);
-
-    rp_bank_params bp;
-    rp_bank_params_init(&bp, sizeof bp);
-    bp.dim = c->dim;
-    bp.coreset_ratio = o->coreset;
-    rp_bank *bank;
-    if (rp_bank_create(&bp, &bank)) die("bank");
-    for (uint32_t i = o->held; i < c->n_train; i++)
-        if (rp_bank_add(bank, c->train + per * order[i], c->patches, c->dim)) die("bank add");
-    if (rp_bank_freeze(bank, NULL, NULL)) die("freeze");
+    rp_bank *bank = train_bank(c, o, order, o->held);
 
     rp_scorer *s = rp_cache_scorer(c, NULL, bank);
 
@@ -149,15 +156,7 @@ static double nominal_rate(uint32_t n, double q)
 static void run_control(const rp_feature_cache *c, const options *o)
 {
     const size_t per = (size_t)c->patches * c->dim, npix = (size_t)c->side * c->side;
-    rp_bank_params bp;
-    rp_bank_params_init(&bp, sizeof bp);
-    bp.dim = c->dim;
-    bp.coreset_ratio = o->coreset;
-    rp_bank *bank;
-    if (rp_bank_create(&bp, &bank)) die("bank");
-    for (uint32_t i = 0; i < c->n_train; i++)
-        if (rp_bank_add(bank, c->train + per * i, c->patches, c->dim)) die("bank add");
-    if (rp_bank_freeze(bank, NULL, NULL)) die("freeze");
+    rp_bank *bank = train_bank(c, o, NULL, 0);
     rp_scorer *s = rp_cache_scorer(c, NULL, bank);
     float *map = rp_cache_eval_alloc(npix * sizeof *map);
     double *good = rp_cache_eval_alloc(c->n_test * sizeof(double)), map_max;
