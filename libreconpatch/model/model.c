@@ -9,6 +9,7 @@
 #include "bank/bank_internal.h"
 #include "extractor/extractor_internal.h"
 #include "model/model_internal.h"
+#include "scorer/scorer_internal.h"
 
 void rp__model_decide(const rp_model *model, uint32_t category, rp_score_result *full)
 {
@@ -18,13 +19,6 @@ void rp__model_decide(const rp_model *model, uint32_t category, rp_score_result 
     full->threshold = t;
     full->decision = isnan(t) ? RP_DECISION_NONE : full->score > t ? RP_DECISION_ANOMALOUS : RP_DECISION_NORMAL;
     full->pixel_threshold = thresholds->pixel_threshold;
-}
-
-void rp__score_result_write(rp_score_result *out, const rp_score_result *full)
-{
-    size_t n = out->struct_size < sizeof *full ? out->struct_size : sizeof *full;
-    memcpy(out, full, n);
-    out->struct_size = (uint32_t)n;
 }
 
 /* rp_score_image and rp_score_image_in_category: category RP__ROUTE lets the router choose. */

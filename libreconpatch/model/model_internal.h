@@ -105,9 +105,6 @@ int rp__model_score(const rp_model *model, uint32_t category, const rp_image *im
 /* The decision part of a score in category: category, threshold, decision, pixel_threshold. */
 void rp__model_decide(const rp_model *model, uint32_t category, rp_score_result *full);
 
-/* The caller's result struct gets min(its struct_size, ours) bytes of full. */
-void rp__score_result_write(rp_score_result *out, const rp_score_result *full);
-
 /* An rp_extractor_params with its defaults resolved, with the backbone loaded from
  * params->weights_path, recording the backbone's identity into *identity (weights_path made
  * absolute). On failure nothing is allocated. */

@@ -21,7 +21,7 @@ static int check_result(const rp_score_result *r, const char *fn)
     return RP_OK;
 }
 
-static void write_result(rp_score_result *out, const rp_score_result *full)
+void rp__score_result_write(rp_score_result *out, const rp_score_result *full)
 {
     const size_t size = out->struct_size < sizeof *full ? out->struct_size : sizeof *full;
     memset(out, 0, out->struct_size);
@@ -75,7 +75,7 @@ static int score_steps(const rp_scorer *s, const float *features, rp_score_resul
     /* Nothing below can fail: write the other outputs. */
     if (map_input_out) memcpy(map_input_out, map, map_floats * sizeof *map);
     if (patch_scores_out) memcpy(patch_scores_out, patch_scores, n * sizeof *patch_scores);
-    if (result_out) write_result(result_out, &result);
+    if (result_out) rp__score_result_write(result_out, &result);
 
 done:
     free(patch_scores);
