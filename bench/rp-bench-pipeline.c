@@ -353,7 +353,7 @@ int main(int argc, char **argv)
            knn_int8 ? "int8" : "fp32", (unsigned long long)rp_bank_size(bank), bdim, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
     rp_stage_table table = {0};
     const double one_stream = whole_calls(model, test, n_test, &table);
-    rp_stage_table_print(&table, stdout, "rp_score_image (map in the image's geometry), one stream", "(loading the next path)");
+    rp_stage_table_print(&table, stdout, "rp_score_image (map in the image's geometry), one stream", "(none: decoding is a library stage)");
     const double in_flight = two_in_flight(model, test, n_test);
     const double batched = batched_calls(model, test, n_test);
     printf("  throughput: one stream %.2f images/s (%u threads per call); two images in flight %.2f images/s "

@@ -69,12 +69,13 @@ static inline void rp_stage_table_column(const rp_stage_table *t, int c, double 
     free(v);
 }
 
-static inline const char *rp_stage_table_name(int c)
+/* Column c's name in the printed table (json 0) or as a JSON key (json 1). */
+static inline const char *rp_stage_table_name(int c, int json)
 {
-    return c < RP_TIMING_COUNT ? rp_timing_stage_name(c)
-           : c == RP_STAGE_TABLE_OUTSIDE ? "library, outside the stages"
-           : c == RP_STAGE_TABLE_CALLER ? "caller's own work"
-                                        : "whole, per image";
+    static const char *const extra[][2] = {{"library, outside the stages", "library_outside_stages"},
+                                           {"caller's own work", "caller"},
+                                           {"whole, per image", "whole"}};
+    return c < RP_TIMING_COUNT ? rp_timing_stage_name(c) : extra[c - RP_TIMING_COUNT][json];
 }
 
 /* The table, with `caller` naming what the caller's own column holds. */
@@ -85,7 +86,7 @@ static inline void rp_stage_table_print(const rp_stage_table *t, FILE *f, const 
     for (int c = 0; c < RP_STAGE_TABLE_COLUMNS; c++) {
         double mean, median;
         rp_stage_table_column(t, c, &mean, &median);
-        fprintf(f, "  %-30s %9.2f %9.2f%s%s\n", rp_stage_table_name(c), mean, median,
+        fprintf(f, "  %-30s %9.2f %9.2f%s%s\n", rp_stage_table_name(c, 0), mean, median,
                 c == RP_STAGE_TABLE_CALLER ? "   " : "", c == RP_STAGE_TABLE_CALLER ? caller : "");
     }
     fprintf(f, "  (the means add up to the whole; the medians need not)\n");
@@ -98,12 +99,7 @@ static inline void rp_stage_table_json(const rp_stage_table *t, FILE *f)
     for (int c = 0; c < RP_STAGE_TABLE_COLUMNS; c++) {
         double mean, median;
         rp_stage_table_column(t, c, &mean, &median);
-        fprintf(f, "%s\"%s\": %.3f", c ? ", " : "",
-                c < RP_TIMING_COUNT ? rp_timing_stage_name(c)
-                : c == RP_STAGE_TABLE_OUTSIDE ? "library_outside_stages"
-                : c == RP_STAGE_TABLE_CALLER ? "caller"
-                                             : "whole",
-                mean);
+        fprintf(f, "%s\"%s\": %.3f", c ? ", " : "", rp_stage_table_name(c, 1), mean);
     }
     fprintf(f, "}");
 }
