@@ -9,21 +9,18 @@
 #include <reconpatch/reconpatch.h>
 
 #include "backbone/weights.h"
+#include "bank_test_data.h"
 #include "common/threads.h"
 #include "extractor/extractor_internal.h"
 #include "rp_test.h"
 
 enum { CALLER_THREADS = 3, DIM = 64, BANK_ROWS = 2000, QUERIES = 4 * 196 };
 
-static float *random_rows(size_t rows, size_t dim, uint32_t seed)
+/* The bank tests' documented splitmix64 vectors (bank_test_data.h). */
+static float *random_rows(size_t rows, size_t dim, uint64_t seed)
 {
-    float *v = malloc(rows * dim * sizeof *v);
+    float *v = bank_test_vectors(rows, (uint32_t)dim, seed, 0);
     ck_assert_ptr_nonnull(v);
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < rows * dim; i++) {
-        x = x * 1664525u + 1013904223u;
-        v[i] = (float)(x >> 8) / 16777216.0f;
-    }
     return v;
 }
 
