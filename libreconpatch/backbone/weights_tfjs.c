@@ -155,8 +155,9 @@ typedef struct loader {
 static int parse_group_weights(loader *L, const cJSON *weights, int g, mweight *mw, size_t count, size_t *floats)
 {
     size_t pos = 0;
-    for (size_t i = 0; i < count; i++) {
-        const cJSON *j = cJSON_GetArrayItem(weights, (int)i);
+    /* Walk the list (cJSON_GetArrayItem would restart from its head for every weight). */
+    const cJSON *j = weights->child;
+    for (size_t i = 0; i < count; i++, j = j->next) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
         const cJSON *shape = cJSON_GetObjectItemCaseSensitive(j, "shape");
         const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(j, "dtype");
