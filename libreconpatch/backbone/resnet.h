@@ -55,6 +55,12 @@ typedef struct rp__resnet_options {
     int32_t classifier;        /* non-zero: run layer4 + pool + fc + softmax too */
     int32_t bf16;              /* non-zero: bf16 weights and activations, fp32 accumulation */
     int32_t allow_bf16_emulation; /* tests only: accept bf16 on CPUs without native bf16 */
+    /* Studies only (rp-tune cache --bf16-rounding): fp32 kernels, but in every unit whose bit is
+     * set the values bf16 would store are rounded to bf16 (round to nearest even, as oneDNN
+     * converts): the unit's weights, its input and each of its convolutions' outputs. Biases and
+     * accumulation stay fp32, as in oneDNN's bf16 convolutions. Bit 0 is the stem, bit 1 + i the
+     * i-th bottleneck block counted from layer1's first. 0: plain fp32. */
+    uint32_t bf16_rounding_units;
     uint32_t num_threads;      /* OpenMP threads per call (>= 1) */
 } rp__resnet_options;
 

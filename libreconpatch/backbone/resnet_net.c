@@ -36,7 +36,7 @@
 /* Where a step reads or writes. Non-negative values are arena slots. */
 enum { BUF_INPUT = -1, BUF_LAYER2 = -2, BUF_LAYER3 = -3 };
 
-enum { STEP_REORDER, STEP_CONV, STEP_POOL };
+enum { STEP_REORDER, STEP_CONV, STEP_POOL, STEP_ROUND_BF16 };
 
 typedef struct step {
     int kind;
@@ -137,6 +137,33 @@ static int plan_push(plan *p, const step *s, const char *fn)
     }
     p->steps[p->num_steps++] = *s;
     return RP_OK;
+}
+
+/* bf16 rounding study (rp__resnet_options.bf16_rounding_units): is the unit rounded? Bit 0 is
+ * the stem, bit 1 + i bottleneck block i; block i's convolutions are convs 1 + 4i .. 4 + 4i. */
+static int unit_rounded(const rp__resnet *net, size_t ci)
+{
+    const uint32_t unit = ci == 0 ? 0 : 1 + (uint32_t)((ci - 1) / 4);
+    return unit < 32 && (net->opt.bf16_rounding_units >> unit & 1u);
+}
+
+/* Round to the nearest bf16, ties to even (oneDNN's conversion); NaN stays NaN. */
+static void round_to_bf16(float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) continue;
+        u = (u + 0x7fffu + (u >> 16 & 1u)) & 0xffff0000u;
+        memcpy(&v[i], &u, sizeof u);
+    }
+}
+
+/* A step rounding slot (holding md) to bf16 in place. */
+static int add_round(plan *p, int slot, const dnnl_memory_desc_t *md, const char *fn)
+{
+    step s = {.kind = STEP_ROUND_BF16, .src = slot, .dst = slot, .src_md = *md, .dst_md = *md};
+    return plan_push(p, &s, fn);
 }
 
 static void slot_use(plan *p, int slot, const dnnl_memory_desc_t *md)
@@ -370,6 +397,7 @@ static int conv_step(rp__resnet *net, plan *p, size_t ci, uint32_t in_size, int 
     dnnl_memory_desc_t out = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     rc = emit_conv(net, p, ci, pd, src, cur_md, tmp, dst, first_plan, fn);
     dnnl_primitive_desc_destroy(pd);
+    if (!rc && unit_rounded(net, ci)) rc = add_round(p, dst, &out, fn);
     if (!rc) *cur_md = out;
     return rc;
 }
@@ -379,7 +407,8 @@ static uint32_t conv_out(const conv_weights *cw, uint32_t in) { return (in + 2 *
 static void plan_free(plan *p)
 {
     if (!p) return;
-    for (size_t i = 0; i < p->num_steps; i++) dnnl_primitive_destroy(p->steps[i].prim);
+    for (size_t i = 0; i < p->num_steps; i++)
+        if (p->steps[i].prim) dnnl_primitive_destroy(p->steps[i].prim);
     for (size_t i = 0; i < p->num_owned; i++) free(p->owned[i]);
     free(p->owned);
     free(p->steps);
@@ -442,6 +471,11 @@ static int add_stem(rp__resnet *net, plan *p, uint32_t batch, int first_plan, cu
         if ((rc = add_reorder(net, p, at->slot, &at->md, 0, &b, fn))) return rc;
         at->md = b;
         at->slot = 0;
+    } else if (unit_rounded(net, 0)) {
+        /* bf16 rounding study: the stem's input as bf16 would hold it (a copy: it is the caller's) */
+        if ((rc = add_reorder(net, p, at->slot, &at->md, 0, &at->md, fn)) || (rc = add_round(p, 0, &at->md, fn)))
+            return rc;
+        at->slot = 0;
     }
     if ((rc = conv_step(net, p, 0, at->size, at->slot, &at->md, at->slot == 0 ? 2 : 0, 1, first_plan, fn)))
         return rc;
@@ -460,7 +494,11 @@ static int add_bottleneck(rp__resnet *net, plan *p, size_t ci, int first_plan, c
     busy[1] = t1;
     int tmp = free_slot(busy, 2);
     dnnl_memory_desc_t m = at->md;
-    int rc = conv_step(net, p, ci, at->size, x, &m, tmp, t1, first_plan, fn);
+    int rc;
+    /* bf16 rounding study: the block's input as bf16 would hold it (also the identity, which a bf16
+     * block's last convolution adds in its bf16 destination) */
+    if (unit_rounded(net, ci) && (rc = add_round(p, x, &at->md, fn))) return rc;
+    rc = conv_step(net, p, ci, at->size, x, &m, tmp, t1, first_plan, fn);
     if (rc) return rc;
     uint32_t s1 = conv_out(c1, at->size);
     int t2 = free_slot(busy, 2); /* tmp's reorder output is dead by now: reuse it */
@@ -494,6 +532,7 @@ static int add_bottleneck(rp__resnet *net, plan *p, size_t ci, int first_plan, c
     dnnl_memory_desc_t out_md = *want_dst;
     rc = emit_conv(net, p, ci + 2, pd, t2, &m, tmp3, out_slot, first_plan, fn);
     dnnl_primitive_desc_destroy(pd);
+    if (!rc && unit_rounded(net, ci)) rc = add_round(p, out_slot, &out_md, fn);
     if (rc) return rc;
     at->md = out_md;
     at->slot = out_slot;
@@ -569,6 +608,7 @@ static int take_conv(rp__resnet *net, const rp__resnet_conv *c, int relu, const 
     if (!cw->data || !cw->bias) return rp__fail(RP_E_NOMEM, "%s: out of memory for weights", fn);
     memcpy(cw->data, c->weight, nw * sizeof(float));
     memcpy(cw->bias, c->bias, cw->out * sizeof(float));
+    if (unit_rounded(net, net->num_convs - 1)) round_to_bf16(cw->data, nw); /* biases stay fp32 */
     return RP_OK;
 }
 
@@ -793,6 +833,11 @@ static int run_plan(const rp__resnet *net, const plan *p, char *mem, const float
     for (size_t i = 0; i < p->num_steps && st == dnnl_success; i++) {
         const step *s = &p->steps[i];
         if ((s->dst == BUF_LAYER2 && !layer2) || (s->dst == BUF_LAYER3 && !layer3)) continue;
+        if (s->kind == STEP_ROUND_BF16) {
+            st = dnnl_stream_wait(stream); /* the step before must have written the slot */
+            round_to_bf16((float *)slot[s->dst], dnnl_memory_desc_get_size(&s->dst_md) / sizeof(float));
+            continue;
+        }
         void *src = s->src == BUF_INPUT ? (void *)input : slot[s->src];
         void *dst = s->dst == BUF_LAYER2 ? (void *)layer2 : s->dst == BUF_LAYER3 ? (void *)layer3 : slot[s->dst];
         dnnl_memory_t m[4] = {NULL, NULL, NULL, NULL};

@@ -98,7 +98,7 @@ static int resolve_params(rp_extractor_params *p, const rp__weights *w, const ch
 }
 
 static int create_common(const rp_extractor_params *params, const rp__weights *w, int allow_emulation,
-                         rp_extractor **out, const char *fn)
+                         uint32_t bf16_rounding_units, rp_extractor **out, const char *fn)
 {
     rp_extractor_params p;
     memset(&p, 0, sizeof p);
@@ -122,7 +122,12 @@ static int create_common(const rp_extractor_params *params, const rp__weights *w
                               .classifier = classifier,
                               .bf16 = p.precision == RP_PRECISION_BF16,
                               .allow_bf16_emulation = allow_emulation,
+                              .bf16_rounding_units = bf16_rounding_units,
                               .num_threads = p.num_threads};
+    if (opt.bf16 && bf16_rounding_units) {
+        rp__resnet_spec_free(&spec);
+        return rp__fail(RP_E_INVALID_ARG, "%s: bf16 rounding is a study of fp32 kernels; precision must be fp32", fn);
+    }
     rp__resnet *net = NULL;
     rc = rp__resnet_create(&spec, &opt, fn, &net);
     rp__resnet_spec_free(&spec);
@@ -169,7 +174,7 @@ int rp_extractor_create(const rp_extractor_params *params, rp_extractor **out)
     rp__weights *w = NULL;
     rc = rp__weights_load(path, &w);
     if (rc) return rc; /* the loader's message names the file and the problem */
-    rc = create_common(params, w, 0, out, fn);
+    rc = create_common(params, w, 0, 0, out, fn);
     rp__weights_free(w);
     return rc;
 }
@@ -181,7 +186,17 @@ int rp__extractor_create_from_weights(const rp_extractor_params *params, const r
     rp__clear_error();
     if (!out || !weights) return rp__fail(RP_E_INVALID_ARG, "%s: out or weights is NULL", fn);
     *out = NULL;
-    return create_common(params, weights, allow_bf16_emulation, out, fn);
+    return create_common(params, weights, allow_bf16_emulation, 0, out, fn);
+}
+
+int rp__extractor_create_bf16_rounded(const rp_extractor_params *params, const rp__weights *weights,
+                                      uint32_t bf16_rounding_units, rp_extractor **out)
+{
+    static const char *fn = "rp_extractor_create";
+    rp__clear_error();
+    if (!out || !weights) return rp__fail(RP_E_INVALID_ARG, "%s: out or weights is NULL", fn);
+    *out = NULL;
+    return create_common(params, weights, 0, bf16_rounding_units, out, fn);
 }
 
 int rp__extractor_prepare_batch(const rp_extractor *e, uint32_t batch, uint32_t *reference_kernels)

@@ -11,6 +11,13 @@
 int rp__extractor_create_from_weights(const rp_extractor_params *params, const rp__weights *weights,
                                       int allow_bf16_emulation, rp_extractor **out);
 
+/* rp__extractor_create_from_weights for precision studies: fp32 kernels, with the values that bf16
+ * would store rounded to bf16 in the units whose bit is set (bit 0 the stem, bit 1 + i bottleneck
+ * block i from layer1's first; rp__resnet_options.bf16_rounding_units). It gives bf16's numerics on
+ * any CPU at fp32's speed, and lets a study keep chosen units in fp32. params must ask for fp32. */
+int rp__extractor_create_bf16_rounded(const rp_extractor_params *params, const rp__weights *weights,
+                                      uint32_t bf16_rounding_units, rp_extractor **out);
+
 /* oneDNN implementation names picked for the stem (which = 0) and the first 3x3 conv (which = 1). */
 const char *rp__extractor_impl_name(const rp_extractor *extractor, int which);
 

@@ -350,6 +350,100 @@ START_TEST(bf16__layer3_within_2e_2_relative_l2_of_fp32)
 }
 END_TEST
 
+/* Relative L2 distance ||a - b|| / ||b||. */
+static double rel_l2(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / den);
+}
+
+static size_t count_not_bf16(const float *v, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        bad += (u & 0xffffu) != 0;
+    }
+    return bad;
+}
+
+static rp_extractor *make_rounded(const rp__weights *w, uint32_t units)
+{
+    rp_extractor_params p;
+    rp_extractor_params_init(&p, sizeof p);
+    p.crop = 224;
+    p.no_crop = 1;
+    p.output = RP_OUTPUT_LAYER3;
+    p.num_threads = 2;
+    rp_extractor *e = NULL;
+    ck_assert_msg(rp__extractor_create_bf16_rounded(&p, w, units, &e) == RP_OK, "%s", rp_last_error_message());
+    return e;
+}
+
+START_TEST(bf16_rounding__stores_bf16_values_in_the_chosen_units_only)
+{
+    /* The precision study's fp32 kernels with bf16 rounding: with every unit rounded, layer2 and
+     * layer3 hold only bf16 values and sit at bf16's distance from fp32; with layer3's six blocks
+     * left in fp32, layer2 is the same bits and layer3 is closer to fp32. Where oneDNN can run
+     * bf16 (emulated or native), the rounded network is much closer to it than fp32 is. */
+    rp__weights *w = random_weights(RP_ARCH_RESNET50, RP_LAYOUT_TORCHVISION, 1, 21);
+    const uint32_t all = 0x3fffu, up_to_layer2 = 0xffu; /* stem + 13 blocks; stem + layer1 + layer2 */
+    rp_extractor *f = make(w, 224, RP_OUTPUT_LAYER3, RP_PRECISION_FP32, 2);
+    rp_extractor *r_all = make_rounded(w, all), *r_l2 = make_rounded(w, up_to_layer2);
+    const size_t nin = 3 * 224 * 224, n2 = 512 * 28 * 28, n3 = 1024 * 14 * 14;
+    float *x = malloc(nin * sizeof(float));
+    float *f2 = malloc(n2 * sizeof(float)), *f3 = malloc(n3 * sizeof(float));
+    float *a2 = malloc(n2 * sizeof(float)), *a3 = malloc(n3 * sizeof(float));
+    float *l2 = malloc(n2 * sizeof(float)), *l3 = malloc(n3 * sizeof(float));
+    bb_random_input(BB_INPUT_SEED, nin, -2.0f, 2.0f, x);
+    ck_assert_int_eq(rp_extractor_forward(f, x, nin, 1, f2, n2, f3, n3), RP_OK);
+    ck_assert_int_eq(rp_extractor_forward(r_all, x, nin, 1, a2, n2, a3, n3), RP_OK);
+    ck_assert_int_eq(rp_extractor_forward(r_l2, x, nin, 1, l2, n2, l3, n3), RP_OK);
+
+    ck_assert_msg(count_not_bf16(a2, n2) == 0 && count_not_bf16(a3, n3) == 0,
+                  "all units rounded: %zu layer2 and %zu layer3 values are not bf16", count_not_bf16(a2, n2),
+                  count_not_bf16(a3, n3));
+    const double err_all = rel_l2(a3, f3, n3), err_l2 = rel_l2(l3, f3, n3);
+    ck_assert_msg(err_all > 1e-3 && err_all <= 2e-2, "all rounded: layer3 relative L2 %g outside (1e-3, 2e-2]", err_all);
+    ck_assert_msg(memcmp(l2, a2, n2 * sizeof(float)) == 0, "layer2 differs between the two rounded networks");
+    ck_assert_msg(count_not_bf16(l3, n3) > n3 / 2, "layer3 in fp32 holds mostly bf16 values: not fp32");
+    ck_assert_msg(err_l2 < err_all, "layer3 in fp32: relative L2 %g not below all rounded %g", err_l2, err_all);
+    fprintf(stderr, "bf16 rounding, layer3 relative L2 to fp32: all units %.4f, layer3 in fp32 %.4f\n", err_all, err_l2);
+
+    if ((dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) {
+        rp_extractor *b = make(w, 224, RP_OUTPUT_LAYER3, RP_PRECISION_BF16, 2);
+        float *b3 = malloc(n3 * sizeof(float));
+        ck_assert_int_eq(rp_extractor_forward(b, x, nin, 1, NULL, 0, b3, n3), RP_OK);
+        const double to_onednn = rel_l2(a3, b3, n3), fp32_to_onednn = rel_l2(f3, b3, n3);
+        fprintf(stderr, "oneDNN bf16 layer3: relative L2 %.4f to the rounded network, %.4f to fp32\n", to_onednn,
+                fp32_to_onednn);
+        ck_assert_msg(to_onednn < 0.5 * fp32_to_onednn, "rounded network %g from oneDNN's bf16, fp32 %g", to_onednn,
+                      fp32_to_onednn);
+        free(b3);
+        rp_extractor_free(b);
+    } else {
+        fprintf(stderr, "rounded network not compared with oneDNN's bf16: no AVX-512 here\n");
+    }
+
+    rp_extractor_params p;
+    rp_extractor_params_init(&p, sizeof p);
+    p.precision = RP_PRECISION_BF16;
+    rp_extractor *bad = (rp_extractor *)0x1;
+    ck_assert_int_eq(rp__extractor_create_bf16_rounded(&p, w, all, &bad), RP_E_INVALID_ARG);
+    ck_assert_ptr_null(bad);
+    free(x), free(f2), free(f3), free(a2), free(a3), free(l2), free(l3);
+    rp_extractor_free(f);
+    rp_extractor_free(r_all);
+    rp_extractor_free(r_l2);
+    rp__weights_free(w);
+}
+END_TEST
+
 START_TEST(bf16__refused_with_unsupported_when_the_cpu_lacks_native_bf16)
 {
     rp__weights *w = random_weights(RP_ARCH_RESNET50, RP_LAYOUT_TORCHVISION, 8, 1);
@@ -596,6 +690,7 @@ int main(void)
     tcase_add_test(tc, plans__batch_1_and_8_use_no_reference_kernels);
     tcase_add_test(tc, bf16__layer3_within_2e_2_relative_l2_of_fp32);
     tcase_add_test(tc, bf16__refused_with_unsupported_when_the_cpu_lacks_native_bf16);
+    tcase_add_test(tc, bf16_rounding__stores_bf16_values_in_the_chosen_units_only);
     tcase_add_test(tc, auto_precision__is_bf16_exactly_where_the_cpu_runs_it_natively);
     tcase_add_test(tc, create__rejects_bad_params_with_clear_codes);
     tcase_add_test(tc, forward__rejects_wrong_sizes_and_wrong_state);
