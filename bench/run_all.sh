@@ -4,7 +4,8 @@
 #   2. coreset and kNN, ours vs PatchCore's torch sampler (bench_bank.sh)
 #   3. the pipeline on real data, stage by stage (rp-bench-pipeline): scoring cost at 1% and 10%
 #      coreset, kNN GFLOP/s, ReConPatch training time split and peak memory; the router, and scoring
-#      cost against the number of categories of one model, 1, 2 and 4 (rp-bench-categories)
+#      cost against the number of categories of one model, 1, 2 and 4 (rp-bench-categories); whole
+#      scoring against PyTorch's PatchCore pipeline on the same models (bench_pipeline_peer.sh)
 #   4. accuracy tables (rp-eval): PatchCore and ReConPatch on bottle and magnetic tile, unified model;
 #      default preprocessing (both axes to 256), no crop, and the aspect-keeping MVTec protocol
 #      and training's peak resident memory for 200, 1,000 and 4,000 training images
@@ -15,6 +16,9 @@
 #      four categories, three seeds (reconpatch_table.sh; hours: RECONPATCH_TABLE=0 skips it)
 #   6b. the feature dimension: 128, 256, 384 and 1024, PatchCore and ReConPatch-64 on the four shared
 #      sets' cached features (feature_dim_table.sh; FEATURE_DIM_TABLE=0 skips it)
+#   6c. bf16's numerics end to end on the four shared sets (fp32 kernels rounding to bf16, so any
+#      CPU can run it), all of the backbone and with parts kept in fp32, three coreset seeds
+#      (bf16_rounding_table.sh; hours: BF16_TABLE=0 skips it)
 #   2b. the greedy coreset at scale: 1 % / 10 % of ~1M and ~3.1M real patch features, per-category
 #      figures and pruning statistics (bench_coreset_scale.sh; skips without the shared data;
 #      CORESET_SCALE=0 skips it: it builds a 1.6 GB feature cache the first time)
@@ -55,6 +59,8 @@ echo "== 3. pipeline stages on bottle =="
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.1 | tee "$out/pipeline_pc10.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --coreset 0.1 | tee "$out/pipeline_rc10.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --repr-dim 512 --coreset 0.1 | tee "$out/pipeline_rc10_512.txt"
+# whole scoring against PyTorch's PatchCore pipeline on the same models (docs/scoring.md)
+sh "$src/bench/bench_pipeline_peer.sh" "$build" "${ROUNDS:-3}" | tee "$out/pipeline_peer.txt"
 # the one scoring cost that grows with the products of a unified model (docs/unified.md)
 "$build/bench/bench_router" | tee "$out/router.txt"
 # scoring ms per image with 1, 2 and 4 categories in one PatchCore model, at 1% and 10% coreset
@@ -112,6 +118,10 @@ fi
 if [ "${FEATURE_DIM_TABLE:-1}" != 0 ]; then
     echo "== 6b. feature dimension: 128, 256, 384, 1024 (PatchCore and ReConPatch-64, 10% coreset) =="
     sh "$src/bench/feature_dim_table.sh" "$build" "$out/feature_dim" | tee "$out/feature_dim_table.txt"
+fi
+if [ "${BF16_TABLE:-1}" != 0 ]; then
+    echo "== 6c. bf16's numerics end to end, and which parts would need fp32 (PatchCore 10%, coreset seeds ${BANK_SEEDS:-0 1 2}) =="
+    sh "$src/bench/bf16_rounding_table.sh" "$build" "$out/bf16_rounding" | tee "$out/bf16_rounding_table.txt"
 fi
 echo "== 7. soak: 4 threads, ${SOAK_SECONDS:-600} s =="
 "$build/bench/rp-soak" --threads 4 --seconds "${SOAK_SECONDS:-600}" | tee "$out/soak.txt"

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Whole scoring, image file to anomaly map, ours against PyTorch's PatchCore pipeline on the same
+# model (tools/bench_pipeline_torch.py): a PatchCore model at 10 % and a ReConPatch model (the
+# default head) at 10 % and 1 % coreset, trained once each on bottle, then ROUNDS interleaved rounds
+# over bottle's 83 test images. Prints per round the median ms per image of each side and their
+# ratio, the peer's stages, and how closely the two sides' image scores agree.
+#   sh bench/bench_pipeline_peer.sh [BUILD] [ROUNDS]      (part 3 of make bench)
+set -u
+build=${1:-build}
+rounds=${2:-3}
+src=$(cd "$(dirname "$0")/.." && pwd)
+data=${RP_DATA_DIR:-$src/../shared/data}
+bottle=$data/mvtec_ad/bottle
+threads=${THREADS:-2}
+py=/usr/bin/python3
+if [ ! -d "$bottle/test" ]; then
+    echo "bench_pipeline_peer: no $bottle: skipped"
+    exit 0
+fi
+if ! $py -c "import torch" 2>/dev/null; then
+    echo "bench_pipeline_peer: no PyTorch for $py (apt-get install python3-torch): skipped"
+    exit 0
+fi
+export RECONPATCH_LIB="$build/libreconpatch/libreconpatch.so"
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'avx2|fma|avx512f|avx512_vnni|avx512_bf16|amx_bf16' | tr '\n' ' ')
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); vector extensions: $flags"
+weights=$($py -c "import sys; sys.path.insert(0, '$src/python'); import reconpatch
+print(reconpatch.extractor.default_weights_path())") || exit 1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for spec in patchcore:0.1 reconpatch:0.1 reconpatch:0.01; do
+    method=${spec%:*}
+    ratio=${spec#*:}
+    model="$work/$method-$ratio.rpm"
+    echo "-- $method, coreset $ratio: ours (rp_score_image through the Python binding) against PyTorch, $threads threads"
+    "$build/cli/rp-train" --method "$method" --coreset "$ratio" -o "$model" "$bottle/train/good" > "$work/train.log" 2>&1 ||
+        { cat "$work/train.log"; exit 1; }
+    $py "$src/tools/bench_pipeline_torch.py" --model "$model" --weights "$weights" --data "$bottle" \
+        --rounds "$rounds" --threads "$threads" || exit 1
+done
