@@ -1,13 +1,17 @@
 /* rp-tune: measure method and hyperparameter choices quickly, on cached patch features.
  *
  *   rp-tune cache --data DIR --out FILE [--no-crop | --keep-aspect] [--weights PATH]
+ *                 [--bf16-rounding UNITS] [--threads N]
  *       extract the patch features of DIR's train/good and test images once (plus labels and
- *       masks in the network-input geometry) into FILE;
+ *       masks in the network-input geometry) into FILE; --bf16-rounding gives the features bf16's
+ *       numerics in the listed units of the backbone (fp32 kernels rounding what bf16 would store,
+ *       on any CPU: rp__extractor_create_bf16_rounded), UNITS a comma list of all, stem, layer1,
+ *       layer2, layer3 and single blocks layerS.B (layer3.5 is layer3's last), the others fp32;
  *   rp-tune run --cache FILE [--cache FILE ...] [--method reconpatch|patchcore] [--unified]
  *               [--coreset R] [--epochs N] [--steps N] [--batch N] [--lr X] [--sigma X] [--k N]
  *               [--alpha X] [--margin X] [--gamma X] [--repr-dim N] [--proj N] [--export-target] [--raw] [--uncentered]
  *               [--sampler uniform|aligned] [--window N] [--feature-dim N] [--pca N] [--trace FILE] [--train-only]
- *               [--val-batches N] [--threads N]
+ *               [--val-batches N] [--threads N] [--seed N] [--bank-seed N]
  *       train (per cache, or one model on all with --unified), build the bank, score the cached test
  *       features, and print one JSON line per category with image AUROC, pixel AUROC and AUPRO.
  *       --feature-dim N pools the cached features to N values (PatchCore's own reduction, the
@@ -15,6 +19,8 @@
  *       exactly what the extractor gives with feature_dim N); --pca N replaces the learned head by
  *       PCA onto N components fitted on the training patches; --trace FILE writes one CSV line per
  *       training step (losses, pseudo-label statistics; slow: a validation pass every step).
+ *       --seed seeds the head's training, --bank-seed the coreset's random projection (0, the
+ *       default: the library's default seed).
  *
  * This is how the trainer's defaults were chosen (docs/reconpatch.md). Links the internal archive for
  * the mask geometry helpers. */
@@ -29,6 +35,8 @@
 #define RP_BENCH_PROGRAM "rp-tune"
 #include "rp_cache_eval.h"
 
+#include "backbone/weights.h"
+#include "extractor/extractor_internal.h"
 #include "features/aggregate_kernels.h"
 #include "image/preprocess.h"
 #include "trainer/trainer_internal.h"
@@ -47,7 +55,30 @@ static void features_of(const rp_extractor *ex, const char *path, float *out, si
     rp_image_free(img);
 }
 
-static int do_cache(const char *data, const char *out, int no_crop, int keep_aspect, const char *weights)
+/* --bf16-rounding's list -> the unit bits of rp__resnet_options.bf16_rounding_units (ResNet-50:
+ * bit 0 the stem, then layer1's 3, layer2's 4 and layer3's 6 blocks). 0 on a bad name. */
+static uint32_t bf16_units(const char *list)
+{
+    static const uint32_t first[4] = {1, 1, 4, 8}, count[4] = {0, 3, 4, 6};
+    uint32_t mask = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        unsigned stage, block;
+        char end;
+        if (!strcmp(t, "all")) mask |= 0x3fffu;
+        else if (!strcmp(t, "stem")) mask |= 1u;
+        else if (sscanf(t, "layer%u.%u%c", &stage, &block, &end) == 2 && stage >= 1 && stage <= 3 && block < count[stage])
+            mask |= 1u << (first[stage] + block);
+        else if (sscanf(t, "layer%u%c", &stage, &end) == 1 && stage >= 1 && stage <= 3)
+            mask |= ((1u << count[stage]) - 1) << first[stage];
+        else return 0;
+    }
+    return mask;
+}
+
+static int do_cache(const char *data, const char *out, int no_crop, int keep_aspect, const char *weights,
+                    uint32_t rounding, uint32_t threads)
 {
     char wpath[4096];
     rp_extractor_params ep;
@@ -59,8 +90,17 @@ static int do_cache(const char *data, const char *out, int no_crop, int keep_asp
     ep.weights_path = weights;
     ep.no_crop = (uint32_t)no_crop;
     ep.keep_aspect = (uint32_t)keep_aspect;
+    ep.num_threads = threads;
     rp_extractor *ex;
-    if (rp_extractor_create(&ep, &ex)) die("extractor");
+    if (rounding) {
+        rp__weights *w = NULL;
+        if (rp__weights_load(weights, &w) || rp__extractor_create_bf16_rounded(&ep, w, rounding, &ex))
+            die("extractor with bf16 rounding");
+        rp__weights_free(w);
+        fprintf(stderr, "rp-tune cache: bf16 rounding in units 0x%x (bit 0 the stem, bit 1 + i block i)\n", rounding);
+    } else if (rp_extractor_create(&ep, &ex)) {
+        die("extractor");
+    }
     rp_extractor_info info;
     info.struct_size = sizeof info;
     rp_extractor_get_info(ex, &info, sizeof info);
@@ -142,6 +182,7 @@ typedef struct run_opts {
     int32_t method;
     uint32_t pca_dim; /* non-zero: PCA onto this many components instead of the learned head */
     double coreset;
+    uint64_t bank_seed; /* the coreset's random projection (0: the library's default seed) */
     rp_trainer_params tp;
     FILE *trace; /* per-step CSV of the training, or NULL */
     int train_only; /* stop after training the head (with --trace: the curves are the result) */
@@ -222,6 +263,7 @@ static void train(cache *cs, int n, const run_opts *o, rp_embedding **emb, rp_ba
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.coreset_ratio = o->coreset;
+    bp.seed = o->bank_seed;
     if (o->pca_dim) {
         *emb = fit_pca(cs, n, o->pca_dim);
         bp.dim = o->pca_dim;
@@ -280,11 +322,11 @@ static void evaluate(const cache *c, const rp_embedding *emb, const rp_bank *ban
     snprintf(pro, sizeof pro, isnan(e.aupro) ? "null" : "%.4f", e.aupro);
     const char *method = o->pca_dim ? "pca" : o->method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch";
     printf("{\"category\": \"%s\", \"method\": \"%s\", \"mode\": \"%s\", \"feature_dim\": %u, \"bank_dim\": %u, "
-           "\"sampler\": \"%s\", \"centered\": %d, \"seed\": %llu, \"image_auroc\": %.4f, \"pixel_auroc\": %s, \"aupro\": %s, "
+           "\"sampler\": \"%s\", \"centered\": %d, \"seed\": %llu, \"bank_seed\": %llu, \"image_auroc\": %.4f, \"pixel_auroc\": %s, \"aupro\": %s, "
            "\"train_s\": %.1f, \"score_ms\": %.1f, \"bank\": %llu}\n",
            c->name, method, mode, c->dim, rp_bank_dim(bank), o->tp.sampler == RP_SAMPLER_ALIGNED ? "aligned" : "uniform",
            o->tp.target_centering != RP_TARGETS_UNCENTERED,
-           (unsigned long long)o->tp.seed, e.image_auroc, pixel, pro, secs, e.score_ms,
+           (unsigned long long)o->tp.seed, (unsigned long long)o->bank_seed, e.image_auroc, pixel, pro, secs, e.score_ms,
            (unsigned long long)rp_bank_size(bank));
     fflush(stdout);
     free(e.scores);
@@ -296,16 +338,20 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "cache")) {
         const char *data = NULL, *out = NULL, *w = NULL;
         int no_crop = 0, keep_aspect = 0;
+        uint32_t rounding = 0, threads = 0;
         for (int i = 2; i < argc; i++) {
             if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
             else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
             else if (!strcmp(argv[i], "--weights") && i + 1 < argc) w = argv[++i];
             else if (!strcmp(argv[i], "--no-crop")) no_crop = 1;
             else if (!strcmp(argv[i], "--keep-aspect")) keep_aspect = 1;
+            else if (!strcmp(argv[i], "--bf16-rounding") && i + 1 < argc) {
+                if (!(rounding = bf16_units(argv[++i]))) goto usage;
+            } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (uint32_t)atoi(argv[++i]);
             else goto usage;
         }
         if (!data || !out || (no_crop && keep_aspect)) goto usage;
-        return do_cache(data, out, no_crop, keep_aspect, w);
+        return do_cache(data, out, no_crop, keep_aspect, w, rounding, threads);
     }
     if (!strcmp(argv[1], "run")) {
         cache cs[8];
@@ -344,6 +390,7 @@ int main(int argc, char **argv)
             else if (!strcmp(a, "--patience")) o.tp.patience = (uint32_t)atoi(v), i++;
             else if (!strcmp(a, "--wd")) o.tp.weight_decay = atof(v), i++;
             else if (!strcmp(a, "--seed")) o.tp.seed = strtoull(v, NULL, 10), i++;
+            else if (!strcmp(a, "--bank-seed")) o.bank_seed = strtoull(v, NULL, 10), i++;
             else if (!strcmp(a, "--export-target")) o.tp.export_target = 1;
             else if (!strcmp(a, "--raw")) o.tp.raw_targets = 1;
             else if (!strcmp(a, "--train-only")) o.train_only = 1;
@@ -376,6 +423,7 @@ int main(int argc, char **argv)
     }
 usage:
     fprintf(stderr, "usage: rp-tune cache --data DIR --out FILE [--no-crop | --keep-aspect] [--weights PATH]\n"
+                    "                     [--bf16-rounding all|stem|layerS|layerS.B,...] [--threads N]\n"
                     "       rp-tune run --cache FILE [...] [--method reconpatch|patchcore] [--unified] [options]\n");
     return 2;
 }
