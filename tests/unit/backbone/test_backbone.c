@@ -372,6 +372,16 @@ static size_t count_not_bf16(const float *v, size_t n)
     return bad;
 }
 
+/* x rounded to the nearest bf16, ties to even (finite values only). */
+static float to_bf16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = (u + 0x7fffu + (u >> 16 & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, sizeof u);
+    return x;
+}
+
 static rp_extractor *make_rounded(const rp__weights *w, uint32_t units)
 {
     rp_extractor_params p;
@@ -388,9 +398,12 @@ static rp_extractor *make_rounded(const rp__weights *w, uint32_t units)
 START_TEST(bf16_rounding__stores_bf16_values_in_the_chosen_units_only)
 {
     /* The precision study's fp32 kernels with bf16 rounding: with every unit rounded, layer2 and
-     * layer3 hold only bf16 values and sit at bf16's distance from fp32; with layer3's six blocks
-     * left in fp32, layer2 is the same bits and layer3 is closer to fp32. Where oneDNN can run
-     * bf16 (emulated or native), the rounded network is much closer to it than fp32 is. */
+     * layer3 hold only bf16 values and sit at bf16's distance from fp32: 1.0 to 1.2 %, around the
+     * 1.1 % oneDNN's own bf16 gave on this network (docs/backbone.md; without the weights'
+     * rounding it is 0.8 %); with layer3's six blocks left in fp32, layer2 is the same bits and
+     * layer3 is closer to fp32. The stem alone rounds its input: the input rounded beforehand
+     * gives the same bits. Where oneDNN can run bf16 (emulated or native), the rounded network is
+     * much closer to it than fp32 is. */
     rp__weights *w = random_weights(RP_ARCH_RESNET50, RP_LAYOUT_TORCHVISION, 1, 21);
     const uint32_t all = 0x3fffu, up_to_layer2 = 0xffu; /* stem + 13 blocks; stem + layer1 + layer2 */
     rp_extractor *f = make(w, 224, RP_OUTPUT_LAYER3, RP_PRECISION_FP32, 2);
@@ -409,11 +422,22 @@ START_TEST(bf16_rounding__stores_bf16_values_in_the_chosen_units_only)
                   "all units rounded: %zu layer2 and %zu layer3 values are not bf16", count_not_bf16(a2, n2),
                   count_not_bf16(a3, n3));
     const double err_all = rel_l2(a3, f3, n3), err_l2 = rel_l2(l3, f3, n3);
-    ck_assert_msg(err_all > 1e-3 && err_all <= 2e-2, "all rounded: layer3 relative L2 %g outside (1e-3, 2e-2]", err_all);
+    ck_assert_msg(err_all >= 1.0e-2 && err_all <= 1.2e-2, "all rounded: layer3 relative L2 %g outside [1e-2, 1.2e-2]",
+                  err_all);
     ck_assert_msg(memcmp(l2, a2, n2 * sizeof(float)) == 0, "layer2 differs between the two rounded networks");
     ck_assert_msg(count_not_bf16(l3, n3) > n3 / 2, "layer3 in fp32 holds mostly bf16 values: not fp32");
     ck_assert_msg(err_l2 < err_all, "layer3 in fp32: relative L2 %g not below all rounded %g", err_l2, err_all);
     fprintf(stderr, "bf16 rounding, layer3 relative L2 to fp32: all units %.4f, layer3 in fp32 %.4f\n", err_all, err_l2);
+
+    rp_extractor *r_stem = make_rounded(w, 1u);
+    float *xr = malloc(nin * sizeof(float)), *s2 = malloc(n2 * sizeof(float)), *sr2 = malloc(n2 * sizeof(float));
+    for (size_t i = 0; i < nin; i++) xr[i] = to_bf16(x[i]);
+    ck_assert_msg(memcmp(xr, x, nin * sizeof(float)) != 0, "the test input is bf16 already");
+    ck_assert_int_eq(rp_extractor_forward(r_stem, x, nin, 1, s2, n2, NULL, 0), RP_OK);
+    ck_assert_int_eq(rp_extractor_forward(r_stem, xr, nin, 1, sr2, n2, NULL, 0), RP_OK);
+    ck_assert_msg(memcmp(s2, sr2, n2 * sizeof(float)) == 0, "stem rounded: its input is not rounded");
+    free(xr), free(s2), free(sr2);
+    rp_extractor_free(r_stem);
 
     if ((dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) {
         rp_extractor *b = make(w, 224, RP_OUTPUT_LAYER3, RP_PRECISION_BF16, 2);
