@@ -76,13 +76,13 @@ void rp__scorer_patch_map(const float *patch_scores, const rp__scorer_geometry *
 int rp__scorer_patch_scores(const rp_scorer *scorer, const float *features, float *patch_scores,
                             rp_score_result *result, const char *fn);
 
-/* Patch features of one width x height image (grid^2 x feature_dim, not checked for shape) -> the
- * result and, if map_image_out is non-NULL, the map in the image's geometry (width x height
- * floats): rp_scorer_score after its extractor step, for callers that already hold the features. */
 /* The caller's result struct (its struct_size says how many bytes it has) gets min(that, ours)
  * bytes of full, the rest of it zeroed; struct_size becomes the bytes written. */
 void rp__score_result_write(rp_score_result *out, const rp_score_result *full);
 
+/* Patch features of one width x height image (grid^2 x feature_dim, not checked for shape) -> the
+ * result and, if map_image_out is non-NULL, the map in the image's geometry (width x height
+ * floats): rp_scorer_score after its extractor step, for callers that already hold the features. */
 int rp__scorer_score_features_image(const rp_scorer *scorer, const float *features, uint32_t width, uint32_t height,
                                     rp_score_result *result_out, float *map_image_out, const char *fn);
 
