@@ -25,7 +25,7 @@ export RECONPATCH_LIB="$build/libreconpatch/libreconpatch.so"
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'avx2|fma|avx512f|avx512_vnni|avx512_bf16|amx_bf16' | tr '\n' ' ')
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); vector extensions: $flags"
 weights=$($py -c "import sys; sys.path.insert(0, '$src/python'); import reconpatch
-print(reconpatch.extractor.default_weights_path())") || exit 1
+print(reconpatch.default_weights_path())") || exit 1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for spec in patchcore:0.1 reconpatch:0.1 reconpatch:0.01; do

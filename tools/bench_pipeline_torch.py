@@ -57,11 +57,7 @@ STAGES = ["decode", "preprocess", "backbone", "aggregate", "head", "knn", "rewei
 
 def test_images(data, limit):
     root = os.path.join(data, "test")
-    paths = []
-    for kind in sorted(os.listdir(root)):
-        folder = os.path.join(root, kind)
-        paths += [os.path.join(folder, f) for f in sorted(os.listdir(folder))
-                  if f.lower().endswith((".png", ".jpg", ".jpeg"))]
+    paths = [p for kind in sorted(os.listdir(root)) for p in rp.list_images(os.path.join(root, kind))]
     return paths[:limit] if limit else paths
 
 
