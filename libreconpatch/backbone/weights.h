@@ -63,15 +63,16 @@ int rp__weights_load_tfjs(const char *path, rp__weights **out);
 /* Arch from shapes: conv1 out 64 and layer1.0.conv1 out 64 -> resnet50, 128 -> wide, else 0. */
 int32_t rp__weights_infer_arch(const rp__weights *w);
 
-/* Incremental SHA-256 (weights_sha256.c). */
+/* Incremental SHA-256 (weights_sha256.c, OpenSSL). init and update cannot fail by themselves: a
+ * failure (no memory for OpenSSL's context) is kept and returned by hex, which finalises and frees.
+ * A path that gives up before hex calls discard; both are safe to call more than once. */
 typedef struct rp__sha256 {
-    uint32_t state[8];
-    uint64_t length;
-    uint8_t block[64];
-    size_t fill;
+    struct evp_md_ctx_st *ctx; /* OpenSSL's EVP_MD_CTX */
+    int failed;
 } rp__sha256;
 void rp__weights_sha256_init(rp__sha256 *s);
 void rp__weights_sha256_update(rp__sha256 *s, const void *data, size_t n);
-void rp__weights_sha256_hex(rp__sha256 *s, char hex[65]); /* finalises */
+int rp__weights_sha256_hex(rp__sha256 *s, char hex[65]); /* RP_OK, or RP_E_NOMEM / RP_E_INTERNAL (recorded) */
+void rp__weights_sha256_discard(rp__sha256 *s);
 
 #endif

@@ -21,6 +21,10 @@ int rp__weights_load_safetensors_memory(const void *data, size_t size, const cha
     char sha[65];
     rp__weights_sha256_init(&h);
     rp__weights_sha256_update(&h, buf, size);
-    rp__weights_sha256_hex(&h, sha);
+    int rc = rp__weights_sha256_hex(&h, sha);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
     return rp__weights_parse_safetensors(label, buf, size, sha, out);
 }

@@ -236,9 +236,14 @@ static int read_file(const char *path, uint8_t **buf_out, uint64_t *size_out, ch
     fclose(f);
     if (done != size) {
         free(buf);
+        rp__weights_sha256_discard(&h);
         return rp__fail(RP_E_IO, FN ": '%s': read %zu of %llu bytes", path, done, (unsigned long long)size);
     }
-    rp__weights_sha256_hex(&h, sha);
+    int rc = rp__weights_sha256_hex(&h, sha);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
     *buf_out = buf;
     *size_out = size;
     return RP_OK;

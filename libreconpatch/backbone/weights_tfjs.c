@@ -454,7 +454,7 @@ static int load_tfjs(loader L, char *text, size_t len, rp__weights **out)
         rc = rp__fail_relay(rc, FN ": '%s' is not a complete Keras ResNet-50", path);
         goto done;
     }
-    rp__weights_sha256_hex(&L.hash, L.w->sha256);
+    if ((rc = rp__weights_sha256_hex(&L.hash, L.w->sha256))) goto done;
     *out = L.w;
     L.w = NULL;
 done:
@@ -464,6 +464,7 @@ done:
     free(text);
     free(L.dir);
     rp__weights_free(L.w);
+    rp__weights_sha256_discard(&L.hash); /* a no-op after the hex above */
     return rc;
 }
 
@@ -475,7 +476,10 @@ int rp__weights_load_tfjs(const char *path, rp__weights **out)
     char *text = NULL;
     size_t len = 0;
     int rc = load_json(&L, &text, &len);
-    if (rc) return rc;
+    if (rc) {
+        rp__weights_sha256_discard(&L.hash);
+        return rc;
+    }
     return load_tfjs(L, text, len, out);
 }
 
@@ -493,9 +497,9 @@ int rp__weights_load_tfjs_memory(const char *label, const void *json, size_t jso
             return rp__fail(RP_E_INVALID_ARG, "rp__weights_load_tfjs_memory: shard %zu has no name or data", i);
     static const rp__tfjs_shard none = {"", "", 0};
     loader L = {.path = label, .mem = n_shards ? shards : &none, .n_mem = n_shards};
-    rp__weights_sha256_init(&L.hash);
     char *text = rp__malloc(json_size + 1);
     if (!text) return rp__fail(RP_E_NOMEM, FN ": out of memory");
+    rp__weights_sha256_init(&L.hash);
     memcpy(text, json, json_size);
     text[json_size] = '\0';
     rp__weights_sha256_update(&L.hash, text, json_size);

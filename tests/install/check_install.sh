@@ -38,7 +38,7 @@ field() { sed -n "s/^$1: *//p" "$pc"; }
 # the pkg-config modules the library links; Requires.private, since the public headers need none
 # of their headers and only the shared library is installed
 req=$(field Requires.private | tr -d ' ' | tr ',' '\n' | sort | tr '\n' ' ')
-[ "$req" = "libcjson libjpeg libpng openblas " ] || fail "Requires.private: '$req', expected libcjson libjpeg libpng openblas"
+[ "$req" = "libcjson libcrypto libjpeg libpng openblas " ] || fail "Requires.private: '$req', expected libcjson libcrypto libjpeg libpng openblas"
 prefix=$(sed -n 's/^prefix=//p' "$pc")
 libdir=$(sed -n 's/^libdir=//p' "$pc" | sed "s|\${prefix}|$prefix|")
 includedir=$(sed -n 's/^includedir=//p' "$pc" | sed "s|\${prefix}|$prefix|")

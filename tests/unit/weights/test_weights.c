@@ -352,17 +352,17 @@ START_TEST(sha256__matches_fips_180_vectors_in_any_chunking)
     char hex[65];
     rp__sha256 s;
     rp__weights_sha256_init(&s);
-    rp__weights_sha256_hex(&s, hex);
+    ck_assert_int_eq(rp__weights_sha256_hex(&s, hex), RP_OK);
     ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     rp__weights_sha256_init(&s);
     rp__weights_sha256_update(&s, "abc", 3);
-    rp__weights_sha256_hex(&s, hex);
+    ck_assert_int_eq(rp__weights_sha256_hex(&s, hex), RP_OK);
     ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     for (size_t cut = 0; cut <= strlen(msg); cut += 7) {
         rp__weights_sha256_init(&s);
         rp__weights_sha256_update(&s, msg, cut);
         rp__weights_sha256_update(&s, msg + cut, strlen(msg) - cut);
-        rp__weights_sha256_hex(&s, hex);
+        ck_assert_int_eq(rp__weights_sha256_hex(&s, hex), RP_OK);
         ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     }
     /* one million 'a' in uneven chunks crosses many block boundaries */
@@ -374,8 +374,26 @@ START_TEST(sha256__matches_fips_180_vectors_in_any_chunking)
         rp__weights_sha256_update(&s, chunk, n);
         done += n;
     }
-    rp__weights_sha256_hex(&s, hex);
+    ck_assert_int_eq(rp__weights_sha256_hex(&s, hex), RP_OK);
     ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+START_TEST(sha256__a_discarded_or_finished_context_gives_an_error_not_a_digest)
+{
+    char hex[65] = "x";
+    rp__sha256 s;
+    rp__weights_sha256_init(&s);
+    rp__weights_sha256_update(&s, "abc", 3);
+    rp__weights_sha256_discard(&s);
+    rp__weights_sha256_discard(&s); /* twice is harmless */
+    rp__weights_sha256_update(&s, "abc", 3);
+    ck_assert_int_eq(rp__weights_sha256_hex(&s, hex), RP_E_INTERNAL);
+    ck_assert_str_eq(hex, "");
+    rp__weights_sha256_init(&s);
+    ck_assert_int_eq(rp__weights_sha256_hex(&s, hex), RP_OK);
+    ck_assert_int_eq(rp__weights_sha256_hex(&s, hex), RP_E_INTERNAL); /* already finalised */
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "SHA-256"));
 }
 END_TEST
 
@@ -396,6 +414,7 @@ int main(void)
     tcase_add_test(tc, random__rejects_bad_arguments);
     tcase_add_test(tc, check_resnet__names_missing_and_misshaped_tensors);
     tcase_add_test(tc, sha256__matches_fips_180_vectors_in_any_chunking);
+    tcase_add_test(tc, sha256__a_discarded_or_finished_context_gives_an_error_not_a_digest);
     suite_add_tcase(s, tc);
     return rp_test_run(s);
 }
