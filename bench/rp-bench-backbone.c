@@ -62,12 +62,16 @@ int main(int argc, char **argv)
     if (!arch || batch == 0 || iters == 0) return usage(), 2;
 
     rp__weights *w = NULL;
+    double t_load = now();
     int rc = weights_path ? rp__weights_load(weights_path, &w)
                           : rp__weights_random(arch, RP_LAYOUT_TORCHVISION, 1, 1, &w);
+    t_load = now() - t_load;
     if (rc) {
         fprintf(stderr, "rp-bench-backbone: %s\n", rp_last_error_message());
         return 1;
     }
+    /* Reading, hashing (SHA-256) and converting the file: what every extractor or model load pays. */
+    if (weights_path) printf("weights load %.3f s (read, SHA-256, conversion): %s\n", t_load, weights_path);
     rp_extractor_params p;
     rp_extractor_params_init(&p, sizeof p);
     p.arch = arch;
