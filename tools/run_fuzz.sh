@@ -5,7 +5,8 @@
 #   sh tools/run_fuzz.sh [TARGET...]        (`make fuzz`; default: every target)
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)      FUZZ_BUILD  build folder (default build-fuzz)
-#   FUZZ_CPU      core to pin the fuzzer to (taskset; default: the last core)
+#   FUZZ_CPU      core to pin the fuzzer to (taskset; default: the last core), or a list such as
+#                 0,1 for several processes of one target (FUZZ_FLAGS=-fork=2)
 #   FUZZ_JOBS     ninja -j for the build (default 2)   FUZZ_FLAGS  extra libFuzzer flags
 # Kept in FUZZ_BUILD/fuzz/: corpus/<target>/ (grows from run to run), seeds/<target>/ (rewritten
 # each run), artifacts/<target>/ (crash-*, leak-*, oom-*, timeout-* inputs), logs/<target>.log.
