@@ -29,14 +29,23 @@ typedef struct rp__weights {
                         shards in manifest order); "" for random weights */
     /* Private storage the tensors point into; released by rp__weights_free. */
     void *storage_[2];
+    /* The tensors sorted by name (rp__weights_index), so that lookups are binary searches. */
+    const rp__tensor **by_name_;
 } rp__weights;
 
 /* Load a .safetensors file or a TF.js layers model.json (recognised by content, not by name).
  * On failure *out is NULL and the thread's last error names the file and the problem. */
 int rp__weights_load(const char *path, rp__weights **out);
 
-/* The tensor with this torchvision name, or NULL. Linear search: ~320 tensors, called at setup. */
+/* The tensor with this torchvision name, or NULL. A binary search once the loader has indexed the
+ * weights; a linear one before (only while a loader is still filling them in). */
 const rp__tensor *rp__weights_find(const rp__weights *w, const char *name);
+
+/* Sort the tensors by name into w->by_name_ (every loader's last step, before any check looks
+ * tensors up: a ResNet check is ~320 lookups). RP_E_NOMEM, or RP_E_FORMAT when a name appears
+ * twice: then dup[0] < dup[1] (if dup is not NULL) are the two tensors' indices and the message
+ * names the tensor; a loader may replace it with its own. */
+int rp__weights_index(rp__weights *w, size_t dup[2]);
 
 /* Seeded random torchvision-layout (or Keras-layout: adds conv biases) ResNet weights: kaiming-like
  * conv init, BN gamma ~ U(0.5,1.5), beta and mean small, var ~ U(0.5,1.5). width_divisor 1 is the

@@ -4,14 +4,54 @@
 #include <string.h>
 
 #include "backbone/weights.h"
+#include "common/alloc.h"
 #include "common/common.h"
 
 const rp__tensor *rp__weights_find(const rp__weights *w, const char *name)
 {
     if (!w || !name) return NULL;
-    for (size_t i = 0; i < w->count; i++)
-        if (strcmp(w->tensors[i].name, name) == 0) return &w->tensors[i];
+    if (!w->by_name_) {
+        for (size_t i = 0; i < w->count; i++)
+            if (strcmp(w->tensors[i].name, name) == 0) return &w->tensors[i];
+        return NULL;
+    }
+    size_t lo = 0, hi = w->count; /* the answer, if any, is in by_name_[lo, hi) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(w->by_name_[mid]->name, name);
+        if (c == 0) return w->by_name_[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const rp__tensor *ta = *(const rp__tensor *const *)a, *tb = *(const rp__tensor *const *)b;
+    int c = strcmp(ta->name, tb->name);
+    return c ? c : (ta > tb) - (ta < tb); /* equal names: in tensor order, so dup[0] < dup[1] */
+}
+
+int rp__weights_index(rp__weights *w, size_t dup[2])
+{
+    static const char *fn = "rp__weights_index";
+    if (!w) return rp__fail(RP_E_INVALID_ARG, "%s: weights are NULL", fn);
+    free(w->by_name_);
+    w->by_name_ = NULL;
+    const rp__tensor **order = rp__malloc((w->count ? w->count : 1) * sizeof *order);
+    if (!order) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
+    for (size_t i = 0; i < w->count; i++) order[i] = &w->tensors[i];
+    qsort(order, w->count, sizeof *order, by_name);
+    for (size_t i = 1; i < w->count; i++)
+        if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
+            if (dup) dup[0] = (size_t)(order[i - 1] - w->tensors), dup[1] = (size_t)(order[i] - w->tensors);
+            int rc = rp__fail(RP_E_FORMAT, "%s: tensor '%s' appears twice", fn, order[i]->name);
+            free(order);
+            return rc;
+        }
+    w->by_name_ = order;
+    return RP_OK;
 }
 
 size_t rp__weights_numel(const rp__tensor *t)
@@ -28,6 +68,7 @@ void rp__weights_free(rp__weights *w)
     free(w->tensors);
     free(w->storage_[0]);
     free(w->storage_[1]);
+    free(w->by_name_);
     free(w);
 }
 

@@ -159,6 +159,7 @@ int rp__weights_random(int32_t arch, int32_t layout, uint32_t width_divisor, uin
         for (size_t k = 0; k < numel; k++) t->data[k] = uniform(&state, lo, hi);
     }
     w->layout = layout;
+    if (rp__weights_index(w, NULL)) goto nomem; /* the names are distinct: only memory can fail */
     w->arch = rp__weights_infer_arch(w);
     free(specs);
     *out = w;

@@ -385,6 +385,7 @@ int rp__weights_parse_safetensors(const char *path, uint8_t *buf, uint64_t size,
             converted += numel;
         }
     }
+    if ((rc = rp__weights_index(w, NULL))) goto done; /* names were checked distinct above */
     w->arch = rp__weights_infer_arch(w);
     if ((rc = apply_metadata(path, meta, w))) goto done;
     memcpy(w->sha256, sha, sizeof w->sha256);

@@ -296,8 +296,6 @@ static int emit_group(loader *L, const mweight *mw, size_t count, const float *s
         int transpose = 0;
         int rc = map_weight(L->path, &mw[i], tv, sizeof tv, &transpose);
         if (rc) return rc;
-        if (rp__weights_find(L->w, tv))
-            return rp__fail(RP_E_FORMAT, FN ": '%s': weight '%s' maps to '%s' twice", L->path, mw[i].name, tv);
         rp__tensor *t = &L->w->tensors[L->w->count];
         if (!(t->name = rp__strdup(tv))) return rp__fail(RP_E_NOMEM, FN ": out of memory");
         L->w->count++;
@@ -449,6 +447,13 @@ static int load_tfjs(loader L, char *text, size_t len, rp__weights **out)
         base += cnt;
     }
     L.w->layout = RP_LAYOUT_KERAS;
+    size_t dup[2]; /* tensor k came from mw[k]: emit_group keeps the manifest's order */
+    if ((rc = rp__weights_index(L.w, dup))) {
+        if (rc == RP_E_FORMAT)
+            rc = rp__fail(RP_E_FORMAT, FN ": '%s': weights '%s' and '%s' both map to '%s'", path, mw[dup[0]].name,
+                          mw[dup[1]].name, L.w->tensors[dup[0]].name);
+        goto done;
+    }
     L.w->arch = rp__weights_infer_arch(L.w);
     if ((rc = rp__weights_check_resnet(L.w, 1))) {
         rc = rp__fail_relay(rc, FN ": '%s' is not a complete Keras ResNet-50", path);

@@ -244,6 +244,14 @@ START_TEST(tfjs_load_memory__same_tensors_and_sha_as_files_and_same_errors)
     const rp__tfjs_shard tiny = {"a.bin", "abcd", 4};
     ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", huge, strlen(huge), &tiny, 1, &mem), RP_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "shards hold 4 bytes but its weights need 6400000000"));
+    /* two weights that map to one torchvision tensor: both named */
+    static const char twice[] = "{\"weightsManifest\":[{\"paths\":[\"a.bin\"],\"weights\":["
+                                "{\"name\":\"conv1/bias\",\"shape\":[1],\"dtype\":\"float32\"},"
+                                "{\"name\":\"conv1/bias\",\"shape\":[1],\"dtype\":\"float32\"}]}]}";
+    const rp__tfjs_shard eight = {"a.bin", "abcdefgh", 8};
+    ck_assert_int_eq(rp__weights_load_tfjs_memory("m.json", twice, strlen(twice), &eight, 1, &mem), RP_E_FORMAT);
+    ck_assert_ptr_null(mem);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "weights 'conv1/bias' and 'conv1/bias' both map to 'conv1.bias'"));
     free(json);
     for (int i = 0; i < 4; i++) free(bytes[i]);
     rp__weights_free(file);
@@ -324,15 +332,62 @@ START_TEST(random__rejects_bad_arguments)
 }
 END_TEST
 
+START_TEST(index__finds_every_tensor_as_a_linear_search_does_and_names_a_duplicate)
+{
+    rp__weights *w;
+    ck_assert_int_eq(rp__weights_random(RP_ARCH_WIDE_RESNET50_2, RP_LAYOUT_KERAS, 16, 9, &w), RP_OK);
+    ck_assert_ptr_nonnull(w->by_name_);
+    ck_assert_uint_gt(w->count, 300);
+    for (size_t i = 0; i < w->count; i++) {
+        char name[128];
+        ck_assert_ptr_eq(rp__weights_find(w, w->tensors[i].name), &w->tensors[i]);
+        /* names just before and after this one, and a prefix of it, are absent */
+        snprintf(name, sizeof name, "%s~", w->tensors[i].name);
+        ck_assert_ptr_null(rp__weights_find(w, name));
+        snprintf(name, sizeof name, "%s", w->tensors[i].name);
+        name[strlen(name) - 1]--;
+        ck_assert_ptr_null(rp__weights_find(w, name));
+        name[strlen(name) - 1] = '\0';
+        ck_assert_ptr_null(rp__weights_find(w, name));
+    }
+    ck_assert_ptr_null(rp__weights_find(w, ""));
+    ck_assert_ptr_null(rp__weights_find(w, NULL));
+    /* the same answers without the index (the linear search a loader uses while filling in) */
+    const rp__tensor **index = w->by_name_;
+    w->by_name_ = NULL;
+    for (size_t i = 0; i < w->count; i++) ck_assert_ptr_eq(rp__weights_find(w, w->tensors[i].name), &w->tensors[i]);
+    w->by_name_ = index;
+    /* a name given to two tensors: both indices, lower first, and the name in the message */
+    char *keep = w->tensors[7].name;
+    w->tensors[7].name = w->tensors[200].name;
+    size_t dup[2] = {0, 0};
+    ck_assert_int_eq(rp__weights_index(w, dup), RP_E_FORMAT);
+    ck_assert_uint_eq(dup[0], 7);
+    ck_assert_uint_eq(dup[1], 200);
+    ck_assert_ptr_null(w->by_name_);
+    char want[160];
+    snprintf(want, sizeof want, "tensor '%s' appears twice", w->tensors[200].name);
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), want));
+    ck_assert_ptr_eq(rp__weights_find(w, keep), NULL); /* no index: linear, and the name is gone */
+    w->tensors[7].name = keep;
+    ck_assert_int_eq(rp__weights_index(w, NULL), RP_OK);
+    ck_assert_ptr_eq(rp__weights_find(w, keep), &w->tensors[7]);
+    ck_assert_int_eq(rp__weights_index(NULL, NULL), RP_E_INVALID_ARG);
+    rp__weights_free(w);
+}
+END_TEST
+
 START_TEST(check_resnet__names_missing_and_misshaped_tensors)
 {
     rp__weights *w;
     ck_assert_int_eq(rp__weights_random(RP_ARCH_RESNET50, RP_LAYOUT_TORCHVISION, 16, 5, &w), RP_OK);
     rp__tensor *t = (rp__tensor *)rp__weights_find(w, "layer3.4.bn2.running_var");
-    t->name[0] = 'X'; /* now absent under its real name */
+    t->name[0] = 'X'; /* now absent under its real name; a renamed tensor needs a new index */
+    ck_assert_int_eq(rp__weights_index(w, NULL), RP_OK);
     ck_assert_int_eq(rp__weights_check_resnet(w, 1), RP_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "'layer3.4.bn2.running_var' missing"));
     t->name[0] = 'l';
+    ck_assert_int_eq(rp__weights_index(w, NULL), RP_OK);
     t = (rp__tensor *)rp__weights_find(w, "layer2.1.conv2.weight");
     t->shape[3] = 1; /* a 3x1 kernel */
     ck_assert_int_eq(rp__weights_check_resnet(w, 1), RP_E_SHAPE);
@@ -412,6 +467,7 @@ int main(void)
     tcase_add_test(tc, random__same_seed_same_bytes_other_seed_differs);
     tcase_add_test(tc, random__full_size_shapes_arch_and_init_statistics);
     tcase_add_test(tc, random__rejects_bad_arguments);
+    tcase_add_test(tc, index__finds_every_tensor_as_a_linear_search_does_and_names_a_duplicate);
     tcase_add_test(tc, check_resnet__names_missing_and_misshaped_tensors);
     tcase_add_test(tc, sha256__matches_fips_180_vectors_in_any_chunking);
     tcase_add_test(tc, sha256__a_discarded_or_finished_context_gives_an_error_not_a_digest);
