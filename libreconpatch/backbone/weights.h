@@ -29,7 +29,8 @@ typedef struct rp__weights {
                         shards in manifest order); "" for random weights */
     /* Private storage the tensors point into; released by rp__weights_free. */
     void *storage_[2];
-    /* The tensors sorted by name (rp__weights_index), so that lookups are binary searches. */
+    /* The tensors sorted by name (rp__weights_index), so that lookups are binary searches; code
+     * that renames a tensor afterwards (tests) indexes again. */
     const rp__tensor **by_name_;
 } rp__weights;
 
