@@ -38,14 +38,14 @@ typedef struct rp__weights {
  * On failure *out is NULL and the thread's last error names the file and the problem. */
 int rp__weights_load(const char *path, rp__weights **out);
 
-/* The tensor with this torchvision name, or NULL. A binary search once the loader has indexed the
- * weights; a linear one before (only while a loader is still filling them in). */
+/* The tensor with this torchvision name, or NULL: a binary search in w->by_name_. Every loader
+ * indexes its weights before anything looks a tensor up; unindexed weights find nothing. */
 const rp__tensor *rp__weights_find(const rp__weights *w, const char *name);
 
 /* Sort the tensors by name into w->by_name_ (every loader's last step, before any check looks
- * tensors up: a ResNet check is ~320 lookups). RP_E_NOMEM, or RP_E_FORMAT when a name appears
- * twice: then dup[0] < dup[1] (if dup is not NULL) are the two tensors' indices and the message
- * names the tensor; a loader may replace it with its own. */
+ * tensors up: a ResNet check is ~320 lookups). This is also where every loader finds a name given
+ * twice: RP_E_FORMAT, with dup[0] < dup[1] (if dup is not NULL) the two tensors' indices and a
+ * message naming the tensor, which a loader replaces with one naming its file. Or RP_E_NOMEM. */
 int rp__weights_index(rp__weights *w, size_t dup[2]);
 
 /* Seeded random torchvision-layout (or Keras-layout: adds conv biases) ResNet weights: kaiming-like

@@ -9,12 +9,7 @@
 
 const rp__tensor *rp__weights_find(const rp__weights *w, const char *name)
 {
-    if (!w || !name) return NULL;
-    if (!w->by_name_) {
-        for (size_t i = 0; i < w->count; i++)
-            if (strcmp(w->tensors[i].name, name) == 0) return &w->tensors[i];
-        return NULL;
-    }
+    if (!w || !name || !w->by_name_) return NULL;
     size_t lo = 0, hi = w->count; /* the answer, if any, is in by_name_[lo, hi) */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

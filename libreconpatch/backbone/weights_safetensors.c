@@ -117,11 +117,6 @@ static int cmp_begin(const void *a, const void *b)
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp((*(const entry *const *)a)->name, (*(const entry *const *)b)->name);
-}
-
 /* The spec (and the reference implementation) require the tensors to tile the data section:
  * no overlap, no hole, nothing after the last one. */
 static int check_layout(const char *path, entry *entries, size_t n, uint64_t data_len)
@@ -130,10 +125,6 @@ static int check_layout(const char *path, entry *entries, size_t n, uint64_t dat
     if (!order) return rp__fail(RP_E_NOMEM, FN ": '%s': out of memory", path);
     for (size_t i = 0; i < n; i++) order[i] = &entries[i];
     int rc = RP_OK;
-    qsort(order, n, sizeof *order, cmp_name);
-    for (size_t i = 1; i < n && rc == RP_OK; i++)
-        if (strcmp(order[i - 1]->name, order[i]->name) == 0)
-            rc = rp__fail(RP_E_FORMAT, FN ": '%s': tensor name '%s' appears twice", path, order[i]->name);
     qsort(order, n, sizeof *order, cmp_begin);
     uint64_t pos = 0;
     for (size_t i = 0; i < n && rc == RP_OK; i++) {
@@ -385,7 +376,12 @@ int rp__weights_parse_safetensors(const char *path, uint8_t *buf, uint64_t size,
             converted += numel;
         }
     }
-    if ((rc = rp__weights_index(w, NULL))) goto done; /* names were checked distinct above */
+    size_t dup[2];
+    if ((rc = rp__weights_index(w, dup))) {
+        if (rc == RP_E_FORMAT)
+            rc = rp__fail(RP_E_FORMAT, FN ": '%s': tensor name '%s' appears twice", path, w->tensors[dup[1]].name);
+        goto done;
+    }
     w->arch = rp__weights_infer_arch(w);
     if ((rc = apply_metadata(path, meta, w))) goto done;
     memcpy(w->sha256, sha, sizeof w->sha256);
