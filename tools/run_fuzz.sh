@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build the libFuzzer targets with clang (ASan + UBSan, the library instrumented too), write the seed
 # corpora, run each target for FUZZ_SECONDS, one after another on one core, and print per target the
-# executions (libFuzzer's final stat::number_of_executed_units) and the crashes found.
+# executions (libFuzzer's final stat::number_of_executed_units, or the last progress line if larger)
+# and the crashes found.
 #   sh tools/run_fuzz.sh [TARGET...]        (`make fuzz`; default: every target)
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)      FUZZ_BUILD  build folder (default build-fuzz)
@@ -63,8 +64,11 @@ for t in $targets; do
     -artifact_prefix="$work/artifacts/$t/" ${FUZZ_FLAGS:-} "$@" > "$work/logs/$t.log" 2>&1
   rc=$?
   took=$(($(date +%s) - start))
+  # The larger of the final stat and the last progress line: with -fork, a run stopped by SIGUSR1
+  # prints a final stat of 0 from the parent, and one that runs out its time prints none.
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/logs/$t.log" | tail -1)
-  [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$work/logs/$t.log" | tail -1)
+  progress=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$work/logs/$t.log" | tail -1)
+  [ "${progress:-0}" -gt "${execs:-0}" ] && execs=$progress
   after=$(ls "$work/artifacts/$t" | wc -l)
   crashes=$((after - before))
   newest=$(ls -t "$work/artifacts/$t" | head -1)
