@@ -1,13 +1,14 @@
 /* rp-bench-pipeline: where the time goes, stage by stage, on a real category.
  *
  *   rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] [--epochs N] [--repr-dim N] [--limit N]
- *                     [--knn-int8]
+ *                     [--knn-int8 | --knn-bf16] [--precision fp32|bf16]
  *
  * Training: feature extraction, ReConPatch head training, embedding + coreset selection, with peak
  * memory. Scoring (each test image of DIR): decode, preprocess, backbone (through layer3), patch
  * aggregation, embedding, kNN search, map (upsample + smoothing); medians in ms, the kNN's GFLOP/s,
- * and the whole scoring cost over the backbone alone. --knn-int8 sets rp_bank_params.knn_int8 (its
- * GFLOP/s count the int8 multiply-adds the same way as fp32 ones). Prints one JSON object as its last line.
+ * and the whole scoring cost over the backbone alone. --knn-int8 / --knn-bf16 set
+ * rp_bank_params.knn_int8 / knn_bf16 (their GFLOP/s count the int8 or bf16 multiply-adds the same way
+ * as fp32 ones); --precision the backbone's (rp_extractor_params.precision). Prints one JSON object as its last line.
  * Links the internal archive to time the stages that the public calls chain together. Also says
  * which kernels ran: oneDNN's version and instruction set (backbone, kNN products), OpenBLAS's
  * core, and which of the library's own loops (AVX-512, AVX2 + FMA or portable: aggregation, kNN
@@ -245,7 +246,8 @@ int main(int argc, char **argv)
     double coreset = 0.1;
     uint32_t epochs = 0, repr_dim = 0;
     size_t limit = 0;
-    uint32_t knn_int8 = 0;
+    uint32_t knn_int8 = 0, knn_bf16 = 0;
+    int32_t precision = RP_PRECISION_FP32;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--data")) data = v, i++;
@@ -255,9 +257,13 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--repr-dim")) repr_dim = (uint32_t)atoi(v), i++;
         else if (!strcmp(argv[i], "--limit")) limit = (size_t)atol(v), i++;
         else if (!strcmp(argv[i], "--knn-int8")) knn_int8 = 1;
+        else if (!strcmp(argv[i], "--knn-bf16")) knn_bf16 = 1;
+        else if (!strcmp(argv[i], "--precision") && (!strcmp(v, "fp32") || !strcmp(v, "bf16")))
+            precision = strcmp(v, "bf16") ? RP_PRECISION_FP32 : RP_PRECISION_BF16, i++;
         else {
             fprintf(stderr, "usage: rp-bench-pipeline --data DIR [--method reconpatch|patchcore] [--coreset R] "
-                            "[--epochs N] [--repr-dim N] [--limit N] [--knn-int8]\n");
+                            "[--epochs N] [--repr-dim N] [--limit N] [--knn-int8 | --knn-bf16] "
+                            "[--precision fp32|bf16]\n");
             return 2;
         }
     }
@@ -277,6 +283,10 @@ int main(int argc, char **argv)
     rp_bank_params_init(&bp, sizeof bp);
     bp.coreset_ratio = coreset;
     bp.knn_int8 = knn_int8;
+    bp.knn_bf16 = knn_bf16;
+    rp_extractor_params ep;
+    rp_extractor_params_init(&ep, sizeof ep);
+    ep.precision = precision;
     rp_trainer_params tp;
     rp_trainer_params_init(&tp, sizeof tp);
     tp.epochs = epochs;
@@ -285,6 +295,7 @@ int main(int argc, char **argv)
     rp_train_params_init(&p, sizeof p);
     p.method = method;
     p.bank = &bp;
+    p.extractor = &ep;
     p.trainer = &tp;
     rp_model *model;
     double t0 = now();
@@ -347,16 +358,17 @@ int main(int argc, char **argv)
     for (int s = 0; s < N_STAGES; s++) med[s] = median(times[s], n_test);
     double knn_gflops = 2.0 * patches * (double)rp_bank_size(bank) * bdim / (med[S_KNN] * 1e6);
 
-    printf("training on %zu images (%s, coreset %.3g): %.1f s = features %.1f s + head %.1f s + coreset %.1f s; "
-           "peak RSS %.0f MB\n",
-           n_train, method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", coreset, train_total,
+    printf("training on %zu images (%s, coreset %.3g, backbone %s): %.1f s = features %.1f s + head %.1f s + "
+           "coreset %.1f s; peak RSS %.0f MB\n",
+           n_train, method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", coreset,
+           precision == RP_PRECISION_BF16 ? "bf16" : "fp32", train_total,
            stage_seconds[RP_STAGE_FEATURES], stage_seconds[RP_STAGE_TRAIN], stage_seconds[RP_STAGE_CORESET],
            train_rss);
     print_kernels();
     printf("scoring %zu images, median ms per image:\n", n_test);
     for (int s = 0; s < N_STAGES; s++) printf("  %-10s %8.2f\n", stage_names[s], med[s]);
     printf("  kNN (%s): %llu x %u bank, %.0f GFLOP/s; whole scoring / backbone = %.2f; peak RSS %.0f MB\n",
-           knn_int8 ? "int8" : "fp32", (unsigned long long)rp_bank_size(bank), bdim, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
+           knn_int8 ? "int8" : knn_bf16 ? "bf16" : "fp32", (unsigned long long)rp_bank_size(bank), bdim, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb());
     rp_stage_table table = {0};
     const double one_stream = whole_calls(model, test, n_test, &table);
     rp_stage_table_print(&table, stdout, "rp_score_image (map in the image's geometry), one stream", "(none: decoding is a library stage)");
@@ -377,10 +389,10 @@ int main(int argc, char **argv)
            method == RP_METHOD_PATCHCORE ? "patchcore" : "reconpatch", coreset, n_train, train_total,
            stage_seconds[RP_STAGE_FEATURES], stage_seconds[RP_STAGE_TRAIN], stage_seconds[RP_STAGE_CORESET], train_rss);
     for (int s = 0; s < N_STAGES; s++) printf(", \"%s_ms\": %.3f", stage_names[s], med[s]);
-    printf(", \"knn_int8\": %u, \"knn_gflops\": %.1f, \"score_over_backbone\": %.3f, \"peak_rss_mb\": %.0f, "
+    printf(", \"knn_int8\": %u, \"knn_bf16\": %u, \"precision\": \"%s\", \"knn_gflops\": %.1f, \"score_over_backbone\": %.3f, \"peak_rss_mb\": %.0f, "
            "\"model_memory_mb\": %.1f, \"images_per_s_one_stream\": %.3f, \"images_per_s_two_in_flight\": %.3f, "
            "\"images_per_s_batch_8\": %.3f, \"rp_score_image_stage_mean_ms\": ",
-           knn_int8, knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb(), mem.total / 1e6, n_test / one_stream,
+           knn_int8, knn_bf16, precision == RP_PRECISION_BF16 ? "bf16" : "fp32", knn_gflops, med[S_TOTAL] / med[S_BACKBONE], peak_rss_mb(), mem.total / 1e6, n_test / one_stream,
            n_test / in_flight, n_test / batched);
     rp_stage_table_json(&table, stdout);
     printf("}\n");

@@ -1,10 +1,11 @@
-/* rp-knn-accuracy: what the int8 kNN (rp_bank_params.knn_int8) changes on real data.
+/* rp-knn-accuracy: what the int8 or bf16 kNN ranking (rp_bank_params.knn_int8 / knn_bf16) changes
+ * on real data.
  *
- *   rp-knn-accuracy --cache FILE [--coreset R]
+ *   rp-knn-accuracy --cache FILE [--coreset R] [--ranking int8|bf16]
  *
  * FILE is a feature cache written by `rp-tune cache` (format in bench/rp-tune.c). Builds a
  * PatchCore bank from the training features (coreset R, default 0.1), then the same kept vectors
- * again as an int8 bank, and compares, over every test patch: the nearest-neighbour distance
+ * again as an int8 (default) or bf16 bank, and compares, over every test patch: the nearest-neighbour distance
  * (share differing by more than 1e-5 relative, largest relative difference, share with another
  * neighbour index), and, through the scorer: the largest relative difference of an image score,
  * and image AUROC, pixel AUROC and AUPRO of both. Also the time of each search over all test
@@ -30,12 +31,15 @@ int main(int argc, char **argv)
 {
     const char *path = NULL;
     double coreset = 0.1;
+    int bf16 = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--cache") && v) path = v, i++;
         else if (!strcmp(argv[i], "--coreset") && v) coreset = atof(v), i++;
+        else if (!strcmp(argv[i], "--ranking") && v && (!strcmp(v, "int8") || !strcmp(v, "bf16")))
+            bf16 = !strcmp(v, "bf16"), i++;
         else {
-            fprintf(stderr, "usage: rp-knn-accuracy --cache FILE [--coreset R]\n");
+            fprintf(stderr, "usage: rp-knn-accuracy --cache FILE [--coreset R] [--ranking int8|bf16]\n");
             return 2;
         }
     }
@@ -43,7 +47,8 @@ int main(int argc, char **argv)
     cache c;
     load_cache(&c, path);
 
-    /* the fp32 bank (PatchCore: raw patch features), then its kept vectors as an int8 bank */
+    /* the fp32 bank (PatchCore: raw patch features), then its kept vectors as an int8 / bf16 bank
+     * (named b8 / "int8" below whichever it is; the JSON names the ranking) */
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.dim = c.dim;
@@ -56,8 +61,9 @@ int main(int argc, char **argv)
     const uint64_t m = rp_bank_size(b32);
     float *kept = rp_cache_eval_alloc((size_t)m * c.dim * sizeof(float));
     if (rp_bank_get_vectors(b32, kept, (size_t)m * c.dim)) die("get vectors");
-    bp.knn_int8 = 1;
-    if (rp_bank_create_frozen(kept, m, c.dim, &bp, &b8)) die("int8 bank");
+    bp.knn_int8 = !bf16;
+    bp.knn_bf16 = (uint32_t)bf16;
+    if (rp_bank_create_frozen(kept, m, c.dim, &bp, &b8)) die(rp_last_error_message());
     free(kept);
 
     /* every test patch's nearest neighbour, both ways */
@@ -67,7 +73,7 @@ int main(int argc, char **argv)
     double t0 = now();
     if (rp_bank_search(b32, c.test, (size_t)nq * c.dim, nq, 1, d32, nq, i32, nq)) die("search fp32");
     double t1 = now();
-    if (rp_bank_search(b8, c.test, (size_t)nq * c.dim, nq, 1, d8, nq, i8, nq)) die("search int8");
+    if (rp_bank_search(b8, c.test, (size_t)nq * c.dim, nq, 1, d8, nq, i8, nq)) die("search int8 / bf16");
     double t2 = now();
     uint64_t differ = 0, other_index = 0, int8_closer = 0;
     double max_patch = 0;
@@ -75,7 +81,7 @@ int main(int argc, char **argv)
         const double r = rel(d8[q], d32[q]);
         differ += r > 1e-5;
         other_index += i8[q] != i32[q];
-        int8_closer += d8[q] < d32[q]; /* should stay 0: int8 can only miss, not find closer */
+        int8_closer += d8[q] < d32[q]; /* should stay 0: the ranking can only miss, not find closer */
         if (r > max_patch) max_patch = r;
     }
 
@@ -86,14 +92,15 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < c.n_test; i++) max_image = fmax(max_image, rel(m8.scores[i], m32.scores[i]));
 
     const char *base = strrchr(path, '/');
-    printf("{\"cache\": \"%s\", \"coreset\": %g, \"bank\": %llu, \"dim\": %u, \"test_patches\": %llu, "
-           "\"share_nn_distance_differs_1e-5\": %.6f, \"share_other_nn_index\": %.6f, \"int8_closer\": %llu, "
+    const char *ranking = bf16 ? "bf16" : "int8";
+    printf("{\"cache\": \"%s\", \"ranking\": \"%s\", \"coreset\": %g, \"bank\": %llu, \"dim\": %u, \"test_patches\": %llu, "
+           "\"share_nn_distance_differs_1e-5\": %.6f, \"share_other_nn_index\": %.6f, \"%s_closer\": %llu, "
            "\"max_rel_patch_score\": %.3e, \"max_rel_image_score\": %.3e, "
            "\"fp32\": {\"image_auroc\": %.4f, \"pixel_auroc\": %.4f, \"aupro\": %.4f, \"search_s\": %.2f}, "
-           "\"int8\": {\"image_auroc\": %.4f, \"pixel_auroc\": %.4f, \"aupro\": %.4f, \"search_s\": %.2f}}\n",
-           base ? base + 1 : path, coreset, (unsigned long long)m, c.dim, (unsigned long long)nq,
-           (double)differ / nq, (double)other_index / nq, (unsigned long long)int8_closer, max_patch, max_image,
-           m32.image_auroc, m32.pixel_auroc, m32.aupro, t1 - t0, m8.image_auroc, m8.pixel_auroc, m8.aupro, t2 - t1);
+           "\"%s\": {\"image_auroc\": %.4f, \"pixel_auroc\": %.4f, \"aupro\": %.4f, \"search_s\": %.2f}}\n",
+           base ? base + 1 : path, ranking, coreset, (unsigned long long)m, c.dim, (unsigned long long)nq,
+           (double)differ / nq, (double)other_index / nq, ranking, (unsigned long long)int8_closer, max_patch, max_image,
+           m32.image_auroc, m32.pixel_auroc, m32.aupro, t1 - t0, ranking, m8.image_auroc, m8.pixel_auroc, m8.aupro, t2 - t1);
     free(d32);
     free(d8);
     free(i32);

@@ -7,7 +7,7 @@
  *                                  images routed to the category of their nearest training image
  *           [--unified-shared]     one model, one bank shared by all categories (no routing)
  *           [--add DIR]            with --unified: a category added after training, its head frozen
- *           [--json OUT.json] [--knn-int8] [--repr-dim N] [--feature-dim N] [--pca N]
+ *           [--json OUT.json] [--knn-int8 | --knn-bf16] [--repr-dim N] [--feature-dim N] [--pca N]
  *           [--sampler uniform|aligned]   (rp_model_options.h)
  *           [--save-model MODEL]   (one category, or --unified: the trained model, for rp-score)
  *           [--calibrate N]        hold out N normal training images to calibrate the thresholds,
@@ -71,6 +71,7 @@ typedef struct options {
     double coreset;
     int no_crop, keep_aspect, unified, unified_shared, verbose;
     int knn_int8; /* rp_bank_params.knn_int8: int8-ranked nearest-neighbour search */
+    int knn_bf16; /* rp_bank_params.knn_bf16: bf16-ranked */
     unsigned mask_threshold;
     const char *weights, *json, *save_model;
     unsigned epochs;
@@ -186,6 +187,7 @@ static void bank_params(const options *o, rp_bank_params *bp)
     rp_bank_params_init(bp, sizeof *bp);
     bp->coreset_ratio = o->coreset;
     bp->knn_int8 = (uint32_t)o->knn_int8;
+    bp->knn_bf16 = (uint32_t)o->knn_bf16;
 }
 
 /* categories: n_categories >= 2 names, image_categories the category of each path (NULL: one). */
@@ -410,10 +412,10 @@ static void write_json(const options *o, category *cats, int n)
         exit(1);
     }
     fprintf(f, "{\"method\": \"%s\", \"unified\": %s, \"unified_mode\": \"%s\", \"coreset\": %g, \"no_crop\": %s, "
-               "\"keep_aspect\": %s, \"knn_int8\": %s, \"heads\": \"%s\", \"categories\": {",
+               "\"keep_aspect\": %s, \"knn_int8\": %s, \"knn_bf16\": %s, \"heads\": \"%s\", \"categories\": {",
             rp_model_options_method_name(o->model.pca_dim ? RP_METHOD_PCA : o->method), o->unified ? "true" : "false",
             !o->unified ? "none" : o->unified_shared ? "shared" : "routed", o->coreset,
-            o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false", o->knn_int8 ? "true" : "false",
+            o->no_crop ? "true" : "false", o->keep_aspect ? "true" : "false", o->knn_int8 ? "true" : "false", o->knn_bf16 ? "true" : "false",
             o->model.heads == RP_HEADS_SHARED ? "shared" : o->model.heads == RP_HEADS_PER_CATEGORY ? "per-category"
             : o->model.heads == RP_HEADS_NONE ? "none" : "default");
     for (int i = 0; i < n; i++) {
@@ -551,7 +553,7 @@ static void usage(void)
     fprintf(stderr, "usage: rp-eval --data DIR [--data DIR ...] [--method patchcore|reconpatch] [--coreset 0.1]\n"
                     "               [--no-crop | --keep-aspect] [--mask-threshold 127] [--unified | --unified-shared] [--add DIR]\n"
                     "               [--weights PATH]\n"
-                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8]\n"
+                    "               [--epochs N] [--verbose] [--json OUT.json] [--save-model MODEL] [--knn-int8 | --knn-bf16]\n"
                     "               [--calibrate N] [--report DIR] [--timing]\n"
                     "               " RP_MODEL_OPTIONS_USAGE "\n");
     exit(2);
@@ -585,6 +587,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
         else if (!strcmp(a, "--timing")) o.timing = 1;
         else if (!strcmp(a, "--knn-int8")) o.knn_int8 = 1;
+        else if (!strcmp(a, "--knn-bf16")) o.knn_bf16 = 1;
         else if (!rp_model_options_parse("rp-eval", argv, argc, &i, &o.model)) usage();
     }
     if (!o.n_data || o.coreset <= 0 || o.coreset > 1 || o.mask_threshold > 254) usage();

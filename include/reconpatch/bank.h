@@ -29,8 +29,10 @@ typedef struct rp_bank_params {
                               * returned are exact for the candidates found; see docs/memory-bank.md for
                               * its measured accuracy. RP_E_UNSUPPORTED (at freeze / create_frozen) on a
                               * CPU without VNNI. A shorter struct (older callers) reads as 0. */
-    uint32_t reserved0;      /* must be 0 (RP_E_VERSION otherwise): fills the tail so that the next
-                              * appended field grows the struct (docs/ABI.md) */
+    uint32_t knn_bf16;       /* non-zero: the same with bf16 products (AVX512-BF16, fp32 accumulation);
+                              * RP_E_UNSUPPORTED on a CPU without AVX512-BF16, RP_E_INVALID_ARG together
+                              * with knn_int8. It was reserved0 (must be 0), so an older library refuses
+                              * a caller that sets it (RP_E_VERSION). */
 } rp_bank_params;
 
 /* The seed used when rp_bank_params.seed is 0. */

@@ -49,7 +49,9 @@ static int resolve_params(const rp_bank_params *p, rp_bank_params *out, const ch
     if (out->num_threads == 0) out->num_threads = rp__cpu_count();
     if (out->seed == 0) out->seed = RP_BANK_DEFAULT_SEED;
     out->knn_int8 = out->knn_int8 != 0;
-    if ((st = rp__params_check_reserved(out->reserved0, "reserved0", fn))) return st;
+    out->knn_bf16 = out->knn_bf16 != 0;
+    if (out->knn_int8 && out->knn_bf16)
+        return rp__fail(RP_E_INVALID_ARG, "%s: knn_int8 and knn_bf16 are both set; choose one ranking", fn);
     if (out->dim > MAX_DIM) return rp__fail(RP_E_INVALID_ARG, "%s: dim %u is over %u", fn, out->dim, MAX_DIM);
     return RP_OK;
 }
@@ -125,6 +127,12 @@ int rp_bank_add(rp_bank *bank, const float *vectors, uint64_t count, uint32_t di
     bank->size += count;
     if (first_sets_dim) bank->params.dim = dim;
     return RP_OK;
+}
+
+/* The search index's ranking products, from the params. */
+static rp__knn_ranking bank_ranking(const rp_bank *bank)
+{
+    return bank->params.knn_int8 ? RP__KNN_RANK_INT8 : bank->params.knn_bf16 ? RP__KNN_RANK_BF16 : RP__KNN_RANK_FP32;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -226,7 +234,7 @@ int rp_bank_freeze(rp_bank *bank, rp_progress_fn progress, void *user_data)
         bank->compacted = 1;
     }
     const int saved = rp__threads_enter(bank->params.num_threads);
-    int st = rp__knn_create(bank->data, bank->size, bank->params.dim, bank->params.knn_int8 != 0, fn, &bank->index);
+    int st = rp__knn_create(bank->data, bank->size, bank->params.dim, bank_ranking(bank), fn, &bank->index);
     rp__threads_leave(saved);
     if (st) return st; /* selection kept: calling rp_bank_freeze again retries the index only */
     return RP_OK;
@@ -263,7 +271,7 @@ int rp_bank_create_frozen(const float *vectors, uint64_t count, uint32_t dim, co
         bank->size = count;
         bank->compacted = 1;
         const int saved = rp__threads_enter(bank->params.num_threads);
-        st = rp__knn_create(bank->data, bank->size, dim, bank->params.knn_int8 != 0, fn, &bank->index);
+        st = rp__knn_create(bank->data, bank->size, dim, bank_ranking(bank), fn, &bank->index);
         rp__threads_leave(saved);
     }
     if (st) {
@@ -287,6 +295,7 @@ uint64_t rp__bank_bytes(const rp_bank *bank)
 
 int rp_bank_is_frozen(const rp_bank *bank) { return bank && bank->index ? 1 : 0; }
 int rp__bank_knn_int8(const rp_bank *bank) { return bank && bank->params.knn_int8 ? 1 : 0; }
+int rp__bank_knn_bf16(const rp_bank *bank) { return bank && bank->params.knn_bf16 ? 1 : 0; }
 
 const float *rp__bank_frozen_vectors(const rp_bank *bank)
 {

@@ -6,6 +6,8 @@
 
 /* 1 when the bank's search ranks candidates with int8 products (rp_bank_params.knn_int8). */
 int rp__bank_knn_int8(const rp_bank *bank);
+/* 1 when it ranks them with bf16 products (rp_bank_params.knn_bf16). */
+int rp__bank_knn_bf16(const rp_bank *bank);
 
 /* A frozen bank's kept vectors (size x dim, row-major), borrowed for as long as the bank lives;
  * NULL before the freeze. Readers such as the scorer use them instead of a copy of their own. */

@@ -30,6 +30,12 @@
  * k + RP__KNN_EXTRA_CANDIDATES candidates; all of them are then re-ranked with exact distances
  * (the fp32 mode's skip by the formula's error bound does not hold for quantised products).
  *
+ * Opt-in bf16 mode (rp_bank_params.knn_bf16): the bank is packed in bf16 (oneDNN's reorder rounds
+ * to nearest even) and each query block is rounded the same way at search time; the bf16 x bf16 ->
+ * f32 matmul (AVX512-BF16's vdpbf16ps, fp32 accumulation) gives the approximate q.b that picks the
+ * k + RP__KNN_EXTRA_CANDIDATES candidates, all re-ranked exactly as in int8 mode. No scales: bf16
+ * keeps each value's exponent, so its products need none.
+ *
  * Thread safety: the index is read-only after creation; every search allocates its own streams,
  * memory objects, oneDNN scratchpads (user scratchpad mode) and tiles. */
 #include "common/alloc.h"
@@ -43,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/knn_bf16.h"
 #include "bank/knn_int8.h"
 #include "bank/knn_kernels.h"
 #include "common/common.h"
@@ -59,6 +66,7 @@ struct rp__knn {
     uint64_t n;
     uint32_t dim;
     int int8;               /* products from s8 quantised vectors (see the top) */
+    int bf16;               /* products from bf16 vectors (see the top) */
     int plain;              /* products by dnnl_sgemm on the bank rows, nothing packed (see the top) */
     dnnl_engine_t engine;
     matmul_kind full, tail; /* blocks of RP__KNN_BANK_BLOCK columns, and the last, shorter one */
@@ -77,6 +85,9 @@ static uint64_t block_width(const rp__knn *x, uint64_t b)
     return x->n - first < RP__KNN_BANK_BLOCK ? x->n - first : RP__KNN_BANK_BLOCK;
 }
 
+/* The element type of the products' inputs (queries and packed bank). */
+static dnnl_data_type_t input_type(const rp__knn *x) { return x->int8 ? dnnl_s8 : x->bf16 ? dnnl_bf16 : dnnl_f32; }
+
 static int make_matmul(rp__knn *x, uint64_t width, matmul_kind *kind, const char *fn)
 {
     dnnl_memory_desc_t src_md, wei_md, dst_md;
@@ -87,7 +98,7 @@ static int make_matmul(rp__knn *x, uint64_t width, matmul_kind *kind, const char
     dnnl_matmul_desc_t desc;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    const dnnl_data_type_t in_type = x->int8 ? dnnl_s8 : dnnl_f32, out_type = x->int8 ? dnnl_s32 : dnnl_f32;
+    const dnnl_data_type_t in_type = input_type(x), out_type = x->int8 ? dnnl_s32 : dnnl_f32;
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab);
     if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&wei_md, 2, wei_dims, in_type, dnnl_format_tag_any);
     if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, out_type, dnnl_ab);
@@ -114,7 +125,8 @@ static int make_matmul(rp__knn *x, uint64_t width, matmul_kind *kind, const char
 }
 
 /* Reorder bank vectors [first, first + width) (dim x width seen as "ba") into the packed layout;
- * rows: those vectors as floats, or in int8 mode their s8 quantisation. */
+ * rows: those vectors as floats (bf16 mode: the reorder rounds them), or in int8 mode their s8
+ * quantisation. */
 static int pack_block(rp__knn *x, const void *rows, uint64_t first, uint64_t width, const dnnl_memory_desc_t *packed_md,
                       void *packed, const char *fn)
 {
@@ -153,18 +165,30 @@ int rp__knn_int8_supported(void)
     return (isa & (unsigned)dnnl_cpu_isa_avx512_core_vnni) == (unsigned)dnnl_cpu_isa_avx512_core_vnni;
 }
 
-int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, int int8, const char *fn, rp__knn **out)
+int rp__knn_bf16_supported(void)
+{
+    /* native vdpbf16ps; oneDNN's emulation on plain AVX-512 is slower than the fp32 products */
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}
+
+int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, rp__knn_ranking ranking, const char *fn,
+                   rp__knn **out)
 {
     *out = NULL;
-    if (int8 && !rp__knn_int8_supported())
+    if (ranking == RP__KNN_RANK_INT8 && !rp__knn_int8_supported())
         return rp__fail(RP_E_UNSUPPORTED, "%s: knn_int8 needs AVX-512 VNNI, but oneDNN reports CPU ISA %s", fn,
+                        dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+    if (ranking == RP__KNN_RANK_BF16 && !rp__knn_bf16_supported())
+        return rp__fail(RP_E_UNSUPPORTED, "%s: knn_bf16 needs AVX512-BF16, but oneDNN reports CPU ISA %s", fn,
                         dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
     rp__knn *x = rp__calloc(1, sizeof *x);
     if (!x) return rp__fail(RP_E_NOMEM, "%s: out of memory", fn);
     x->vectors = vectors;
     x->n = n;
     x->dim = dim;
-    x->int8 = int8 != 0;
+    x->int8 = ranking == RP__KNN_RANK_INT8;
+    x->bf16 = ranking == RP__KNN_RANK_BF16;
     x->nblocks = (n + RP__KNN_BANK_BLOCK - 1) / RP__KNN_BANK_BLOCK;
     x->packed = rp__calloc(x->nblocks, sizeof(void *));
     x->norms = rp__malloc(n * sizeof(float));
@@ -179,14 +203,17 @@ int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, int int8, con
     /* the first block's matmul, and oneDNN's kernel for it decides how all products run */
     matmul_kind *first_kind = x->nblocks > 1 ? &x->full : &x->tail;
     if (status == RP_OK) status = make_matmul(x, block_width(x, 0), first_kind, fn);
-    if (status == RP_OK && !first_kind->brgemm && !x->int8) {
+    if (status == RP_OK && !first_kind->brgemm && !x->int8 && !x->bf16) {
         x->plain = 1;
         dnnl_primitive_destroy(first_kind->matmul);
         memset(first_kind, 0, sizeof *first_kind);
     }
     if (status == RP_OK)
         rp__log(RP_LOG_DEBUG, "%s: kNN products: %s", fn,
-                x->plain ? "dnnl_sgemm on the bank rows" : "oneDNN matmul on the packed bank");
+                x->plain  ? "dnnl_sgemm on the bank rows"
+                : x->int8 ? "oneDNN s8 matmul on the packed bank"
+                : x->bf16 ? "oneDNN bf16 matmul on the packed bank"
+                          : "oneDNN matmul on the packed bank");
     if (status == RP_OK && !x->plain && x->nblocks > 1)
         status = make_matmul(x, block_width(x, x->nblocks - 1), &x->tail, fn);
     for (uint64_t b = 0; status == RP_OK && !x->plain && b < x->nblocks; b++) {
@@ -233,6 +260,7 @@ typedef struct {
     float *tile;
     int32_t *tile_s32;  /* int8 mode: the raw products, scaled into tile */
     int8_t *quantised;  /* int8 mode: the query block in s8 (zero rows pad a partial block) */
+    uint16_t *rounded;  /* bf16 mode: the query block in bf16 (zero rows pad a partial block) */
     float *qscale;      /* int8 mode: s_q per query row */
     float *padded;      /* fp32 mode: a partial query block, zero-padded to full size */
     float *qnorm;
@@ -251,11 +279,11 @@ static dnnl_status_t block_product(const rp__knn *x, const float *q, uint64_t b,
     dnnl_memory_desc_t src_md, dst_md;
     dnnl_dims_t src_dims = {(dnnl_dim_t)rows, x->dim}, dst_dims = {(dnnl_dim_t)rows, (dnnl_dim_t)width};
     dnnl_memory_t src = NULL, wei = NULL, dst = NULL, scr = NULL;
-    const dnnl_data_type_t in_type = x->int8 ? dnnl_s8 : dnnl_f32, out_type = x->int8 ? dnnl_s32 : dnnl_f32;
+    const dnnl_data_type_t in_type = input_type(x), out_type = x->int8 ? dnnl_s32 : dnnl_f32;
+    void *src_data = x->int8 ? (void *)w->quantised : x->bf16 ? (void *)w->rounded : (void *)q;
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, in_type, dnnl_ab);
     if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, out_type, dnnl_ab);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&src, &src_md, x->engine, x->int8 ? (void *)w->quantised : (void *)q);
+    if (st == dnnl_success) st = dnnl_memory_create(&src, &src_md, x->engine, src_data);
     if (st == dnnl_success) st = dnnl_memory_create(&wei, &kind->weights_md, x->engine, x->packed[b]);
     if (st == dnnl_success)
         st = dnnl_memory_create(&dst, &dst_md, x->engine, x->int8 ? (void *)w->tile_s32 : (void *)w->tile);
@@ -292,7 +320,7 @@ static void finish_row(const rp__knn *x, const float *q, float qnorm, const rp__
     rp__knn_candidate exact[RP__KNN_MAX_K + RP__KNN_EXTRA_CANDIDATES];
     uint32_t exact_len = 0;
     for (uint32_t c = 0; c < len; c++) {
-        if (exact_len >= k && !x->int8) {
+        if (exact_len >= k && !x->int8 && !x->bf16) {
             const double kth = exact[k - 1].value;
             const double lower = (double)list[c].value - formula_error(x->dim, qnorm, x->norms[list[c].index]);
             if (lower > kth * kth * (1.0 + 0x1p-20)) continue;
@@ -325,7 +353,7 @@ static dnnl_status_t search_block(const rp__knn *x, const worker *w, const float
     const uint64_t qb = RP__KNN_QUERY_BLOCK;
     const float *q = queries + q0 * x->dim;
     const float *q_full = q;
-    if (rows < qb && !x->int8 && !x->plain) { /* int8 mode multiplies w->quantised, padded below */
+    if (rows < qb && !x->int8 && !x->bf16 && !x->plain) { /* the other modes' copies are padded below */
         memcpy(w->padded, q, rows * x->dim * sizeof(float));
         memset(w->padded + rows * x->dim, 0, (qb - rows) * x->dim * sizeof(float));
         q_full = w->padded;
@@ -336,6 +364,10 @@ static dnnl_status_t search_block(const rp__knn *x, const worker *w, const float
         for (uint64_t r = 0; r < rows; r++)
             w->qscale[r] = rp__knn_quantise_row(q + r * x->dim, x->dim, w->quantised + r * x->dim);
         memset(w->quantised + rows * x->dim, 0, (qb - rows) * x->dim);
+    }
+    if (x->bf16) {
+        rp__knn_to_bf16(q, rows * x->dim, w->rounded);
+        memset(w->rounded + rows * x->dim, 0, (qb - rows) * x->dim * sizeof(uint16_t));
     }
     for (uint64_t first = 0; first < x->n; first += cols) {
         const uint64_t width = x->n - first < cols ? x->n - first : cols;
@@ -368,6 +400,7 @@ static void free_workers(worker *workers, int count)
         free(workers[t].tile);
         free(workers[t].tile_s32);
         free(workers[t].quantised);
+        free(workers[t].rounded);
         free(workers[t].qscale);
         free(workers[t].padded);
         free(workers[t].qnorm);
@@ -406,7 +439,9 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
         w->lists = rp__malloc(qb * cap * sizeof(rp__knn_candidate));
         w->lens = rp__malloc(qb * sizeof(uint32_t));
         w->scratch = alloc64(scratch_bytes ? scratch_bytes : 64);
-        if (!x->int8) {
+        if (x->bf16) {
+            w->rounded = alloc64(qb * x->dim * sizeof(uint16_t));
+        } else if (!x->int8) {
             w->padded = x->plain ? NULL : alloc64(qb * x->dim * sizeof(float));
         } else {
             w->tile_s32 = alloc64(qb * max_width * sizeof(int32_t));
@@ -414,7 +449,9 @@ int rp__knn_search(const rp__knn *x, const float *queries, uint64_t count, uint3
             w->qscale = rp__malloc(qb * sizeof(float));
         }
         if (!w->tile || !w->qnorm || !w->lists || !w->lens || !w->scratch ||
-            (x->int8 ? !w->tile_s32 || !w->quantised || !w->qscale : !x->plain && !w->padded))
+            (x->int8   ? !w->tile_s32 || !w->quantised || !w->qscale
+             : x->bf16 ? !w->rounded
+                       : !x->plain && !w->padded))
             status = rp__fail(RP_E_NOMEM, "%s: out of memory for the search scratch", fn);
         else if (dnnl_stream_create(&w->stream, x->engine, dnnl_stream_default_flags) != dnnl_success)
             status = rp__fail(RP_E_BACKEND, "%s: oneDNN stream creation failed", fn);

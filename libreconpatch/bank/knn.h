@@ -28,13 +28,21 @@
 
 typedef struct rp__knn rp__knn;
 
-/* Pack vectors (n x dim, row-major; the caller keeps them alive and unchanged for the index's
- * lifetime: the exact re-ranking reads them). int8: rank candidates with s8 products (needs
- * rp__knn_int8_supported(), else RP_E_UNSUPPORTED). fn prefixes error messages. */
-int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, int int8, const char *fn, rp__knn **out);
+/* The products that rank candidates: fp32 (default), s8 (needs rp__knn_int8_supported()) or bf16
+ * (needs rp__knn_bf16_supported()); the final candidates are re-ranked exactly in every mode. */
+typedef enum { RP__KNN_RANK_FP32 = 0, RP__KNN_RANK_INT8 = 1, RP__KNN_RANK_BF16 = 2 } rp__knn_ranking;
 
-/* 1 when oneDNN reports AVX-512 VNNI (the int8 mode's requirement), else 0. */
+/* Pack vectors (n x dim, row-major; the caller keeps them alive and unchanged for the index's
+ * lifetime: the exact re-ranking reads them). A ranking this CPU cannot run natively fails with
+ * RP_E_UNSUPPORTED. fn prefixes error messages. */
+int rp__knn_create(const float *vectors, uint64_t n, uint32_t dim, rp__knn_ranking ranking, const char *fn,
+                   rp__knn **out);
+
+/* 1 when oneDNN reports AVX-512 VNNI (the int8 ranking's requirement), else 0. */
 int rp__knn_int8_supported(void);
+
+/* 1 when oneDNN reports AVX512-BF16 or better (the bf16 ranking's requirement: vdpbf16ps), else 0. */
+int rp__knn_bf16_supported(void);
 
 /* Thread-safe on a shared index: all scratch is per call. */
 int rp__knn_search(const rp__knn *index, const float *queries, uint64_t count, uint32_t k, float *distances_out,

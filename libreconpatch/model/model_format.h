@@ -28,6 +28,7 @@
 #define RP__SEC_BANK "BANK"      /* the memory bank vectors */
 /* BANK flags (u32 at offset 4; reserved, 0, in version 1 files) */
 #define RP__BANK_FLAG_KNN_INT8 1u /* rp_bank_params.knn_int8 */
+#define RP__BANK_FLAG_KNN_BF16 2u /* rp_bank_params.knn_bf16 (never together with KNN_INT8) */
 #define RP__SEC_SCORER "SCOR"    /* scorer params */
 #define RP__SEC_THRESHOLDS "THRS" /* decision thresholds */
 #define RP__SEC_CATEGORIES "CATS" /* format 4: the categories' names and the router's descriptors */

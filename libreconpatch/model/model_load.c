@@ -300,9 +300,11 @@ static int decode_bank_payload(const uint8_t *payload, uint64_t size, uint32_t v
     out->bank_dim = rp__le_get_u32(payload);
     out->bank_count = rp__le_get_u64(payload + 8);
     out->bank_flags = rp__le_get_u32(payload + 4);
-    const uint32_t known_flags = version >= 2 ? RP__BANK_FLAG_KNN_INT8 : 0u;
+    const uint32_t known_flags = version >= 2 ? RP__BANK_FLAG_KNN_INT8 | RP__BANK_FLAG_KNN_BF16 : 0u;
     if (out->bank_flags & ~known_flags)
         return BAD(src, "%s has unknown flags 0x%x (format version %u)", what, out->bank_flags, version);
+    if ((out->bank_flags & RP__BANK_FLAG_KNN_INT8) && (out->bank_flags & RP__BANK_FLAG_KNN_BF16))
+        return BAD(src, "%s asks for both the int8 and the bf16 kNN (flags 0x%x)", what, out->bank_flags);
     if (!out->bank_dim || out->bank_dim > RP__MODEL_MAX_DIM || !out->bank_count)
         return BAD(src, "%s: bank of %llu vectors of dim %u (need at least one, dim 1..%u)", what,
                    (unsigned long long)out->bank_count, out->bank_dim, RP__MODEL_MAX_DIM);
@@ -554,6 +556,12 @@ static int rebuild_category(const decoded *d, uint32_t c, const rp_model_load_pa
         /* the model stays usable on CPUs without VNNI: the fp32 search is the more exact one */
         if (c == 0) rp__log(RP_LOG_WARN, "%s: the model asks for the int8 kNN, which needs AVX-512 VNNI; using fp32", src->fn);
         bp.knn_int8 = 0;
+    }
+    bp.knn_bf16 = (dc->bank_flags & RP__BANK_FLAG_KNN_BF16) != 0;
+    if (bp.knn_bf16 && !rp__knn_bf16_supported()) {
+        /* as for int8: the exact fp32 search finds the same neighbours, only slower */
+        if (c == 0) rp__log(RP_LOG_WARN, "%s: the model asks for the bf16 kNN, which needs AVX512-BF16; using fp32", src->fn);
+        bp.knn_bf16 = 0;
     }
     int rc = rp_bank_create_frozen(v, dc->bank_count, dc->bank_dim, &bp, &m->categories[c].bank);
     free(v);

@@ -98,7 +98,8 @@ static int bank_fields(const rp_bank *bank, rp__bytes *fields, float **floats_ou
     int rc = rp_bank_get_vectors(bank, *floats_out, bank_floats);
     if (rc) return rc;
     rp__bytes_u32(fields, dim);
-    rp__bytes_u32(fields, rp__bank_knn_int8(bank) ? RP__BANK_FLAG_KNN_INT8 : 0u); /* reserved, 0, in version 1 */
+    rp__bytes_u32(fields, (rp__bank_knn_int8(bank) ? RP__BANK_FLAG_KNN_INT8 : 0u) |
+                              (rp__bank_knn_bf16(bank) ? RP__BANK_FLAG_KNN_BF16 : 0u)); /* reserved, 0, in version 1 */
     rp__bytes_u64(fields, count);
     *n_floats = bank_floats;
     return RP_OK;
@@ -179,14 +180,14 @@ static int build_plan(const rp_model *m, const rp_model_save_params *sp, const c
     int rc = rp_extractor_get_info(m->extractor, &info, sizeof info);
     if (rc) return rc;
     /* The oldest format that holds everything this model uses, so that libraries from before
-     * keep_aspect and the int8 kNN still read the models that use neither. */
-    const int bank_int8 = rp__bank_knn_int8(m->categories[0].bank);
+     * keep_aspect and the int8 / bf16 kNN still read the models that use neither. */
+    const int reduced_knn = rp__bank_knn_int8(m->categories[0].bank) || rp__bank_knn_bf16(m->categories[0].bank);
     int own_heads = 0;
     for (uint32_t c = 1; c < m->n_categories; c++) own_heads |= m->categories[c].head_kind != RP__HEAD_MODEL;
     p->version = own_heads          ? 5u
                  : m->router.count  ? 4u
                  : m->method == RP_METHOD_PCA ? 3u
-                 : ep->keep_aspect || bank_int8 ? 2u
+                 : ep->keep_aspect || reduced_knn ? 2u
                                                 : 1u;
 
     section *s = add_section(p, RP__SEC_MODEL);

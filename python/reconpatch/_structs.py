@@ -57,7 +57,7 @@ class BankParams(_Struct):
     _c_name_ = "rp_bank_params"
     _fields_ = [("struct_size", u32), ("dim", u32), ("coreset_ratio", f64), ("coreset_count", u64),
                 ("projection_dim", u32), ("num_threads", u32), ("seed", u64), ("knn_int8", u32),
-                ("reserved0", u32)]
+                ("knn_bf16", u32)]
 
 
 # scorer.h

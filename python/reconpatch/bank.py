@@ -18,7 +18,7 @@ class Bank(Handle):
     """Bank(dim, params=None, **fields): an empty bank of dim-long vectors.
 
     fields are rp_bank_params fields: coreset_ratio, coreset_count, projection_dim, num_threads,
-    seed, knn_int8. add() vectors, freeze() to select the coreset, then search(). A frozen bank is
+    seed, knn_int8, knn_bf16. add() vectors, freeze() to select the coreset, then search(). A frozen bank is
     read-only and may be searched from several threads.
     """
 

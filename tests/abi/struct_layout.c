@@ -24,8 +24,8 @@ _Static_assert(offsetof(rp_bank_params, projection_dim) == 24 && sizeof(((rp_ban
 _Static_assert(offsetof(rp_bank_params, num_threads) == 28 && sizeof(((rp_bank_params *)0)->num_threads) == 4, "rp_bank_params.num_threads moved or resized");
 _Static_assert(offsetof(rp_bank_params, seed) == 32 && sizeof(((rp_bank_params *)0)->seed) == 8, "rp_bank_params.seed moved or resized");
 _Static_assert(offsetof(rp_bank_params, knn_int8) == 40 && sizeof(((rp_bank_params *)0)->knn_int8) == 4, "rp_bank_params.knn_int8 moved or resized");
-_Static_assert(offsetof(rp_bank_params, reserved0) == 44 && sizeof(((rp_bank_params *)0)->reserved0) == 4, "rp_bank_params.reserved0 moved or resized");
-_Static_assert(offsetof(rp_bank_params, reserved0) + sizeof(((rp_bank_params *)0)->reserved0) == sizeof(rp_bank_params), "rp_bank_params has tail padding: an appended field would not grow it");
+_Static_assert(offsetof(rp_bank_params, knn_bf16) == 44 && sizeof(((rp_bank_params *)0)->knn_bf16) == 4, "rp_bank_params.knn_bf16 moved or resized");
+_Static_assert(offsetof(rp_bank_params, knn_bf16) + sizeof(((rp_bank_params *)0)->knn_bf16) == sizeof(rp_bank_params), "rp_bank_params has tail padding: an appended field would not grow it");
 
 /* ---- core.h */
 _Static_assert(sizeof(rp_progress) == 48, "sizeof(rp_progress) changed");

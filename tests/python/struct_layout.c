@@ -67,7 +67,7 @@ int main(void)
     FIELD(rp_bank_params, struct_size); FIELD(rp_bank_params, dim); FIELD(rp_bank_params, coreset_ratio);
     FIELD(rp_bank_params, coreset_count); FIELD(rp_bank_params, projection_dim);
     FIELD(rp_bank_params, num_threads); FIELD(rp_bank_params, seed); FIELD(rp_bank_params, knn_int8);
-    FIELD(rp_bank_params, reserved0);
+    FIELD(rp_bank_params, knn_bf16);
     end();
 
     STRUCT(rp_scorer_params);

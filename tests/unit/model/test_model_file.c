@@ -689,12 +689,47 @@ START_TEST(round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail)
     rp_model_free(m2);
     rp_model_free(m);
     free(again);
-    /* bits other than knn_int8 are damage; in version 1 the field is reserved (0) */
-    set_bank_flags(d, 2);
-    expect_load_error(d, size, RP_E_FORMAT, "bank flags 2");
-    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "unknown flags 0x2"));
+    /* bits other than knn_int8 and knn_bf16 are damage; in version 1 the field is reserved (0) */
+    set_bank_flags(d, 4);
+    expect_load_error(d, size, RP_E_FORMAT, "bank flags 4");
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "unknown flags 0x4"));
     set_bank_flags(v1, 1);
     expect_load_error(v1, v1_size, RP_E_FORMAT, "bank flag 1 in a version 1 file");
+    free(v1);
+    free(d);
+}
+END_TEST
+
+START_TEST(round_trip__knn_bf16_flag_is_stored_or_falls_back_to_fp32_and_both_flags_fail)
+{
+    size_t v1_size, size;
+    uint8_t *v1 = small_file(&v1_size);
+    uint8_t *d = as_version(v1, v1_size, 2, &size);
+    set_bank_flags(d, 2);
+    rp_model *m = NULL;
+    ck_assert_msg(rp_model_load_memory(d, size, NULL, &m) == RP_OK, "%s", rp_last_error_message());
+    /* where the CPU has no AVX512-BF16 the model still loads, with the exact fp32 search */
+    const int native = rp__knn_bf16_supported();
+    ck_assert_int_eq(rp__bank_knn_bf16(rp_model_bank(m)), native);
+    ck_assert_int_eq(rp__bank_knn_int8(rp_model_bank(m)), 0);
+    if (native) { /* saved again, the flag is in the file and survives a second load */
+        char path[1024];
+        save_ok(m, in_dir(path, "bf16.rpm"), 0, NULL);
+        uint8_t *again;
+        size_t again_size;
+        ck_assert_int_eq(fixture_read_file(path, &again, &again_size), 0);
+        ck_assert_uint_eq(rp__le_get_u32(again + 8), 2); /* the flag needs version 2 */
+        ck_assert_uint_eq(rp__le_get_u32(again + bank_section_at(again) + 16 + 4), 2);
+        rp_model *m2 = load_ok(path, NULL);
+        ck_assert_int_eq(rp__bank_knn_bf16(rp_model_bank(m2)), 1);
+        rp_model_free(m2);
+        free(again);
+    }
+    rp_model_free(m);
+    /* int8 and bf16 at once is damage, whatever the CPU */
+    set_bank_flags(d, 3);
+    expect_load_error(d, size, RP_E_FORMAT, "bank flags 3");
+    ck_assert_ptr_nonnull(strstr(rp_last_error_message(), "both the int8 and the bf16 kNN"));
     free(v1);
     free(d);
 }
@@ -939,6 +974,7 @@ int main(void)
     tcase_add_test(tc, round_trip__keep_aspect_is_stored_and_scores_non_square_images_identically);
     tcase_add_test(tc, version__unknown_optional_section_is_skipped_unknown_required_one_fails);
     tcase_add_test(tc, round_trip__knn_int8_flag_is_stored_and_unknown_bank_flags_fail);
+    tcase_add_test(tc, round_trip__knn_bf16_flag_is_stored_or_falls_back_to_fp32_and_both_flags_fail);
     tcase_add_test(tc, load__argument_errors_and_limits);
     tcase_add_test(tc, load__precision_override_scores_in_the_asked_precision);
     tcase_add_test(tc, save__failure_leaves_no_temporary_file);
