@@ -402,8 +402,12 @@ START_TEST(bf16_rounding__stores_bf16_values_in_the_chosen_units_only)
      * 1.1 % oneDNN's own bf16 gave on this network (docs/backbone.md; without the weights'
      * rounding it is 0.8 %); with layer3's six blocks left in fp32, layer2 is the same bits and
      * layer3 is closer to fp32. The stem alone rounds its input: the input rounded beforehand
-     * gives the same bits. Where oneDNN can run bf16 (emulated or native), the rounded network is
-     * much closer to it than fp32 is. */
+     * gives the same bits. Where oneDNN can run bf16 (emulated or native), oneDNN's bf16 sits at
+     * the same distance from fp32 as the rounded network, and the two are closer to each other than
+     * to fp32 (they share the rounded weights). How much closer depends on the kernels: oneDNN's
+     * emulation on AVX-512 without BF16 came within half of fp32's distance; its native
+     * AVX512-BF16 kernels accumulate in another order, so other values round the other way and
+     * that noise grows over the layers: 0.67 of fp32's distance on a Zen 5 (docs/backbone.md). */
     rp__weights *w = random_weights(RP_ARCH_RESNET50, RP_LAYOUT_TORCHVISION, 1, 21);
     const uint32_t all = 0x3fffu, up_to_layer2 = 0xffu; /* stem + 13 blocks; stem + layer1 + layer2 */
     rp_extractor *f = make(w, 224, RP_OUTPUT_LAYER3, RP_PRECISION_FP32, 2);
@@ -446,7 +450,10 @@ START_TEST(bf16_rounding__stores_bf16_values_in_the_chosen_units_only)
         const double to_onednn = rel_l2(a3, b3, n3), fp32_to_onednn = rel_l2(f3, b3, n3);
         fprintf(stderr, "oneDNN bf16 layer3: relative L2 %.4f to the rounded network, %.4f to fp32\n", to_onednn,
                 fp32_to_onednn);
-        ck_assert_msg(to_onednn < 0.5 * fp32_to_onednn, "rounded network %g from oneDNN's bf16, fp32 %g", to_onednn,
+        ck_assert_msg(fabs(err_all - fp32_to_onednn) <= 0.15 * fp32_to_onednn,
+                      "rounded network %g from fp32, oneDNN's bf16 %g: not bf16's error size", err_all, fp32_to_onednn);
+        /* two unrelated draws of bf16's noise would be about sqrt(2) x 1.1 % apart */
+        ck_assert_msg(to_onednn < 0.85 * fp32_to_onednn, "rounded network %g from oneDNN's bf16, fp32 %g", to_onednn,
                       fp32_to_onednn);
         free(b3);
         rp_extractor_free(b);
