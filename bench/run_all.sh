@@ -3,7 +3,7 @@
 #   1. backbone img/s, ours vs PyTorch, interleaved (bench_backbone.sh)
 #   2. coreset and kNN, ours vs PatchCore's torch sampler (bench_bank.sh)
 #   3. the pipeline on real data, stage by stage (rp-bench-pipeline): scoring cost at 1% and 10%
-#      coreset, kNN GFLOP/s, ReConPatch training time split and peak memory; the router, and scoring
+#      coreset (in bf16 too where the CPU has AVX512-BF16), kNN GFLOP/s, ReConPatch training time split and peak memory; the router, and scoring
 #      cost against the number of categories of one model, 1, 2 and 4 (rp-bench-categories); whole
 #      scoring against PyTorch's PatchCore pipeline on the same models (bench_pipeline_peer.sh)
 #   4. accuracy tables (rp-eval): PatchCore and ReConPatch on bottle and magnetic tile, unified model;
@@ -59,6 +59,19 @@ echo "== 3. pipeline stages on bottle =="
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.1 | tee "$out/pipeline_pc10.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --coreset 0.1 | tee "$out/pipeline_rc10.txt"
 "$build/bench/rp-bench-pipeline" --data "$bottle" --method reconpatch --repr-dim 512 --coreset 0.1 | tee "$out/pipeline_rc10_512.txt"
+# bf16 end to end (backbone and kNN ranking) where the CPU runs it natively (docs/scoring.md)
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    for ratio in 0.01 0.1; do
+        "$build/bench/rp-bench-pipeline" --data "$bottle" --coreset $ratio --precision bf16 | tee "$out/pipeline_rc${ratio}_bf16.txt"
+        "$build/bench/rp-bench-pipeline" --data "$bottle" --coreset $ratio --precision bf16 --knn-bf16 |
+            tee "$out/pipeline_rc${ratio}_bf16_knn_bf16.txt"
+    done
+    "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.1 --knn-bf16 | tee "$out/pipeline_pc10_knn_bf16.txt"
+    "$build/bench/rp-bench-pipeline" --data "$bottle" --method patchcore --coreset 0.1 --precision bf16 --knn-bf16 |
+        tee "$out/pipeline_pc10_bf16_knn_bf16.txt"
+else
+    echo "no AVX512-BF16 on this CPU: the bf16 pipeline runs are skipped (oneDNN would only emulate bf16)"
+fi
 # whole scoring against PyTorch's PatchCore pipeline on the same models (docs/scoring.md)
 sh "$src/bench/bench_pipeline_peer.sh" "$build" "${ROUNDS:-3}" | tee "$out/pipeline_peer.txt"
 # the one scoring cost that grows with the products of a unified model (docs/unified.md)
