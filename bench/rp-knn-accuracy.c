@@ -25,6 +25,14 @@ typedef rp_feature_cache cache;
 
 static void load_cache(cache *c, const char *path) { rp_feature_cache_load(c, path, RP_BENCH_PROGRAM); }
 
+/* A metric as JSON: null where the set has none (ELPV has no pixel masks: NaN). */
+static const char *metric(char buf[16], double v)
+{
+    if (v != v) return "null";
+    snprintf(buf, 16, "%.4f", v);
+    return buf;
+}
+
 static double rel(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-30); }
 
 int main(int argc, char **argv)
@@ -93,14 +101,16 @@ int main(int argc, char **argv)
 
     const char *base = strrchr(path, '/');
     const char *ranking = bf16 ? "bf16" : "int8";
+    char b[6][16];
     printf("{\"cache\": \"%s\", \"ranking\": \"%s\", \"coreset\": %g, \"bank\": %llu, \"dim\": %u, \"test_patches\": %llu, "
            "\"share_nn_distance_differs_1e-5\": %.6f, \"share_other_nn_index\": %.6f, \"%s_closer\": %llu, "
            "\"max_rel_patch_score\": %.3e, \"max_rel_image_score\": %.3e, "
-           "\"fp32\": {\"image_auroc\": %.4f, \"pixel_auroc\": %.4f, \"aupro\": %.4f, \"search_s\": %.2f}, "
-           "\"%s\": {\"image_auroc\": %.4f, \"pixel_auroc\": %.4f, \"aupro\": %.4f, \"search_s\": %.2f}}\n",
+           "\"fp32\": {\"image_auroc\": %s, \"pixel_auroc\": %s, \"aupro\": %s, \"search_s\": %.2f}, "
+           "\"%s\": {\"image_auroc\": %s, \"pixel_auroc\": %s, \"aupro\": %s, \"search_s\": %.2f}}\n",
            base ? base + 1 : path, ranking, coreset, (unsigned long long)m, c.dim, (unsigned long long)nq,
            (double)differ / nq, (double)other_index / nq, ranking, (unsigned long long)int8_closer, max_patch, max_image,
-           m32.image_auroc, m32.pixel_auroc, m32.aupro, t1 - t0, ranking, m8.image_auroc, m8.pixel_auroc, m8.aupro, t2 - t1);
+           metric(b[0], m32.image_auroc), metric(b[1], m32.pixel_auroc), metric(b[2], m32.aupro), t1 - t0, ranking,
+           metric(b[3], m8.image_auroc), metric(b[4], m8.pixel_auroc), metric(b[5], m8.aupro), t2 - t1);
     free(d32);
     free(d8);
     free(i32);

@@ -11,35 +11,10 @@
  * every true top-k neighbour is a candidate, and the exact re-ranking returns exactly what the
  * fp32 search returns. The tests check that identity wherever the condition holds (and that it
  * holds for most queries, so the check is not vacuous), and exact distances everywhere. */
-#include <math.h>
-#include <omp.h>
-#include <reconpatch/bank.h>
-
-#include "bank/knn.h"
 #include "bank/knn_int8.h"
-#include "bank_test_data.h"
-#include "rp_test.h"
+#include "knn_ranking_checks.h"
 
-static rp_bank *frozen_with(const float *v, uint64_t n, uint32_t dim, uint32_t int8)
-{
-    rp_bank_params p;
-    rp_bank_params_init(&p, sizeof p);
-    p.knn_int8 = int8;
-    rp_bank *bank = NULL;
-    int rc = rp_bank_create_frozen(v, n, dim, &p, &bank);
-    ck_assert_msg(rc == RP_OK, "rp_bank_create_frozen: %s", rp_last_error_message());
-    return bank;
-}
-
-static double direct_sq(const float *a, const float *b, uint32_t dim)
-{
-    double s = 0;
-    for (uint32_t d = 0; d < dim; d++) {
-        double diff = (double)a[d] - b[d];
-        s += diff * diff;
-    }
-    return s;
-}
+static void select_int8(rp_bank_params *p) { p->knn_int8 = 1; }
 
 /* max|v| / 127 and |v|_1, in double */
 static void scale_and_l1(const float *v, uint32_t dim, double *scale, double *l1)
@@ -53,139 +28,35 @@ static void scale_and_l1(const float *v, uint32_t dim, double *scale, double *l1
     *l1 = s;
 }
 
-/* 1 when query q satisfies the gap condition above for k (brute force over the bank). */
-static int gap_condition_holds(const float *bank, uint64_t n, uint32_t dim, const float *q, uint32_t k)
+/* E(q, b) above, with 1% margin, plus the float formula's rounding (generously) */
+static double int8_bound(const float *q, const float *b, uint32_t dim)
 {
-    double sq, q1, e_max = 0;
+    double sq, q1, sb, b1;
     scale_and_l1(q, dim, &sq, &q1);
-    double *d2 = malloc(n * sizeof(double));
-    for (uint64_t j = 0; j < n; j++) {
-        double sb, b1;
-        scale_and_l1(bank + j * dim, dim, &sb, &b1);
-        d2[j] = direct_sq(q, bank + j * dim, dim);
-        /* quantisation bound, 1% margin, plus the float formula's rounding (generously) */
-        double e = 2.0 * (sq / 2 * b1 + sb / 2 * q1 + dim * sq * sb / 4) * 1.01 + 1e-5 * (q1 * q1 + b1 * b1);
-        e_max = fmax(e_max, e);
-    }
-    /* the k-th and (k+9)-th smallest by partial selection */
-    double kth = 0, k9th = 0;
-    for (uint32_t r = 0; r < k + 9 && r < n; r++) {
-        uint64_t best = r;
-        for (uint64_t j = r + 1; j < n; j++)
-            if (d2[j] < d2[best]) best = j;
-        double t = d2[r];
-        d2[r] = d2[best];
-        d2[best] = t;
-        if (r + 1 == k) kth = d2[r];
-        if (r + 1 == k + 9) k9th = d2[r];
-    }
-    free(d2);
-    return n >= k + 9 && k9th > kth + 2 * e_max;
+    scale_and_l1(b, dim, &sb, &b1);
+    return 2.0 * (sq / 2 * b1 + sb / 2 * q1 + dim * sq * sb / 4) * 1.01 + 1e-5 * (q1 * q1 + b1 * b1);
 }
 
-/* Every returned distance equals the double-precision direct distance of the returned index
- * (within float rounding), ascending. */
-static void assert_distances_exact(const float *bank, uint32_t dim, const float *q, uint64_t nq, uint32_t k,
-                                   const float *dist, const uint64_t *idx)
-{
-    for (uint64_t r = 0; r < nq; r++)
-        for (uint32_t i = 0; i < k; i++) {
-            const double want = sqrt(direct_sq(q + r * dim, bank + idx[r * k + i] * dim, dim));
-            const double got = dist[r * k + i];
-            ck_assert_msg(fabs(got - want) <= 1e-6 * want || (want == 0 && got == 0),
-                          "query %llu rank %u: distance %.9g, direct %.9g", (unsigned long long)r, i, got, want);
-            if (i) ck_assert(dist[r * k + i - 1] <= dist[r * k + i]);
-        }
-}
-
-/* int8 vs fp32 on the same data: identical wherever the gap condition holds; returns how many
- * queries met it. */
-static uint64_t compare_with_fp32(const float *v, uint64_t n, uint32_t dim, const float *q, uint64_t nq, uint32_t k)
-{
-    rp_bank *b32 = frozen_with(v, n, dim, 0), *b8 = frozen_with(v, n, dim, 1);
-    float *d32 = malloc(nq * k * sizeof(float)), *d8 = malloc(nq * k * sizeof(float));
-    uint64_t *i32 = malloc(nq * k * sizeof(uint64_t)), *i8 = malloc(nq * k * sizeof(uint64_t));
-    ck_assert_int_eq(rp_bank_search(b32, q, (size_t)nq * rp_bank_dim(b32), nq, k, d32, (size_t)nq * k, i32, (size_t)nq * k), RP_OK);
-    ck_assert_int_eq(rp_bank_search(b8, q, (size_t)nq * rp_bank_dim(b8), nq, k, d8, (size_t)nq * k, i8, (size_t)nq * k), RP_OK);
-    assert_distances_exact(v, dim, q, nq, k, d8, i8);
-    uint64_t met = 0;
-    for (uint64_t r = 0; r < nq; r++) {
-        if (!gap_condition_holds(v, n, dim, q + r * dim, k)) continue;
-        met++;
-        for (uint32_t i = 0; i < k; i++) {
-            ck_assert_msg(i8[r * k + i] == i32[r * k + i], "query %llu rank %u: int8 index %llu, fp32 %llu",
-                          (unsigned long long)r, i, (unsigned long long)i8[r * k + i],
-                          (unsigned long long)i32[r * k + i]);
-            ck_assert_msg(d8[r * k + i] == d32[r * k + i], "query %llu rank %u: int8 distance %.9g, fp32 %.9g",
-                          (unsigned long long)r, i, d8[r * k + i], d32[r * k + i]);
-        }
-    }
-    free(d32);
-    free(d8);
-    free(i32);
-    free(i8);
-    rp_bank_free(b32);
-    rp_bank_free(b8);
-    return met;
-}
+static const knn_ranking int8_ranking = {"int8", select_int8, int8_bound};
 
 START_TEST(knn_int8__equals_fp32_on_random_data_where_gaps_exceed_the_quantisation_error)
 {
-    /* a full bank block plus a partial one, and a partial query block */
-    const uint64_t n = RP__KNN_BANK_BLOCK + 300, nq = RP__KNN_QUERY_BLOCK + 45;
-    const uint32_t dim = 8, k = 1;
-    float *v = bank_test_vectors(n, dim, 41, 0);
-    float *q = bank_test_vectors(nq, dim, 42, 0);
-    uint64_t met = compare_with_fp32(v, n, dim, q, nq, k);
-    ck_assert_msg(met * 2 >= nq, "the gap condition held for only %llu of %llu queries", (unsigned long long)met,
-                  (unsigned long long)nq);
-    free(v);
-    free(q);
+    check_uniform_data(&int8_ranking, 8);
 }
 END_TEST
 
 START_TEST(knn_int8__equals_fp32_for_queries_near_bank_vectors_where_gaps_exceed_the_error)
 {
-    const uint64_t n = 3000, nq = 300;
-    const uint32_t dim = 8;
-    float *v = bank_test_vectors(n, dim, 43, 0);
-    /* queries: bank vectors moved by a small offset, so each has one clearly nearest vector */
-    float *q = malloc(nq * dim * sizeof(float));
-    float *noise = bank_test_vectors(nq, dim, 44, 0);
-    for (uint64_t r = 0; r < nq; r++)
-        for (uint32_t d = 0; d < dim; d++) q[r * dim + d] = v[(r * 7 % n) * dim + d] + 0.05f * noise[r * dim + d];
-    uint64_t met = compare_with_fp32(v, n, dim, q, nq, 1);
-    ck_assert_msg(met * 10 >= nq * 9, "the gap condition held for only %llu of %llu queries", (unsigned long long)met,
-                  (unsigned long long)nq);
-    free(v);
-    free(q);
-    free(noise);
+    check_queries_near_bank_vectors(&int8_ranking, 8);
 }
 END_TEST
 
 START_TEST(knn_int8__clustered_data_gives_exact_distances_and_mostly_the_fp32_neighbours)
 {
-    /* Clustered data (8 tight clusters far apart) never meets the worst-case gap condition: its
-     * L1 bound exceeds the spread inside a cluster. Distances stay exact, identity holds where
-     * the condition does, and on this seeded data the int8 ranking still finds the fp32 nearest
-     * neighbour for at least 95% of the queries (a fixed, deterministic outcome, not a timing). */
-    const uint64_t n = 3000, nq = 300;
-    const uint32_t dim = 32, k = 3;
-    float *v = bank_test_vectors(n, dim, 51, 1);
-    float *q = bank_test_vectors(nq, dim, 52, 1);
-    compare_with_fp32(v, n, dim, q, nq, k);
-    rp_bank *b32 = frozen_with(v, n, dim, 0), *b8 = frozen_with(v, n, dim, 1);
-    uint64_t i32[300], i8[300], same = 0;
-    float d32[300], d8[300];
-    ck_assert_int_eq(rp_bank_search(b32, q, (size_t)nq * rp_bank_dim(b32), nq, 1, d32, (size_t)nq * 1, i32, (size_t)nq * 1), RP_OK);
-    ck_assert_int_eq(rp_bank_search(b8, q, (size_t)nq * rp_bank_dim(b8), nq, 1, d8, (size_t)nq * 1, i8, (size_t)nq * 1), RP_OK);
-    for (uint64_t r = 0; r < nq; r++) same += i32[r] == i8[r];
-    ck_assert_msg(same * 100 >= nq * 95, "int8 found the fp32 nearest neighbour for %llu of %llu queries",
-                  (unsigned long long)same, (unsigned long long)nq);
-    rp_bank_free(b32);
-    rp_bank_free(b8);
-    free(v);
-    free(q);
+    /* Clustered data never meets the worst-case gap condition (its L1 bound exceeds the spread
+     * inside a cluster), yet the int8 ranking finds the fp32 nearest neighbour for at least 95 %
+     * of the queries. */
+    check_clustered(&int8_ranking, 32, 3, 95);
 }
 END_TEST
 
@@ -206,17 +77,7 @@ START_TEST(knn_int8__misses_a_neighbour_hidden_below_the_quantisation_step)
     /* the documented failure mode: fp32 finds j = 39, int8 does not (its distance is exact) */
     float q[2];
     float *v = hidden_below_step(q);
-    rp_bank *b32 = frozen_with(v, 40, 2, 0), *b8 = frozen_with(v, 40, 2, 1);
-    float d32, d8;
-    uint64_t i32, i8;
-    ck_assert_int_eq(rp_bank_search(b32, q, rp_bank_dim(b32), 1, 1, &d32, 1, &i32, 1), RP_OK);
-    ck_assert_int_eq(rp_bank_search(b8, q, rp_bank_dim(b8), 1, 1, &d8, 1, &i8, 1), RP_OK);
-    ck_assert_uint_eq(i32, 39);
-    ck_assert_uint_lt(i8, 1 + RP__KNN_EXTRA_CANDIDATES);
-    ck_assert(d8 > d32);
-    assert_distances_exact(v, 2, q, 1, 1, &d8, &i8);
-    rp_bank_free(b32);
-    rp_bank_free(b8);
+    check_hidden_neighbour_is_missed(&int8_ranking, v, q, 39);
     free(v);
 }
 END_TEST
@@ -229,10 +90,10 @@ START_TEST(knn_int8__distances_of_returned_neighbours_are_exact_even_when_ranks_
     const uint32_t dim = 256, k = 5;
     float *v = bank_test_vectors(n, dim, 45, 0);
     float *q = bank_test_vectors(nq, dim, 46, 0);
-    rp_bank *bank = frozen_with(v, n, dim, 1);
+    rp_bank *bank = ranking_bank(&int8_ranking, v, n, dim);
     float *dist = malloc(nq * k * sizeof(float));
     uint64_t *idx = malloc(nq * k * sizeof(uint64_t));
-    ck_assert_int_eq(rp_bank_search(bank, q, (size_t)nq * rp_bank_dim(bank), nq, k, dist, (size_t)nq * k, idx, (size_t)nq * k), RP_OK);
+    ranking_search(bank, q, nq, k, dist, idx);
     assert_distances_exact(v, dim, q, nq, k, dist, idx);
     free(dist);
     free(idx);
@@ -244,58 +105,13 @@ END_TEST
 
 START_TEST(knn_int8__near_duplicates_come_back_with_exact_distances)
 {
-    /* an offset and tiny differences: |q|^2 + |b|^2 - 2 q.b (about 1000 - 1000) cancels to noise
-     * far above the true d^2 (about 1e-7); the int8 formula is off by about 1 here, still far
-     * below the d^2 of about 40 to any other vector, so the source vector stays a candidate (the
-     * worst-case gap condition itself is not met: its L1 bound is loose) */
-    const uint64_t n = 1000, nq = 100;
-    const uint32_t dim = 64;
-    float *v = bank_test_vectors(n, dim, 47, 0);
-    for (size_t i = 0; i < n * dim; i++) v[i] = v[i] + 4.0f;
-    float *q = malloc(nq * dim * sizeof(float));
-    float *noise = bank_test_vectors(nq, dim, 48, 0);
-    for (uint64_t r = 0; r < nq; r++)
-        for (uint32_t d = 0; d < dim; d++)
-            q[r * dim + d] = v[(r * 11 % n) * dim + d] + noise[r * dim + d] * 1e-4f * (float)(1 + r % 5);
-    rp_bank *bank = frozen_with(v, n, dim, 1);
-    float dist[2 * 100];
-    uint64_t idx[2 * 100];
-    ck_assert_int_eq(rp_bank_search(bank, q, (size_t)nq * rp_bank_dim(bank), nq, 2, dist, (size_t)nq * 2, idx, (size_t)nq * 2), RP_OK);
-    assert_distances_exact(v, dim, q, nq, 2, dist, idx);
-    for (uint64_t r = 0; r < nq; r++) {
-        ck_assert_uint_eq(idx[r * 2], r * 11 % n);
-        ck_assert(dist[r * 2] > 0.0f && dist[r * 2] < 1e-2f);
-    }
-    free(v);
-    free(q);
-    free(noise);
-    rp_bank_free(bank);
+    check_near_duplicates(&int8_ranking); /* the int8 formula is off by about 1 there */
 }
 END_TEST
 
 START_TEST(knn_int8__one_and_two_threads_give_identical_results)
 {
-    const uint64_t n = RP__KNN_BANK_BLOCK + 100, nq = 4 * RP__KNN_QUERY_BLOCK + 10;
-    const uint32_t dim = 48, k = 4;
-    float *v = bank_test_vectors(n, dim, 49, 1);
-    float *q = bank_test_vectors(nq, dim, 50, 1);
-    rp_bank *bank = frozen_with(v, n, dim, 1);
-    float *d[2];
-    uint64_t *i[2];
-    const int saved = omp_get_max_threads();
-    for (int t = 0; t < 2; t++) {
-        d[t] = malloc(nq * k * sizeof(float));
-        i[t] = malloc(nq * k * sizeof(uint64_t));
-        omp_set_num_threads(t + 1);
-        ck_assert_int_eq(rp_bank_search(bank, q, (size_t)nq * rp_bank_dim(bank), nq, k, d[t], (size_t)nq * k, i[t], (size_t)nq * k), RP_OK);
-    }
-    omp_set_num_threads(saved);
-    ck_assert_int_eq(memcmp(d[0], d[1], nq * k * sizeof(float)), 0);
-    ck_assert_int_eq(memcmp(i[0], i[1], nq * k * sizeof(uint64_t)), 0);
-    for (int t = 0; t < 2; t++) free(d[t]), free(i[t]);
-    free(v);
-    free(q);
-    rp_bank_free(bank);
+    check_thread_count_independence(&int8_ranking);
 }
 END_TEST
 
