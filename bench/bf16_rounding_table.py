@@ -30,7 +30,7 @@ def bf16_share(units):
     macs = unit_macs()
     chosen = set()
     for u in units.split(","):
-        if u == "all":
+        if u in ("all", "native"):  # native: oneDNN's own bf16 backbone, every unit
             chosen |= set(macs)
         elif u in macs:
             chosen.add(u)

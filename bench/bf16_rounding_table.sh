@@ -9,7 +9,9 @@
 # backbone's multiply-adds in bf16.
 #   sh bench/bf16_rounding_table.sh BUILD OUT_DIR
 # BF16_SETTINGS: name=units pairs (default: every unit in bf16, and layer3 kept in fp32, the two
-# settings docs/backbone.md shows). Each setting's caches (about 7 GB) are deleted once it has run.
+# settings docs/backbone.md shows); units "native" caches with oneDNN's own bf16 backbone instead
+# (rp-tune cache --precision bf16: only on CPUs with AVX512-BF16). Each setting's caches (about 7 GB)
+# are deleted once it has run.
 set -eu
 build=${1:-build}
 out=${2:-$build/bench-results/bf16_rounding}
@@ -37,7 +39,9 @@ for setting in ${BF16_SETTINGS:-all=all layer3_fp32=stem,layer1,layer2}; do
         [ -d "$data/$s" ] || continue
         c="$out/$name/$(basename "$s").rpfc"
         mkdir -p "$out/$name"
-        [ -s "$c" ] || "$build/bench/rp-tune" cache --data "$data/$s" --out "$c" --bf16-rounding "$units"
+        if [ "$units" = native ]; then how="--precision bf16"; else how="--bf16-rounding $units"; fi
+        # shellcheck disable=SC2086 # $how is a list of options
+        [ -s "$c" ] || "$build/bench/rp-tune" cache --data "$data/$s" --out "$c" $how
         opts="$opts --cache $c"
     done
     run "$name" "$units" "$opts"

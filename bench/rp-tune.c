@@ -1,12 +1,14 @@
 /* rp-tune: measure method and hyperparameter choices quickly, on cached patch features.
  *
  *   rp-tune cache --data DIR --out FILE [--no-crop | --keep-aspect] [--weights PATH]
- *                 [--bf16-rounding UNITS] [--threads N]
+ *                 [--bf16-rounding UNITS | --precision fp32|bf16] [--threads N]
  *       extract the patch features of DIR's train/good and test images once (plus labels and
  *       masks in the network-input geometry) into FILE; --bf16-rounding gives the features bf16's
  *       numerics in the listed units of the backbone (fp32 kernels rounding what bf16 would store,
  *       on any CPU: rp__extractor_create_bf16_rounded), UNITS a comma list of all, stem, layer1,
  *       layer2, layer3 and single blocks layerS.B (layer3.5 is layer3's last), the others fp32;
+ *       --precision bf16 runs the backbone in oneDNN's native bf16 (rp_extractor_params.precision;
+ *       refused on CPUs without AVX512-BF16);
  *   rp-tune run --cache FILE [--cache FILE ...] [--method reconpatch|patchcore] [--unified]
  *               [--coreset R] [--epochs N] [--steps N] [--batch N] [--lr X] [--sigma X] [--k N]
  *               [--alpha X] [--margin X] [--gamma X] [--repr-dim N] [--proj N] [--export-target] [--raw] [--uncentered]
@@ -78,7 +80,7 @@ static uint32_t bf16_units(const char *list)
 }
 
 static int do_cache(const char *data, const char *out, int no_crop, int keep_aspect, const char *weights,
-                    uint32_t rounding, uint32_t threads)
+                    uint32_t rounding, int32_t precision, uint32_t threads)
 {
     char wpath[4096];
     rp_extractor_params ep;
@@ -91,6 +93,7 @@ static int do_cache(const char *data, const char *out, int no_crop, int keep_asp
     ep.no_crop = (uint32_t)no_crop;
     ep.keep_aspect = (uint32_t)keep_aspect;
     ep.num_threads = threads;
+    ep.precision = precision;
     rp_extractor *ex;
     if (rounding) {
         rp__weights *w = NULL;
@@ -99,7 +102,7 @@ static int do_cache(const char *data, const char *out, int no_crop, int keep_asp
         rp__weights_free(w);
         fprintf(stderr, "rp-tune cache: bf16 rounding in units 0x%x (bit 0 the stem, bit 1 + i block i)\n", rounding);
     } else if (rp_extractor_create(&ep, &ex)) {
-        die("extractor");
+        die(rp_last_error_message());
     }
     rp_extractor_info info;
     info.struct_size = sizeof info;
@@ -339,6 +342,7 @@ int main(int argc, char **argv)
         const char *data = NULL, *out = NULL, *w = NULL;
         int no_crop = 0, keep_aspect = 0;
         uint32_t rounding = 0, threads = 0;
+        int32_t precision = RP_PRECISION_FP32;
         for (int i = 2; i < argc; i++) {
             if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
             else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
@@ -347,11 +351,14 @@ int main(int argc, char **argv)
             else if (!strcmp(argv[i], "--keep-aspect")) keep_aspect = 1;
             else if (!strcmp(argv[i], "--bf16-rounding") && i + 1 < argc) {
                 if (!(rounding = bf16_units(argv[++i]))) goto usage;
+            } else if (!strcmp(argv[i], "--precision") && i + 1 < argc &&
+                       (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "bf16"))) {
+                precision = strcmp(argv[++i], "bf16") ? RP_PRECISION_FP32 : RP_PRECISION_BF16;
             } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (uint32_t)atoi(argv[++i]);
             else goto usage;
         }
-        if (!data || !out || (no_crop && keep_aspect)) goto usage;
-        return do_cache(data, out, no_crop, keep_aspect, w, rounding, threads);
+        if (!data || !out || (no_crop && keep_aspect) || (rounding && precision != RP_PRECISION_FP32)) goto usage;
+        return do_cache(data, out, no_crop, keep_aspect, w, rounding, precision, threads);
     }
     if (!strcmp(argv[1], "run")) {
         cache cs[8];
@@ -423,7 +430,7 @@ int main(int argc, char **argv)
     }
 usage:
     fprintf(stderr, "usage: rp-tune cache --data DIR --out FILE [--no-crop | --keep-aspect] [--weights PATH]\n"
-                    "                     [--bf16-rounding all|stem|layerS|layerS.B,...] [--threads N]\n"
+                    "                     [--bf16-rounding all|stem|layerS|layerS.B,... | --precision fp32|bf16] [--threads N]\n"
                     "       rp-tune run --cache FILE [...] [--method reconpatch|patchcore] [--unified] [options]\n");
     return 2;
 }
