@@ -6,12 +6,14 @@
  * Without --weights it uses seeded random weights of the full-size network (speed does not depend
  * on the values). Prints per-iteration times, then as its LAST line one JSON object:
  * {"arch": ..., "batch": ..., "precision": ..., "threads": ..., "img_per_s": median, "best_img_per_s": ...,
- *  "gflop_per_s": median}. bench/bench_backbone.sh runs it side by side with the PyTorch peer. */
+ *  "gflop_per_s": median, "bf16_native": 0|1}; bf16 without native AVX512-BF16 runs only with
+ * RP_BENCH_BF16_EMULATION=1 set and is then printed as "not native". bench/bench_backbone.sh runs it side by side with the PyTorch peer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "backbone/resnet.h"
 #include "backbone/weights.h"
 #include "common/common.h"
 #include "extractor/extractor_internal.h"
@@ -113,12 +115,14 @@ int main(int argc, char **argv)
     qsort(t, iters, sizeof *t, cmp_double);
     double med = iters % 2 ? t[iters / 2] : 0.5 * (t[iters / 2 - 1] + t[iters / 2]);
     double gflop = arch == RP_ARCH_RESNET50 ? GFLOP_RESNET50 : GFLOP_WIDE_RESNET50_2;
-    printf("create %.2f s, stem '%s', 3x3 '%s'\n", t_create, rp__extractor_impl_name(e, 0),
-           rp__extractor_impl_name(e, 1));
+    const int native = rp__resnet_bf16_native();
+    printf("create %.2f s, stem '%s', 3x3 '%s'%s\n", t_create, rp__extractor_impl_name(e, 0),
+           rp__extractor_impl_name(e, 1),
+           !bf16 ? "" : native ? ", bf16 native" : ", bf16 not native (oneDNN's emulation: numerics only, slow)");
     printf("{\"arch\": \"%s\", \"batch\": %u, \"precision\": \"%s\", \"threads\": %u, \"img_per_s\": %.2f, "
-           "\"best_img_per_s\": %.2f, \"gflop_per_s\": %.1f}\n",
+           "\"best_img_per_s\": %.2f, \"gflop_per_s\": %.1f, \"bf16_native\": %d}\n",
            arch_name, batch, bf16 ? "bf16" : "fp32", info.num_threads, batch / med, batch / t[0],
-           gflop * batch / med);
+           gflop * batch / med, native);
     free(x), free(l2), free(l3), free(t);
     rp_extractor_free(e);
     return 0;
