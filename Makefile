@@ -62,9 +62,10 @@ check-tsan: deps
 demo: deps weights build
 	@sh examples/demo.sh $(BUILD)
 
-# The peers run on PyTorch (Debian's python3-torch), which the tests do not need.
+# The peers run on PyTorch (Debian's python3-torch; the pipeline peer decodes with python3-pil), which the
+# tests do not need.
 bench: deps weights build
-	@sh tools/install_deps.sh python3-torch
+	@sh tools/install_deps.sh python3-torch python3-pil
 	@sh bench/run_all.sh $(BUILD)
 
 # Fuzz every parser with libFuzzer (clang, ASan + UBSan) for FUZZ_SECONDS each, in build-fuzz.

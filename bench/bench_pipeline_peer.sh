@@ -1,7 +1,8 @@
 #!/bin/sh
 # Whole scoring, image file to anomaly map, ours against PyTorch's PatchCore pipeline on the same
 # model (tools/bench_pipeline_torch.py): a PatchCore model at 10 % and a ReConPatch model (the
-# default head) at 10 % and 1 % coreset, trained once each on bottle, then ROUNDS interleaved rounds
+# default head) at 10 % and 1 % coreset, and where the CPU has AVX512-BF16 the ReConPatch models
+# again with a bf16 backbone on both sides, trained once each on bottle, then ROUNDS interleaved rounds
 # over bottle's 83 test images. Prints per round the median ms per image of each side and their
 # ratio, the peer's stages, and how closely the two sides' image scores agree.
 #   sh bench/bench_pipeline_peer.sh [BUILD] [ROUNDS]      (part 3 of make bench)
@@ -28,13 +29,21 @@ weights=$($py -c "import sys; sys.path.insert(0, '$src/python'); import reconpat
 print(reconpatch.default_weights_path())") || exit 1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for spec in patchcore:0.1 reconpatch:0.1 reconpatch:0.01; do
-    method=${spec%:*}
-    ratio=${spec#*:}
-    model="$work/$method-$ratio.rpm"
-    echo "-- $method, coreset $ratio: ours (rp_score_image through the Python binding) against PyTorch, $threads threads"
-    "$build/cli/rp-train" --method "$method" --coreset "$ratio" -o "$model" "$bottle/train/good" > "$work/train.log" 2>&1 ||
-        { cat "$work/train.log"; exit 1; }
+specs="patchcore:0.1:fp32 reconpatch:0.1:fp32 reconpatch:0.01:fp32"
+# bf16 backbones on both sides where the CPU runs bf16 natively (the rest stays fp32 on both)
+echo "$flags" | grep -qw avx512_bf16 && specs="$specs reconpatch:0.1:bf16 reconpatch:0.01:bf16"
+for spec in $specs; do
+    method=${spec%%:*}
+    rest=${spec#*:}
+    ratio=${rest%:*}
+    precision=${rest#*:}
+    model="$work/$method-$ratio-$precision.rpm"
+    peer_flag=""
+    [ "$precision" = bf16 ] && peer_flag="--bf16"
+    echo "-- $method, coreset $ratio, backbone $precision: ours (rp_score_image through the Python binding) against PyTorch, $threads threads"
+    "$build/cli/rp-train" --method "$method" --coreset "$ratio" --precision "$precision" -o "$model" "$bottle/train/good" \
+        > "$work/train.log" 2>&1 || { cat "$work/train.log"; exit 1; }
+    # shellcheck disable=SC2086 # $peer_flag is empty or one option
     $py "$src/tools/bench_pipeline_torch.py" --model "$model" --weights "$weights" --data "$bottle" \
-        --rounds "$rounds" --threads "$threads" || exit 1
+        --rounds "$rounds" --threads "$threads" $peer_flag || exit 1
 done

@@ -2,7 +2,7 @@
 """PyTorch peer of the library's whole scoring path, image file to anomaly map, on the same model.
 
     /usr/bin/python3 tools/bench_pipeline_torch.py --model MODEL.rpm --weights model.json --data DIR
-                     [--rounds 3] [--threads 2] [--limit N]
+                     [--rounds 3] [--threads 2] [--limit N] [--bf16]
 
 MODEL is a PatchCore or ReConPatch model the library trained (rp-train, default preprocessing,
 Keras ResNet-50 weights). The peer scores DIR's test images the way PatchCore's and anomalib's
@@ -12,7 +12,10 @@ so both sides do the same work:
   decode      PIL open + convert to RGB
   preprocess  resize (shorter side 256, bilinear), centre crop 224, Keras "caffe" normalisation
   backbone    ResNet-50 through layer3 (tools/torch_resnet.py), the faster of eager channels_last
-              and torch.jit freeze + optimize_for_inference, chosen on warm-up images
+              and torch.jit freeze + optimize_for_inference, chosen on warm-up images; with --bf16
+              the network and its input in bfloat16 (PyTorch's oneDNN bf16 convolutions, as
+              tools/bench_backbone_torch.py --bf16), layer2 / layer3 back to float32 (for a model
+              the library trained with precision bf16; the rest stays float32 on both sides)
   aggregate   PatchCore's own patch aggregation (tools/gen_features_goldens.py: 3x3 patches,
               layer3 upsampled, adaptive pooling to 1024)
   head        the model's linear representation layer f (ReConPatch only)
@@ -69,10 +72,11 @@ def gaussian_taps(sigma):
 
 
 class Peer:
-    def __init__(self, model, weights):
+    def __init__(self, model, weights, bf16=False):
         net = resnet("resnet50", layout="keras")
         net.load_state_dict(tfjs_state_dict(weights), strict=False)
-        self.net = ToLayer3(net).eval()
+        self.dtype = torch.bfloat16 if bf16 else torch.float32
+        self.net = ToLayer3(net).eval().to(self.dtype)
         self.mode, self.backbone = "eager_channels_last", self.net.to(memory_format=torch.channels_last)
         self.fmt = lambda t: t.contiguous(memory_format=torch.channels_last)
         bank = model.bank
@@ -86,7 +90,7 @@ class Peer:
 
     def choose_backbone(self, paths):
         """Time both modes on the first images (after a warm-up) and keep the faster."""
-        x = self.preprocess(Image.open(paths[0]).convert("RGB"))
+        x = self.preprocess(Image.open(paths[0]).convert("RGB")).to(self.dtype)
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(self.net, x).eval()))
         modes = {"eager_channels_last": (self.net, lambda t: t.contiguous(memory_format=torch.channels_last)),
                  "jit_frozen": (frozen, lambda t: t)}
@@ -126,7 +130,8 @@ class Peer:
         t = lap("decode", t)
         x = self.preprocess(img)
         t = lap("preprocess", t)
-        l2, l3 = self.backbone(self.fmt(x))
+        l2, l3 = self.backbone(self.fmt(x.to(self.dtype)))
+        l2, l3 = l2.float(), l3.float()
         t = lap("backbone", t)
         feats = patchcore_embed([l2.contiguous(), l3.contiguous()], 3, 1024, 1024)
         t = lap("aggregate", t)
@@ -165,14 +170,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--bf16", action="store_true", help="the peer's backbone in bfloat16 (a bf16 model)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     paths = test_images(a.data, a.limit)
     model = rp.Model.load(a.model, num_threads=a.threads)
-    peer = Peer(model, a.weights)
+    peer = Peer(model, a.weights, a.bf16)
     peer.choose_backbone(paths)
-    print("peer: PyTorch %s, %d threads, backbone mode %s; bank %d x %d%s; %d test images" %
-          (torch.__version__, a.threads, peer.mode, peer.bank.shape[0], peer.bank.shape[1],
+    print("peer: PyTorch %s, %d threads, backbone %s, mode %s; bank %d x %d%s; %d test images" %
+          (torch.__version__, a.threads, "bf16" if a.bf16 else "fp32", peer.mode, peer.bank.shape[0], peer.bank.shape[1],
            "" if peer.head is None else ", head %d -> %d" % (peer.head[0].shape[1], peer.head[0].shape[0]),
            len(paths)))
     with torch.no_grad():
@@ -204,6 +210,7 @@ def main():
     print("image scores, peer against ours: median relative difference %.2e, max %.2e, rank correlation %.4f" %
           (float(np.median(rel)), float(rel.max()), rank))
     print(json.dumps({"images": len(paths), "threads": a.threads, "peer_backbone_mode": peer.mode,
+                      "backbone_precision": "bf16" if a.bf16 else "fp32",
                       "ours_ms": statistics.median(r["ours_ms"] for r in rounds),
                       "peer_ms": statistics.median(r["peer_ms"] for r in rounds),
                       "ratio_per_round": [round(r["ratio"], 3) for r in rounds],
