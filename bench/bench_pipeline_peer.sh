@@ -23,6 +23,8 @@ if ! $py -c "import torch" 2>/dev/null; then
     exit 0
 fi
 export RECONPATCH_LIB="$build/libreconpatch/libreconpatch.so"
+# Two OpenMP runtimes share this process (ours, PyTorch's): spinning threads of one starve the other
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'avx2|fma|avx512f|avx512_vnni|avx512_bf16|amx_bf16' | tr '\n' ' ')
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); vector extensions: $flags"
 weights=$($py -c "import sys; sys.path.insert(0, '$src/python'); import reconpatch
