@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/bf16.h"
 #include "backbone/resnet.h"
 #include "common/common.h"
 
@@ -154,7 +155,7 @@ static void round_to_bf16(float *v, size_t n)
         uint32_t u;
         memcpy(&u, &v[i], sizeof u);
         if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) continue;
-        u = (u + 0x7fffu + (u >> 16 & 1u)) & 0xffff0000u;
+        u = (uint32_t)rp__bf16_bits(v[i]) << 16;
         memcpy(&v[i], &u, sizeof u);
     }
 }

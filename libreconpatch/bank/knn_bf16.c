@@ -4,22 +4,15 @@
  * give identical results. */
 #include "bank/knn_bf16.h"
 
-#include <string.h>
+#include "common/bf16.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define RP_KNN_BF16_AVX512 1
 #endif
 
-static inline uint16_t round_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (uint16_t)((u + 0x7fffu + (u >> 16 & 1u)) >> 16);
-}
-
 #ifdef RP_KNN_BF16_AVX512
-/* vcvtneps2bf16: round to nearest even, as round_bf16 for finite values */
+/* vcvtneps2bf16: round to nearest even, as rp__bf16_bits for finite values */
 __attribute__((target("avx512f,avx512bf16"))) static void to_bf16_avx512(const float *v, uint64_t n, uint16_t *out)
 {
     const uint64_t n16 = n & ~(uint64_t)15;
@@ -27,7 +20,7 @@ __attribute__((target("avx512f,avx512bf16"))) static void to_bf16_avx512(const f
         const __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(v + i));
         _mm256_storeu_si256((__m256i *)(out + i), (__m256i)h);
     }
-    for (uint64_t i = n16; i < n; i++) out[i] = round_bf16(v[i]);
+    for (uint64_t i = n16; i < n; i++) out[i] = rp__bf16_bits(v[i]);
 }
 #endif
 
@@ -36,6 +29,6 @@ void rp__knn_to_bf16(const float *v, uint64_t n, uint16_t *out)
 #ifdef RP_KNN_BF16_AVX512
     to_bf16_avx512(v, n, out);
 #else
-    for (uint64_t i = 0; i < n; i++) out[i] = round_bf16(v[i]);
+    for (uint64_t i = 0; i < n; i++) out[i] = rp__bf16_bits(v[i]);
 #endif
 }
