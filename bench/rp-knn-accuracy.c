@@ -55,13 +55,13 @@ int main(int argc, char **argv)
     cache c;
     load_cache(&c, path);
 
-    /* the fp32 bank (PatchCore: raw patch features), then its kept vectors as an int8 / bf16 bank
-     * (named b8 / "int8" below whichever it is; the JSON names the ranking) */
+    /* the fp32 bank (PatchCore: raw patch features), then its kept vectors as a bank ranked in
+     * int8 or bf16 (the "ranked" bank below) */
     rp_bank_params bp;
     rp_bank_params_init(&bp, sizeof bp);
     bp.dim = c.dim;
     bp.coreset_ratio = coreset;
-    rp_bank *b32, *b8;
+    rp_bank *b32, *branked;
     if (rp_bank_create(&bp, &b32)) die("bank");
     if (rp_bank_add(b32, c.train, (uint64_t)c.patches * c.n_train, c.dim)) die("bank add");
     free(c.train);
@@ -71,33 +71,33 @@ int main(int argc, char **argv)
     if (rp_bank_get_vectors(b32, kept, (size_t)m * c.dim)) die("get vectors");
     bp.knn_int8 = !bf16;
     bp.knn_bf16 = (uint32_t)bf16;
-    if (rp_bank_create_frozen(kept, m, c.dim, &bp, &b8)) die(rp_last_error_message());
+    if (rp_bank_create_frozen(kept, m, c.dim, &bp, &branked)) die(rp_last_error_message());
     free(kept);
 
     /* every test patch's nearest neighbour, both ways */
     const uint64_t nq = (uint64_t)c.patches * c.n_test;
-    float *d32 = rp_cache_eval_alloc(nq * sizeof(float)), *d8 = rp_cache_eval_alloc(nq * sizeof(float));
-    uint64_t *i32 = rp_cache_eval_alloc(nq * sizeof(uint64_t)), *i8 = rp_cache_eval_alloc(nq * sizeof(uint64_t));
+    float *d32 = rp_cache_eval_alloc(nq * sizeof(float)), *dranked = rp_cache_eval_alloc(nq * sizeof(float));
+    uint64_t *i32 = rp_cache_eval_alloc(nq * sizeof(uint64_t)), *iranked = rp_cache_eval_alloc(nq * sizeof(uint64_t));
     double t0 = now();
     if (rp_bank_search(b32, c.test, (size_t)nq * c.dim, nq, 1, d32, nq, i32, nq)) die("search fp32");
     double t1 = now();
-    if (rp_bank_search(b8, c.test, (size_t)nq * c.dim, nq, 1, d8, nq, i8, nq)) die("search int8 / bf16");
+    if (rp_bank_search(branked, c.test, (size_t)nq * c.dim, nq, 1, dranked, nq, iranked, nq)) die("search int8 / bf16");
     double t2 = now();
-    uint64_t differ = 0, other_index = 0, int8_closer = 0;
+    uint64_t differ = 0, other_index = 0, ranked_closer = 0;
     double max_patch = 0;
     for (uint64_t q = 0; q < nq; q++) {
-        const double r = rel(d8[q], d32[q]);
+        const double r = rel(dranked[q], d32[q]);
         differ += r > 1e-5;
-        other_index += i8[q] != i32[q];
-        int8_closer += d8[q] < d32[q]; /* should stay 0: the ranking can only miss, not find closer */
+        other_index += iranked[q] != i32[q];
+        ranked_closer += dranked[q] < d32[q]; /* should stay 0: the ranking can only miss, not find closer */
         if (r > max_patch) max_patch = r;
     }
 
-    rp_cache_eval m32, m8;
+    rp_cache_eval m32, mranked;
     rp_cache_evaluate(&c, NULL, b32, &m32);
-    rp_cache_evaluate(&c, NULL, b8, &m8);
+    rp_cache_evaluate(&c, NULL, branked, &mranked);
     double max_image = 0;
-    for (uint32_t i = 0; i < c.n_test; i++) max_image = fmax(max_image, rel(m8.scores[i], m32.scores[i]));
+    for (uint32_t i = 0; i < c.n_test; i++) max_image = fmax(max_image, rel(mranked.scores[i], m32.scores[i]));
 
     const char *base = strrchr(path, '/');
     const char *ranking = bf16 ? "bf16" : "int8";
@@ -108,19 +108,19 @@ int main(int argc, char **argv)
            "\"fp32\": {\"image_auroc\": %s, \"pixel_auroc\": %s, \"aupro\": %s, \"search_s\": %.2f}, "
            "\"%s\": {\"image_auroc\": %s, \"pixel_auroc\": %s, \"aupro\": %s, \"search_s\": %.2f}}\n",
            base ? base + 1 : path, ranking, coreset, (unsigned long long)m, c.dim, (unsigned long long)nq,
-           (double)differ / nq, (double)other_index / nq, ranking, (unsigned long long)int8_closer, max_patch, max_image,
+           (double)differ / nq, (double)other_index / nq, ranking, (unsigned long long)ranked_closer, max_patch, max_image,
            metric(b[0], m32.image_auroc), metric(b[1], m32.pixel_auroc), metric(b[2], m32.aupro), t1 - t0, ranking,
-           metric(b[3], m8.image_auroc), metric(b[4], m8.pixel_auroc), metric(b[5], m8.aupro), t2 - t1);
+           metric(b[3], mranked.image_auroc), metric(b[4], mranked.pixel_auroc), metric(b[5], mranked.aupro), t2 - t1);
     free(d32);
-    free(d8);
+    free(dranked);
     free(i32);
-    free(i8);
+    free(iranked);
     free(m32.scores);
-    free(m8.scores);
+    free(mranked.scores);
     free(c.test);
     free(c.labels);
     free(c.masks);
     rp_bank_free(b32);
-    rp_bank_free(b8);
+    rp_bank_free(branked);
     return 0;
 }
