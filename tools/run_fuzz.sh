@@ -1,8 +1,8 @@
 #!/bin/sh
 # Build the libFuzzer targets with clang (ASan + UBSan, the library instrumented too), write the seed
 # corpora, run each target for FUZZ_SECONDS, one after another on one core, and print per target the
-# executions (libFuzzer's final stat::number_of_executed_units, or the last progress line if larger)
-# and the crashes found.
+# executions (libFuzzer's final stat::number_of_executed_units, or the last progress line if larger),
+# the crashes found and the slow inputs written.
 #   sh tools/run_fuzz.sh [TARGET...]        (`make fuzz`; default: every target)
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)      FUZZ_BUILD  build folder (default build-fuzz)
@@ -14,6 +14,9 @@
 # A crash stops its target (libFuzzer's behaviour); the next target still runs. Reproduce one with
 #   FUZZ_BUILD/tests/fuzz/fuzz_<target> FILE
 # and, once fixed, commit FILE under tests/fuzz/regressions/<target>/ (replayed by make check).
+# A slow-unit-* artifact is an input that took longer than -report_slow_units (10 s by default): worth
+# a look (replay it), but not a crash, and a paused process writes them for inputs that are not slow;
+# the summary counts them apart and they do not change the exit status.
 # Exit status 1 when any target found a crash.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -46,16 +49,21 @@ cpu="${FUZZ_CPU:-$(($(nproc) - 1))}"
 pin=""
 command -v taskset >/dev/null 2>&1 && pin="taskset -c $cpu"
 
+# count_artifacts DIR: the crash-*, leak-*, oom-* and timeout-* inputs in DIR; slow_units DIR: the others
+count_artifacts() { ls "$1" | grep -vc '^slow-unit-'; }
+slow_units() { ls "$1" | grep -c '^slow-unit-'; }
+
 status=0
 summary="$work/summary.txt"
-printf '%-20s %12s %8s %10s %8s  %s\n' target execs seconds execs/s crashes artifact > "$summary"
+printf '%-20s %12s %8s %10s %8s %5s  %s\n' target execs seconds execs/s crashes slow artifact > "$summary"
 for t in $targets; do
   bin="$build/tests/fuzz/fuzz_$t"
   [ -x "$bin" ] || { echo "run_fuzz: no target $t" >&2; status=1; continue; }
   mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
   set -- "$work/corpus/$t" "$work/seeds/$t"
   [ -d "tests/fuzz/regressions/$t" ] && set -- "$@" "tests/fuzz/regressions/$t"
-  before=$(ls "$work/artifacts/$t" | wc -l)
+  before=$(count_artifacts "$work/artifacts/$t")
+  slow_before=$(slow_units "$work/artifacts/$t")
   echo "run_fuzz: $t for ${seconds}s on core $cpu"
   start=$(date +%s)
   # shellcheck disable=SC2086
@@ -69,9 +77,9 @@ for t in $targets; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/logs/$t.log" | tail -1)
   progress=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$work/logs/$t.log" | tail -1)
   [ "${progress:-0}" -gt "${execs:-0}" ] && execs=$progress
-  after=$(ls "$work/artifacts/$t" | wc -l)
-  crashes=$((after - before))
-  newest=$(ls -t "$work/artifacts/$t" | head -1)
+  crashes=$(($(count_artifacts "$work/artifacts/$t") - before))
+  slow=$(($(slow_units "$work/artifacts/$t") - slow_before))
+  newest=$(ls -t "$work/artifacts/$t" | grep -v '^slow-unit-' | head -1)
   [ "$crashes" -gt 0 ] && artifact="$work/artifacts/$t/$newest" || artifact="-"
   if [ "$crashes" -gt 0 ] || [ "$rc" -ne 0 ]; then
     status=1
@@ -79,7 +87,7 @@ for t in $targets; do
     grep -m1 -E "ERROR|SUMMARY" "$work/logs/$t.log" >&2
   fi
   rate=$([ "$took" -gt 0 ] && echo $(( ${execs:-0} / took )) || echo "${execs:-0}")
-  printf '%-20s %12s %8s %10s %8s  %s\n' "$t" "${execs:-?}" "$took" "$rate" "$crashes" "$artifact" >> "$summary"
+  printf '%-20s %12s %8s %10s %8s %5s  %s\n' "$t" "${execs:-?}" "$took" "$rate" "$crashes" "$slow" "$artifact" >> "$summary"
 done
 echo
 cat "$summary"
