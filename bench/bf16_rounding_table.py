@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """The table of bench/bf16_rounding_table.sh (docs/backbone.md): per setting, image AUROC / pixel
-AUROC / AUPRO of each category, the differences from fp32 in points, the largest of them, and the
-share of the backbone's multiply-adds (ResNet-50 through layer3, 224 x 224) the setting runs in bf16.
-usage: bf16_rounding_table.py FP32.jsonl SETTING.jsonl ..."""
+AUROC / AUPRO of each category, the differences from fp32 in points (mean over the coreset seeds,
+its standard error and the seeds' spread), the largest of them, and the share of the backbone's
+multiply-adds (ResNet-50 through layer3, 224 x 224) the setting runs in bf16.
+With one seed (CORESET=1, no selection) it prints the figures without a spread. Rows that carry a
+"coreset" field (docs/data/bf16_native_accuracy.jsonl) are kept only if it equals --coreset R.
+usage: bf16_rounding_table.py [--coreset R] FP32.jsonl SETTING.jsonl ..."""
 import collections
 import json
 import math
@@ -54,8 +57,12 @@ def sd(xs):
     return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
 
 
-def main(paths):
-    rows = [json.loads(line) for p in paths for line in open(p) if line.strip().startswith("{")]
+def main(args):
+    coreset = None
+    if args[:1] == ["--coreset"]:
+        coreset, args = float(args[1]), args[2:]
+    rows = [json.loads(line) for p in args for line in open(p) if line.strip().startswith("{")]
+    rows = [r for r in rows if "coreset" not in r or coreset is None or float(r["coreset"]) == coreset]
     # setting -> category -> bank seed -> row
     by = collections.OrderedDict()
     for r in rows:
@@ -63,22 +70,26 @@ def main(paths):
             r["category"].replace(".rpfc", ""), {})[r.get("bank_seed", 0)] = r
     if "fp32" not in by:
         sys.exit("bf16_rounding_table: no fp32 rows")
+    keys = ["image_auroc", "pixel_auroc", "aupro"]
+    # every setting's own figures first: with a coreset, the seeds scatter each setting by about as
+    # much as the change between settings, so the spreads belong beside the change
+    for name, got in by.items():
+        seeds = sorted({s for c in got.values() for s in c})
+        print("%s (mean over coreset seeds %s; the spread in brackets is the standard deviation over "
+              "the seeds):" % (name, ", ".join(map(str, seeds))))
+        print("| category | " + " | ".join(keys) + " |")
+        print("|---|" + "---|" * len(keys))
+        for c, per_seed in got.items():
+            cells = []
+            for k in keys:
+                v = [r[k] for r in per_seed.values() if r[k] is not None]
+                cells.append(("%s (%.4f)" % (fmt(mean(v)), sd(v)) if len(v) > 1 else fmt(mean(v))) if v else "-")
+            print("| %s | %s |" % (c, " | ".join(cells)))
+        print()
     base = by.pop("fp32")
     cats = list(base)
-    keys = ["image_auroc", "pixel_auroc", "aupro"]
-    seeds = sorted({s for c in base.values() for s in c})
-    print("fp32 (mean over coreset seeds %s; the spread in brackets is the standard deviation over "
-          "the seeds):" % ", ".join(map(str, seeds)))
-    print("| category | " + " | ".join(keys) + " |")
-    print("|---|" + "---|" * len(keys))
-    for c in cats:
-        cells = []
-        for k in keys:
-            v = [r[k] for r in base[c].values() if r[k] is not None]
-            cells.append("%s (%.4f)" % (fmt(mean(v)), sd(v)) if v else "-")
-        print("| %s | %s |" % (c, " | ".join(cells)))
-    print()
-    print("Change from fp32 in points, paired by coreset seed: mean (standard deviation over the seeds)")
+    print("Change from fp32 in points, paired by coreset seed: mean ± its standard error (standard "
+          "deviation over the seeds)")
     print("| setting | in bf16 | " + " | ".join(cats) + " | largest mean change |")
     print("|---|---|" + "---|" * len(cats) + "---|")
     for name, got in by.items():
@@ -93,7 +104,8 @@ def main(paths):
                     continue
                 used |= set(got[c])
                 worst = max(worst, abs(mean(d)))
-                parts.append("%+.2f (%.2f)" % (mean(d), sd(d)))
+                parts.append("%+.2f ± %.2f (%.2f)" % (mean(d), sd(d) / math.sqrt(len(d)), sd(d))
+                             if len(d) > 1 else "%+.2f" % d[0])
             cells.append(" / ".join(parts) if parts else "-")
         print("| %s, seeds %s | %s (%.0f %% of the multiply-adds) | %s | %.2f |" % (
             name, ", ".join(map(str, sorted(used))), units, 100.0 * bf16_share(units), " | ".join(cells), worst))

@@ -2,11 +2,13 @@
 # bf16's effect on accuracy end to end, and which parts of the backbone would need fp32 to keep it:
 # for each setting, the four shared sets' features with bf16's numerics in the listed units (rp-tune
 # cache --bf16-rounding: fp32 kernels rounding what bf16 would store, so it runs on any CPU at fp32
-# speed), then PatchCore at 10 % coreset on them (rp-tune run) with each coreset seed of
+# speed), then PatchCore at CORESET (default 0.1) on them (rp-tune run) with each coreset seed of
 # BANK_SEEDS (default 0 1 2), against the plain fp32 caches (bench/feature_caches.sh) with the same
-# seeds. One JSON line per category, setting and seed, then the table of docs/backbone.md: the
-# changes from fp32 paired by seed, their mean and spread, and each setting's share of the
-# backbone's multiply-adds in bf16.
+# seeds. CORESET=1 keeps every training patch: no selection, so one seed is enough and the change
+# from fp32 is bf16's alone, free of the coreset's seed-to-seed noise (give each CORESET its own
+# OUT_DIR: a setting already in OUT_DIR is not run again). One JSON line per category, setting and
+# seed, then the table of docs/backbone.md: the changes from fp32 paired by seed, their mean and
+# spread, and each setting's share of the backbone's multiply-adds in bf16.
 #   sh bench/bf16_rounding_table.sh BUILD OUT_DIR
 # BF16_SETTINGS: name=units pairs (default: every unit in bf16, and layer3 kept in fp32, the two
 # settings docs/backbone.md shows); units "native" caches with oneDNN's own bf16 backbone instead
@@ -21,11 +23,12 @@ mkdir -p "$out"
 caches=$(sh "$src/bench/feature_caches.sh" "$build" "$build/bench-results/caches" | tail -n 1)
 [ -n "$caches" ] || { echo "bf16 rounding table: no shared data: skipped"; exit 0; }
 seeds=${BANK_SEEDS:-0 1 2}
-# run NAME UNITS CACHE_OPTIONS: PatchCore at 10 % for every seed into OUT/NAME.jsonl
+coreset=${CORESET:-0.1}
+# run NAME UNITS CACHE_OPTIONS: PatchCore at the coreset ratio for every seed into OUT/NAME.jsonl
 run() {
     for seed in $seeds; do
         # shellcheck disable=SC2086 # $3 is a list of options
-        "$build/bench/rp-tune" run $3 --method patchcore --coreset 0.1 --bank-seed "$seed" |
+        "$build/bench/rp-tune" run $3 --method patchcore --coreset "$coreset" --bank-seed "$seed" |
             sed "s/^{/{\"setting\": \"$1\", \"units\": \"$2\", /"
     done > "$out/$1.jsonl"
 }
