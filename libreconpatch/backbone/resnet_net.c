@@ -152,10 +152,7 @@ static int unit_rounded(const rp__resnet *net, size_t ci)
 static void round_to_bf16(float *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &v[i], sizeof u);
-        if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) continue;
-        u = (uint32_t)rp__bf16_bits(v[i]) << 16;
+        const uint32_t u = (uint32_t)rp__bf16_bits(v[i]) << 16;
         memcpy(&v[i], &u, sizeof u);
     }
 }

@@ -12,7 +12,7 @@
 #endif
 
 #ifdef RP_KNN_BF16_AVX512
-/* vcvtneps2bf16: round to nearest even, as rp__bf16_bits for finite values */
+/* vcvtneps2bf16: round to nearest even, as rp__bf16_bits */
 __attribute__((target("avx512f,avx512bf16"))) static void to_bf16_avx512(const float *v, uint64_t n, uint16_t *out)
 {
     const uint64_t n16 = n & ~(uint64_t)15;

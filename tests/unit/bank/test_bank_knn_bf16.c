@@ -122,25 +122,31 @@ START_TEST(knn_bf16__too_short_params_struct_reads_as_fp32_and_both_rankings_are
 END_TEST
 
 /* Round to nearest bf16, ties to even, written out independently of the library's bit trick:
- * keep the upper 16 bits, then look at the 16 dropped ones. */
+ * keep the upper 16 bits, then look at the 16 dropped ones. A NaN keeps its upper bits with the
+ * quiet bit set (vcvtneps2bf16's rule). */
 static uint16_t reference_bf16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     const uint32_t kept = u >> 16, dropped = u & 0xffffu;
+    if (isnan(f)) return (uint16_t)(kept | 0x0040u);
     if (dropped > 0x8000u || (dropped == 0x8000u && (kept & 1u))) return (uint16_t)(kept + 1u);
     return (uint16_t)kept;
 }
 
 START_TEST(to_bf16__rounds_to_nearest_even_in_the_vector_body_and_the_tail)
 {
-    /* every length 1..70, values of mixed signs and magnitudes, exact ties of both parities */
+    /* every length 1..70, values of mixed signs and magnitudes, exact ties of both parities, and
+     * NaNs (one whose payload lies only in the low bits) in the vector body and in the tail */
     for (uint32_t n = 1; n <= 70; n++) {
         float *v = bank_test_vectors(1, n, 80 + n, 0);
         for (uint32_t i = 0; i < n; i++) v[i] *= (float)(1u << (i % 20)) * 1e-3f;
         if (n > 5) {
             const uint32_t ties[4] = {0x3f808000u, 0x3f818000u, 0xbf808000u, 0x40490fdbu}; /* even, odd, -even, pi */
             for (int t = 0; t < 4; t++) memcpy(&v[t], &ties[t], sizeof v[t]);
+            const uint32_t low_payload_nan = 0x7f800001u, negative_quiet_nan = 0xffc00000u;
+            memcpy(&v[4], &low_payload_nan, sizeof v[4]);
+            memcpy(&v[n - 1], &negative_quiet_nan, sizeof v[n - 1]);
         }
         uint16_t out[70];
         rp__knn_to_bf16(v, n, out);
