@@ -54,13 +54,12 @@ def load(p):
     rows = [json.loads(l) for l in open(p) if l.strip()]
     ok = [r["img_per_s"] for r in rows if "img_per_s" in r]
     err = [r.get("error") for r in rows if "error" in r]
-    return (statistics.median(ok) if ok else float("nan")), (err[0] if err else None)
+    return (statistics.median(ok) if ok else float("nan")), (err[0] if err else None), rows
 gf = {"resnet50": 6.56, "wide_resnet50_2": 18.37}[sys.argv[3]]
-o, oe = load(sys.argv[1]); p, pe = load(sys.argv[2])
+o, oe, ours = load(sys.argv[1]); p, pe, _ = load(sys.argv[2])
 ratio = o / p if p == p and p else float("nan")
 note = ("  ours: " + oe) if oe else ""
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-if sys.argv[5] == "bf16" and any(r.get("bf16_native") == 0 for r in rows):
+if sys.argv[5] == "bf16" and any(r.get("bf16_native") == 0 for r in ours):
     note += "  ours: bf16 not native (emulated)"
 print("%-16s %5s %5s | %10.2f %10.2f | %6.2fx | %9.1f %9.1f%s" % (sys.argv[3], sys.argv[4], sys.argv[5], o, p, ratio,
       o * gf, p * gf, note))

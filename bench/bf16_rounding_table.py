@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The table of bench/bf16_rounding_table.sh (docs/backbone.md): per setting, image AUROC / pixel
 AUROC / AUPRO of each category, the differences from fp32 in points (mean over the coreset seeds,
-its standard error and the seeds' spread), the largest of them, and the share of the backbone's
+its standard error, the seeds' spread and range), the largest mean, and the share of the backbone's
 multiply-adds (ResNet-50 through layer3, 224 x 224) the setting runs in bf16.
 With one seed (CORESET=1, no selection) it prints the figures without a spread. Rows that carry a
 "coreset" field (docs/data/bf16_native_accuracy.jsonl) are kept only if it equals --coreset R.
@@ -89,7 +89,7 @@ def main(args):
     base = by.pop("fp32")
     cats = list(base)
     print("Change from fp32 in points, paired by coreset seed: mean ± its standard error (standard "
-          "deviation over the seeds)")
+          "deviation over the seeds; the smallest to the largest single seed's change)")
     print("| setting | in bf16 | " + " | ".join(cats) + " | largest mean change |")
     print("|---|---|" + "---|" * len(cats) + "---|")
     for name, got in by.items():
@@ -104,7 +104,8 @@ def main(args):
                     continue
                 used |= set(got[c])
                 worst = max(worst, abs(mean(d)))
-                parts.append("%+.2f ± %.2f (%.2f)" % (mean(d), sd(d) / math.sqrt(len(d)), sd(d))
+                parts.append("%+.2f ± %.2f (%.2f; %+.2f to %+.2f)" % (mean(d), sd(d) / math.sqrt(len(d)), sd(d),
+                                                                       min(d), max(d))
                              if len(d) > 1 else "%+.2f" % d[0])
             cells.append(" / ".join(parts) if parts else "-")
         print("| %s, seeds %s | %s (%.0f %% of the multiply-adds) | %s | %.2f |" % (

@@ -7,7 +7,8 @@
  * on the values). Prints per-iteration times, then as its LAST line one JSON object:
  * {"arch": ..., "batch": ..., "precision": ..., "threads": ..., "img_per_s": median, "best_img_per_s": ...,
  *  "gflop_per_s": median, "bf16_native": 0|1}; bf16 without native AVX512-BF16 runs only with
- * RP_BENCH_BF16_EMULATION=1 set and is then printed as "not native". bench/bench_backbone.sh runs it side by side with the PyTorch peer. */
+ * RP_BENCH_BF16_EMULATION=1 set and is then printed as "not native". bench/bench_backbone.sh runs it
+ * side by side with the PyTorch peer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
